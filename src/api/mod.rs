@@ -1,0 +1,67 @@
+//! The custom resources users write in Git: `ConferencingTenant` and `ConferencingUser`
+//! (group `conferencing.io`, version `v1alpha1`, both namespaced).
+//!
+//! These types are the wire format. Cross-field rules that only CEL can express are both
+//! declared in the schema (`x-kubernetes-validations`) and re-checked by
+//! [`crate::validation`], because API servers older than 1.25 ignore CEL.
+
+pub mod condition;
+pub mod tenant;
+pub mod user;
+
+pub use condition::{Condition, ConditionStatus, ConditionType};
+pub use tenant::*;
+pub use user::*;
+
+/// API group of both kinds.
+pub const GROUP: &str = "conferencing.io";
+/// The one API version served.
+pub const VERSION: &str = "v1alpha1";
+/// Field manager for every server-side apply the operator makes.
+pub const FIELD_MANAGER: &str = "conferencing-operator";
+/// Label put on every object the operator creates, so that its watches can select only them.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Value of [`MANAGED_BY_LABEL`].
+pub const MANAGED_BY_VALUE: &str = "conferencing-operator";
+
+/// The locales the bundled e-mail templates are written in.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub enum Locale {
+    /// English.
+    #[default]
+    #[serde(rename = "en")]
+    En,
+    /// French.
+    #[serde(rename = "fr")]
+    Fr,
+    /// Simplified Chinese.
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+}
+
+impl Locale {
+    /// Every supported locale.
+    pub const ALL: [Locale; 3] = [Locale::En, Locale::Fr, Locale::ZhCn];
+
+    /// The tag used in the API and as the template directory name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Fr => "fr",
+            Locale::ZhCn => "zh-CN",
+        }
+    }
+
+    /// Parses a tag as written in the API.
+    pub fn parse(tag: &str) -> Option<Locale> {
+        Locale::ALL.into_iter().find(|l| l.as_str() == tag)
+    }
+}
+
+impl std::fmt::Display for Locale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

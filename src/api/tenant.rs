@@ -1,0 +1,210 @@
+//! `ConferencingTenant`: an organisation's audio-conferencing settings.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Condition, Locale};
+
+/// An organisation's audio-conferencing settings: its dial-in numbers, PIN and conference-ID
+/// policy, and how users are told about changes.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "conferencing.io",
+    version = "v1alpha1",
+    kind = "ConferencingTenant",
+    namespaced,
+    status = "ConferencingTenantStatus",
+    shortname = "ctenant",
+    category = "conferencing",
+    doc = "An organisation's audio-conferencing settings. Users in the same namespace reference it by name.",
+    printcolumn(name = "Numbers", type_ = "string", description = "Dial-in service numbers", json_path = ".spec.serviceNumbers[*].number"),
+    printcolumn(name = "PIN Length", type_ = "integer", description = "Digits of newly generated PINs", json_path = ".spec.pin.length"),
+    printcolumn(name = "Auto E-mail", type_ = "boolean", description = "Whether users are e-mailed automatically when their settings change", json_path = ".spec.notifications.automaticallySendEmailsToUsers"),
+    printcolumn(name = "Ready", type_ = "string", description = "Whether the tenant is valid", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.serviceNumbers.exists(n, n.type == 'Toll')").message("spec.serviceNumbers: at least one Toll number is required"))]
+#[x_kube(validation = Rule::new("self.serviceNumbers.filter(n, n.type == 'Toll' && has(n.default) && n.default).size() <= 1").message("spec.serviceNumbers: at most one Toll number may be marked default"))]
+#[x_kube(validation = Rule::new("self.serviceNumbers.filter(n, n.type == 'TollFree' && has(n.default) && n.default).size() <= 1").message("spec.serviceNumbers: at most one TollFree number may be marked default"))]
+pub struct ConferencingTenantSpec {
+    /// Dial-in numbers callers use to join meetings. At least one must be Toll; at most one
+    /// per type may be marked default (else the first of that type is the default).
+    #[schemars(length(min = 1, max = 200))]
+    pub service_numbers: Vec<ServiceNumber>,
+
+    /// Leader PIN policy.
+    #[serde(default)]
+    pub pin: PinPolicy,
+
+    /// How conference IDs are assigned.
+    #[serde(default)]
+    pub conference_ids: ConferenceIdPolicy,
+
+    /// Meeting defaults.
+    #[serde(default)]
+    pub meetings: MeetingPolicy,
+
+    /// When and from whom users receive e-mails about their conferencing settings.
+    #[serde(default)]
+    pub notifications: NotificationPolicy,
+}
+
+/// A dial-in number of the tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceNumber {
+    /// The number in E.164 form, e.g. `+14255550100`.
+    #[schemars(regex(pattern = r"^\+[1-9][0-9]{6,14}$"))]
+    pub number: String,
+    /// Toll or TollFree.
+    #[serde(rename = "type")]
+    pub type_: NumberType,
+    /// City the number is local to, shown to users in e-mails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
+    pub city: Option<String>,
+    /// Country of the number, ISO 3166-1 alpha-2 (e.g. `US`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
+    pub country: Option<String>,
+    /// Language of the number's prompts, e.g. `en-US`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 35))]
+    pub language: Option<String>,
+    /// Whether this is the default number of its type for users who do not choose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<bool>,
+}
+
+/// Whether callers pay for the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum NumberType {
+    /// A number callers pay for.
+    Toll,
+    /// A number the organisation pays for.
+    TollFree,
+}
+
+/// Leader PIN policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PinPolicy {
+    /// Digits of generated PINs, 4 to 12. A change applies only to PINs generated afterwards;
+    /// existing PINs are kept.
+    #[serde(default = "default_pin_length")]
+    #[schemars(range(min = 4, max = 12))]
+    pub length: u8,
+}
+
+impl Default for PinPolicy {
+    fn default() -> Self {
+        Self { length: default_pin_length() }
+    }
+}
+
+fn default_pin_length() -> u8 {
+    5
+}
+
+/// How conference IDs are assigned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConferenceIdPolicy {
+    /// Static: each user keeps one personal ID. Dynamic: each scheduled meeting gets its own ID
+    /// (users still have a personal ID for meetings started by phone).
+    #[serde(default)]
+    pub mode: ConferenceIdMode,
+    /// Digits of IDs the operator allocates, 6 to 12.
+    #[serde(default = "default_conference_id_length")]
+    #[schemars(range(min = 6, max = 12))]
+    pub length: u8,
+}
+
+impl Default for ConferenceIdPolicy {
+    fn default() -> Self {
+        Self { mode: ConferenceIdMode::default(), length: default_conference_id_length() }
+    }
+}
+
+fn default_conference_id_length() -> u8 {
+    7
+}
+
+/// Static or dynamic conference IDs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ConferenceIdMode {
+    /// Each user keeps one ID.
+    #[default]
+    Static,
+    /// Each scheduled meeting gets a unique ID.
+    Dynamic,
+}
+
+/// Meeting defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingPolicy {
+    /// Whether callers who dial in by phone only may start a meeting without its organiser,
+    /// for users who do not set `allowPstnOnlyMeetings` themselves.
+    #[serde(default)]
+    pub allow_pstn_only_meetings_by_default: bool,
+}
+
+/// When and from whom users receive e-mails.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.sendEmailOverride || (has(self.sendEmailFromAddress) && self.sendEmailFromAddress != '')").message("spec.notifications.sendEmailFromAddress is required when sendEmailOverride is true"))]
+pub struct NotificationPolicy {
+    /// Send e-mails automatically when a user's settings change (licence, PIN, conference ID,
+    /// provider, dial-in number). The on-request e-mail is sent whatever this says.
+    #[serde(default = "default_true")]
+    pub automatically_send_emails_to_users: bool,
+    /// Send from `sendEmailFromAddress` instead of the operator's default sender.
+    #[serde(default)]
+    pub send_email_override: bool,
+    /// Sender address used when `sendEmailOverride` is true. The organisation's inbound mail
+    /// policy must accept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 254))]
+    pub send_email_from_address: Option<String>,
+    /// Sender display name used with `sendEmailFromAddress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub send_email_from_display_name: Option<String>,
+    /// Language of e-mails to users who do not set `locale`.
+    #[serde(default)]
+    pub default_locale: Locale,
+}
+
+impl Default for NotificationPolicy {
+    fn default() -> Self {
+        Self {
+            automatically_send_emails_to_users: true,
+            send_email_override: false,
+            send_email_from_address: None,
+            send_email_from_display_name: None,
+            default_locale: Locale::En,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// What the operator observed of the tenant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConferencingTenantStatus {
+    /// Current state; `Ready` says whether the tenant is valid.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` this status reflects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Number of users that reference this tenant.
+    #[serde(default)]
+    pub users: u32,
+}

@@ -1,0 +1,386 @@
+//! `ConferencingUser`: one person's audio-conferencing settings.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Condition, ConferenceIdMode, Locale};
+
+/// What `status.pin` shows once a PIN exists. The PIN itself is only in the user's Secret.
+pub const PIN_MASK: &str = "*****";
+
+/// One person's audio-conferencing settings.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "conferencing.io",
+    version = "v1alpha1",
+    kind = "ConferencingUser",
+    namespaced,
+    status = "ConferencingUserStatus",
+    shortname = "cuser",
+    category = "conferencing",
+    doc = "One person's audio-conferencing settings, in the namespace of their ConferencingTenant.",
+    printcolumn(name = "Tenant", type_ = "string", description = "The ConferencingTenant this user belongs to", json_path = ".spec.tenantRef.name"),
+    printcolumn(name = "Provider", type_ = "string", description = "Audio-conferencing provider", json_path = ".spec.provider.type"),
+    printcolumn(name = "Licensed", type_ = "boolean", description = "Whether the audio-conferencing licence is assigned", json_path = ".spec.audioConferencingLicense"),
+    printcolumn(name = "Conference ID", type_ = "string", description = "The user's conference ID", json_path = ".status.conferenceId"),
+    printcolumn(name = "Ready", type_ = "string", description = "Whether the user's settings are in effect", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ConferencingUserSpec {
+    /// The ConferencingTenant (in this namespace) whose settings apply to this user.
+    pub tenant_ref: TenantRef,
+
+    /// The user's name as shown in e-mails.
+    #[schemars(length(min = 1, max = 256))]
+    pub display_name: String,
+
+    /// The user's primary e-mail address.
+    #[schemars(length(min = 3, max = 254))]
+    pub email: String,
+
+    /// Send the user's e-mails to this address instead of `email` (for users without a
+    /// mailbox in the organisation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 254))]
+    pub send_email_to_address: Option<String>,
+
+    /// Language of the user's e-mails; the tenant's `notifications.defaultLocale` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<Locale>,
+
+    /// Whether the audio-conferencing licence is assigned. Removing it deletes the user's PIN
+    /// and releases the conference ID.
+    #[serde(default = "default_true")]
+    pub audio_conferencing_license: bool,
+
+    /// Who provides the user's audio conferencing.
+    #[serde(default)]
+    pub provider: ProviderSpec,
+
+    /// Toll dial-in number shown to the user; must be one of the tenant's numbers. The
+    /// tenant's default Toll number when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^\+[1-9][0-9]{6,14}$"))]
+    pub service_number: Option<String>,
+
+    /// Toll-free dial-in number shown to the user; must be one of the tenant's TollFree
+    /// numbers. The tenant's default TollFree number when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^\+[1-9][0-9]{6,14}$"))]
+    pub toll_free_service_number: Option<String>,
+
+    /// A static conference ID chosen by an administrator (digits). Allocated by the operator
+    /// when unset. Must not be held by another user of the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{4,12}$"))]
+    pub conference_id: Option<String>,
+
+    /// Whether callers who dial in by phone may start this user's meetings without the user.
+    /// The tenant's `meetings.allowPstnOnlyMeetingsByDefault` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_pstn_only_meetings: Option<bool>,
+
+    /// Whether callers may join this user's meetings through toll-free numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_toll_free_dial_in: Option<bool>,
+
+    /// One-shot actions. Each is a token: setting a new value (e.g. a date or a ticket number)
+    /// asks for the action once; the operator records the token it handled in
+    /// `status.handledRequests`. Re-applying the same token does nothing.
+    #[serde(default)]
+    pub requests: Requests,
+}
+
+/// A reference to the user's tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantRef {
+    /// Name of a ConferencingTenant in the user's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Who provides the user's audio conferencing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(validation = Rule::new("self.type != 'ThirdParty' || (has(self.name) && self.name != '')").message("spec.provider.name is required when spec.provider.type is ThirdParty"))]
+pub struct ProviderSpec {
+    /// Native (this operator), ThirdParty, or None.
+    #[serde(rename = "type", default)]
+    pub type_: ProviderType,
+    /// Name of the third-party provider; required when `type` is ThirdParty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub name: Option<String>,
+}
+
+impl Default for ProviderSpec {
+    fn default() -> Self {
+        Self { type_: ProviderType::Native, name: None }
+    }
+}
+
+/// Kind of audio-conferencing provider.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ProviderType {
+    /// This operator provides PINs, conference IDs and dial-in numbers.
+    #[default]
+    Native,
+    /// Another provider does; the operator holds nothing for the user.
+    ThirdParty,
+    /// No audio conferencing.
+    None,
+}
+
+/// One-shot request tokens.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Requests {
+    /// A new value generates a new leader PIN and, when automatic e-mails are on, e-mails it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub reset_pin: Option<String>,
+    /// A new value allocates a new conference ID (unless the spec names a static one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub reset_conference_id: Option<String>,
+    /// A new value e-mails the user their dial-in numbers and conference ID (never the PIN),
+    /// even when automatic e-mails are off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub send_conferencing_info: Option<String>,
+}
+
+/// What the operator observed and did for the user.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConferencingUserStatus {
+    /// Current state: `Ready`, and `NotificationDelivered` once e-mails are owed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` this status reflects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Whether the audio-conferencing licence is in effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licensed: Option<bool>,
+    /// The provider in effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderSpec>,
+    /// The user's personal conference ID, unique within the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_id: Option<String>,
+    /// The tenant's conference-ID mode; with Dynamic, scheduled meetings get their own IDs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_id_mode: Option<ConferenceIdMode>,
+    /// Toll dial-in number in effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_number: Option<String>,
+    /// Toll-free dial-in number in effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toll_free_service_number: Option<String>,
+    /// `*****` once a PIN exists. The PIN is only in the Secret named by `pinSecretRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// The Secret and key that hold the PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_secret_ref: Option<SecretKeyRef>,
+    /// Identifies which PIN generation the Secret holds (what caused it); used to recognise a
+    /// PIN generated before a crash so that a request is never carried out twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_generation: Option<String>,
+    /// When the current PIN was generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_last_reset_time: Option<Time>,
+    /// The last token handled for each request.
+    #[serde(default, skip_serializing_if = "HandledRequests::is_empty")]
+    pub handled_requests: HandledRequests,
+    /// E-mails owed to the user and the last few delivered.
+    #[serde(default, skip_serializing_if = "NotificationRecord::is_empty")]
+    pub notifications: NotificationRecord,
+}
+
+/// A key of a Secret in the user's namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SecretKeyRef {
+    /// Secret name.
+    pub name: String,
+    /// Key within the Secret's data.
+    pub key: String,
+}
+
+/// The last request tokens handled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandledRequests {
+    /// Last `requests.resetPin` token handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_pin: Option<String>,
+    /// Last `requests.resetConferenceId` token handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_conference_id: Option<String>,
+    /// Last `requests.sendConferencingInfo` token handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_conferencing_info: Option<String>,
+}
+
+impl HandledRequests {
+    fn is_empty(&self) -> bool {
+        self == &HandledRequests::default()
+    }
+}
+
+/// Why an e-mail is owed to a user: one per change the reference system e-mails about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum NotificationKind {
+    /// The licence was assigned (or the user was first provisioned): numbers, ID and PIN.
+    LicenseAssigned,
+    /// An administrator reset the PIN: the new PIN.
+    PinReset,
+    /// The conference ID was reset or changed: the new ID.
+    ConferenceIdReset,
+    /// The licence was removed.
+    LicenseRemoved,
+    /// The provider changed from Native to another provider or to none.
+    ProviderChangedAway,
+    /// The provider changed back to Native: numbers, ID and PIN.
+    ProviderChangedToNative,
+    /// The user's default dial-in number changed.
+    ServiceNumberChanged,
+    /// An administrator asked for the conferencing information e-mail (never the PIN).
+    ConferencingInfoRequested,
+}
+
+impl NotificationKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [NotificationKind; 8] = [
+        NotificationKind::LicenseAssigned,
+        NotificationKind::PinReset,
+        NotificationKind::ConferenceIdReset,
+        NotificationKind::LicenseRemoved,
+        NotificationKind::ProviderChangedAway,
+        NotificationKind::ProviderChangedToNative,
+        NotificationKind::ServiceNumberChanged,
+        NotificationKind::ConferencingInfoRequested,
+    ];
+
+    /// Whether e-mails of this kind contain the PIN. Only these three do, as in the reference.
+    pub fn carries_pin(self) -> bool {
+        matches!(
+            self,
+            NotificationKind::LicenseAssigned | NotificationKind::PinReset | NotificationKind::ProviderChangedToNative
+        )
+    }
+
+    /// Whether the tenant's `automaticallySendEmailsToUsers` governs this kind. The on-request
+    /// e-mail is sent regardless.
+    pub fn is_automatic(self) -> bool {
+        self != NotificationKind::ConferencingInfoRequested
+    }
+
+    /// The kebab-case name used for template files, Message-IDs and the CLI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            NotificationKind::LicenseAssigned => "license-assigned",
+            NotificationKind::PinReset => "pin-reset",
+            NotificationKind::ConferenceIdReset => "conference-id-reset",
+            NotificationKind::LicenseRemoved => "license-removed",
+            NotificationKind::ProviderChangedAway => "provider-changed-away",
+            NotificationKind::ProviderChangedToNative => "provider-changed-to-native",
+            NotificationKind::ServiceNumberChanged => "service-number-changed",
+            NotificationKind::ConferencingInfoRequested => "conferencing-info",
+        }
+    }
+
+    /// Parses a slug.
+    pub fn from_slug(slug: &str) -> Option<NotificationKind> {
+        NotificationKind::ALL.into_iter().find(|k| k.slug() == slug)
+    }
+
+    /// The name used in Events and status (`LicenseAssigned`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::LicenseAssigned => "LicenseAssigned",
+            NotificationKind::PinReset => "PinReset",
+            NotificationKind::ConferenceIdReset => "ConferenceIdReset",
+            NotificationKind::LicenseRemoved => "LicenseRemoved",
+            NotificationKind::ProviderChangedAway => "ProviderChangedAway",
+            NotificationKind::ProviderChangedToNative => "ProviderChangedToNative",
+            NotificationKind::ServiceNumberChanged => "ServiceNumberChanged",
+            NotificationKind::ConferencingInfoRequested => "ConferencingInfoRequested",
+        }
+    }
+}
+
+impl std::fmt::Display for NotificationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// E-mails owed and delivered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationRecord {
+    /// E-mails recorded but not yet delivered (the outbox). Recorded in the same status
+    /// write as the change that caused them, so none is lost if the operator stops.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingNotification>,
+    /// The last few e-mails delivered, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered: Vec<DeliveredNotification>,
+}
+
+impl NotificationRecord {
+    fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.delivered.is_empty()
+    }
+}
+
+/// An e-mail owed to the user. It never holds the PIN: that is read from the Secret at
+/// send time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingNotification {
+    /// Why the e-mail is owed.
+    pub kind: NotificationKind,
+    /// `Message-ID` of the e-mail, derived from the user's UID, the kind and what caused it,
+    /// so that a resend is recognisable as the same message.
+    pub message_id: String,
+    /// Where it goes.
+    pub recipient: String,
+    /// For ProviderChangedAway: the provider the user moved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_name: Option<String>,
+    /// Delivery attempts made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The last delivery error, if any (never contains the PIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Earliest time of the next attempt, for backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_time: Option<Time>,
+    /// True once the mail server refused the message for good; it is not retried.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permanently_failed: bool,
+}
+
+/// An e-mail that was delivered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredNotification {
+    /// Why it was sent.
+    pub kind: NotificationKind,
+    /// Its `Message-ID`.
+    pub message_id: String,
+    /// Where it went.
+    pub recipient: String,
+    /// When the mail server accepted it.
+    pub time: Time,
+}
+
+fn default_true() -> bool {
+    true
+}

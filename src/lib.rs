@@ -1,0 +1,3 @@
+//! conferencing-operator: manages dial-in audio conferencing declaratively.
+pub mod api;
+pub mod notification;

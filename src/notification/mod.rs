@@ -1,0 +1,3 @@
+//! Notification e-mails: templates, rendering and delivery.
+
+pub mod templates;
