@@ -1,0 +1,577 @@
+use super::*;
+use crate::api::{ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, ProviderSpec};
+use crate::fixtures::{tenant, user};
+use crate::validation::{validate_tenant, validate_user};
+
+fn now() -> Timestamp {
+    Timestamp::from_second(1_800_000_000).expect("valid")
+}
+
+fn id(s: &str) -> ConferenceId {
+    ConferenceId::parse(s).expect("valid id")
+}
+
+/// What the operator's actions leave behind, so that a test can run plan after plan the
+/// way the controller does, and stop "crashing" between any two actions.
+#[derive(Default, Debug)]
+struct World {
+    status: Option<ConferencingUserStatus>,
+    secret: Option<String>,
+    claims: Vec<ConferenceId>,
+    next_id: u32,
+    pins_generated: u32,
+    events: Vec<PlannedEvent>,
+}
+
+impl World {
+    fn plan(&self, u: &ConferencingUser, t: &ConferencingTenant) -> Plan {
+        self.plan_with(u, t, None)
+    }
+
+    fn plan_with(&self, u: &ConferencingUser, t: &ConferencingTenant, holder: Option<&Holder>) -> Plan {
+        let t = validate_tenant(t).expect("valid tenant");
+        let u = validate_user(u, &t).expect("valid user");
+        let observed = Observed {
+            status: self.status.as_ref(),
+            pin_secret: self.secret.as_ref().map(|g| Some(g.as_str())),
+            own_claims: &self.claims,
+            static_id_holder: holder,
+        };
+        plan(&u, &t, &observed, now())
+    }
+
+    /// Carries out the first `steps` actions of the plan (all of them with `usize::MAX`).
+    fn apply(&mut self, mut plan: Plan, steps: usize) -> Plan {
+        for action in plan.actions.clone().into_iter().take(steps) {
+            match action {
+                Action::ClaimId(i) => {
+                    if !self.claims.contains(&i) {
+                        self.claims.push(i);
+                    }
+                }
+                Action::AllocateId(len) => {
+                    self.next_id += 1;
+                    let s = format!("{:0>width$}", 7_000_000 + self.next_id, width = len.get());
+                    self.claims.push(id(&s));
+                    plan.status.conference_id = Some(s);
+                }
+                Action::GeneratePin { generation, .. } => {
+                    self.pins_generated += 1;
+                    self.secret = Some(generation);
+                }
+                Action::WriteStatus => {
+                    self.status = Some(plan.status.clone());
+                    self.events.extend(plan.events.clone());
+                }
+                Action::DeletePinSecret => self.secret = None,
+                Action::ReleaseIds(ids) => self.claims.retain(|c| !ids.contains(c)),
+            }
+        }
+        plan
+    }
+
+    fn run(&mut self, u: &ConferencingUser, t: &ConferencingTenant) -> Plan {
+        let p = self.plan(u, t);
+        self.apply(p, usize::MAX)
+    }
+
+    fn status(&self) -> &ConferencingUserStatus {
+        self.status.as_ref().expect("status written")
+    }
+
+    fn pending_kinds(&self) -> Vec<NotificationKind> {
+        self.status().notifications.pending.iter().map(|n| n.kind).collect()
+    }
+
+    /// Runs until the plan is a no-op and returns how many passes it took.
+    fn converge(&mut self, u: &ConferencingUser, t: &ConferencingTenant) -> usize {
+        for pass in 1..10 {
+            if self.run(u, t).is_noop() {
+                return pass;
+            }
+        }
+        panic!("did not converge: {:?}", self.plan(u, t));
+    }
+}
+
+fn enabled_world(u: &ConferencingUser, t: &ConferencingTenant) -> World {
+    let mut w = World::default();
+    w.converge(u, t);
+    w
+}
+
+fn ready(st: &ConferencingUserStatus) -> &crate::api::Condition {
+    crate::api::condition::find(&st.conditions, ConditionType::Ready).expect("Ready condition")
+}
+
+#[test]
+fn enabling_allocates_an_id_generates_a_pin_and_owes_the_licence_email() {
+    let (t, u) = (tenant("acme"), user("alice", "acme"));
+    let mut w = World::default();
+    let p = w.run(&u, &t);
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::AllocateId(IdLength::new(7).expect("7")),
+            Action::GeneratePin { generation: "provision.g1".into(), length: PinLength::new(5).expect("5") },
+            Action::WriteStatus,
+        ]
+    );
+    assert_eq!(p.outcomes, vec![NotificationKind::LicenseAssigned]);
+    let st = w.status();
+    assert_eq!(st.conference_id.as_deref(), Some("7000001"));
+    assert_eq!(st.pin.as_deref(), Some(PIN_MASK));
+    assert_eq!(st.pin_secret_ref.as_ref().map(|r| r.name.as_str()), Some("alice-conferencing-pin"));
+    assert_eq!(st.pin_last_reset_time, Some(Time(now())));
+    assert_eq!(st.service_number.as_deref(), Some("+14255550100"));
+    assert_eq!(st.toll_free_service_number.as_deref(), Some("+18005550100"));
+    assert_eq!(st.licensed, Some(true));
+    assert_eq!(st.conference_id_mode, Some(ConferenceIdMode::Static));
+    assert_eq!(st.observed_generation, Some(1));
+    assert_eq!(ready(st).status, crate::api::ConditionStatus::True);
+    let pending = &st.notifications.pending;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].recipient, "alice@acme.example");
+    assert_eq!(pending[0].message_id, "<license-assigned.g1.t1.uid-alice@conferencing-operator.invalid>");
+    assert!(w.events.iter().any(|e| e.reason == "LicenseAssigned"));
+}
+
+#[test]
+fn converged_user_plans_nothing() {
+    let (t, u) = (tenant("acme"), user("alice", "acme"));
+    let mut w = enabled_world(&u, &t);
+    let p = w.run(&u, &t);
+    assert!(p.is_noop(), "{p:?}");
+    assert!(p.events.is_empty());
+    assert!(p.outcomes.is_empty());
+    assert_eq!(w.pins_generated, 1);
+}
+
+#[test]
+fn static_id_is_claimed() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    u.spec.conference_id = Some("4242424".into());
+    let mut w = World::default();
+    let p = w.run(&u, &t);
+    assert_eq!(p.actions[0], Action::ClaimId(id("4242424")));
+    assert_eq!(w.status().conference_id.as_deref(), Some("4242424"));
+}
+
+#[test]
+fn reset_pin_token_generates_once_with_one_email() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let id_before = w.status().conference_id.clone();
+    u.spec.requests.reset_pin = Some("2026-11-22".into());
+    u.metadata.generation = Some(2);
+    let p = w.run(&u, &t);
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::GeneratePin { generation: "reset-pin.2026-11-22".into(), length: PinLength::new(5).expect("5") },
+            Action::WriteStatus
+        ]
+    );
+    assert_eq!(p.outcomes, vec![NotificationKind::PinReset]);
+    assert_eq!(w.status().handled_requests.reset_pin.as_deref(), Some("2026-11-22"));
+    assert_eq!(w.status().conference_id, id_before);
+    // Re-applying the same YAML does nothing more.
+    assert!(w.run(&u, &t).is_noop());
+    assert_eq!(w.pins_generated, 2);
+    assert_eq!(w.pending_kinds(), vec![NotificationKind::LicenseAssigned, NotificationKind::PinReset]);
+}
+
+#[test]
+fn crash_after_pin_written_before_status_adopts_the_pin() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    u.spec.requests.reset_pin = Some("t1".into());
+    let p = w.plan(&u, &t);
+    w.apply(p, 1); // the PIN Secret is written, then the process dies
+    assert_eq!(w.status().handled_requests.reset_pin, None, "the request still looks new");
+    let p = w.run(&u, &t);
+    assert!(!p.actions.iter().any(|a| matches!(a, Action::GeneratePin { .. })), "{p:?}");
+    assert_eq!(p.outcomes, vec![NotificationKind::PinReset]);
+    assert_eq!(w.pins_generated, 2, "one PIN for provisioning, one for the reset");
+    assert_eq!(w.pending_kinds().iter().filter(|k| **k == NotificationKind::PinReset).count(), 1);
+}
+
+#[test]
+fn crash_before_anything_loses_nothing() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    u.spec.requests.reset_pin = Some("t1".into());
+    let p = w.plan(&u, &t);
+    w.apply(p, 0);
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::PinReset]);
+}
+
+#[test]
+fn crash_during_provisioning_adopts_the_claimed_id_and_pin() {
+    let (t, u) = (tenant("acme"), user("alice", "acme"));
+    let mut w = World::default();
+    let p = w.plan(&u, &t);
+    w.apply(p, 2); // ID claimed and PIN written; status never written
+    assert!(w.status.is_none());
+    let claimed = w.claims.clone();
+    let p = w.run(&u, &t);
+    assert_eq!(p.actions, vec![Action::ClaimId(claimed[0].clone()), Action::WriteStatus]);
+    assert_eq!(w.claims, claimed, "no second ID is taken");
+    assert_eq!(w.pins_generated, 1);
+    assert_eq!(w.pending_kinds(), vec![NotificationKind::LicenseAssigned]);
+}
+
+#[test]
+fn reset_conference_id_allocates_and_releases_the_old_one_after_the_status_write() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let old = id(w.status().conference_id.as_deref().expect("id"));
+    u.spec.requests.reset_conference_id = Some("r1".into());
+    let p = w.run(&u, &t);
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::AllocateId(IdLength::new(7).expect("7")),
+            Action::WriteStatus,
+            Action::ReleaseIds(vec![old.clone()])
+        ]
+    );
+    assert_eq!(p.outcomes, vec![NotificationKind::ConferenceIdReset]);
+    assert_ne!(w.status().conference_id.as_deref(), Some(old.as_str()));
+    assert_eq!(w.claims.len(), 1);
+    assert!(w.run(&u, &t).is_noop());
+}
+
+#[test]
+fn crash_after_new_id_claimed_adopts_it() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    u.spec.requests.reset_conference_id = Some("r1".into());
+    let p = w.plan(&u, &t);
+    w.apply(p, 1);
+    let new = w.claims[1].clone();
+    let p = w.run(&u, &t);
+    assert_eq!(p.actions[0], Action::ClaimId(new.clone()));
+    assert_eq!(w.status().conference_id.as_deref(), Some(new.as_str()));
+    assert_eq!(w.claims, vec![new]);
+}
+
+#[test]
+fn changed_static_id_takes_effect_like_a_reset() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    u.spec.conference_id = Some("1111222".into());
+    let mut w = enabled_world(&u, &t);
+    u.spec.conference_id = Some("3333444".into());
+    u.metadata.generation = Some(2);
+    let p = w.run(&u, &t);
+    assert_eq!(p.actions[0], Action::ClaimId(id("3333444")));
+    assert_eq!(p.outcomes, vec![NotificationKind::ConferenceIdReset]);
+    assert_eq!(w.claims, vec![id("3333444")]);
+}
+
+#[test]
+fn reset_of_a_static_id_is_ignored_with_a_warning() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    u.spec.conference_id = Some("1111222".into());
+    let mut w = enabled_world(&u, &t);
+    u.spec.requests.reset_conference_id = Some("r1".into());
+    let p = w.run(&u, &t);
+    assert!(p.outcomes.is_empty());
+    assert!(p.events.iter().any(|e| e.reason == "ConferenceIdResetIgnored"));
+    assert_eq!(w.status().handled_requests.reset_conference_id.as_deref(), Some("r1"));
+}
+
+#[test]
+fn static_id_held_by_another_user_is_a_conflict_and_nothing_else_changes() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let before = w.status().clone();
+    u.spec.conference_id = Some("5555555".into());
+    u.spec.requests.reset_pin = Some("t".into());
+    u.metadata.generation = Some(2);
+    let bob = Holder { name: "bob".into(), uid: "uid-bob".into() };
+    let p = w.plan_with(&u, &t, Some(&bob));
+    assert_eq!(p.actions, vec![Action::WriteStatus]);
+    let c = ready(&p.status);
+    assert_eq!(c.reason, "ConferenceIdConflict");
+    assert!(c.message.contains("bob") && c.message.contains("5555555"), "{}", c.message);
+    assert_eq!(p.status.conference_id, before.conference_id);
+    assert_eq!(p.status.handled_requests, before.handled_requests);
+    assert_eq!(p.status.pin_generation, before.pin_generation);
+    assert_eq!(p.status.observed_generation, Some(2));
+    w.apply(p, usize::MAX);
+    // Planning again with the conflict still there writes nothing.
+    assert!(w.plan_with(&u, &t, Some(&bob)).is_noop());
+}
+
+#[test]
+fn new_user_with_a_held_static_id_gets_nothing() {
+    let t = tenant("acme");
+    let mut u = user("carol", "acme");
+    u.spec.conference_id = Some("5555555".into());
+    let bob = Holder { name: "bob".into(), uid: "uid-bob".into() };
+    let p = World::default().plan_with(&u, &t, Some(&bob));
+    assert_eq!(p.actions, vec![Action::WriteStatus]);
+    assert!(p.status.pin.is_none() && p.status.conference_id.is_none());
+}
+
+#[test]
+fn licence_removed_deprovisions_after_the_status_write() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let old = w.claims.clone();
+    u.spec.audio_conferencing_license = false;
+    u.metadata.generation = Some(2);
+    let p = w.run(&u, &t);
+    assert_eq!(p.actions, vec![Action::WriteStatus, Action::DeletePinSecret, Action::ReleaseIds(old)]);
+    assert_eq!(p.outcomes, vec![NotificationKind::LicenseRemoved]);
+    let st = w.status();
+    assert!(st.pin.is_none() && st.pin_secret_ref.is_none() && st.conference_id.is_none());
+    assert!(st.service_number.is_none());
+    assert_eq!(st.licensed, Some(false));
+    assert!(w.secret.is_none() && w.claims.is_empty());
+    assert!(w.run(&u, &t).is_noop());
+}
+
+#[test]
+fn crash_after_deprovision_status_cleans_up_without_a_second_email() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    u.spec.audio_conferencing_license = false;
+    let p = w.plan(&u, &t);
+    w.apply(p, 1); // status written, Secret and claim left behind
+    let p = w.run(&u, &t);
+    assert!(p.outcomes.is_empty());
+    assert!(p.actions.contains(&Action::DeletePinSecret));
+    assert!(w.secret.is_none() && w.claims.is_empty());
+}
+
+#[test]
+fn reenabling_gives_a_new_pin_and_a_new_id() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let first_id = w.status().conference_id.clone();
+    u.spec.audio_conferencing_license = false;
+    u.metadata.generation = Some(2);
+    w.converge(&u, &t);
+    u.spec.audio_conferencing_license = true;
+    u.metadata.generation = Some(3);
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::LicenseAssigned]);
+    assert_eq!(w.status().pin_generation.as_deref(), Some("provision.g3"));
+    assert_ne!(w.status().conference_id, first_id);
+    assert_eq!(w.pins_generated, 2);
+}
+
+#[test]
+fn provider_away_and_back() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    u.spec.provider = ProviderSpec { type_: ProviderType::ThirdParty, name: Some("Contoso Audio".into()) };
+    u.metadata.generation = Some(2);
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::ProviderChangedAway]);
+    let away = w.status().notifications.pending.last().expect("pending").clone();
+    assert_eq!(away.provider_name.as_deref(), Some("Contoso Audio"));
+    assert!(w.secret.is_none() && w.claims.is_empty());
+    assert_eq!(w.status().provider.as_ref().map(|p| p.type_), Some(ProviderType::ThirdParty));
+
+    u.spec.provider = ProviderSpec::default();
+    u.metadata.generation = Some(3);
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::ProviderChangedToNative]);
+    assert!(w.status().pin.is_some() && w.status().conference_id.is_some());
+}
+
+#[test]
+fn provider_none_is_a_change_away_without_a_name() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    u.spec.provider = ProviderSpec { type_: ProviderType::None, name: None };
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::ProviderChangedAway]);
+    assert_eq!(w.status().notifications.pending.last().and_then(|n| n.provider_name.clone()), None);
+}
+
+#[test]
+fn tenant_default_number_change_follows_with_one_email() {
+    let mut t = tenant("acme");
+    let u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    t.spec.service_numbers[1].default = Some(true);
+    t.metadata.generation = Some(2);
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::ServiceNumberChanged]);
+    assert_eq!(w.status().service_number.as_deref(), Some("+442075550100"));
+    assert!(w.run(&u, &t).is_noop());
+}
+
+#[test]
+fn users_own_number_change_follows() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    u.spec.service_number = Some("+442075550100".into());
+    u.metadata.generation = Some(2);
+    assert_eq!(w.run(&u, &t).outcomes, vec![NotificationKind::ServiceNumberChanged]);
+}
+
+#[test]
+fn automatic_emails_off_records_nothing_to_send_but_says_where_the_pin_is() {
+    let mut t = tenant("acme");
+    t.spec.notifications.automatically_send_emails_to_users = false;
+    let mut u = user("alice", "acme");
+    let mut w = World::default();
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::LicenseAssigned]);
+    assert!(w.status().notifications.pending.is_empty());
+    assert!(p.events.iter().any(|e| e.reason == "NotificationSuppressed"));
+    assert!(ready(w.status()).message.contains("Secret ns1/alice-conferencing-pin"), "{}", ready(w.status()).message);
+
+    u.spec.requests.reset_pin = Some("t1".into());
+    w.run(&u, &t);
+    assert!(w.status().notifications.pending.is_empty());
+
+    // The on-request e-mail is sent whatever the policy says.
+    u.spec.requests.send_conferencing_info = Some("i1".into());
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::ConferencingInfoRequested]);
+    assert_eq!(w.pending_kinds(), vec![NotificationKind::ConferencingInfoRequested]);
+    assert!(w.run(&u, &t).is_noop());
+}
+
+#[test]
+fn pin_length_change_keeps_existing_pins_and_applies_to_resets() {
+    let mut t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    t.spec.pin.length = 8;
+    t.metadata.generation = Some(2);
+    assert!(w.run(&u, &t).is_noop(), "existing PIN untouched");
+    u.spec.requests.reset_pin = Some("t1".into());
+    let p = w.run(&u, &t);
+    assert!(p.actions.contains(&Action::GeneratePin {
+        generation: "reset-pin.t1".into(),
+        length: PinLength::new(8).expect("8")
+    }));
+}
+
+#[test]
+fn dynamic_mode_still_gives_a_personal_id_and_says_so() {
+    let mut t = tenant("acme");
+    t.spec.conference_ids.mode = ConferenceIdMode::Dynamic;
+    let u = user("alice", "acme");
+    let w = enabled_world(&u, &t);
+    assert_eq!(w.status().conference_id_mode, Some(ConferenceIdMode::Dynamic));
+    assert!(w.status().conference_id.is_some());
+    assert!(ready(w.status()).message.contains("dynamic"));
+}
+
+#[test]
+fn requests_for_a_disabled_user_are_ignored_with_warnings() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    u.spec.audio_conferencing_license = false;
+    let mut w = enabled_world(&u, &t);
+    u.spec.requests.reset_pin = Some("a".into());
+    u.spec.requests.send_conferencing_info = Some("b".into());
+    let p = w.run(&u, &t);
+    assert!(p.outcomes.is_empty());
+    assert_eq!(p.events.iter().filter(|e| e.reason == "RequestIgnored").count(), 2);
+    assert_eq!(w.status().handled_requests.reset_pin.as_deref(), Some("a"));
+    assert!(w.run(&u, &t).is_noop());
+}
+
+#[test]
+fn deleted_pin_secret_is_restored_and_emailed() {
+    let t = tenant("acme");
+    let u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    w.secret = None;
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::PinReset]);
+    assert!(p.events.iter().any(|e| e.reason == "PinSecretMissing"));
+    assert!(w.run(&u, &t).is_noop());
+}
+
+#[test]
+fn requests_made_with_provisioning_are_satisfied_by_it() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    u.spec.requests.reset_pin = Some("x".into());
+    u.spec.requests.reset_conference_id = Some("y".into());
+    let mut w = World::default();
+    let p = w.run(&u, &t);
+    assert_eq!(p.outcomes, vec![NotificationKind::LicenseAssigned]);
+    assert_eq!(w.pins_generated, 1);
+    assert!(w.run(&u, &t).is_noop());
+}
+
+#[test]
+fn recipient_override_and_locale_do_not_change_the_plan_shape() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    u.spec.send_email_to_address = Some("alice@home.example".into());
+    u.spec.locale = Some(Locale::Fr);
+    let w = enabled_world(&u, &t);
+    assert_eq!(w.status().notifications.pending[0].recipient, "alice@home.example");
+}
+
+#[test]
+fn outbox_is_bounded() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    for i in 0..(MAX_PENDING + 3) {
+        u.spec.requests.send_conferencing_info = Some(format!("i{i}"));
+        w.run(&u, &t);
+    }
+    assert_eq!(w.status().notifications.pending.len(), MAX_PENDING);
+    assert!(w.events.iter().any(|e| e.reason == "NotificationsDropped"));
+}
+
+#[test]
+fn status_writes_only_when_content_changes() {
+    let t = tenant("acme");
+    let u = user("alice", "acme");
+    let w = enabled_world(&u, &t);
+    let p = w.plan(&u, &t);
+    assert_eq!(&p.status, w.status());
+}
+
+#[test]
+fn blocked_status_keeps_what_the_user_holds() {
+    let t = tenant("acme");
+    let u = user("alice", "acme");
+    let w = enabled_world(&u, &t);
+    let st = blocked_status(w.status.as_ref(), Some(4), "TenantNotFound", "tenant acme not found", now());
+    assert_eq!(st.conference_id, w.status().conference_id);
+    assert_eq!(st.pin_secret_ref, w.status().pin_secret_ref);
+    assert_eq!(ready(&st).reason, "TenantNotFound");
+    assert_eq!(st.observed_generation, Some(4));
+}
+
+#[test]
+fn no_event_or_status_field_can_carry_a_pin() {
+    // Plans never see PINs (only generation keys), so this checks the masked shape.
+    let t = tenant("acme");
+    let u = user("alice", "acme");
+    let w = enabled_world(&u, &t);
+    let json = serde_json::to_string(w.status()).expect("json");
+    assert!(json.contains("\"pin\":\"*****\""));
+}

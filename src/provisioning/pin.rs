@@ -1,0 +1,151 @@
+//! Leader PINs: uniformly random digits from the OS's cryptographic RNG, never weak.
+
+use std::fmt;
+
+use rand::{RngCore, TryRngCore, rngs::OsRng};
+
+use crate::validation::PinLength;
+
+/// A leader PIN. Its `Debug` and `Display` print `*****` so that it cannot reach a log line,
+/// an Event or an error by accident; [`Pin::expose`] is the one way to read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    /// Wraps digits read back from the PIN Secret.
+    pub fn from_secret(digits: String) -> Self {
+        Self(digits)
+    }
+    /// The digits, for the Secret and the e-mail only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(crate::api::PIN_MASK)
+    }
+}
+
+impl fmt::Display for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(crate::api::PIN_MASK)
+    }
+}
+
+/// One uniformly distributed decimal digit. Bytes of 250 and above are rejected and drawn
+/// again, because 256 is not a multiple of 10 and `byte % 10` would favour 0 to 5.
+pub fn random_digit(rng: &mut impl RngCore) -> u8 {
+    loop {
+        let mut b = [0u8; 1];
+        rng.fill_bytes(&mut b);
+        if b[0] < 250 {
+            return b'0' + b[0] % 10;
+        }
+    }
+}
+
+/// `n` uniformly random digits.
+pub fn random_digits(rng: &mut impl RngCore, n: usize) -> String {
+    (0..n).map(|_| char::from(random_digit(rng))).collect()
+}
+
+/// A PIN is weak when it is guessable: all one digit, a run up or down (12345, 54321), or
+/// the same as the user's conference ID.
+pub fn is_weak(pin: &str, conference_id: Option<&str>) -> bool {
+    let b = pin.as_bytes();
+    let all_same = b.windows(2).all(|w| w[0] == w[1]);
+    let ascending = b.windows(2).all(|w| w[1] == w[0] + 1);
+    let descending = b.windows(2).all(|w| w[0] == w[1] + 1);
+    all_same || ascending || descending || conference_id == Some(pin)
+}
+
+/// Generates a PIN of `length` digits that is not weak, from `rng`.
+pub fn generate_with(rng: &mut impl RngCore, length: PinLength, conference_id: Option<&str>) -> Pin {
+    loop {
+        let candidate = random_digits(rng, length.get());
+        if !is_weak(&candidate, conference_id) {
+            return Pin(candidate);
+        }
+    }
+}
+
+/// Generates a PIN from the OS's cryptographic RNG.
+pub fn generate(length: PinLength, conference_id: Option<&str>) -> Pin {
+    generate_with(&mut OsRng.unwrap_err(), length, conference_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::{SeedableRng, rngs::StdRng};
+
+    #[test]
+    fn weak_pins() {
+        for weak in ["00000", "11111", "12345", "54321", "0123", "9876543210", "3456789"] {
+            assert!(is_weak(weak, None), "{weak}");
+        }
+        for ok in ["12346", "90817", "11112", "13579"] {
+            assert!(!is_weak(ok, None), "{ok}");
+        }
+        assert!(is_weak("7391046", Some("7391046")));
+    }
+
+    #[test]
+    fn digits_are_uniform() {
+        // 1,000,000 digits, so each count is 100,000 with a standard deviation of 300. A
+        // `byte % 10` generator gives 0..=5 about 101,560 each and 6..=9 about 97,660, far
+        // outside the ±1,000 bound; the seed is fixed, so this cannot flake.
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut counts = [0u32; 10];
+        for _ in 0..1_000_000 {
+            counts[usize::from(random_digit(&mut rng) - b'0')] += 1;
+        }
+        for c in counts {
+            assert!((99_000..=101_000).contains(&c), "{counts:?}");
+        }
+    }
+
+    /// An RNG that yields the given bytes in order.
+    struct Scripted(Vec<u8>);
+    impl rand::RngCore for Scripted {
+        fn next_u32(&mut self) -> u32 {
+            unimplemented!()
+        }
+        fn next_u64(&mut self) -> u64 {
+            unimplemented!()
+        }
+        fn fill_bytes(&mut self, dst: &mut [u8]) {
+            for d in dst {
+                *d = self.0.remove(0);
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_above_249_are_rejected_not_folded() {
+        // 255 % 10 would be 5; it must be skipped and the next byte (3) used.
+        assert_eq!(random_digit(&mut Scripted(vec![255, 250, 3])), b'3');
+    }
+
+    #[test]
+    fn debug_and_display_hide_the_pin() {
+        let p = Pin::from_secret("90817".into());
+        assert_eq!(format!("{p:?} {p}"), "***** *****");
+        assert_eq!(p.expose(), "90817");
+    }
+
+    proptest! {
+        #[test]
+        fn generated_pins_have_the_length_and_are_never_weak(seed: u64, len in 4u8..=12, id in "[0-9]{4,12}") {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let length = PinLength::new(len).expect("in range");
+            let pin = generate_with(&mut rng, length, Some(&id));
+            prop_assert_eq!(pin.expose().len(), usize::from(len));
+            prop_assert!(pin.expose().bytes().all(|b| b.is_ascii_digit()));
+            prop_assert!(!is_weak(pin.expose(), Some(&id)));
+        }
+    }
+}

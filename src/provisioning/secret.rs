@@ -1,0 +1,67 @@
+//! The PIN Secret: `<user>-conferencing-pin` in the user's namespace, owned by the user so
+//! that it is garbage-collected with it, labelled so that the operator's watch holds only
+//! its own Secrets.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ObjectMeta;
+use kube::{Resource, ResourceExt};
+
+use super::pin::Pin;
+use crate::api::{ConferencingUser, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+
+/// Suffix of the PIN Secret name.
+pub const PIN_SECRET_SUFFIX: &str = "-conferencing-pin";
+/// Key of the PIN in the Secret's data.
+pub const PIN_KEY: &str = "pin";
+/// Annotation that says which PIN generation the Secret holds (see `status.pinGeneration`).
+pub const PIN_GENERATION_ANNOTATION: &str = "conferencing.io/pin-generation";
+/// Label that says what an operator-owned object is for.
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+/// [`COMPONENT_LABEL`] value of PIN Secrets.
+pub const PIN_COMPONENT: &str = "leader-pin";
+
+/// Name of a user's PIN Secret.
+pub fn pin_secret_name(user: &str) -> String {
+    format!("{user}{PIN_SECRET_SUFFIX}")
+}
+
+/// The label selector of every object the operator owns.
+pub fn managed_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+}
+
+/// Builds the PIN Secret for `user`, holding `pin` for `generation`.
+pub fn pin_secret(user: &ConferencingUser, pin: &Pin, generation: &str) -> Secret {
+    let name = pin_secret_name(&user.name_any());
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: user.namespace(),
+            labels: Some(BTreeMap::from([
+                (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
+                (COMPONENT_LABEL.to_string(), PIN_COMPONENT.to_string()),
+            ])),
+            annotations: Some(BTreeMap::from([(PIN_GENERATION_ANNOTATION.to_string(), generation.to_string())])),
+            owner_references: user.controller_owner_ref(&()).map(|r| vec![r]),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(BTreeMap::from([(PIN_KEY.to_string(), ByteString(pin.expose().as_bytes().to_vec()))])),
+        immutable: Some(false),
+        ..Secret::default()
+    }
+}
+
+/// The PIN generation a Secret holds, from its annotation.
+pub fn secret_generation(secret: &Secret) -> Option<&str> {
+    secret.annotations().get(PIN_GENERATION_ANNOTATION).map(String::as_str)
+}
+
+/// The PIN a Secret holds.
+pub fn secret_pin(secret: &Secret) -> Option<Pin> {
+    let bytes = secret.data.as_ref()?.get(PIN_KEY)?;
+    String::from_utf8(bytes.0.clone()).ok().map(Pin::from_secret)
+}

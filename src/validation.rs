@@ -1,0 +1,549 @@
+//! Parse, don't validate: turns a tenant or user spec into a `Validated…` value whose types
+//! say every rule holds, or an [`InvalidSpec`] naming the field.
+//!
+//! The schema-level rules are enforced by the API server, and the cross-field ones by CEL on
+//! API servers that support it. Both are checked again here because CEL is ignored by API
+//! servers older than 1.25 and because the planner must never see an unchecked spec.
+
+use std::fmt;
+
+use crate::api::{
+    ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, NumberType, ProviderType, Requests, ServiceNumber,
+};
+
+/// A spec that breaks a rule. `field` is the JSON path of the offending field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidSpec {
+    /// Path of the offending field, e.g. `spec.notifications.sendEmailFromAddress`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl InvalidSpec {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Digits of a PIN, 4 to 12.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinLength(u8);
+
+impl PinLength {
+    /// Accepts 4..=12.
+    pub fn new(n: u8) -> Option<Self> {
+        (4..=12).contains(&n).then_some(Self(n))
+    }
+    /// The number of digits.
+    pub fn get(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// Digits of an allocated conference ID, 6 to 12.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdLength(u8);
+
+impl IdLength {
+    /// Accepts 6..=12.
+    pub fn new(n: u8) -> Option<Self> {
+        (6..=12).contains(&n).then_some(Self(n))
+    }
+    /// The number of digits.
+    pub fn get(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// A conference ID: 4 to 12 ASCII digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConferenceId(String);
+
+impl ConferenceId {
+    /// Accepts 4 to 12 ASCII digits.
+    pub fn parse(s: &str) -> Option<Self> {
+        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())).then(|| Self(s.to_string()))
+    }
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConferenceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A syntactically valid e-mail address (RFC 5321 mailbox, as lettre parses it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailAddress(lettre::Address);
+
+impl EmailAddress {
+    /// Parses an address.
+    pub fn parse(s: &str) -> Option<Self> {
+        s.parse::<lettre::Address>().ok().map(Self)
+    }
+    /// The parsed address.
+    pub fn address(&self) -> &lettre::Address {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A tenant-configured sender that replaces the operator's default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SenderOverride {
+    /// Sender address.
+    pub address: EmailAddress,
+    /// Optional display name.
+    pub display_name: Option<String>,
+}
+
+/// A tenant whose spec holds every rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatedTenant {
+    /// Tenant name.
+    pub name: String,
+    /// `metadata.generation`, part of Message-IDs of e-mails a tenant change causes.
+    pub generation: i64,
+    /// All numbers.
+    pub numbers: Vec<ServiceNumber>,
+    /// The Toll number users get unless they choose one.
+    pub default_toll: ServiceNumber,
+    /// The TollFree number users get unless they choose one, if the tenant has any.
+    pub default_toll_free: Option<ServiceNumber>,
+    /// Length of newly generated PINs.
+    pub pin_length: PinLength,
+    /// Static or dynamic meeting IDs.
+    pub id_mode: ConferenceIdMode,
+    /// Length of allocated conference IDs.
+    pub id_length: IdLength,
+    /// Tenant default for PSTN-only meetings.
+    pub allow_pstn_only_meetings_by_default: bool,
+    /// Whether automatic e-mails are sent.
+    pub automatic_emails: bool,
+    /// Sender override, when configured.
+    pub sender: Option<SenderOverride>,
+    /// Locale for users without one.
+    pub default_locale: Locale,
+}
+
+impl ValidatedTenant {
+    /// Looks up one of the tenant's numbers of the given type.
+    pub fn number(&self, number: &str, type_: NumberType) -> Option<&ServiceNumber> {
+        self.numbers.iter().find(|n| n.number == number && n.type_ == type_)
+    }
+}
+
+/// Validates a tenant.
+pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, InvalidSpec> {
+    let spec = &tenant.spec;
+    for (i, n) in spec.service_numbers.iter().enumerate() {
+        if !is_e164(&n.number) {
+            return Err(InvalidSpec::new(
+                format!("spec.serviceNumbers[{i}].number"),
+                format!("{:?} is not an E.164 number such as +14255550100", n.number),
+            ));
+        }
+        if let Some(c) = &n.country
+            && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(InvalidSpec::new(
+                format!("spec.serviceNumbers[{i}].country"),
+                format!("{c:?} is not an ISO 3166-1 alpha-2 code such as US"),
+            ));
+        }
+        if spec.service_numbers[..i].iter().any(|m| m.number == n.number) {
+            return Err(InvalidSpec::new(
+                format!("spec.serviceNumbers[{i}].number"),
+                format!("{} is listed twice", n.number),
+            ));
+        }
+    }
+    let default_of = |type_: NumberType, label: &str| -> Result<Option<ServiceNumber>, InvalidSpec> {
+        let of_type: Vec<&ServiceNumber> = spec.service_numbers.iter().filter(|n| n.type_ == type_).collect();
+        let defaults: Vec<&&ServiceNumber> = of_type.iter().filter(|n| n.default == Some(true)).collect();
+        if defaults.len() > 1 {
+            return Err(InvalidSpec::new(
+                "spec.serviceNumbers",
+                format!("at most one {label} number may be marked default, found {}", defaults.len()),
+            ));
+        }
+        Ok(defaults.first().map(|n| (**n).clone()).or_else(|| of_type.first().map(|n| (*n).clone())))
+    };
+    let default_toll = default_of(NumberType::Toll, "Toll")?
+        .ok_or_else(|| InvalidSpec::new("spec.serviceNumbers", "at least one Toll number is required"))?;
+    let default_toll_free = default_of(NumberType::TollFree, "TollFree")?;
+
+    let pin_length = PinLength::new(spec.pin.length).ok_or_else(|| {
+        InvalidSpec::new("spec.pin.length", format!("must be 4 to 12 digits, not {}", spec.pin.length))
+    })?;
+    let id_length = IdLength::new(spec.conference_ids.length).ok_or_else(|| {
+        InvalidSpec::new(
+            "spec.conferenceIds.length",
+            format!("must be 6 to 12 digits, not {}", spec.conference_ids.length),
+        )
+    })?;
+
+    let n = &spec.notifications;
+    let sender = if n.send_email_override {
+        let raw = n.send_email_from_address.as_deref().unwrap_or_default();
+        if raw.is_empty() {
+            return Err(InvalidSpec::new(
+                "spec.notifications.sendEmailFromAddress",
+                "is required when sendEmailOverride is true",
+            ));
+        }
+        let address = EmailAddress::parse(raw).ok_or_else(|| {
+            InvalidSpec::new("spec.notifications.sendEmailFromAddress", format!("{raw:?} is not an e-mail address"))
+        })?;
+        Some(SenderOverride { address, display_name: n.send_email_from_display_name.clone().filter(|s| !s.is_empty()) })
+    } else {
+        None
+    };
+
+    Ok(ValidatedTenant {
+        name: tenant.metadata.name.clone().unwrap_or_default(),
+        generation: tenant.metadata.generation.unwrap_or_default(),
+        numbers: spec.service_numbers.clone(),
+        default_toll,
+        default_toll_free,
+        pin_length,
+        id_mode: spec.conference_ids.mode,
+        id_length,
+        allow_pstn_only_meetings_by_default: spec.meetings.allow_pstn_only_meetings_by_default,
+        automatic_emails: n.automatically_send_emails_to_users,
+        sender,
+        default_locale: n.default_locale,
+    })
+}
+
+/// What the user should have, as the spec asks for it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DesiredService {
+    /// Licensed with the Native provider: PIN, conference ID and numbers.
+    Native(NativeService),
+    /// Nothing is held for the user, for the given reason.
+    Disabled(DisabledReason),
+}
+
+/// What a Native user is given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeService {
+    /// Toll number in effect.
+    pub toll: ServiceNumber,
+    /// Toll-free number in effect, if any and allowed.
+    pub toll_free: Option<ServiceNumber>,
+    /// Administrator-chosen ID, if any.
+    pub static_id: Option<ConferenceId>,
+    /// Whether PSTN-only callers may start the user's meetings.
+    pub allow_pstn_only_meetings: bool,
+}
+
+/// Why nothing is provisioned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DisabledReason {
+    /// `audioConferencingLicense: false`.
+    Unlicensed,
+    /// A third-party provider serves the user.
+    ThirdParty(String),
+    /// `provider.type: None`.
+    NoProvider,
+}
+
+/// A user whose spec holds every rule, resolved against its tenant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatedUser {
+    /// Object name.
+    pub name: String,
+    /// Namespace (the tenant's).
+    pub namespace: String,
+    /// Object UID, part of Message-IDs.
+    pub uid: String,
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// Display name.
+    pub display_name: String,
+    /// Where e-mails go: `sendEmailToAddress`, else `email`.
+    pub recipient: EmailAddress,
+    /// E-mail language: the user's, else the tenant's default.
+    pub locale: Locale,
+    /// The service asked for.
+    pub service: DesiredService,
+    /// `spec.audioConferencingLicense`, for status.
+    pub licensed: bool,
+    /// `spec.provider`, for status.
+    pub provider: crate::api::ProviderSpec,
+    /// Request tokens.
+    pub requests: Requests,
+}
+
+/// The longest user name whose PIN Secret name (`<user>-conferencing-pin`) is still a valid
+/// object name.
+pub const MAX_USER_NAME: usize = 253 - crate::provisioning::secret::PIN_SECRET_SUFFIX.len();
+
+/// Validates a user against its tenant.
+pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Result<ValidatedUser, InvalidSpec> {
+    let spec = &user.spec;
+    let name = user.metadata.name.clone().unwrap_or_default();
+    if name.len() > MAX_USER_NAME {
+        return Err(InvalidSpec::new(
+            "metadata.name",
+            format!("must be at most {MAX_USER_NAME} characters so the PIN Secret name fits"),
+        ));
+    }
+    if spec.display_name.trim().is_empty() {
+        return Err(InvalidSpec::new("spec.displayName", "must not be empty"));
+    }
+    let email = EmailAddress::parse(&spec.email)
+        .ok_or_else(|| InvalidSpec::new("spec.email", format!("{:?} is not an e-mail address", spec.email)))?;
+    let recipient = match &spec.send_email_to_address {
+        Some(raw) => EmailAddress::parse(raw).ok_or_else(|| {
+            InvalidSpec::new("spec.sendEmailToAddress", format!("{raw:?} is not an e-mail address"))
+        })?,
+        None => email,
+    };
+    for (field, token) in [
+        ("spec.requests.resetPin", &spec.requests.reset_pin),
+        ("spec.requests.resetConferenceId", &spec.requests.reset_conference_id),
+        ("spec.requests.sendConferencingInfo", &spec.requests.send_conferencing_info),
+    ] {
+        if let Some(t) = token
+            && (t.is_empty() || t.len() > 128)
+        {
+            return Err(InvalidSpec::new(field, "must be 1 to 128 characters"));
+        }
+    }
+
+    let provider = &spec.provider;
+    let third_party_name = match provider.type_ {
+        ProviderType::ThirdParty => Some(provider.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
+            InvalidSpec::new("spec.provider.name", "is required when spec.provider.type is ThirdParty")
+        })?),
+        _ => None,
+    };
+
+    // Numbers and the static ID are checked even for a disabled user, so that a mistake is
+    // reported when it is made rather than when the user is next enabled.
+    let toll = match &spec.service_number {
+        Some(n) => tenant.number(n, NumberType::Toll).cloned().ok_or_else(|| {
+            InvalidSpec::new(
+                "spec.serviceNumber",
+                format!("{n} is not a Toll number of tenant {}", tenant.name),
+            )
+        })?,
+        None => tenant.default_toll.clone(),
+    };
+    let toll_free_chosen = match &spec.toll_free_service_number {
+        Some(n) => Some(tenant.number(n, NumberType::TollFree).cloned().ok_or_else(|| {
+            InvalidSpec::new(
+                "spec.tollFreeServiceNumber",
+                format!("{n} is not a TollFree number of tenant {}", tenant.name),
+            )
+        })?),
+        None => tenant.default_toll_free.clone(),
+    };
+    let toll_free = if spec.allow_toll_free_dial_in == Some(false) { None } else { toll_free_chosen };
+    let static_id = match &spec.conference_id {
+        Some(raw) => Some(
+            ConferenceId::parse(raw)
+                .ok_or_else(|| InvalidSpec::new("spec.conferenceId", format!("{raw:?} must be 4 to 12 digits")))?,
+        ),
+        None => None,
+    };
+
+    let service = if !spec.audio_conferencing_license {
+        DesiredService::Disabled(DisabledReason::Unlicensed)
+    } else {
+        match (provider.type_, third_party_name) {
+            (ProviderType::Native, _) => DesiredService::Native(NativeService {
+                toll,
+                toll_free,
+                static_id,
+                allow_pstn_only_meetings: spec
+                    .allow_pstn_only_meetings
+                    .unwrap_or(tenant.allow_pstn_only_meetings_by_default),
+            }),
+            (ProviderType::ThirdParty, Some(name)) => DesiredService::Disabled(DisabledReason::ThirdParty(name)),
+            (ProviderType::ThirdParty, None) | (ProviderType::None, _) => {
+                DesiredService::Disabled(DisabledReason::NoProvider)
+            }
+        }
+    };
+
+    Ok(ValidatedUser {
+        name,
+        namespace: user.metadata.namespace.clone().unwrap_or_default(),
+        uid: user.metadata.uid.clone().unwrap_or_default(),
+        generation: user.metadata.generation.unwrap_or_default(),
+        display_name: spec.display_name.clone(),
+        recipient,
+        locale: spec.locale.unwrap_or(tenant.default_locale),
+        service,
+        licensed: spec.audio_conferencing_license,
+        provider: spec.provider.clone(),
+        requests: spec.requests.clone(),
+    })
+}
+
+/// E.164: a plus sign, a non-zero digit, then 6 to 14 more digits.
+fn is_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else { return false };
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{tenant, user};
+
+    #[test]
+    fn defaults_apply() {
+        let t = validate_tenant(&tenant("acme")).expect("valid");
+        assert_eq!(t.pin_length.get(), 5);
+        assert_eq!(t.id_length.get(), 7);
+        assert_eq!(t.id_mode, ConferenceIdMode::Static);
+        assert!(t.automatic_emails);
+        assert_eq!(t.default_locale, Locale::En);
+        assert_eq!(t.default_toll.number, "+14255550100");
+        assert_eq!(t.default_toll_free.as_ref().map(|n| n.number.as_str()), Some("+18005550100"));
+    }
+
+    #[test]
+    fn marked_default_wins_over_first() {
+        let mut t = tenant("acme");
+        t.spec.service_numbers[1].default = Some(true);
+        let v = validate_tenant(&t).expect("valid");
+        assert_eq!(v.default_toll.number, "+442075550100");
+    }
+
+    #[test]
+    fn tenant_rules_name_the_field() {
+        let cases: Vec<(Box<dyn Fn(&mut ConferencingTenant)>, &str)> = vec![
+            (Box::new(|t| t.spec.service_numbers.retain(|n| n.type_ != NumberType::Toll)), "spec.serviceNumbers"),
+            (
+                Box::new(|t| {
+                    t.spec.service_numbers[0].default = Some(true);
+                    t.spec.service_numbers[1].default = Some(true);
+                }),
+                "spec.serviceNumbers",
+            ),
+            (Box::new(|t| t.spec.service_numbers[0].number = "555-0100".into()), "spec.serviceNumbers[0].number"),
+            (Box::new(|t| t.spec.service_numbers[0].country = Some("usa".into())), "spec.serviceNumbers[0].country"),
+            (Box::new(|t| t.spec.pin.length = 3), "spec.pin.length"),
+            (Box::new(|t| t.spec.pin.length = 13), "spec.pin.length"),
+            (Box::new(|t| t.spec.conference_ids.length = 5), "spec.conferenceIds.length"),
+            (Box::new(|t| t.spec.notifications.send_email_override = true), "spec.notifications.sendEmailFromAddress"),
+            (
+                Box::new(|t| {
+                    t.spec.notifications.send_email_override = true;
+                    t.spec.notifications.send_email_from_address = Some("not an address".into());
+                }),
+                "spec.notifications.sendEmailFromAddress",
+            ),
+        ];
+        for (mutate, field) in cases {
+            let mut t = tenant("acme");
+            mutate(&mut t);
+            let err = validate_tenant(&t).expect_err(field);
+            assert_eq!(err.field, field, "{err}");
+        }
+    }
+
+    #[test]
+    fn sender_override_is_parsed() {
+        let mut t = tenant("acme");
+        t.spec.notifications.send_email_override = true;
+        t.spec.notifications.send_email_from_address = Some("it@acme.example".into());
+        t.spec.notifications.send_email_from_display_name = Some("Acme IT".into());
+        let v = validate_tenant(&t).expect("valid");
+        let s = v.sender.expect("override");
+        assert_eq!(s.address.to_string(), "it@acme.example");
+        assert_eq!(s.display_name.as_deref(), Some("Acme IT"));
+    }
+
+    #[test]
+    fn user_resolves_numbers_locale_and_recipient() {
+        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let mut u = user("alice", "acme");
+        u.spec.send_email_to_address = Some("alice@home.example".into());
+        u.spec.service_number = Some("+442075550100".into());
+        let v = validate_user(&u, &t).expect("valid");
+        assert_eq!(v.recipient.to_string(), "alice@home.example");
+        assert_eq!(v.locale, Locale::En);
+        let DesiredService::Native(n) = v.service else { panic!("native expected") };
+        assert_eq!(n.toll.number, "+442075550100");
+        assert_eq!(n.toll_free.map(|n| n.number), Some("+18005550100".to_string()));
+        assert!(!n.allow_pstn_only_meetings);
+    }
+
+    #[test]
+    fn user_rules_name_the_field() {
+        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let cases: Vec<(Box<dyn Fn(&mut ConferencingUser)>, &str)> = vec![
+            (Box::new(|u| u.spec.email = "nope".into()), "spec.email"),
+            (Box::new(|u| u.spec.send_email_to_address = Some("a@".into())), "spec.sendEmailToAddress"),
+            (Box::new(|u| u.spec.display_name = "  ".into()), "spec.displayName"),
+            (Box::new(|u| u.spec.provider.type_ = ProviderType::ThirdParty), "spec.provider.name"),
+            (Box::new(|u| u.spec.service_number = Some("+19995550100".into())), "spec.serviceNumber"),
+            (Box::new(|u| u.spec.service_number = Some("+18005550100".into())), "spec.serviceNumber"),
+            (Box::new(|u| u.spec.toll_free_service_number = Some("+14255550100".into())), "spec.tollFreeServiceNumber"),
+            (Box::new(|u| u.spec.conference_id = Some("12ab".into())), "spec.conferenceId"),
+            (Box::new(|u| u.spec.requests.reset_pin = Some("x".repeat(129))), "spec.requests.resetPin"),
+            (Box::new(|u| u.metadata.name = Some("a".repeat(240))), "metadata.name"),
+        ];
+        for (mutate, field) in cases {
+            let mut u = user("alice", "acme");
+            mutate(&mut u);
+            let err = validate_user(&u, &t).expect_err(field);
+            assert_eq!(err.field, field, "{err}");
+        }
+    }
+
+    #[test]
+    fn disabled_reasons() {
+        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let mut u = user("alice", "acme");
+        u.spec.audio_conferencing_license = false;
+        assert_eq!(validate_user(&u, &t).expect("valid").service, DesiredService::Disabled(DisabledReason::Unlicensed));
+        let mut u = user("alice", "acme");
+        u.spec.provider.type_ = ProviderType::ThirdParty;
+        u.spec.provider.name = Some("Contoso Audio".into());
+        assert_eq!(
+            validate_user(&u, &t).expect("valid").service,
+            DesiredService::Disabled(DisabledReason::ThirdParty("Contoso Audio".into()))
+        );
+        let mut u = user("alice", "acme");
+        u.spec.provider.type_ = ProviderType::None;
+        assert_eq!(validate_user(&u, &t).expect("valid").service, DesiredService::Disabled(DisabledReason::NoProvider));
+    }
+
+    #[test]
+    fn toll_free_can_be_disallowed() {
+        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let mut u = user("alice", "acme");
+        u.spec.allow_toll_free_dial_in = Some(false);
+        let DesiredService::Native(n) = validate_user(&u, &t).expect("valid").service else { panic!() };
+        assert!(n.toll_free.is_none());
+    }
+
+    #[test]
+    fn e164() {
+        assert!(is_e164("+14255550100"));
+        assert!(!is_e164("14255550100"));
+        assert!(!is_e164("+0425555"));
+        assert!(!is_e164("+1425"));
+        assert!(!is_e164("+1425555010012345"));
+    }
+}
