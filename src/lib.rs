@@ -4,6 +4,12 @@ pub mod notification;
 pub mod provisioning;
 pub mod validation;
 
+pub mod controller;
+pub mod crd;
+pub mod error;
 #[cfg(test)]
 pub mod fixtures;
 pub mod planning;
+pub mod telemetry;
+
+pub use error::{Error, Result};

@@ -49,7 +49,6 @@ pub struct Condition {
     /// Machine-readable, CamelCase reason for the condition's last transition.
     pub reason: String,
     /// Human-readable message with details about the transition.
-    #[serde(default)]
     pub message: String,
     /// Last time the condition's status changed.
     pub last_transition_time: Time,
@@ -74,12 +73,22 @@ pub struct DesiredCondition {
 impl DesiredCondition {
     /// A condition that holds.
     pub fn true_(type_: ConditionType, reason: &str, message: impl Into<String>) -> Self {
-        Self { type_, status: ConditionStatus::True, reason: reason.into(), message: message.into() }
+        Self {
+            type_,
+            status: ConditionStatus::True,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 
     /// A condition that does not hold.
     pub fn false_(type_: ConditionType, reason: &str, message: impl Into<String>) -> Self {
-        Self { type_, status: ConditionStatus::False, reason: reason.into(), message: message.into() }
+        Self {
+            type_,
+            status: ConditionStatus::False,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -118,7 +127,7 @@ pub fn merge_conditions(
 }
 
 /// Finds a condition by type.
-pub fn find<'a>(conditions: &'a [Condition], type_: ConditionType) -> Option<&'a Condition> {
+pub fn find(conditions: &[Condition], type_: ConditionType) -> Option<&Condition> {
     conditions.iter().find(|c| c.type_ == type_.as_str())
 }
 
@@ -132,7 +141,11 @@ mod tests {
 
     #[test]
     fn unchanged_status_keeps_transition_time() {
-        let d = [DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok")];
+        let d = [DesiredCondition::true_(
+            ConditionType::Ready,
+            "Reconciled",
+            "ok",
+        )];
         let first = merge_conditions(&[], &d, Some(1), t(100));
         let second = merge_conditions(&first, &d, Some(1), t(200));
         assert_eq!(first, second);
@@ -140,8 +153,12 @@ mod tests {
 
     #[test]
     fn changed_status_moves_transition_time() {
-        let first =
-            merge_conditions(&[], &[DesiredCondition::true_(ConditionType::Ready, "A", "")], Some(1), t(100));
+        let first = merge_conditions(
+            &[],
+            &[DesiredCondition::true_(ConditionType::Ready, "A", "")],
+            Some(1),
+            t(100),
+        );
         let second = merge_conditions(
             &first,
             &[DesiredCondition::false_(ConditionType::Ready, "B", "")],
@@ -156,12 +173,20 @@ mod tests {
     fn other_condition_types_are_kept() {
         let first = merge_conditions(
             &[],
-            &[DesiredCondition::true_(ConditionType::NotificationDelivered, "Delivered", "")],
+            &[DesiredCondition::true_(
+                ConditionType::NotificationDelivered,
+                "Delivered",
+                "",
+            )],
             Some(1),
             t(1),
         );
-        let second =
-            merge_conditions(&first, &[DesiredCondition::true_(ConditionType::Ready, "R", "")], Some(1), t(2));
+        let second = merge_conditions(
+            &first,
+            &[DesiredCondition::true_(ConditionType::Ready, "R", "")],
+            Some(1),
+            t(2),
+        );
         assert_eq!(second.len(), 2);
     }
 }

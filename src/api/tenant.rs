@@ -1,5 +1,9 @@
 //! `ConferencingTenant`: an organisation's audio-conferencing settings.
 
+// kube's `printcolumn(...)` attributes repeat `type_ = "string"` by design; clippy's
+// duplicated-attributes lint mistakes them for copies.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,11 +22,35 @@ use super::{Condition, Locale};
     shortname = "ctenant",
     category = "conferencing",
     doc = "An organisation's audio-conferencing settings. Users in the same namespace reference it by name.",
-    printcolumn(name = "Numbers", type_ = "string", description = "Dial-in service numbers", json_path = ".spec.serviceNumbers[*].number"),
-    printcolumn(name = "PIN Length", type_ = "integer", description = "Digits of newly generated PINs", json_path = ".spec.pin.length"),
-    printcolumn(name = "Auto E-mail", type_ = "boolean", description = "Whether users are e-mailed automatically when their settings change", json_path = ".spec.notifications.automaticallySendEmailsToUsers"),
-    printcolumn(name = "Ready", type_ = "string", description = "Whether the tenant is valid", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Numbers",
+        type_ = "string",
+        description = "Dial-in service numbers",
+        json_path = ".spec.serviceNumbers[*].number"
+    ),
+    printcolumn(
+        name = "PIN Length",
+        type_ = "integer",
+        description = "Digits of newly generated PINs",
+        json_path = ".spec.pin.length"
+    ),
+    printcolumn(
+        name = "Auto E-mail",
+        type_ = "boolean",
+        description = "Whether users are e-mailed automatically when their settings change",
+        json_path = ".spec.notifications.automaticallySendEmailsToUsers"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        description = "Whether the tenant is valid",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.serviceNumbers.exists(n, n.type == 'Toll')").message("spec.serviceNumbers: at least one Toll number is required"))]
@@ -100,7 +128,9 @@ pub struct PinPolicy {
 
 impl Default for PinPolicy {
     fn default() -> Self {
-        Self { length: default_pin_length() }
+        Self {
+            length: default_pin_length(),
+        }
     }
 }
 
@@ -124,7 +154,10 @@ pub struct ConferenceIdPolicy {
 
 impl Default for ConferenceIdPolicy {
     fn default() -> Self {
-        Self { mode: ConferenceIdMode::default(), length: default_conference_id_length() }
+        Self {
+            mode: ConferenceIdMode::default(),
+            length: default_conference_id_length(),
+        }
     }
 }
 

@@ -1,5 +1,9 @@
 //! `ConferencingUser`: one person's audio-conferencing settings.
 
+// kube's `printcolumn(...)` attributes repeat `type_ = "string"` by design; clippy's
+// duplicated-attributes lint mistakes them for copies.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -21,12 +25,41 @@ pub const PIN_MASK: &str = "*****";
     shortname = "cuser",
     category = "conferencing",
     doc = "One person's audio-conferencing settings, in the namespace of their ConferencingTenant.",
-    printcolumn(name = "Tenant", type_ = "string", description = "The ConferencingTenant this user belongs to", json_path = ".spec.tenantRef.name"),
-    printcolumn(name = "Provider", type_ = "string", description = "Audio-conferencing provider", json_path = ".spec.provider.type"),
-    printcolumn(name = "Licensed", type_ = "boolean", description = "Whether the audio-conferencing licence is assigned", json_path = ".spec.audioConferencingLicense"),
-    printcolumn(name = "Conference ID", type_ = "string", description = "The user's conference ID", json_path = ".status.conferenceId"),
-    printcolumn(name = "Ready", type_ = "string", description = "Whether the user's settings are in effect", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Tenant",
+        type_ = "string",
+        description = "The ConferencingTenant this user belongs to",
+        json_path = ".spec.tenantRef.name"
+    ),
+    printcolumn(
+        name = "Provider",
+        type_ = "string",
+        description = "Audio-conferencing provider",
+        json_path = ".spec.provider.type"
+    ),
+    printcolumn(
+        name = "Licensed",
+        type_ = "boolean",
+        description = "Whether the audio-conferencing licence is assigned",
+        json_path = ".spec.audioConferencingLicense"
+    ),
+    printcolumn(
+        name = "Conference ID",
+        type_ = "string",
+        description = "The user's conference ID",
+        json_path = ".status.conferenceId"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        description = "Whether the user's settings are in effect",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ConferencingUserSpec {
@@ -117,7 +150,10 @@ pub struct ProviderSpec {
 
 impl Default for ProviderSpec {
     fn default() -> Self {
-        Self { type_: ProviderType::Native, name: None }
+        Self {
+            type_: ProviderType::Native,
+            name: None,
+        }
     }
 }
 
@@ -269,7 +305,9 @@ impl NotificationKind {
     pub fn carries_pin(self) -> bool {
         matches!(
             self,
-            NotificationKind::LicenseAssigned | NotificationKind::PinReset | NotificationKind::ProviderChangedToNative
+            NotificationKind::LicenseAssigned
+                | NotificationKind::PinReset
+                | NotificationKind::ProviderChangedToNative
         )
     }
 

@@ -27,7 +27,8 @@ use crate::api::{
 use crate::provisioning::claim::Holder;
 use crate::provisioning::secret::{PIN_KEY, pin_secret_name};
 use crate::validation::{
-    ConferenceId, DesiredService, DisabledReason, IdLength, NativeService, PinLength, ValidatedTenant, ValidatedUser,
+    ConferenceId, DesiredService, DisabledReason, IdLength, NativeService, PinLength,
+    ValidatedTenant, ValidatedUser,
 };
 
 /// How many pending e-mails a user's outbox keeps before the oldest is dropped. Bounds the
@@ -92,10 +93,18 @@ pub struct PlannedEvent {
 
 impl PlannedEvent {
     fn normal(reason: &str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Normal, reason: reason.into(), message: message.into() }
+        Self {
+            severity: Severity::Normal,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
     fn warning(reason: &str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, reason: reason.into(), message: message.into() }
+        Self {
+            severity: Severity::Warning,
+            reason: reason.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -122,7 +131,12 @@ impl Plan {
 }
 
 /// Plans the reconciliation of a user whose spec and tenant are valid.
-pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<'_>, now: Timestamp) -> Plan {
+pub fn plan(
+    user: &ValidatedUser,
+    tenant: &ValidatedTenant,
+    observed: &Observed<'_>,
+    now: Timestamp,
+) -> Plan {
     let empty = ConferencingUserStatus::default();
     let prev = observed.status.unwrap_or(&empty);
     let mut p = Planner {
@@ -151,10 +165,19 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
 
 /// The plan when the spec's static ID is held by another user: nothing about the user
 /// changes but the Ready condition, which names the holder.
-fn conflict_plan(user: &ValidatedUser, prev: &ConferencingUserStatus, holder: &Holder, now: Timestamp) -> Plan {
+fn conflict_plan(
+    user: &ValidatedUser,
+    prev: &ConferencingUserStatus,
+    holder: &Holder,
+    now: Timestamp,
+) -> Plan {
     let mut st = prev.clone();
     let id = match &user.service {
-        DesiredService::Native(NativeService { static_id: Some(id), .. }) => id.to_string(),
+        DesiredService::Native(svc) => svc
+            .static_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         _ => String::new(),
     };
     let message = format!(
@@ -164,14 +187,26 @@ fn conflict_plan(user: &ValidatedUser, prev: &ConferencingUserStatus, holder: &H
     st.observed_generation = Some(user.generation);
     st.conditions = merge_conditions(
         &prev.conditions,
-        &[DesiredCondition::false_(ConditionType::Ready, "ConferenceIdConflict", message.clone())],
+        &[DesiredCondition::false_(
+            ConditionType::Ready,
+            "ConferenceIdConflict",
+            message.clone(),
+        )],
         Some(user.generation),
         now,
     );
     let changed = &st != prev;
     Plan {
-        actions: if changed { vec![Action::WriteStatus] } else { vec![] },
-        events: if changed { vec![PlannedEvent::warning("ConferenceIdConflict", message)] } else { vec![] },
+        actions: if changed {
+            vec![Action::WriteStatus]
+        } else {
+            vec![]
+        },
+        events: if changed {
+            vec![PlannedEvent::warning("ConferenceIdConflict", message)]
+        } else {
+            vec![]
+        },
         status: st,
         outcomes: vec![],
     }
@@ -210,7 +245,9 @@ impl<'a> Planner<'a> {
 
     fn static_conflict(&self, svc: &NativeService) -> Option<&'a Holder> {
         let id = svc.static_id.as_ref()?;
-        if self.prev.conference_id.as_deref() == Some(id.as_str()) && self.observed.static_id_holder.is_none() {
+        if self.prev.conference_id.as_deref() == Some(id.as_str())
+            && self.observed.static_id_holder.is_none()
+        {
             return None;
         }
         self.observed.static_id_holder
@@ -225,9 +262,16 @@ impl<'a> Planner<'a> {
 
         if !self.provisioned() {
             let was_elsewhere = self.prev.licensed == Some(true)
-                && self.prev.provider.as_ref().is_some_and(|p| p.type_ != ProviderType::Native);
-            let kind =
-                if was_elsewhere { NotificationKind::ProviderChangedToNative } else { NotificationKind::LicenseAssigned };
+                && self
+                    .prev
+                    .provider
+                    .as_ref()
+                    .is_some_and(|p| p.type_ != ProviderType::Native);
+            let kind = if was_elsewhere {
+                NotificationKind::ProviderChangedToNative
+            } else {
+                NotificationKind::LicenseAssigned
+            };
             let id = match &svc.static_id {
                 Some(s) => Some(s.clone()),
                 None => self.observed.own_claims.first().cloned(),
@@ -268,7 +312,11 @@ impl<'a> Planner<'a> {
 
             if let Some(token) = reset_pin {
                 self.set_new_pin(format!("reset-pin.{token}"));
-                self.outcome(NotificationKind::PinReset, message_id::token_cause(token), None);
+                self.outcome(
+                    NotificationKind::PinReset,
+                    message_id::token_cause(token),
+                    None,
+                );
             } else if self.observed.pin_secret.is_none() {
                 // Someone deleted the Secret: the user needs a PIN they can read, and to be told.
                 let prev_gen = self.prev.pin_generation.clone().unwrap_or_default();
@@ -277,13 +325,29 @@ impl<'a> Planner<'a> {
                     "PinSecretMissing",
                     "the PIN Secret was deleted; a new PIN was generated",
                 ));
-                self.outcome(NotificationKind::PinReset, format!("restore.{}", self.generation_cause()), None);
+                self.outcome(
+                    NotificationKind::PinReset,
+                    format!("restore.{}", self.generation_cause()),
+                    None,
+                );
             }
 
-            let numbers_before = (self.prev.service_number.clone(), self.prev.toll_free_service_number.clone());
+            let numbers_before = (
+                self.prev.service_number.clone(),
+                self.prev.toll_free_service_number.clone(),
+            );
             self.set_numbers(svc);
-            if numbers_before != (self.st.service_number.clone(), self.st.toll_free_service_number.clone()) {
-                self.outcome(NotificationKind::ServiceNumberChanged, self.generation_cause(), None);
+            if numbers_before
+                != (
+                    self.st.service_number.clone(),
+                    self.st.toll_free_service_number.clone(),
+                )
+            {
+                self.outcome(
+                    NotificationKind::ServiceNumberChanged,
+                    self.generation_cause(),
+                    None,
+                );
             }
         }
         self.handle_info_request(true);
@@ -301,7 +365,9 @@ impl<'a> Planner<'a> {
             )
         };
         let dynamic = match self.tenant.id_mode {
-            crate::api::ConferenceIdMode::Dynamic => "; the tenant uses dynamic conference IDs for scheduled meetings",
+            crate::api::ConferenceIdMode::Dynamic => {
+                "; the tenant uses dynamic conference IDs for scheduled meetings"
+            }
             crate::api::ConferenceIdMode::Static => "",
         };
         self.ready(format!("audio conferencing is enabled{dynamic}{pin_note}"));
@@ -311,7 +377,9 @@ impl<'a> Planner<'a> {
         if self.provisioned() {
             let (kind, provider) = match reason {
                 DisabledReason::Unlicensed => (NotificationKind::LicenseRemoved, None),
-                DisabledReason::ThirdParty(name) => (NotificationKind::ProviderChangedAway, Some(name.clone())),
+                DisabledReason::ThirdParty(name) => {
+                    (NotificationKind::ProviderChangedAway, Some(name.clone()))
+                }
                 DisabledReason::NoProvider => (NotificationKind::ProviderChangedAway, None),
             };
             self.st.conference_id = None;
@@ -333,7 +401,11 @@ impl<'a> Planner<'a> {
         let handled = &self.prev.handled_requests;
         for (name, requested, done) in [
             ("resetPin", &tokens.reset_pin, &handled.reset_pin),
-            ("resetConferenceId", &tokens.reset_conference_id, &handled.reset_conference_id),
+            (
+                "resetConferenceId",
+                &tokens.reset_conference_id,
+                &handled.reset_conference_id,
+            ),
         ] {
             if new_token(requested, done).is_some() {
                 self.events.push(PlannedEvent::warning(
@@ -348,19 +420,29 @@ impl<'a> Planner<'a> {
         self.st.licensed = Some(self.user.licensed);
         self.st.provider = Some(self.user.provider.clone());
         let why = match reason {
-            DisabledReason::Unlicensed => "the audio-conferencing licence is not assigned".to_string(),
+            DisabledReason::Unlicensed => {
+                "the audio-conferencing licence is not assigned".to_string()
+            }
             DisabledReason::ThirdParty(name) => format!("audio conferencing is provided by {name}"),
             DisabledReason::NoProvider => "the user has no audio-conferencing provider".to_string(),
         };
-        self.ready(format!("audio conferencing is not provided by this operator: {why}"));
+        self.ready(format!(
+            "audio conferencing is not provided by this operator: {why}"
+        ));
     }
 
     fn handle_info_request(&mut self, enabled: bool) {
         let tokens = &self.user.requests;
-        if let Some(token) = new_token(&tokens.send_conferencing_info, &self.prev.handled_requests.send_conferencing_info)
-        {
+        if let Some(token) = new_token(
+            &tokens.send_conferencing_info,
+            &self.prev.handled_requests.send_conferencing_info,
+        ) {
             if enabled {
-                self.outcome(NotificationKind::ConferencingInfoRequested, message_id::token_cause(token), None);
+                self.outcome(
+                    NotificationKind::ConferencingInfoRequested,
+                    message_id::token_cause(token),
+                    None,
+                );
             } else {
                 self.events.push(PlannedEvent::warning(
                     "RequestIgnored",
@@ -390,8 +472,13 @@ impl<'a> Planner<'a> {
     }
 
     fn release_other_claims(&mut self, keep: Option<&str>) {
-        let stale: Vec<ConferenceId> =
-            self.observed.own_claims.iter().filter(|c| Some(c.as_str()) != keep).cloned().collect();
+        let stale: Vec<ConferenceId> = self
+            .observed
+            .own_claims
+            .iter()
+            .filter(|c| Some(c.as_str()) != keep)
+            .cloned()
+            .collect();
         self.post.retain(|a| !matches!(a, Action::ReleaseIds(_)));
         if !stale.is_empty() {
             self.post.push(Action::ReleaseIds(stale));
@@ -403,10 +490,16 @@ impl<'a> Planner<'a> {
     fn set_new_pin(&mut self, generation: String) {
         let already = self.observed.pin_secret.flatten() == Some(generation.as_str());
         if !already {
-            self.pre.push(Action::GeneratePin { generation: generation.clone(), length: self.tenant.pin_length });
+            self.pre.push(Action::GeneratePin {
+                generation: generation.clone(),
+                length: self.tenant.pin_length,
+            });
         }
         self.st.pin = Some(PIN_MASK.to_string());
-        self.st.pin_secret_ref = Some(SecretKeyRef { name: pin_secret_name(&self.user.name), key: PIN_KEY.into() });
+        self.st.pin_secret_ref = Some(SecretKeyRef {
+            name: pin_secret_name(&self.user.name),
+            key: PIN_KEY.into(),
+        });
         self.st.pin_generation = Some(generation);
         self.st.pin_last_reset_time = Some(Time(self.now));
     }
@@ -423,7 +516,11 @@ impl<'a> Planner<'a> {
     fn ready(&mut self, message: String) {
         self.st.conditions = merge_conditions(
             &self.prev.conditions,
-            &[DesiredCondition::true_(ConditionType::Ready, "Reconciled", message)],
+            &[DesiredCondition::true_(
+                ConditionType::Ready,
+                "Reconciled",
+                message,
+            )],
             Some(self.user.generation),
             self.now,
         );
@@ -434,7 +531,10 @@ impl<'a> Planner<'a> {
         let mut outcomes = Vec::new();
         for (kind, cause, provider) in std::mem::take(&mut self.outcomes) {
             outcomes.push(kind);
-            self.events.push(PlannedEvent::normal(kind.as_str(), describe(kind, &self.st, provider.as_deref())));
+            self.events.push(PlannedEvent::normal(
+                kind.as_str(),
+                describe(kind, &self.st, provider.as_deref()),
+            ));
             if kind.is_automatic() && !self.tenant.automatic_emails {
                 self.events.push(PlannedEvent::normal(
                     "NotificationSuppressed",
@@ -446,7 +546,13 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let message_id = message_id::message_id(&self.user.uid, kind, &cause);
-            if self.st.notifications.pending.iter().any(|n| n.message_id == message_id) {
+            if self
+                .st
+                .notifications
+                .pending
+                .iter()
+                .any(|n| n.message_id == message_id)
+            {
                 continue;
             }
             self.st.notifications.pending.push(PendingNotification {
@@ -475,7 +581,12 @@ impl<'a> Planner<'a> {
             actions.push(Action::WriteStatus);
         }
         actions.extend(self.post);
-        Plan { actions, status: self.st, events: self.events, outcomes }
+        Plan {
+            actions,
+            status: self.st,
+            events: self.events,
+            outcomes,
+        }
     }
 }
 
@@ -483,10 +594,14 @@ impl<'a> Planner<'a> {
 fn describe(kind: NotificationKind, st: &ConferencingUserStatus, provider: Option<&str>) -> String {
     let id = st.conference_id.as_deref().unwrap_or("(being allocated)");
     match kind {
-        NotificationKind::LicenseAssigned => format!("enabled for audio conferencing with conference ID {id} and a new PIN"),
+        NotificationKind::LicenseAssigned => {
+            format!("enabled for audio conferencing with conference ID {id} and a new PIN")
+        }
         NotificationKind::PinReset => "a new PIN was generated".to_string(),
         NotificationKind::ConferenceIdReset => format!("conference ID changed to {id}"),
-        NotificationKind::LicenseRemoved => "licence removed: PIN deleted and conference ID released".to_string(),
+        NotificationKind::LicenseRemoved => {
+            "licence removed: PIN deleted and conference ID released".to_string()
+        }
         NotificationKind::ProviderChangedAway => match provider {
             Some(p) => format!("provider changed to {p}: PIN deleted and conference ID released"),
             None => "provider removed: PIN deleted and conference ID released".to_string(),
@@ -498,7 +613,9 @@ fn describe(kind: NotificationKind, st: &ConferencingUserStatus, provider: Optio
             "dial-in number changed to {}",
             st.service_number.as_deref().unwrap_or("(none)")
         ),
-        NotificationKind::ConferencingInfoRequested => "conferencing information e-mail requested".to_string(),
+        NotificationKind::ConferencingInfoRequested => {
+            "conferencing information e-mail requested".to_string()
+        }
     }
 }
 
@@ -515,7 +632,11 @@ pub fn blocked_status(
     st.observed_generation = generation;
     st.conditions = merge_conditions(
         &st.conditions,
-        &[DesiredCondition::false_(ConditionType::Ready, reason, message)],
+        &[DesiredCondition::false_(
+            ConditionType::Ready,
+            reason,
+            message,
+        )],
         generation,
         now,
     );

@@ -28,7 +28,12 @@ impl World {
         self.plan_with(u, t, None)
     }
 
-    fn plan_with(&self, u: &ConferencingUser, t: &ConferencingTenant, holder: Option<&Holder>) -> Plan {
+    fn plan_with(
+        &self,
+        u: &ConferencingUser,
+        t: &ConferencingTenant,
+        holder: Option<&Holder>,
+    ) -> Plan {
         let t = validate_tenant(t).expect("valid tenant");
         let u = validate_user(u, &t).expect("valid user");
         let observed = Observed {
@@ -80,7 +85,12 @@ impl World {
     }
 
     fn pending_kinds(&self) -> Vec<NotificationKind> {
-        self.status().notifications.pending.iter().map(|n| n.kind).collect()
+        self.status()
+            .notifications
+            .pending
+            .iter()
+            .map(|n| n.kind)
+            .collect()
     }
 
     /// Runs until the plan is a no-op and returns how many passes it took.
@@ -113,7 +123,10 @@ fn enabling_allocates_an_id_generates_a_pin_and_owes_the_licence_email() {
         p.actions,
         vec![
             Action::AllocateId(IdLength::new(7).expect("7")),
-            Action::GeneratePin { generation: "provision.g1".into(), length: PinLength::new(5).expect("5") },
+            Action::GeneratePin {
+                generation: "provision.g1".into(),
+                length: PinLength::new(5).expect("5")
+            },
             Action::WriteStatus,
         ]
     );
@@ -121,7 +134,10 @@ fn enabling_allocates_an_id_generates_a_pin_and_owes_the_licence_email() {
     let st = w.status();
     assert_eq!(st.conference_id.as_deref(), Some("7000001"));
     assert_eq!(st.pin.as_deref(), Some(PIN_MASK));
-    assert_eq!(st.pin_secret_ref.as_ref().map(|r| r.name.as_str()), Some("alice-conferencing-pin"));
+    assert_eq!(
+        st.pin_secret_ref.as_ref().map(|r| r.name.as_str()),
+        Some("alice-conferencing-pin")
+    );
     assert_eq!(st.pin_last_reset_time, Some(Time(now())));
     assert_eq!(st.service_number.as_deref(), Some("+14255550100"));
     assert_eq!(st.toll_free_service_number.as_deref(), Some("+18005550100"));
@@ -132,7 +148,10 @@ fn enabling_allocates_an_id_generates_a_pin_and_owes_the_licence_email() {
     let pending = &st.notifications.pending;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].recipient, "alice@acme.example");
-    assert_eq!(pending[0].message_id, "<license-assigned.g1.t1.uid-alice@conferencing-operator.invalid>");
+    assert_eq!(
+        pending[0].message_id,
+        "<license-assigned.g1.t1.uid-alice@conferencing-operator.invalid>"
+    );
     assert!(w.events.iter().any(|e| e.reason == "LicenseAssigned"));
 }
 
@@ -170,17 +189,29 @@ fn reset_pin_token_generates_once_with_one_email() {
     assert_eq!(
         p.actions,
         vec![
-            Action::GeneratePin { generation: "reset-pin.2026-11-22".into(), length: PinLength::new(5).expect("5") },
+            Action::GeneratePin {
+                generation: "reset-pin.2026-11-22".into(),
+                length: PinLength::new(5).expect("5")
+            },
             Action::WriteStatus
         ]
     );
     assert_eq!(p.outcomes, vec![NotificationKind::PinReset]);
-    assert_eq!(w.status().handled_requests.reset_pin.as_deref(), Some("2026-11-22"));
+    assert_eq!(
+        w.status().handled_requests.reset_pin.as_deref(),
+        Some("2026-11-22")
+    );
     assert_eq!(w.status().conference_id, id_before);
     // Re-applying the same YAML does nothing more.
     assert!(w.run(&u, &t).is_noop());
     assert_eq!(w.pins_generated, 2);
-    assert_eq!(w.pending_kinds(), vec![NotificationKind::LicenseAssigned, NotificationKind::PinReset]);
+    assert_eq!(
+        w.pending_kinds(),
+        vec![
+            NotificationKind::LicenseAssigned,
+            NotificationKind::PinReset
+        ]
+    );
 }
 
 #[test]
@@ -191,12 +222,30 @@ fn crash_after_pin_written_before_status_adopts_the_pin() {
     u.spec.requests.reset_pin = Some("t1".into());
     let p = w.plan(&u, &t);
     w.apply(p, 1); // the PIN Secret is written, then the process dies
-    assert_eq!(w.status().handled_requests.reset_pin, None, "the request still looks new");
+    assert_eq!(
+        w.status().handled_requests.reset_pin,
+        None,
+        "the request still looks new"
+    );
     let p = w.run(&u, &t);
-    assert!(!p.actions.iter().any(|a| matches!(a, Action::GeneratePin { .. })), "{p:?}");
+    assert!(
+        !p.actions
+            .iter()
+            .any(|a| matches!(a, Action::GeneratePin { .. })),
+        "{p:?}"
+    );
     assert_eq!(p.outcomes, vec![NotificationKind::PinReset]);
-    assert_eq!(w.pins_generated, 2, "one PIN for provisioning, one for the reset");
-    assert_eq!(w.pending_kinds().iter().filter(|k| **k == NotificationKind::PinReset).count(), 1);
+    assert_eq!(
+        w.pins_generated, 2,
+        "one PIN for provisioning, one for the reset"
+    );
+    assert_eq!(
+        w.pending_kinds()
+            .iter()
+            .filter(|k| **k == NotificationKind::PinReset)
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -220,7 +269,10 @@ fn crash_during_provisioning_adopts_the_claimed_id_and_pin() {
     assert!(w.status.is_none());
     let claimed = w.claims.clone();
     let p = w.run(&u, &t);
-    assert_eq!(p.actions, vec![Action::ClaimId(claimed[0].clone()), Action::WriteStatus]);
+    assert_eq!(
+        p.actions,
+        vec![Action::ClaimId(claimed[0].clone()), Action::WriteStatus]
+    );
     assert_eq!(w.claims, claimed, "no second ID is taken");
     assert_eq!(w.pins_generated, 1);
     assert_eq!(w.pending_kinds(), vec![NotificationKind::LicenseAssigned]);
@@ -286,8 +338,15 @@ fn reset_of_a_static_id_is_ignored_with_a_warning() {
     u.spec.requests.reset_conference_id = Some("r1".into());
     let p = w.run(&u, &t);
     assert!(p.outcomes.is_empty());
-    assert!(p.events.iter().any(|e| e.reason == "ConferenceIdResetIgnored"));
-    assert_eq!(w.status().handled_requests.reset_conference_id.as_deref(), Some("r1"));
+    assert!(
+        p.events
+            .iter()
+            .any(|e| e.reason == "ConferenceIdResetIgnored")
+    );
+    assert_eq!(
+        w.status().handled_requests.reset_conference_id.as_deref(),
+        Some("r1")
+    );
 }
 
 #[test]
@@ -299,12 +358,19 @@ fn static_id_held_by_another_user_is_a_conflict_and_nothing_else_changes() {
     u.spec.conference_id = Some("5555555".into());
     u.spec.requests.reset_pin = Some("t".into());
     u.metadata.generation = Some(2);
-    let bob = Holder { name: "bob".into(), uid: "uid-bob".into() };
+    let bob = Holder {
+        name: "bob".into(),
+        uid: "uid-bob".into(),
+    };
     let p = w.plan_with(&u, &t, Some(&bob));
     assert_eq!(p.actions, vec![Action::WriteStatus]);
     let c = ready(&p.status);
     assert_eq!(c.reason, "ConferenceIdConflict");
-    assert!(c.message.contains("bob") && c.message.contains("5555555"), "{}", c.message);
+    assert!(
+        c.message.contains("bob") && c.message.contains("5555555"),
+        "{}",
+        c.message
+    );
     assert_eq!(p.status.conference_id, before.conference_id);
     assert_eq!(p.status.handled_requests, before.handled_requests);
     assert_eq!(p.status.pin_generation, before.pin_generation);
@@ -319,7 +385,10 @@ fn new_user_with_a_held_static_id_gets_nothing() {
     let t = tenant("acme");
     let mut u = user("carol", "acme");
     u.spec.conference_id = Some("5555555".into());
-    let bob = Holder { name: "bob".into(), uid: "uid-bob".into() };
+    let bob = Holder {
+        name: "bob".into(),
+        uid: "uid-bob".into(),
+    };
     let p = World::default().plan_with(&u, &t, Some(&bob));
     assert_eq!(p.actions, vec![Action::WriteStatus]);
     assert!(p.status.pin.is_none() && p.status.conference_id.is_none());
@@ -334,7 +403,14 @@ fn licence_removed_deprovisions_after_the_status_write() {
     u.spec.audio_conferencing_license = false;
     u.metadata.generation = Some(2);
     let p = w.run(&u, &t);
-    assert_eq!(p.actions, vec![Action::WriteStatus, Action::DeletePinSecret, Action::ReleaseIds(old)]);
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::WriteStatus,
+            Action::DeletePinSecret,
+            Action::ReleaseIds(old)
+        ]
+    );
     assert_eq!(p.outcomes, vec![NotificationKind::LicenseRemoved]);
     let st = w.status();
     assert!(st.pin.is_none() && st.pin_secret_ref.is_none() && st.conference_id.is_none());
@@ -381,14 +457,26 @@ fn provider_away_and_back() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.provider = ProviderSpec { type_: ProviderType::ThirdParty, name: Some("Contoso Audio".into()) };
+    u.spec.provider = ProviderSpec {
+        type_: ProviderType::ThirdParty,
+        name: Some("Contoso Audio".into()),
+    };
     u.metadata.generation = Some(2);
     let p = w.run(&u, &t);
     assert_eq!(p.outcomes, vec![NotificationKind::ProviderChangedAway]);
-    let away = w.status().notifications.pending.last().expect("pending").clone();
+    let away = w
+        .status()
+        .notifications
+        .pending
+        .last()
+        .expect("pending")
+        .clone();
     assert_eq!(away.provider_name.as_deref(), Some("Contoso Audio"));
     assert!(w.secret.is_none() && w.claims.is_empty());
-    assert_eq!(w.status().provider.as_ref().map(|p| p.type_), Some(ProviderType::ThirdParty));
+    assert_eq!(
+        w.status().provider.as_ref().map(|p| p.type_),
+        Some(ProviderType::ThirdParty)
+    );
 
     u.spec.provider = ProviderSpec::default();
     u.metadata.generation = Some(3);
@@ -402,10 +490,20 @@ fn provider_none_is_a_change_away_without_a_name() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.provider = ProviderSpec { type_: ProviderType::None, name: None };
+    u.spec.provider = ProviderSpec {
+        type_: ProviderType::None,
+        name: None,
+    };
     let p = w.run(&u, &t);
     assert_eq!(p.outcomes, vec![NotificationKind::ProviderChangedAway]);
-    assert_eq!(w.status().notifications.pending.last().and_then(|n| n.provider_name.clone()), None);
+    assert_eq!(
+        w.status()
+            .notifications
+            .pending
+            .last()
+            .and_then(|n| n.provider_name.clone()),
+        None
+    );
 }
 
 #[test]
@@ -428,7 +526,10 @@ fn users_own_number_change_follows() {
     let mut w = enabled_world(&u, &t);
     u.spec.service_number = Some("+442075550100".into());
     u.metadata.generation = Some(2);
-    assert_eq!(w.run(&u, &t).outcomes, vec![NotificationKind::ServiceNumberChanged]);
+    assert_eq!(
+        w.run(&u, &t).outcomes,
+        vec![NotificationKind::ServiceNumberChanged]
+    );
 }
 
 #[test]
@@ -440,8 +541,18 @@ fn automatic_emails_off_records_nothing_to_send_but_says_where_the_pin_is() {
     let p = w.run(&u, &t);
     assert_eq!(p.outcomes, vec![NotificationKind::LicenseAssigned]);
     assert!(w.status().notifications.pending.is_empty());
-    assert!(p.events.iter().any(|e| e.reason == "NotificationSuppressed"));
-    assert!(ready(w.status()).message.contains("Secret ns1/alice-conferencing-pin"), "{}", ready(w.status()).message);
+    assert!(
+        p.events
+            .iter()
+            .any(|e| e.reason == "NotificationSuppressed")
+    );
+    assert!(
+        ready(w.status())
+            .message
+            .contains("Secret ns1/alice-conferencing-pin"),
+        "{}",
+        ready(w.status()).message
+    );
 
     u.spec.requests.reset_pin = Some("t1".into());
     w.run(&u, &t);
@@ -450,8 +561,14 @@ fn automatic_emails_off_records_nothing_to_send_but_says_where_the_pin_is() {
     // The on-request e-mail is sent whatever the policy says.
     u.spec.requests.send_conferencing_info = Some("i1".into());
     let p = w.run(&u, &t);
-    assert_eq!(p.outcomes, vec![NotificationKind::ConferencingInfoRequested]);
-    assert_eq!(w.pending_kinds(), vec![NotificationKind::ConferencingInfoRequested]);
+    assert_eq!(
+        p.outcomes,
+        vec![NotificationKind::ConferencingInfoRequested]
+    );
+    assert_eq!(
+        w.pending_kinds(),
+        vec![NotificationKind::ConferencingInfoRequested]
+    );
     assert!(w.run(&u, &t).is_noop());
 }
 
@@ -477,7 +594,10 @@ fn dynamic_mode_still_gives_a_personal_id_and_says_so() {
     t.spec.conference_ids.mode = ConferenceIdMode::Dynamic;
     let u = user("alice", "acme");
     let w = enabled_world(&u, &t);
-    assert_eq!(w.status().conference_id_mode, Some(ConferenceIdMode::Dynamic));
+    assert_eq!(
+        w.status().conference_id_mode,
+        Some(ConferenceIdMode::Dynamic)
+    );
     assert!(w.status().conference_id.is_some());
     assert!(ready(w.status()).message.contains("dynamic"));
 }
@@ -492,7 +612,13 @@ fn requests_for_a_disabled_user_are_ignored_with_warnings() {
     u.spec.requests.send_conferencing_info = Some("b".into());
     let p = w.run(&u, &t);
     assert!(p.outcomes.is_empty());
-    assert_eq!(p.events.iter().filter(|e| e.reason == "RequestIgnored").count(), 2);
+    assert_eq!(
+        p.events
+            .iter()
+            .filter(|e| e.reason == "RequestIgnored")
+            .count(),
+        2
+    );
     assert_eq!(w.status().handled_requests.reset_pin.as_deref(), Some("a"));
     assert!(w.run(&u, &t).is_noop());
 }
@@ -529,7 +655,10 @@ fn recipient_override_and_locale_do_not_change_the_plan_shape() {
     u.spec.send_email_to_address = Some("alice@home.example".into());
     u.spec.locale = Some(Locale::Fr);
     let w = enabled_world(&u, &t);
-    assert_eq!(w.status().notifications.pending[0].recipient, "alice@home.example");
+    assert_eq!(
+        w.status().notifications.pending[0].recipient,
+        "alice@home.example"
+    );
 }
 
 #[test]
@@ -559,7 +688,13 @@ fn blocked_status_keeps_what_the_user_holds() {
     let t = tenant("acme");
     let u = user("alice", "acme");
     let w = enabled_world(&u, &t);
-    let st = blocked_status(w.status.as_ref(), Some(4), "TenantNotFound", "tenant acme not found", now());
+    let st = blocked_status(
+        w.status.as_ref(),
+        Some(4),
+        "TenantNotFound",
+        "tenant acme not found",
+        now(),
+    );
     assert_eq!(st.conference_id, w.status().conference_id);
     assert_eq!(st.pin_secret_ref, w.status().pin_secret_ref);
     assert_eq!(ready(&st).reason, "TenantNotFound");

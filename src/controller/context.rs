@@ -1,0 +1,113 @@
+//! What every reconcile shares: the client, the watch caches and the Event recorder.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+
+use super::expectations::Expectations;
+use super::index::ClaimIndex;
+use crate::api::{ConferencingTenant, ConferencingUser};
+use crate::error::{Error, Result};
+use crate::planning::{PlannedEvent, Severity};
+
+/// Name the operator reports Events under.
+pub const CONTROLLER_NAME: &str = "conferencing-operator";
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Publishes Events.
+    pub recorder: Recorder,
+    /// Users, from the user watch.
+    pub users: Store<ConferencingUser>,
+    /// Tenants, from the tenant watch.
+    pub tenants: Store<ConferencingTenant>,
+    /// The operator's own Secrets, from a label-selected watch.
+    pub secrets: Store<Secret>,
+    /// Conference-ID claims, from a label-selected watch.
+    pub claims: Arc<ClaimIndex>,
+    /// Status writes the user cache has not shown yet.
+    pub expectations: Expectations,
+}
+
+impl Context {
+    /// Builds a context; the stores are filled by the watches started in `controller::run`.
+    pub fn new(
+        client: Client,
+        users: Store<ConferencingUser>,
+        tenants: Store<ConferencingTenant>,
+        secrets: Store<Secret>,
+        claims: Arc<ClaimIndex>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: CONTROLLER_NAME.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            users,
+            tenants,
+            secrets,
+            claims,
+            expectations: Expectations::default(),
+        }
+    }
+
+    /// Waits until every cache has been filled once, so that no decision is made on a
+    /// partial view (an ID that looks free only because its claim was not listed yet).
+    pub async fn wait_ready(&self) -> Result<()> {
+        self.users
+            .wait_until_ready()
+            .await
+            .map_err(|_| Error::CacheUnavailable("user"))?;
+        self.tenants
+            .wait_until_ready()
+            .await
+            .map_err(|_| Error::CacheUnavailable("tenant"))?;
+        self.secrets
+            .wait_until_ready()
+            .await
+            .map_err(|_| Error::CacheUnavailable("secret"))?;
+        Ok(())
+    }
+
+    /// The user with this name and UID, if it still exists.
+    pub fn live_user(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+    ) -> Option<Arc<ConferencingUser>> {
+        self.users
+            .get(&ObjectRef::new(name).within(namespace))
+            .filter(|u| u.uid().as_deref() == Some(uid))
+    }
+
+    /// Publishes an Event about `obj`. A failure is logged, not returned: an Event that
+    /// cannot be written must not undo or repeat the work it describes.
+    pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: &PlannedEvent) {
+        let ev = Event {
+            type_: match event.severity {
+                Severity::Normal => EventType::Normal,
+                Severity::Warning => EventType::Warning,
+            },
+            reason: event.reason.clone(),
+            note: Some(event.message.clone()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        let reference = obj.object_ref(&());
+        let name = reference.name.clone().unwrap_or_default();
+        let ns = reference.namespace.clone().unwrap_or_default();
+        crate::telemetry::record_write("create", "Event", &ns, &name);
+        if let Err(e) = self.recorder.publish(&ev, &reference).await {
+            tracing::warn!(error = %e, object = %name, reason = %event.reason, "could not publish Event");
+        }
+    }
+}
