@@ -8,27 +8,14 @@ use crate::error::{Error, Result};
 
 /// Each CRD as (file name in `crds/`, YAML).
 pub fn crds() -> Result<Vec<(&'static str, String)>> {
-    let yaml = |crd| {
-        serde_yaml::to_string(&crd)
-            .map_err(|e| Error::Config(format!("rendering a CRD as YAML: {e}")))
-    };
+    let yaml = |crd| serde_yaml::to_string(&crd).map_err(|e| Error::Config(format!("rendering a CRD as YAML: {e}")));
     Ok(vec![
-        (
-            "conferencing.io_conferencingtenants.yaml",
-            yaml(ConferencingTenant::crd())?,
-        ),
-        (
-            "conferencing.io_conferencingusers.yaml",
-            yaml(ConferencingUser::crd())?,
-        ),
+        ("conferencing.io_conferencingtenants.yaml", yaml(ConferencingTenant::crd())?),
+        ("conferencing.io_conferencingusers.yaml", yaml(ConferencingUser::crd())?),
     ])
 }
 
 /// Both CRDs as one multi-document YAML stream.
 pub fn crds_yaml() -> Result<String> {
-    Ok(crds()?
-        .into_iter()
-        .map(|(_, y)| y)
-        .collect::<Vec<_>>()
-        .join("---\n"))
+    Ok(crds()?.into_iter().map(|(_, y)| y).collect::<Vec<_>>().join("---\n"))
 }

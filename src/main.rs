@@ -60,15 +60,10 @@ async fn main() -> ExitCode {
 
 async fn run(args: RunArgs) -> Result<(), Error> {
     telemetry::init(args.log_format);
-    let client = kube::Client::try_default().await.map_err(|e| {
-        Error::Config(format!(
-            "no Kubernetes API server configured (KUBECONFIG or in-cluster): {e}"
-        ))
-    })?;
-    let config = RunConfig {
-        namespace: args.namespace,
-        concurrency: args.concurrency.max(1),
-    };
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| Error::Config(format!("no Kubernetes API server configured (KUBECONFIG or in-cluster): {e}")))?;
+    let config = RunConfig { namespace: args.namespace, concurrency: args.concurrency.max(1) };
     controller::run(client, config, shutdown_signal()).await;
     tracing::info!(api_writes = telemetry::api_writes(), "stopped");
     Ok(())
@@ -109,10 +104,8 @@ fn print_crds(output_dir: Option<PathBuf>) -> Result<(), Error> {
         Some(dir) => {
             for (file, yaml) in crd::crds()? {
                 let path = dir.join(file);
-                std::fs::write(&path, yaml).map_err(|source| Error::Io {
-                    action: format!("writing {}", path.display()),
-                    source,
-                })?;
+                std::fs::write(&path, yaml)
+                    .map_err(|source| Error::Io { action: format!("writing {}", path.display()), source })?;
             }
             Ok(())
         }

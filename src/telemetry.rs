@@ -23,14 +23,12 @@ pub enum LogFormat {
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter
 /// (`info` for the operator, `warn` for its dependencies).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,conferencing_operator=info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,conferencing_operator=info"));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Text => registry.with(fmt::layer().with_target(false)).init(),
-        LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true))
-            .init(),
+        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true)).init(),
     }
 }
 

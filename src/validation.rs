@@ -8,8 +8,7 @@
 use std::fmt;
 
 use crate::api::{
-    ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, NumberType, ProviderType,
-    Requests, ServiceNumber,
+    ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, NumberType, ProviderType, Requests, ServiceNumber,
 };
 
 /// A spec that breaks a rule. `field` is the JSON path of the offending field.
@@ -24,10 +23,7 @@ pub struct InvalidSpec {
 
 impl InvalidSpec {
     fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -68,8 +64,7 @@ pub struct ConferenceId(String);
 impl ConferenceId {
     /// Accepts 4 to 12 ASCII digits.
     pub fn parse(s: &str) -> Option<Self> {
-        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| Self(s.to_string()))
+        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())).then(|| Self(s.to_string()))
     }
     /// The digits.
     pub fn as_str(&self) -> &str {
@@ -145,9 +140,7 @@ pub struct ValidatedTenant {
 impl ValidatedTenant {
     /// Looks up one of the tenant's numbers of the given type.
     pub fn number(&self, number: &str, type_: NumberType) -> Option<&ServiceNumber> {
-        self.numbers
-            .iter()
-            .find(|n| n.number == number && n.type_ == type_)
+        self.numbers.iter().find(|n| n.number == number && n.type_ == type_)
     }
 }
 
@@ -169,52 +162,30 @@ pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, I
                 format!("{c:?} is not an ISO 3166-1 alpha-2 code such as US"),
             ));
         }
-        if spec.service_numbers[..i]
-            .iter()
-            .any(|m| m.number == n.number)
-        {
+        if spec.service_numbers[..i].iter().any(|m| m.number == n.number) {
             return Err(InvalidSpec::new(
                 format!("spec.serviceNumbers[{i}].number"),
                 format!("{} is listed twice", n.number),
             ));
         }
     }
-    let default_of =
-        |type_: NumberType, label: &str| -> Result<Option<ServiceNumber>, InvalidSpec> {
-            let of_type: Vec<&ServiceNumber> = spec
-                .service_numbers
-                .iter()
-                .filter(|n| n.type_ == type_)
-                .collect();
-            let defaults: Vec<&&ServiceNumber> =
-                of_type.iter().filter(|n| n.default == Some(true)).collect();
-            if defaults.len() > 1 {
-                return Err(InvalidSpec::new(
-                    "spec.serviceNumbers",
-                    format!(
-                        "at most one {label} number may be marked default, found {}",
-                        defaults.len()
-                    ),
-                ));
-            }
-            Ok(defaults
-                .first()
-                .map(|n| (**n).clone())
-                .or_else(|| of_type.first().map(|n| (*n).clone())))
-        };
-    let default_toll = default_of(NumberType::Toll, "Toll")?.ok_or_else(|| {
-        InvalidSpec::new(
-            "spec.serviceNumbers",
-            "at least one Toll number is required",
-        )
-    })?;
+    let default_of = |type_: NumberType, label: &str| -> Result<Option<ServiceNumber>, InvalidSpec> {
+        let of_type: Vec<&ServiceNumber> = spec.service_numbers.iter().filter(|n| n.type_ == type_).collect();
+        let defaults: Vec<&&ServiceNumber> = of_type.iter().filter(|n| n.default == Some(true)).collect();
+        if defaults.len() > 1 {
+            return Err(InvalidSpec::new(
+                "spec.serviceNumbers",
+                format!("at most one {label} number may be marked default, found {}", defaults.len()),
+            ));
+        }
+        Ok(defaults.first().map(|n| (**n).clone()).or_else(|| of_type.first().map(|n| (*n).clone())))
+    };
+    let default_toll = default_of(NumberType::Toll, "Toll")?
+        .ok_or_else(|| InvalidSpec::new("spec.serviceNumbers", "at least one Toll number is required"))?;
     let default_toll_free = default_of(NumberType::TollFree, "TollFree")?;
 
     let pin_length = PinLength::new(spec.pin.length).ok_or_else(|| {
-        InvalidSpec::new(
-            "spec.pin.length",
-            format!("must be 4 to 12 digits, not {}", spec.pin.length),
-        )
+        InvalidSpec::new("spec.pin.length", format!("must be 4 to 12 digits, not {}", spec.pin.length))
     })?;
     let id_length = IdLength::new(spec.conference_ids.length).ok_or_else(|| {
         InvalidSpec::new(
@@ -233,18 +204,9 @@ pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, I
             ));
         }
         let address = EmailAddress::parse(raw).ok_or_else(|| {
-            InvalidSpec::new(
-                "spec.notifications.sendEmailFromAddress",
-                format!("{raw:?} is not an e-mail address"),
-            )
+            InvalidSpec::new("spec.notifications.sendEmailFromAddress", format!("{raw:?} is not an e-mail address"))
         })?;
-        Some(SenderOverride {
-            address,
-            display_name: n
-                .send_email_from_display_name
-                .clone()
-                .filter(|s| !s.is_empty()),
-        })
+        Some(SenderOverride { address, display_name: n.send_email_from_display_name.clone().filter(|s| !s.is_empty()) })
     } else {
         None
     };
@@ -330,10 +292,7 @@ pub struct ValidatedUser {
 pub const MAX_USER_NAME: usize = 253 - crate::provisioning::secret::PIN_SECRET_SUFFIX.len();
 
 /// Validates a user against its tenant.
-pub fn validate_user(
-    user: &ConferencingUser,
-    tenant: &ValidatedTenant,
-) -> Result<ValidatedUser, InvalidSpec> {
+pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Result<ValidatedUser, InvalidSpec> {
     let spec = &user.spec;
     let name = user.metadata.name.clone().unwrap_or_default();
     if name.len() > MAX_USER_NAME {
@@ -345,31 +304,17 @@ pub fn validate_user(
     if spec.display_name.trim().is_empty() {
         return Err(InvalidSpec::new("spec.displayName", "must not be empty"));
     }
-    let email = EmailAddress::parse(&spec.email).ok_or_else(|| {
-        InvalidSpec::new(
-            "spec.email",
-            format!("{:?} is not an e-mail address", spec.email),
-        )
-    })?;
+    let email = EmailAddress::parse(&spec.email)
+        .ok_or_else(|| InvalidSpec::new("spec.email", format!("{:?} is not an e-mail address", spec.email)))?;
     let recipient = match &spec.send_email_to_address {
-        Some(raw) => EmailAddress::parse(raw).ok_or_else(|| {
-            InvalidSpec::new(
-                "spec.sendEmailToAddress",
-                format!("{raw:?} is not an e-mail address"),
-            )
-        })?,
+        Some(raw) => EmailAddress::parse(raw)
+            .ok_or_else(|| InvalidSpec::new("spec.sendEmailToAddress", format!("{raw:?} is not an e-mail address")))?,
         None => email,
     };
     for (field, token) in [
         ("spec.requests.resetPin", &spec.requests.reset_pin),
-        (
-            "spec.requests.resetConferenceId",
-            &spec.requests.reset_conference_id,
-        ),
-        (
-            "spec.requests.sendConferencingInfo",
-            &spec.requests.send_conferencing_info,
-        ),
+        ("spec.requests.resetConferenceId", &spec.requests.reset_conference_id),
+        ("spec.requests.sendConferencingInfo", &spec.requests.send_conferencing_info),
     ] {
         if let Some(t) = token
             && (t.is_empty() || t.len() > 128)
@@ -380,18 +325,9 @@ pub fn validate_user(
 
     let provider = &spec.provider;
     let third_party_name = match provider.type_ {
-        ProviderType::ThirdParty => Some(
-            provider
-                .name
-                .clone()
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| {
-                    InvalidSpec::new(
-                        "spec.provider.name",
-                        "is required when spec.provider.type is ThirdParty",
-                    )
-                })?,
-        ),
+        ProviderType::ThirdParty => Some(provider.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
+            InvalidSpec::new("spec.provider.name", "is required when spec.provider.type is ThirdParty")
+        })?),
         _ => None,
     };
 
@@ -399,39 +335,25 @@ pub fn validate_user(
     // reported when it is made rather than when the user is next enabled.
     let toll = match &spec.service_number {
         Some(n) => tenant.number(n, NumberType::Toll).cloned().ok_or_else(|| {
-            InvalidSpec::new(
-                "spec.serviceNumber",
-                format!("{n} is not a Toll number of tenant {}", tenant.name),
-            )
+            InvalidSpec::new("spec.serviceNumber", format!("{n} is not a Toll number of tenant {}", tenant.name))
         })?,
         None => tenant.default_toll.clone(),
     };
     let toll_free_chosen = match &spec.toll_free_service_number {
-        Some(n) => Some(
-            tenant
-                .number(n, NumberType::TollFree)
-                .cloned()
-                .ok_or_else(|| {
-                    InvalidSpec::new(
-                        "spec.tollFreeServiceNumber",
-                        format!("{n} is not a TollFree number of tenant {}", tenant.name),
-                    )
-                })?,
-        ),
-        None => tenant.default_toll_free.clone(),
-    };
-    let toll_free = if spec.allow_toll_free_dial_in == Some(false) {
-        None
-    } else {
-        toll_free_chosen
-    };
-    let static_id = match &spec.conference_id {
-        Some(raw) => Some(ConferenceId::parse(raw).ok_or_else(|| {
+        Some(n) => Some(tenant.number(n, NumberType::TollFree).cloned().ok_or_else(|| {
             InvalidSpec::new(
-                "spec.conferenceId",
-                format!("{raw:?} must be 4 to 12 digits"),
+                "spec.tollFreeServiceNumber",
+                format!("{n} is not a TollFree number of tenant {}", tenant.name),
             )
         })?),
+        None => tenant.default_toll_free.clone(),
+    };
+    let toll_free = if spec.allow_toll_free_dial_in == Some(false) { None } else { toll_free_chosen };
+    let static_id = match &spec.conference_id {
+        Some(raw) => Some(
+            ConferenceId::parse(raw)
+                .ok_or_else(|| InvalidSpec::new("spec.conferenceId", format!("{raw:?} must be 4 to 12 digits")))?,
+        ),
         None => None,
     };
 
@@ -447,9 +369,7 @@ pub fn validate_user(
                     .allow_pstn_only_meetings
                     .unwrap_or(tenant.allow_pstn_only_meetings_by_default),
             })),
-            (ProviderType::ThirdParty, Some(name)) => {
-                DesiredService::Disabled(DisabledReason::ThirdParty(name))
-            }
+            (ProviderType::ThirdParty, Some(name)) => DesiredService::Disabled(DisabledReason::ThirdParty(name)),
             (ProviderType::ThirdParty, None) | (ProviderType::None, _) => {
                 DesiredService::Disabled(DisabledReason::NoProvider)
             }
@@ -476,9 +396,7 @@ fn is_e164(s: &str) -> bool {
     let Some(digits) = s.strip_prefix('+') else {
         return false;
     };
-    (7..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
+    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
 #[cfg(test)]
@@ -498,10 +416,7 @@ mod tests {
         assert!(t.automatic_emails);
         assert_eq!(t.default_locale, Locale::En);
         assert_eq!(t.default_toll.number, "+14255550100");
-        assert_eq!(
-            t.default_toll_free.as_ref().map(|n| n.number.as_str()),
-            Some("+18005550100")
-        );
+        assert_eq!(t.default_toll_free.as_ref().map(|n| n.number.as_str()), Some("+18005550100"));
     }
 
     #[test]
@@ -515,14 +430,7 @@ mod tests {
     #[test]
     fn tenant_rules_name_the_field() {
         let cases: Vec<Case<ConferencingTenant>> = vec![
-            (
-                Box::new(|t| {
-                    t.spec
-                        .service_numbers
-                        .retain(|n| n.type_ != NumberType::Toll)
-                }),
-                "spec.serviceNumbers",
-            ),
+            (Box::new(|t| t.spec.service_numbers.retain(|n| n.type_ != NumberType::Toll)), "spec.serviceNumbers"),
             (
                 Box::new(|t| {
                     t.spec.service_numbers[0].default = Some(true);
@@ -530,24 +438,12 @@ mod tests {
                 }),
                 "spec.serviceNumbers",
             ),
-            (
-                Box::new(|t| t.spec.service_numbers[0].number = "555-0100".into()),
-                "spec.serviceNumbers[0].number",
-            ),
-            (
-                Box::new(|t| t.spec.service_numbers[0].country = Some("usa".into())),
-                "spec.serviceNumbers[0].country",
-            ),
+            (Box::new(|t| t.spec.service_numbers[0].number = "555-0100".into()), "spec.serviceNumbers[0].number"),
+            (Box::new(|t| t.spec.service_numbers[0].country = Some("usa".into())), "spec.serviceNumbers[0].country"),
             (Box::new(|t| t.spec.pin.length = 3), "spec.pin.length"),
             (Box::new(|t| t.spec.pin.length = 13), "spec.pin.length"),
-            (
-                Box::new(|t| t.spec.conference_ids.length = 5),
-                "spec.conferenceIds.length",
-            ),
-            (
-                Box::new(|t| t.spec.notifications.send_email_override = true),
-                "spec.notifications.sendEmailFromAddress",
-            ),
+            (Box::new(|t| t.spec.conference_ids.length = 5), "spec.conferenceIds.length"),
+            (Box::new(|t| t.spec.notifications.send_email_override = true), "spec.notifications.sendEmailFromAddress"),
             (
                 Box::new(|t| {
                     t.spec.notifications.send_email_override = true;
@@ -585,14 +481,9 @@ mod tests {
         let v = validate_user(&u, &t).expect("valid");
         assert_eq!(v.recipient.to_string(), "alice@home.example");
         assert_eq!(v.locale, Locale::En);
-        let DesiredService::Native(n) = v.service else {
-            panic!("native expected")
-        };
+        let DesiredService::Native(n) = v.service else { panic!("native expected") };
         assert_eq!(n.toll.number, "+442075550100");
-        assert_eq!(
-            n.toll_free.map(|n| n.number),
-            Some("+18005550100".to_string())
-        );
+        assert_eq!(n.toll_free.map(|n| n.number), Some("+18005550100".to_string()));
         assert!(!n.allow_pstn_only_meetings);
     }
 
@@ -601,42 +492,15 @@ mod tests {
         let t = validate_tenant(&tenant("acme")).expect("valid");
         let cases: Vec<Case<ConferencingUser>> = vec![
             (Box::new(|u| u.spec.email = "nope".into()), "spec.email"),
-            (
-                Box::new(|u| u.spec.send_email_to_address = Some("a@".into())),
-                "spec.sendEmailToAddress",
-            ),
-            (
-                Box::new(|u| u.spec.display_name = "  ".into()),
-                "spec.displayName",
-            ),
-            (
-                Box::new(|u| u.spec.provider.type_ = ProviderType::ThirdParty),
-                "spec.provider.name",
-            ),
-            (
-                Box::new(|u| u.spec.service_number = Some("+19995550100".into())),
-                "spec.serviceNumber",
-            ),
-            (
-                Box::new(|u| u.spec.service_number = Some("+18005550100".into())),
-                "spec.serviceNumber",
-            ),
-            (
-                Box::new(|u| u.spec.toll_free_service_number = Some("+14255550100".into())),
-                "spec.tollFreeServiceNumber",
-            ),
-            (
-                Box::new(|u| u.spec.conference_id = Some("12ab".into())),
-                "spec.conferenceId",
-            ),
-            (
-                Box::new(|u| u.spec.requests.reset_pin = Some("x".repeat(129))),
-                "spec.requests.resetPin",
-            ),
-            (
-                Box::new(|u| u.metadata.name = Some("a".repeat(240))),
-                "metadata.name",
-            ),
+            (Box::new(|u| u.spec.send_email_to_address = Some("a@".into())), "spec.sendEmailToAddress"),
+            (Box::new(|u| u.spec.display_name = "  ".into()), "spec.displayName"),
+            (Box::new(|u| u.spec.provider.type_ = ProviderType::ThirdParty), "spec.provider.name"),
+            (Box::new(|u| u.spec.service_number = Some("+19995550100".into())), "spec.serviceNumber"),
+            (Box::new(|u| u.spec.service_number = Some("+18005550100".into())), "spec.serviceNumber"),
+            (Box::new(|u| u.spec.toll_free_service_number = Some("+14255550100".into())), "spec.tollFreeServiceNumber"),
+            (Box::new(|u| u.spec.conference_id = Some("12ab".into())), "spec.conferenceId"),
+            (Box::new(|u| u.spec.requests.reset_pin = Some("x".repeat(129))), "spec.requests.resetPin"),
+            (Box::new(|u| u.metadata.name = Some("a".repeat(240))), "metadata.name"),
         ];
         for (mutate, field) in cases {
             let mut u = user("alice", "acme");
@@ -651,10 +515,7 @@ mod tests {
         let t = validate_tenant(&tenant("acme")).expect("valid");
         let mut u = user("alice", "acme");
         u.spec.audio_conferencing_license = false;
-        assert_eq!(
-            validate_user(&u, &t).expect("valid").service,
-            DesiredService::Disabled(DisabledReason::Unlicensed)
-        );
+        assert_eq!(validate_user(&u, &t).expect("valid").service, DesiredService::Disabled(DisabledReason::Unlicensed));
         let mut u = user("alice", "acme");
         u.spec.provider.type_ = ProviderType::ThirdParty;
         u.spec.provider.name = Some("Contoso Audio".into());
@@ -664,10 +525,7 @@ mod tests {
         );
         let mut u = user("alice", "acme");
         u.spec.provider.type_ = ProviderType::None;
-        assert_eq!(
-            validate_user(&u, &t).expect("valid").service,
-            DesiredService::Disabled(DisabledReason::NoProvider)
-        );
+        assert_eq!(validate_user(&u, &t).expect("valid").service, DesiredService::Disabled(DisabledReason::NoProvider));
     }
 
     #[test]
@@ -675,9 +533,7 @@ mod tests {
         let t = validate_tenant(&tenant("acme")).expect("valid");
         let mut u = user("alice", "acme");
         u.spec.allow_toll_free_dial_in = Some(false);
-        let DesiredService::Native(n) = validate_user(&u, &t).expect("valid").service else {
-            panic!()
-        };
+        let DesiredService::Native(n) = validate_user(&u, &t).expect("valid").service else { panic!() };
         assert!(n.toll_free.is_none());
     }
 

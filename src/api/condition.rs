@@ -73,22 +73,12 @@ pub struct DesiredCondition {
 impl DesiredCondition {
     /// A condition that holds.
     pub fn true_(type_: ConditionType, reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            type_,
-            status: ConditionStatus::True,
-            reason: reason.into(),
-            message: message.into(),
-        }
+        Self { type_, status: ConditionStatus::True, reason: reason.into(), message: message.into() }
     }
 
     /// A condition that does not hold.
     pub fn false_(type_: ConditionType, reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            type_,
-            status: ConditionStatus::False,
-            reason: reason.into(),
-            message: message.into(),
-        }
+        Self { type_, status: ConditionStatus::False, reason: reason.into(), message: message.into() }
     }
 }
 
@@ -102,11 +92,8 @@ pub fn merge_conditions(
     generation: Option<i64>,
     now: Timestamp,
 ) -> Vec<Condition> {
-    let mut out: Vec<Condition> = previous
-        .iter()
-        .filter(|c| !desired.iter().any(|d| d.type_.as_str() == c.type_))
-        .cloned()
-        .collect();
+    let mut out: Vec<Condition> =
+        previous.iter().filter(|c| !desired.iter().any(|d| d.type_.as_str() == c.type_)).cloned().collect();
     for d in desired {
         let old = previous.iter().find(|c| c.type_ == d.type_.as_str());
         let last_transition_time = match old {
@@ -141,11 +128,7 @@ mod tests {
 
     #[test]
     fn unchanged_status_keeps_transition_time() {
-        let d = [DesiredCondition::true_(
-            ConditionType::Ready,
-            "Reconciled",
-            "ok",
-        )];
+        let d = [DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok")];
         let first = merge_conditions(&[], &d, Some(1), t(100));
         let second = merge_conditions(&first, &d, Some(1), t(200));
         assert_eq!(first, second);
@@ -153,18 +136,9 @@ mod tests {
 
     #[test]
     fn changed_status_moves_transition_time() {
-        let first = merge_conditions(
-            &[],
-            &[DesiredCondition::true_(ConditionType::Ready, "A", "")],
-            Some(1),
-            t(100),
-        );
-        let second = merge_conditions(
-            &first,
-            &[DesiredCondition::false_(ConditionType::Ready, "B", "")],
-            Some(2),
-            t(200),
-        );
+        let first = merge_conditions(&[], &[DesiredCondition::true_(ConditionType::Ready, "A", "")], Some(1), t(100));
+        let second =
+            merge_conditions(&first, &[DesiredCondition::false_(ConditionType::Ready, "B", "")], Some(2), t(200));
         assert_eq!(second[0].last_transition_time, Time(t(200)));
         assert_eq!(second[0].observed_generation, Some(2));
     }
@@ -173,20 +147,11 @@ mod tests {
     fn other_condition_types_are_kept() {
         let first = merge_conditions(
             &[],
-            &[DesiredCondition::true_(
-                ConditionType::NotificationDelivered,
-                "Delivered",
-                "",
-            )],
+            &[DesiredCondition::true_(ConditionType::NotificationDelivered, "Delivered", "")],
             Some(1),
             t(1),
         );
-        let second = merge_conditions(
-            &first,
-            &[DesiredCondition::true_(ConditionType::Ready, "R", "")],
-            Some(1),
-            t(2),
-        );
+        let second = merge_conditions(&first, &[DesiredCondition::true_(ConditionType::Ready, "R", "")], Some(1), t(2));
         assert_eq!(second.len(), 2);
     }
 }

@@ -26,16 +26,7 @@ pub const MANAGED_BY_VALUE: &str = "conferencing-operator";
 
 /// The locales the bundled e-mail templates are written in.
 #[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 pub enum Locale {
     /// English.

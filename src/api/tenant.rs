@@ -46,11 +46,7 @@ use super::{Condition, Locale};
         description = "Whether the tenant is valid",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.serviceNumbers.exists(n, n.type == 'Toll')").message("spec.serviceNumbers: at least one Toll number is required"))]
@@ -128,9 +124,7 @@ pub struct PinPolicy {
 
 impl Default for PinPolicy {
     fn default() -> Self {
-        Self {
-            length: default_pin_length(),
-        }
+        Self { length: default_pin_length() }
     }
 }
 
@@ -154,10 +148,7 @@ pub struct ConferenceIdPolicy {
 
 impl Default for ConferenceIdPolicy {
     fn default() -> Self {
-        Self {
-            mode: ConferenceIdMode::default(),
-            length: default_conference_id_length(),
-        }
+        Self { mode: ConferenceIdMode::default(), length: default_conference_id_length() }
     }
 }
 

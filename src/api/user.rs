@@ -55,11 +55,7 @@ pub const PIN_MASK: &str = "*****";
         description = "Whether the user's settings are in effect",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ConferencingUserSpec {
@@ -150,10 +146,7 @@ pub struct ProviderSpec {
 
 impl Default for ProviderSpec {
     fn default() -> Self {
-        Self {
-            type_: ProviderType::Native,
-            name: None,
-        }
+        Self { type_: ProviderType::Native, name: None }
     }
 }
 
@@ -305,9 +298,7 @@ impl NotificationKind {
     pub fn carries_pin(self) -> bool {
         matches!(
             self,
-            NotificationKind::LicenseAssigned
-                | NotificationKind::PinReset
-                | NotificationKind::ProviderChangedToNative
+            NotificationKind::LicenseAssigned | NotificationKind::PinReset | NotificationKind::ProviderChangedToNative
         )
     }
 

@@ -44,10 +44,7 @@ impl Context {
         secrets: Store<Secret>,
         claims: Arc<ClaimIndex>,
     ) -> Self {
-        let reporter = Reporter {
-            controller: CONTROLLER_NAME.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
+        let reporter = Reporter { controller: CONTROLLER_NAME.into(), instance: std::env::var("POD_NAME").ok() };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -62,31 +59,15 @@ impl Context {
     /// Waits until every cache has been filled once, so that no decision is made on a
     /// partial view (an ID that looks free only because its claim was not listed yet).
     pub async fn wait_ready(&self) -> Result<()> {
-        self.users
-            .wait_until_ready()
-            .await
-            .map_err(|_| Error::CacheUnavailable("user"))?;
-        self.tenants
-            .wait_until_ready()
-            .await
-            .map_err(|_| Error::CacheUnavailable("tenant"))?;
-        self.secrets
-            .wait_until_ready()
-            .await
-            .map_err(|_| Error::CacheUnavailable("secret"))?;
+        self.users.wait_until_ready().await.map_err(|_| Error::CacheUnavailable("user"))?;
+        self.tenants.wait_until_ready().await.map_err(|_| Error::CacheUnavailable("tenant"))?;
+        self.secrets.wait_until_ready().await.map_err(|_| Error::CacheUnavailable("secret"))?;
         Ok(())
     }
 
     /// The user with this name and UID, if it still exists.
-    pub fn live_user(
-        &self,
-        namespace: &str,
-        name: &str,
-        uid: &str,
-    ) -> Option<Arc<ConferencingUser>> {
-        self.users
-            .get(&ObjectRef::new(name).within(namespace))
-            .filter(|u| u.uid().as_deref() == Some(uid))
+    pub fn live_user(&self, namespace: &str, name: &str, uid: &str) -> Option<Arc<ConferencingUser>> {
+        self.users.get(&ObjectRef::new(name).within(namespace)).filter(|u| u.uid().as_deref() == Some(uid))
     }
 
     /// Publishes an Event about `obj`. A failure is logged, not returned: an Event that

@@ -32,9 +32,7 @@ impl Expectations {
         let Some(&(want, at)) = map.get(uid) else {
             return true;
         };
-        let caught_up = cached
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_none_or(|have| have >= want);
+        let caught_up = cached.and_then(|v| v.parse::<u64>().ok()).is_none_or(|have| have >= want);
         if caught_up || at.elapsed() > EXPIRY {
             map.remove(uid);
             return true;
@@ -43,9 +41,7 @@ impl Expectations {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Instant)>> {
-        self.written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.written.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -60,9 +56,6 @@ mod tests {
         e.expect("u", Some("10"));
         assert!(!e.satisfied("u", Some("9")));
         assert!(e.satisfied("u", Some("10")));
-        assert!(
-            e.satisfied("u", Some("9")),
-            "satisfied expectations are forgotten"
-        );
+        assert!(e.satisfied("u", Some("9")), "satisfied expectations are forgotten");
     }
 }

@@ -25,12 +25,7 @@ impl Maps {
             return;
         };
         let ns = cm.namespace().unwrap_or_default();
-        if let Some(old) = self
-            .by_namespace
-            .entry(ns)
-            .or_default()
-            .insert(id.clone(), holder.clone())
-        {
+        if let Some(old) = self.by_namespace.entry(ns).or_default().insert(id.clone(), holder.clone()) {
             self.forget_holder(&old.uid, &id);
         }
         self.by_holder.entry(holder.uid).or_default().insert(id);
@@ -86,36 +81,22 @@ impl ClaimIndex {
         let Some(id) = ConferenceId::parse(id) else {
             return false;
         };
-        read(&self.live)
-            .by_namespace
-            .get(namespace)
-            .is_some_and(|m| m.contains_key(&id))
+        read(&self.live).by_namespace.get(namespace).is_some_and(|m| m.contains_key(&id))
     }
 
     /// Who holds `id` in `namespace`.
     pub fn holder(&self, namespace: &str, id: &ConferenceId) -> Option<Holder> {
-        read(&self.live)
-            .by_namespace
-            .get(namespace)?
-            .get(id)
-            .cloned()
+        read(&self.live).by_namespace.get(namespace)?.get(id).cloned()
     }
 
     /// The IDs held by the user with this UID.
     pub fn held_by(&self, uid: &str) -> Vec<ConferenceId> {
-        read(&self.live)
-            .by_holder
-            .get(uid)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        read(&self.live).by_holder.get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Number of claims in `namespace`.
     pub fn count(&self, namespace: &str) -> usize {
-        read(&self.live)
-            .by_namespace
-            .get(namespace)
-            .map_or(0, HashMap::len)
+        read(&self.live).by_namespace.get(namespace).map_or(0, HashMap::len)
     }
 }
 
@@ -134,10 +115,7 @@ mod tests {
     use crate::fixtures::user;
 
     fn cm(user_name: &str, id: &str) -> ConfigMap {
-        claim::claim(
-            &user(user_name, "acme"),
-            &ConferenceId::parse(id).expect("id"),
-        )
+        claim::claim(&user(user_name, "acme"), &ConferenceId::parse(id).expect("id"))
     }
 
     #[test]
@@ -147,11 +125,7 @@ mod tests {
         idx.apply(&watcher::Event::Apply(cm("bob", "7654321")));
         assert!(idx.contains("ns1", "1234567"));
         assert!(!idx.contains("ns2", "1234567"));
-        assert_eq!(
-            idx.holder("ns1", &ConferenceId::parse("7654321").expect("id"))
-                .map(|h| h.name),
-            Some("bob".into())
-        );
+        assert_eq!(idx.holder("ns1", &ConferenceId::parse("7654321").expect("id")).map(|h| h.name), Some("bob".into()));
         assert_eq!(idx.held_by("uid-alice").len(), 1);
         idx.apply(&watcher::Event::Delete(cm("alice", "1234567")));
         assert!(!idx.contains("ns1", "1234567"));
@@ -159,10 +133,7 @@ mod tests {
 
         idx.apply(&watcher::Event::Init);
         idx.apply(&watcher::Event::InitApply(cm("carol", "5555555")));
-        assert!(
-            idx.contains("ns1", "7654321"),
-            "the old view serves until the relist is done"
-        );
+        assert!(idx.contains("ns1", "7654321"), "the old view serves until the relist is done");
         idx.apply(&watcher::Event::InitDone);
         assert!(!idx.contains("ns1", "7654321"));
         assert!(idx.contains("ns1", "5555555"));

@@ -53,11 +53,7 @@ where
 }
 
 /// Runs both controllers until `shutdown` resolves; in-flight reconciles finish first.
-pub async fn run(
-    client: Client,
-    config: RunConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output = ()> + Send + 'static) {
     let ns = config.namespace.as_deref();
     let selector = managed_selector();
 
@@ -69,69 +65,50 @@ pub async fn run(
     let (tenant_tx, tenant_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingTenant>>();
     let (user_tx, user_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingUser>>();
 
-    let user_stream = watcher(
-        api::<ConferencingUser>(&client, ns),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(user_writer)
-    .inspect_ok(move |event| {
-        // Any user change may change its tenant's user count (and a deleted user is
-        // only seen here, not by the user controller).
-        for u in touched(event) {
-            if let Some(ns) = u.namespace() {
-                let _ = tenant_tx.send(ObjectRef::new(&u.spec.tenant_ref.name).within(&ns));
-            }
-        }
-    })
-    .applied_objects();
-
-    let users_for_tenants = users.clone();
-    let tenant_stream = watcher(
-        api::<ConferencingTenant>(&client, ns),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(tenant_writer)
-    .inspect_ok(move |event| {
-        for t in touched(event) {
-            let (Some(tns), tname) = (t.namespace(), t.name_any()) else {
-                continue;
-            };
-            for u in users_for_tenants.state() {
-                if u.namespace().as_deref() == Some(tns.as_str()) && u.spec.tenant_ref.name == tname
-                {
-                    let _ = user_tx.send(ObjectRef::from_obj(&*u));
+    let user_stream = watcher(api::<ConferencingUser>(&client, ns), watcher::Config::default())
+        .default_backoff()
+        .reflect(user_writer)
+        .inspect_ok(move |event| {
+            // Any user change may change its tenant's user count (and a deleted user is
+            // only seen here, not by the user controller).
+            for u in touched(event) {
+                if let Some(ns) = u.namespace() {
+                    let _ = tenant_tx.send(ObjectRef::new(&u.spec.tenant_ref.name).within(&ns));
                 }
             }
-        }
-    })
-    .applied_objects();
+        })
+        .applied_objects();
 
-    let secret_stream = watcher(
-        api::<Secret>(&client, ns),
-        watcher::Config::default().labels(&selector),
-    )
-    .default_backoff()
-    .reflect(secret_writer)
-    .touched_objects();
+    let users_for_tenants = users.clone();
+    let tenant_stream = watcher(api::<ConferencingTenant>(&client, ns), watcher::Config::default())
+        .default_backoff()
+        .reflect(tenant_writer)
+        .inspect_ok(move |event| {
+            for t in touched(event) {
+                let (Some(tns), tname) = (t.namespace(), t.name_any()) else {
+                    continue;
+                };
+                for u in users_for_tenants.state() {
+                    if u.namespace().as_deref() == Some(tns.as_str()) && u.spec.tenant_ref.name == tname {
+                        let _ = user_tx.send(ObjectRef::from_obj(&*u));
+                    }
+                }
+            }
+        })
+        .applied_objects();
+
+    let secret_stream = watcher(api::<Secret>(&client, ns), watcher::Config::default().labels(&selector))
+        .default_backoff()
+        .reflect(secret_writer)
+        .touched_objects();
 
     let claim_index = claims.clone();
-    let claim_stream = watcher(
-        api::<ConfigMap>(&client, ns),
-        watcher::Config::default().labels(&selector),
-    )
-    .default_backoff()
-    .inspect_ok(move |event| claim_index.apply(event))
-    .touched_objects();
+    let claim_stream = watcher(api::<ConfigMap>(&client, ns), watcher::Config::default().labels(&selector))
+        .default_backoff()
+        .inspect_ok(move |event| claim_index.apply(event))
+        .touched_objects();
 
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        users.clone(),
-        tenants.clone(),
-        secrets,
-        claims,
-    ));
+    let ctx = Arc::new(Context::new(client.clone(), users.clone(), tenants.clone(), secrets, claims));
     let (stop_users, stop_tenants) = shutdown_pair(shutdown);
 
     let user_controller = Controller::for_stream(user_stream, users)
@@ -179,10 +156,7 @@ fn touched<K>(event: &watcher::Event<K>) -> Vec<&K> {
 /// Two futures that resolve when `shutdown` does.
 fn shutdown_pair(
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> (
-    impl Future<Output = ()> + Send + Sync + 'static,
-    impl Future<Output = ()> + Send + Sync + 'static,
-) {
+) -> (impl Future<Output = ()> + Send + Sync + 'static, impl Future<Output = ()> + Send + Sync + 'static) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

@@ -38,18 +38,8 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
     let generation = tenant.metadata.generation;
     let prev = tenant.status.clone().unwrap_or_default();
     let (condition, invalid) = match validate_tenant(&tenant) {
-        Ok(_) => (
-            DesiredCondition::true_(
-                ConditionType::Ready,
-                "Reconciled",
-                "the tenant's settings are valid",
-            ),
-            None,
-        ),
-        Err(e) => (
-            DesiredCondition::false_(ConditionType::Ready, "InvalidSpec", e.to_string()),
-            Some(e),
-        ),
+        Ok(_) => (DesiredCondition::true_(ConditionType::Ready, "Reconciled", "the tenant's settings are valid"), None),
+        Err(e) => (DesiredCondition::false_(ConditionType::Ready, "InvalidSpec", e.to_string()), Some(e)),
     };
     let status = ConferencingTenantStatus {
         conditions: merge_conditions(&prev.conditions, &[condition], generation, Timestamp::now()),
@@ -64,31 +54,16 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
             "status": status,
         });
         crate::telemetry::record_write("apply-status", "ConferencingTenant", &ns, &name);
-        api.patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(Error::kube(format!(
-            "writing status of ConferencingTenant {ns}/{name}"
-        )))?;
+        api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+            .await
+            .map_err(Error::kube(format!("writing status of ConferencingTenant {ns}/{name}")))?;
         let became_invalid = prev.conditions.iter().all(|c| {
-            c.reason != "InvalidSpec"
-                || c.message
-                    != invalid
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default()
+            c.reason != "InvalidSpec" || c.message != invalid.as_ref().map(ToString::to_string).unwrap_or_default()
         });
         if let Some(e) = invalid.filter(|_| became_invalid) {
             ctx.publish(
                 &*tenant,
-                &PlannedEvent {
-                    severity: Severity::Warning,
-                    reason: "InvalidSpec".into(),
-                    message: e.to_string(),
-                },
+                &PlannedEvent { severity: Severity::Warning, reason: "InvalidSpec".into(), message: e.to_string() },
             )
             .await;
         }

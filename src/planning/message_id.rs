@@ -18,22 +18,9 @@ pub fn token_cause(token: &str) -> String {
 /// `<kind.cause.uid@conferencing-operator.invalid>`.
 pub fn message_id(uid: &str, kind: NotificationKind, cause: &str) -> String {
     let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect()
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect()
     };
-    format!(
-        "<{}.{}.{}@{MESSAGE_ID_DOMAIN}>",
-        kind.slug(),
-        clean(cause),
-        clean(uid)
-    )
+    format!("<{}.{}.{}@{MESSAGE_ID_DOMAIN}>", kind.slug(), clean(cause), clean(uid))
 }
 
 #[cfg(test)]
@@ -42,47 +29,12 @@ mod tests {
 
     #[test]
     fn deterministic_and_distinct() {
-        let a = message_id(
-            "u-1",
-            NotificationKind::PinReset,
-            &token_cause("2026-11-22 ticket#7"),
-        );
-        assert_eq!(
-            a,
-            message_id(
-                "u-1",
-                NotificationKind::PinReset,
-                &token_cause("2026-11-22 ticket#7")
-            )
-        );
-        assert_ne!(
-            a,
-            message_id(
-                "u-1",
-                NotificationKind::PinReset,
-                &token_cause("2026-11-22 ticket_7")
-            )
-        );
-        assert_ne!(
-            a,
-            message_id(
-                "u-2",
-                NotificationKind::PinReset,
-                &token_cause("2026-11-22 ticket#7")
-            )
-        );
-        assert_ne!(
-            a,
-            message_id(
-                "u-1",
-                NotificationKind::ConferenceIdReset,
-                &token_cause("2026-11-22 ticket#7")
-            )
-        );
-        assert!(
-            a.starts_with("<pin-reset.r") && a.ends_with("@conferencing-operator.invalid>"),
-            "{a}"
-        );
+        let a = message_id("u-1", NotificationKind::PinReset, &token_cause("2026-11-22 ticket#7"));
+        assert_eq!(a, message_id("u-1", NotificationKind::PinReset, &token_cause("2026-11-22 ticket#7")));
+        assert_ne!(a, message_id("u-1", NotificationKind::PinReset, &token_cause("2026-11-22 ticket_7")));
+        assert_ne!(a, message_id("u-2", NotificationKind::PinReset, &token_cause("2026-11-22 ticket#7")));
+        assert_ne!(a, message_id("u-1", NotificationKind::ConferenceIdReset, &token_cause("2026-11-22 ticket#7")));
+        assert!(a.starts_with("<pin-reset.r") && a.ends_with("@conferencing-operator.invalid>"), "{a}");
         assert!(!a[1..a.len() - 1].contains(['<', '>', ' ', '#']));
     }
 }

@@ -21,14 +21,12 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::condition::{DesiredCondition, merge_conditions};
 use crate::api::{
-    ConditionType, ConferencingUserStatus, NotificationKind, PIN_MASK, PendingNotification,
-    ProviderType, SecretKeyRef,
+    ConditionType, ConferencingUserStatus, NotificationKind, PIN_MASK, PendingNotification, ProviderType, SecretKeyRef,
 };
 use crate::provisioning::claim::Holder;
 use crate::provisioning::secret::{PIN_KEY, pin_secret_name};
 use crate::validation::{
-    ConferenceId, DesiredService, DisabledReason, IdLength, NativeService, PinLength,
-    ValidatedTenant, ValidatedUser,
+    ConferenceId, DesiredService, DisabledReason, IdLength, NativeService, PinLength, ValidatedTenant, ValidatedUser,
 };
 
 /// How many pending e-mails a user's outbox keeps before the oldest is dropped. Bounds the
@@ -93,18 +91,10 @@ pub struct PlannedEvent {
 
 impl PlannedEvent {
     fn normal(reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Normal,
-            reason: reason.into(),
-            message: message.into(),
-        }
+        Self { severity: Severity::Normal, reason: reason.into(), message: message.into() }
     }
     fn warning(reason: &str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            reason: reason.into(),
-            message: message.into(),
-        }
+        Self { severity: Severity::Warning, reason: reason.into(), message: message.into() }
     }
 }
 
@@ -119,8 +109,18 @@ pub struct Plan {
     /// Events to publish once the status is written.
     pub events: Vec<PlannedEvent>,
     /// What happened to the user, in order: the notifications the reference system sends,
-    /// whether or not the tenant's policy lets them be e-mailed.
-    pub outcomes: Vec<NotificationKind>,
+    /// whether or not the tenant's policy lets them be e-mailed. Each becomes a Normal Event
+    /// (see [`describe`]) once the status is written and the new ID is known.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// One change the reference system tells the user about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// What changed.
+    pub kind: NotificationKind,
+    /// For ProviderChangedAway: the new provider.
+    pub provider_name: Option<String>,
 }
 
 impl Plan {
@@ -131,12 +131,7 @@ impl Plan {
 }
 
 /// Plans the reconciliation of a user whose spec and tenant are valid.
-pub fn plan(
-    user: &ValidatedUser,
-    tenant: &ValidatedTenant,
-    observed: &Observed<'_>,
-    now: Timestamp,
-) -> Plan {
+pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<'_>, now: Timestamp) -> Plan {
     let empty = ConferencingUserStatus::default();
     let prev = observed.status.unwrap_or(&empty);
     let mut p = Planner {
@@ -165,19 +160,10 @@ pub fn plan(
 
 /// The plan when the spec's static ID is held by another user: nothing about the user
 /// changes but the Ready condition, which names the holder.
-fn conflict_plan(
-    user: &ValidatedUser,
-    prev: &ConferencingUserStatus,
-    holder: &Holder,
-    now: Timestamp,
-) -> Plan {
+fn conflict_plan(user: &ValidatedUser, prev: &ConferencingUserStatus, holder: &Holder, now: Timestamp) -> Plan {
     let mut st = prev.clone();
     let id = match &user.service {
-        DesiredService::Native(svc) => svc
-            .static_id
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        DesiredService::Native(svc) => svc.static_id.as_ref().map(ToString::to_string).unwrap_or_default(),
         _ => String::new(),
     };
     let message = format!(
@@ -187,26 +173,14 @@ fn conflict_plan(
     st.observed_generation = Some(user.generation);
     st.conditions = merge_conditions(
         &prev.conditions,
-        &[DesiredCondition::false_(
-            ConditionType::Ready,
-            "ConferenceIdConflict",
-            message.clone(),
-        )],
+        &[DesiredCondition::false_(ConditionType::Ready, "ConferenceIdConflict", message.clone())],
         Some(user.generation),
         now,
     );
     let changed = &st != prev;
     Plan {
-        actions: if changed {
-            vec![Action::WriteStatus]
-        } else {
-            vec![]
-        },
-        events: if changed {
-            vec![PlannedEvent::warning("ConferenceIdConflict", message)]
-        } else {
-            vec![]
-        },
+        actions: if changed { vec![Action::WriteStatus] } else { vec![] },
+        events: if changed { vec![PlannedEvent::warning("ConferenceIdConflict", message)] } else { vec![] },
         status: st,
         outcomes: vec![],
     }
@@ -245,9 +219,7 @@ impl<'a> Planner<'a> {
 
     fn static_conflict(&self, svc: &NativeService) -> Option<&'a Holder> {
         let id = svc.static_id.as_ref()?;
-        if self.prev.conference_id.as_deref() == Some(id.as_str())
-            && self.observed.static_id_holder.is_none()
-        {
+        if self.prev.conference_id.as_deref() == Some(id.as_str()) && self.observed.static_id_holder.is_none() {
             return None;
         }
         self.observed.static_id_holder
@@ -262,11 +234,7 @@ impl<'a> Planner<'a> {
 
         if !self.provisioned() {
             let was_elsewhere = self.prev.licensed == Some(true)
-                && self
-                    .prev
-                    .provider
-                    .as_ref()
-                    .is_some_and(|p| p.type_ != ProviderType::Native);
+                && self.prev.provider.as_ref().is_some_and(|p| p.type_ != ProviderType::Native);
             let kind = if was_elsewhere {
                 NotificationKind::ProviderChangedToNative
             } else {
@@ -312,11 +280,7 @@ impl<'a> Planner<'a> {
 
             if let Some(token) = reset_pin {
                 self.set_new_pin(format!("reset-pin.{token}"));
-                self.outcome(
-                    NotificationKind::PinReset,
-                    message_id::token_cause(token),
-                    None,
-                );
+                self.outcome(NotificationKind::PinReset, message_id::token_cause(token), None);
             } else if self.observed.pin_secret.is_none() {
                 // Someone deleted the Secret: the user needs a PIN they can read, and to be told.
                 let prev_gen = self.prev.pin_generation.clone().unwrap_or_default();
@@ -325,29 +289,13 @@ impl<'a> Planner<'a> {
                     "PinSecretMissing",
                     "the PIN Secret was deleted; a new PIN was generated",
                 ));
-                self.outcome(
-                    NotificationKind::PinReset,
-                    format!("restore.{}", self.generation_cause()),
-                    None,
-                );
+                self.outcome(NotificationKind::PinReset, format!("restore.{}", self.generation_cause()), None);
             }
 
-            let numbers_before = (
-                self.prev.service_number.clone(),
-                self.prev.toll_free_service_number.clone(),
-            );
+            let numbers_before = (self.prev.service_number.clone(), self.prev.toll_free_service_number.clone());
             self.set_numbers(svc);
-            if numbers_before
-                != (
-                    self.st.service_number.clone(),
-                    self.st.toll_free_service_number.clone(),
-                )
-            {
-                self.outcome(
-                    NotificationKind::ServiceNumberChanged,
-                    self.generation_cause(),
-                    None,
-                );
+            if numbers_before != (self.st.service_number.clone(), self.st.toll_free_service_number.clone()) {
+                self.outcome(NotificationKind::ServiceNumberChanged, self.generation_cause(), None);
             }
         }
         self.handle_info_request(true);
@@ -365,9 +313,7 @@ impl<'a> Planner<'a> {
             )
         };
         let dynamic = match self.tenant.id_mode {
-            crate::api::ConferenceIdMode::Dynamic => {
-                "; the tenant uses dynamic conference IDs for scheduled meetings"
-            }
+            crate::api::ConferenceIdMode::Dynamic => "; the tenant uses dynamic conference IDs for scheduled meetings",
             crate::api::ConferenceIdMode::Static => "",
         };
         self.ready(format!("audio conferencing is enabled{dynamic}{pin_note}"));
@@ -377,9 +323,7 @@ impl<'a> Planner<'a> {
         if self.provisioned() {
             let (kind, provider) = match reason {
                 DisabledReason::Unlicensed => (NotificationKind::LicenseRemoved, None),
-                DisabledReason::ThirdParty(name) => {
-                    (NotificationKind::ProviderChangedAway, Some(name.clone()))
-                }
+                DisabledReason::ThirdParty(name) => (NotificationKind::ProviderChangedAway, Some(name.clone())),
                 DisabledReason::NoProvider => (NotificationKind::ProviderChangedAway, None),
             };
             self.st.conference_id = None;
@@ -401,11 +345,7 @@ impl<'a> Planner<'a> {
         let handled = &self.prev.handled_requests;
         for (name, requested, done) in [
             ("resetPin", &tokens.reset_pin, &handled.reset_pin),
-            (
-                "resetConferenceId",
-                &tokens.reset_conference_id,
-                &handled.reset_conference_id,
-            ),
+            ("resetConferenceId", &tokens.reset_conference_id, &handled.reset_conference_id),
         ] {
             if new_token(requested, done).is_some() {
                 self.events.push(PlannedEvent::warning(
@@ -420,29 +360,20 @@ impl<'a> Planner<'a> {
         self.st.licensed = Some(self.user.licensed);
         self.st.provider = Some(self.user.provider.clone());
         let why = match reason {
-            DisabledReason::Unlicensed => {
-                "the audio-conferencing licence is not assigned".to_string()
-            }
+            DisabledReason::Unlicensed => "the audio-conferencing licence is not assigned".to_string(),
             DisabledReason::ThirdParty(name) => format!("audio conferencing is provided by {name}"),
             DisabledReason::NoProvider => "the user has no audio-conferencing provider".to_string(),
         };
-        self.ready(format!(
-            "audio conferencing is not provided by this operator: {why}"
-        ));
+        self.ready(format!("audio conferencing is not provided by this operator: {why}"));
     }
 
     fn handle_info_request(&mut self, enabled: bool) {
         let tokens = &self.user.requests;
-        if let Some(token) = new_token(
-            &tokens.send_conferencing_info,
-            &self.prev.handled_requests.send_conferencing_info,
-        ) {
+        if let Some(token) =
+            new_token(&tokens.send_conferencing_info, &self.prev.handled_requests.send_conferencing_info)
+        {
             if enabled {
-                self.outcome(
-                    NotificationKind::ConferencingInfoRequested,
-                    message_id::token_cause(token),
-                    None,
-                );
+                self.outcome(NotificationKind::ConferencingInfoRequested, message_id::token_cause(token), None);
             } else {
                 self.events.push(PlannedEvent::warning(
                     "RequestIgnored",
@@ -472,13 +403,8 @@ impl<'a> Planner<'a> {
     }
 
     fn release_other_claims(&mut self, keep: Option<&str>) {
-        let stale: Vec<ConferenceId> = self
-            .observed
-            .own_claims
-            .iter()
-            .filter(|c| Some(c.as_str()) != keep)
-            .cloned()
-            .collect();
+        let stale: Vec<ConferenceId> =
+            self.observed.own_claims.iter().filter(|c| Some(c.as_str()) != keep).cloned().collect();
         self.post.retain(|a| !matches!(a, Action::ReleaseIds(_)));
         if !stale.is_empty() {
             self.post.push(Action::ReleaseIds(stale));
@@ -490,16 +416,10 @@ impl<'a> Planner<'a> {
     fn set_new_pin(&mut self, generation: String) {
         let already = self.observed.pin_secret.flatten() == Some(generation.as_str());
         if !already {
-            self.pre.push(Action::GeneratePin {
-                generation: generation.clone(),
-                length: self.tenant.pin_length,
-            });
+            self.pre.push(Action::GeneratePin { generation: generation.clone(), length: self.tenant.pin_length });
         }
         self.st.pin = Some(PIN_MASK.to_string());
-        self.st.pin_secret_ref = Some(SecretKeyRef {
-            name: pin_secret_name(&self.user.name),
-            key: PIN_KEY.into(),
-        });
+        self.st.pin_secret_ref = Some(SecretKeyRef { name: pin_secret_name(&self.user.name), key: PIN_KEY.into() });
         self.st.pin_generation = Some(generation);
         self.st.pin_last_reset_time = Some(Time(self.now));
     }
@@ -516,11 +436,7 @@ impl<'a> Planner<'a> {
     fn ready(&mut self, message: String) {
         self.st.conditions = merge_conditions(
             &self.prev.conditions,
-            &[DesiredCondition::true_(
-                ConditionType::Ready,
-                "Reconciled",
-                message,
-            )],
+            &[DesiredCondition::true_(ConditionType::Ready, "Reconciled", message)],
             Some(self.user.generation),
             self.now,
         );
@@ -530,29 +446,16 @@ impl<'a> Planner<'a> {
         self.st.observed_generation = Some(self.user.generation);
         let mut outcomes = Vec::new();
         for (kind, cause, provider) in std::mem::take(&mut self.outcomes) {
-            outcomes.push(kind);
-            self.events.push(PlannedEvent::normal(
-                kind.as_str(),
-                describe(kind, &self.st, provider.as_deref()),
-            ));
+            outcomes.push(Outcome { kind, provider_name: provider.clone() });
             if kind.is_automatic() && !self.tenant.automatic_emails {
                 self.events.push(PlannedEvent::normal(
                     "NotificationSuppressed",
-                    format!(
-                        "{kind} was not e-mailed: automatic e-mails are off for tenant {}",
-                        self.tenant.name
-                    ),
+                    format!("{kind} was not e-mailed: automatic e-mails are off for tenant {}", self.tenant.name),
                 ));
                 continue;
             }
             let message_id = message_id::message_id(&self.user.uid, kind, &cause);
-            if self
-                .st
-                .notifications
-                .pending
-                .iter()
-                .any(|n| n.message_id == message_id)
-            {
+            if self.st.notifications.pending.iter().any(|n| n.message_id == message_id) {
                 continue;
             }
             self.st.notifications.pending.push(PendingNotification {
@@ -581,27 +484,21 @@ impl<'a> Planner<'a> {
             actions.push(Action::WriteStatus);
         }
         actions.extend(self.post);
-        Plan {
-            actions,
-            status: self.st,
-            events: self.events,
-            outcomes,
-        }
+        Plan { actions, status: self.st, events: self.events, outcomes }
     }
 }
 
-/// An Event message for an outcome. Never contains the PIN.
-fn describe(kind: NotificationKind, st: &ConferencingUserStatus, provider: Option<&str>) -> String {
-    let id = st.conference_id.as_deref().unwrap_or("(being allocated)");
-    match kind {
+/// The Event for an outcome, from the status as written. Never contains the PIN.
+pub fn describe(outcome: &Outcome, st: &ConferencingUserStatus) -> PlannedEvent {
+    let id = st.conference_id.as_deref().unwrap_or("(none)");
+    let provider = outcome.provider_name.as_deref();
+    let message = match outcome.kind {
         NotificationKind::LicenseAssigned => {
             format!("enabled for audio conferencing with conference ID {id} and a new PIN")
         }
         NotificationKind::PinReset => "a new PIN was generated".to_string(),
         NotificationKind::ConferenceIdReset => format!("conference ID changed to {id}"),
-        NotificationKind::LicenseRemoved => {
-            "licence removed: PIN deleted and conference ID released".to_string()
-        }
+        NotificationKind::LicenseRemoved => "licence removed: PIN deleted and conference ID released".to_string(),
         NotificationKind::ProviderChangedAway => match provider {
             Some(p) => format!("provider changed to {p}: PIN deleted and conference ID released"),
             None => "provider removed: PIN deleted and conference ID released".to_string(),
@@ -609,14 +506,12 @@ fn describe(kind: NotificationKind, st: &ConferencingUserStatus, provider: Optio
         NotificationKind::ProviderChangedToNative => {
             format!("provider changed back to this operator: conference ID {id} and a new PIN")
         }
-        NotificationKind::ServiceNumberChanged => format!(
-            "dial-in number changed to {}",
-            st.service_number.as_deref().unwrap_or("(none)")
-        ),
-        NotificationKind::ConferencingInfoRequested => {
-            "conferencing information e-mail requested".to_string()
+        NotificationKind::ServiceNumberChanged => {
+            format!("dial-in number changed to {}", st.service_number.as_deref().unwrap_or("(none)"))
         }
-    }
+        NotificationKind::ConferencingInfoRequested => "conferencing information e-mail requested".to_string(),
+    };
+    PlannedEvent::normal(outcome.kind.as_str(), message)
 }
 
 /// The status for a user that cannot be planned (invalid spec, missing tenant): everything
@@ -632,11 +527,7 @@ pub fn blocked_status(
     st.observed_generation = generation;
     st.conditions = merge_conditions(
         &st.conditions,
-        &[DesiredCondition::false_(
-            ConditionType::Ready,
-            reason,
-            message,
-        )],
+        &[DesiredCondition::false_(ConditionType::Ready, reason, message)],
         generation,
         now,
     );

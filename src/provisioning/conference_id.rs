@@ -10,11 +10,7 @@ use crate::validation::{ConferenceId, IdLength};
 
 /// A random ID of `length` digits not in `in_use`. The first digit is not 0, so that the ID
 /// reads the same whether or not a phone system strips leading zeros.
-pub fn candidate_with(
-    rng: &mut impl RngCore,
-    length: IdLength,
-    in_use: &dyn Fn(&str) -> bool,
-) -> ConferenceId {
+pub fn candidate_with(rng: &mut impl RngCore, length: IdLength, in_use: &dyn Fn(&str) -> bool) -> ConferenceId {
     loop {
         let mut s = random_digits(rng, length.get());
         if s.starts_with('0') {
@@ -74,9 +70,7 @@ mod tests {
         // still find a free one rather than return a taken one.
         let mut rng = StdRng::seed_from_u64(1);
         let free = ["314159", "271828"];
-        let id = candidate_with(&mut rng, IdLength::new(6).expect("6"), &|s| {
-            !free.contains(&s)
-        });
+        let id = candidate_with(&mut rng, IdLength::new(6).expect("6"), &|s| !free.contains(&s));
         assert!(free.contains(&id.as_str()));
     }
 }

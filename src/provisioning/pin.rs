@@ -62,11 +62,7 @@ pub fn is_weak(pin: &str, conference_id: Option<&str>) -> bool {
 }
 
 /// Generates a PIN of `length` digits that is not weak, from `rng`.
-pub fn generate_with(
-    rng: &mut impl RngCore,
-    length: PinLength,
-    conference_id: Option<&str>,
-) -> Pin {
+pub fn generate_with(rng: &mut impl RngCore, length: PinLength, conference_id: Option<&str>) -> Pin {
     loop {
         let candidate = random_digits(rng, length.get());
         if !is_weak(&candidate, conference_id) {
@@ -88,15 +84,7 @@ mod tests {
 
     #[test]
     fn weak_pins() {
-        for weak in [
-            "00000",
-            "11111",
-            "12345",
-            "54321",
-            "0123",
-            "9876543210",
-            "3456789",
-        ] {
+        for weak in ["00000", "11111", "12345", "54321", "0123", "9876543210", "3456789"] {
             assert!(is_weak(weak, None), "{weak}");
         }
         for ok in ["12346", "90817", "11112", "13579"] {

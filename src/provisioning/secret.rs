@@ -44,18 +44,12 @@ pub fn pin_secret(user: &ConferencingUser, pin: &Pin, generation: &str) -> Secre
                 (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
                 (COMPONENT_LABEL.to_string(), PIN_COMPONENT.to_string()),
             ])),
-            annotations: Some(BTreeMap::from([(
-                PIN_GENERATION_ANNOTATION.to_string(),
-                generation.to_string(),
-            )])),
+            annotations: Some(BTreeMap::from([(PIN_GENERATION_ANNOTATION.to_string(), generation.to_string())])),
             owner_references: user.controller_owner_ref(&()).map(|r| vec![r]),
             ..ObjectMeta::default()
         },
         type_: Some("Opaque".into()),
-        data: Some(BTreeMap::from([(
-            PIN_KEY.to_string(),
-            ByteString(pin.expose().as_bytes().to_vec()),
-        )])),
+        data: Some(BTreeMap::from([(PIN_KEY.to_string(), ByteString(pin.expose().as_bytes().to_vec()))])),
         immutable: Some(false),
         ..Secret::default()
     }
@@ -63,16 +57,11 @@ pub fn pin_secret(user: &ConferencingUser, pin: &Pin, generation: &str) -> Secre
 
 /// The PIN generation a Secret holds, from its annotation.
 pub fn secret_generation(secret: &Secret) -> Option<&str> {
-    secret
-        .annotations()
-        .get(PIN_GENERATION_ANNOTATION)
-        .map(String::as_str)
+    secret.annotations().get(PIN_GENERATION_ANNOTATION).map(String::as_str)
 }
 
 /// The PIN a Secret holds.
 pub fn secret_pin(secret: &Secret) -> Option<Pin> {
     let bytes = secret.data.as_ref()?.get(PIN_KEY)?;
-    String::from_utf8(bytes.0.clone())
-        .ok()
-        .map(Pin::from_secret)
+    String::from_utf8(bytes.0.clone()).ok().map(Pin::from_secret)
 }

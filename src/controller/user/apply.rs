@@ -19,18 +19,8 @@ use crate::validation::{ConferenceId, IdLength, ValidatedTenant};
 const MAX_ALLOCATION_ATTEMPTS: usize = 64;
 
 /// Carries out `plan` for `user`.
-pub async fn apply(
-    ctx: &Context,
-    user: &ConferencingUser,
-    _tenant: &ValidatedTenant,
-    plan: Plan,
-) -> Result<()> {
-    let Plan {
-        actions,
-        mut status,
-        events,
-        ..
-    } = plan;
+pub async fn apply(ctx: &Context, user: &ConferencingUser, _tenant: &ValidatedTenant, plan: Plan) -> Result<()> {
+    let Plan { actions, mut status, events, outcomes } = plan;
     for action in actions {
         match action {
             Action::ClaimId(id) => claim_id(ctx, user, &id).await?,
@@ -44,7 +34,8 @@ pub async fn apply(
             }
             Action::WriteStatus => {
                 super::status::write(ctx, user, &status).await?;
-                for e in &events {
+                let described = outcomes.iter().map(|o| crate::planning::describe(o, &status));
+                for e in described.collect::<Vec<_>>().iter().chain(&events) {
                     ctx.publish(user, e).await;
                 }
             }
@@ -78,10 +69,7 @@ async fn claim_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> 
         Some((holder, existing)) if ctx.live_user(&ns, &holder.name, &holder.uid).is_none() => {
             take_over(ctx, user, id, &existing).await
         }
-        Some((holder, _)) => Err(Error::ConferenceIdConflict {
-            id: id.to_string(),
-            holder,
-        }),
+        Some((holder, _)) => Err(Error::ConferenceIdConflict { id: id.to_string(), holder }),
     }
 }
 
@@ -95,43 +83,27 @@ async fn try_create_claim(
     let api = claims_api(ctx, &ns);
     let name = claim::claim_name(id);
     crate::telemetry::record_write("create", "ConfigMap", &ns, &name);
-    match api
-        .create(&PostParams::default(), &claim::claim(user, id))
-        .await
-    {
+    match api.create(&PostParams::default(), &claim::claim(user, id)).await {
         Ok(_) => Ok(None),
         Err(e) if is_conflict(&e) => {
-            let existing = api.get(&name).await.map_err(Error::kube(format!(
-                "reading conference-ID claim {ns}/{name}"
-            )))?;
-            let holder = claim::parse(&existing).map(|(_, h)| h).unwrap_or(Holder {
-                name: "(unknown)".into(),
-                uid: String::new(),
-            });
+            let existing =
+                api.get(&name).await.map_err(Error::kube(format!("reading conference-ID claim {ns}/{name}")))?;
+            let holder = claim::parse(&existing)
+                .map(|(_, h)| h)
+                .unwrap_or(Holder { name: "(unknown)".into(), uid: String::new() });
             Ok(Some((holder, existing)))
         }
-        Err(e) => Err(Error::Kube {
-            action: format!("creating conference-ID claim {ns}/{name}"),
-            source: e,
-        }),
+        Err(e) => Err(Error::Kube { action: format!("creating conference-ID claim {ns}/{name}"), source: e }),
     }
 }
 
 /// Replaces a claim left by a deleted user. The delete is conditional on the claim's UID and
 /// resourceVersion, so two operators racing for it cannot both win.
-async fn take_over(
-    ctx: &Context,
-    user: &ConferencingUser,
-    id: &ConferenceId,
-    stale: &ConfigMap,
-) -> Result<()> {
+async fn take_over(ctx: &Context, user: &ConferencingUser, id: &ConferenceId, stale: &ConfigMap) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
     let name = claim::claim_name(id);
     let dp = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: stale.uid(),
-            resource_version: stale.resource_version(),
-        }),
+        preconditions: Some(Preconditions { uid: stale.uid(), resource_version: stale.resource_version() }),
         ..DeleteParams::default()
     };
     crate::telemetry::record_write("delete", "ConfigMap", &ns, &name);
@@ -139,28 +111,18 @@ async fn take_over(
         Ok(_) => {}
         Err(e) if is_not_found(&e) || is_conflict(&e) => {}
         Err(e) => {
-            return Err(Error::Kube {
-                action: format!("releasing stale claim {ns}/{name}"),
-                source: e,
-            });
+            return Err(Error::Kube { action: format!("releasing stale claim {ns}/{name}"), source: e });
         }
     }
     match try_create_claim(ctx, user, id).await? {
         None => Ok(()),
         Some((holder, _)) if holder.uid == user.uid().unwrap_or_default() => Ok(()),
-        Some((holder, _)) => Err(Error::ConferenceIdConflict {
-            id: id.to_string(),
-            holder,
-        }),
+        Some((holder, _)) => Err(Error::ConferenceIdConflict { id: id.to_string(), holder }),
     }
 }
 
 /// Picks random IDs that the index says are free until a claim succeeds.
-async fn allocate_id(
-    ctx: &Context,
-    user: &ConferencingUser,
-    length: IdLength,
-) -> Result<ConferenceId> {
+async fn allocate_id(ctx: &Context, user: &ConferencingUser, length: IdLength) -> Result<ConferenceId> {
     let ns = user.namespace().unwrap_or_default();
     for _ in 0..MAX_ALLOCATION_ATTEMPTS {
         let id = conference_id::candidate(length, &|s| ctx.claims.contains(&ns, s));
@@ -168,11 +130,7 @@ async fn allocate_id(
             return Ok(id);
         }
     }
-    Err(Error::IdSpaceExhausted {
-        namespace: ns,
-        length: length.get(),
-        attempts: MAX_ALLOCATION_ATTEMPTS,
-    })
+    Err(Error::IdSpaceExhausted { namespace: ns, length: length.get(), attempts: MAX_ALLOCATION_ATTEMPTS })
 }
 
 async fn release_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<()> {
@@ -183,16 +141,10 @@ async fn release_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -
         return Ok(());
     }
     crate::telemetry::record_write("delete", "ConfigMap", &ns, &name);
-    match claims_api(ctx, &ns)
-        .delete(&name, &DeleteParams::default())
-        .await
-    {
+    match claims_api(ctx, &ns).delete(&name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(Error::Kube {
-            action: format!("releasing conference ID {id} in {ns}"),
-            source: e,
-        }),
+        Err(e) => Err(Error::Kube { action: format!("releasing conference ID {id} in {ns}"), source: e }),
     }
 }
 
@@ -203,24 +155,16 @@ async fn write_pin(ctx: &Context, user: &ConferencingUser, secret: &Secret) -> R
     crate::telemetry::record_write("apply", "Secret", &ns, &name);
     // The error is built from the action only: a kube error never echoes the request body,
     // so the PIN cannot reach a log through it.
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(secret),
-    )
-    .await
-    .map_err(Error::kube(format!("writing PIN Secret {ns}/{name}")))?;
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(secret))
+        .await
+        .map_err(Error::kube(format!("writing PIN Secret {ns}/{name}")))?;
     Ok(())
 }
 
 async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
     let name = pin_secret_name(&user.name_any());
-    if ctx
-        .secrets
-        .get(&ObjectRef::new(&name).within(&ns))
-        .is_none()
-    {
+    if ctx.secrets.get(&ObjectRef::new(&name).within(&ns)).is_none() {
         return Ok(());
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
@@ -228,9 +172,6 @@ async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser) -> Result<()>
     match api.delete(&name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(Error::Kube {
-            action: format!("deleting PIN Secret {ns}/{name}"),
-            source: e,
-        }),
+        Err(e) => Err(Error::Kube { action: format!("deleting PIN Secret {ns}/{name}"), source: e }),
     }
 }

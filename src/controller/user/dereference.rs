@@ -31,23 +31,16 @@ pub struct Dereferenced {
 pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Dereferenced> {
     let ns = user.namespace().unwrap_or_default();
     let uid = user.uid().unwrap_or_default();
-    let tenant = ctx
-        .tenants
-        .get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&ns));
+    let tenant = ctx.tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&ns));
     let secret_name = pin_secret_name(&user.name_any());
     let mut pin_secret = ctx.secrets.get(&ObjectRef::new(&secret_name).within(&ns));
-    let referenced = user
-        .status
-        .as_ref()
-        .is_some_and(|s| s.pin_secret_ref.is_some());
+    let referenced = user.status.as_ref().is_some_and(|s| s.pin_secret_ref.is_some());
     if pin_secret.is_none() && referenced {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
         pin_secret = api
             .get_opt(&secret_name)
             .await
-            .map_err(Error::kube(format!(
-                "reading PIN Secret {ns}/{secret_name}"
-            )))?
+            .map_err(Error::kube(format!("reading PIN Secret {ns}/{secret_name}")))?
             .map(Arc::new);
     }
     let own_claims = ctx.claims.held_by(&uid);
@@ -59,10 +52,5 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
         .and_then(|id| ctx.claims.holder(&ns, &id))
         // A claim left by a deleted user does not block anyone: it is taken over.
         .filter(|h| h.uid != uid && ctx.live_user(&ns, &h.name, &h.uid).is_some());
-    Ok(Dereferenced {
-        tenant,
-        pin_secret,
-        own_claims,
-        static_id_holder,
-    })
+    Ok(Dereferenced { tenant, pin_secret, own_claims, static_id_holder })
 }

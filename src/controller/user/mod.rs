@@ -22,15 +22,14 @@ use crate::planning::{self, Observed, PlannedEvent};
 
 /// Reconciles one user.
 pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result<Action> {
+    tracing::debug!(user = %user.name_any(), "reconcile start");
     ctx.wait_ready().await?;
+    tracing::debug!(user = %user.name_any(), "caches ready");
     if user.metadata.deletion_timestamp.is_some() {
         // Its Secret and claim are owned by it and go with it.
         return Ok(Action::await_change());
     }
-    if !ctx.expectations.satisfied(
-        &user.uid().unwrap_or_default(),
-        user.resource_version().as_deref(),
-    ) {
+    if !ctx.expectations.satisfied(&user.uid().unwrap_or_default(), user.resource_version().as_deref()) {
         return Ok(Action::requeue(Duration::from_millis(200)));
     }
     let deref = dereference::dereference(&user, &ctx).await?;
@@ -61,10 +60,7 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
     };
     let observed = Observed {
         status: user.status.as_ref(),
-        pin_secret: deref
-            .pin_secret
-            .as_ref()
-            .map(|s| crate::provisioning::secret::secret_generation(s)),
+        pin_secret: deref.pin_secret.as_ref().map(|s| crate::provisioning::secret::secret_generation(s)),
         own_claims: &deref.own_claims,
         static_id_holder: deref.static_id_holder.as_ref(),
     };
@@ -73,10 +69,7 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         Err(Error::ConferenceIdConflict { holder, .. }) => {
             // Another user claimed the ID between our cache read and our claim: plan again
             // knowing the holder, which only reports the conflict.
-            let observed = Observed {
-                static_id_holder: Some(&holder),
-                ..observed
-            };
+            let observed = Observed { static_id_holder: Some(&holder), ..observed };
             let plan = planning::plan(&vu, &vt, &observed, Timestamp::now());
             apply::apply(&ctx, &user, &vt, plan).await?;
         }

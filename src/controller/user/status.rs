@@ -9,11 +9,7 @@ use crate::controller::context::Context;
 use crate::error::{Error, Result};
 
 /// Applies `status` to the user.
-pub async fn write(
-    ctx: &Context,
-    user: &ConferencingUser,
-    status: &ConferencingUserStatus,
-) -> Result<()> {
+pub async fn write(ctx: &Context, user: &ConferencingUser, status: &ConferencingUserStatus) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
     let name = user.name_any();
     let api: Api<ConferencingUser> = Api::namespaced(ctx.client.clone(), &ns);
@@ -24,18 +20,9 @@ pub async fn write(
     });
     crate::telemetry::record_write("apply-status", "ConferencingUser", &ns, &name);
     let written = api
-        .patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
+        .patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
         .await
-        .map_err(Error::kube(format!(
-            "writing status of ConferencingUser {ns}/{name}"
-        )))?;
-    ctx.expectations.expect(
-        &user.uid().unwrap_or_default(),
-        written.metadata.resource_version.as_deref(),
-    );
+        .map_err(Error::kube(format!("writing status of ConferencingUser {ns}/{name}")))?;
+    ctx.expectations.expect(&user.uid().unwrap_or_default(), written.metadata.resource_version.as_deref());
     Ok(())
 }

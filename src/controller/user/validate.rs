@@ -13,10 +13,7 @@ pub struct Blocked {
 }
 
 /// Validates the user against its tenant.
-pub fn validate(
-    user: &ConferencingUser,
-    deref: &Dereferenced,
-) -> Result<(ValidatedUser, ValidatedTenant), Blocked> {
+pub fn validate(user: &ConferencingUser, deref: &Dereferenced) -> Result<(ValidatedUser, ValidatedTenant), Blocked> {
     let tenant_name = &user.spec.tenant_ref.name;
     let Some(tenant) = &deref.tenant else {
         return Err(Blocked {
@@ -30,9 +27,6 @@ pub fn validate(
         reason: "TenantInvalid",
         message: format!("ConferencingTenant {tenant_name} is invalid: {e}"),
     })?;
-    let vu = validate_user(user, &vt).map_err(|e| Blocked {
-        reason: "InvalidSpec",
-        message: e.to_string(),
-    })?;
+    let vu = validate_user(user, &vt).map_err(|e| Blocked { reason: "InvalidSpec", message: e.to_string() })?;
     Ok((vu, vt))
 }
