@@ -10,6 +10,7 @@ use kube::{Resource, ResourceExt};
 
 use super::expectations::Expectations;
 use super::index::ClaimIndex;
+use super::readiness::Readiness;
 use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::error::{Error, Result};
 use crate::planning::{PlannedEvent, Severity};
@@ -33,6 +34,8 @@ pub struct Context {
     pub claims: Arc<ClaimIndex>,
     /// Status writes the user cache has not shown yet.
     pub expectations: Expectations,
+    /// Which caches have been filled.
+    pub readiness: Arc<Readiness>,
 }
 
 impl Context {
@@ -43,6 +46,7 @@ impl Context {
         tenants: Store<ConferencingTenant>,
         secrets: Store<Secret>,
         claims: Arc<ClaimIndex>,
+        readiness: Arc<Readiness>,
     ) -> Self {
         let reporter = Reporter { controller: CONTROLLER_NAME.into(), instance: std::env::var("POD_NAME").ok() };
         Self {
@@ -53,16 +57,14 @@ impl Context {
             secrets,
             claims,
             expectations: Expectations::default(),
+            readiness,
         }
     }
 
     /// Waits until every cache has been filled once, so that no decision is made on a
     /// partial view (an ID that looks free only because its claim was not listed yet).
     pub async fn wait_ready(&self) -> Result<()> {
-        self.users.wait_until_ready().await.map_err(|_| Error::CacheUnavailable("user"))?;
-        self.tenants.wait_until_ready().await.map_err(|_| Error::CacheUnavailable("tenant"))?;
-        self.secrets.wait_until_ready().await.map_err(|_| Error::CacheUnavailable("secret"))?;
-        Ok(())
+        if self.readiness.wait().await { Ok(()) } else { Err(Error::CacheUnavailable("watch")) }
     }
 
     /// The user with this name and UID, if it still exists.

@@ -10,6 +10,7 @@
 pub mod context;
 pub mod expectations;
 pub mod index;
+pub mod readiness;
 pub mod tenant;
 pub mod user;
 
@@ -29,6 +30,7 @@ use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::provisioning::secret::managed_selector;
 use context::Context;
 use index::ClaimIndex;
+use readiness::{Cache, Readiness};
 
 /// How the controllers run.
 #[derive(Clone, Debug)]
@@ -61,14 +63,17 @@ pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output
     let (tenants, tenant_writer) = reflector::store::<ConferencingTenant>();
     let (secrets, secret_writer) = reflector::store::<Secret>();
     let claims = Arc::new(ClaimIndex::default());
+    let readiness = Arc::new(Readiness::default());
 
     let (tenant_tx, tenant_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingTenant>>();
     let (user_tx, user_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingUser>>();
 
+    let ready = readiness.clone();
     let user_stream = watcher(api::<ConferencingUser>(&client, ns), watcher::Config::default())
         .default_backoff()
         .reflect(user_writer)
         .inspect_ok(move |event| {
+            ready.observe(Cache::Users, event);
             // Any user change may change its tenant's user count (and a deleted user is
             // only seen here, not by the user controller).
             for u in touched(event) {
@@ -80,10 +85,12 @@ pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output
         .applied_objects();
 
     let users_for_tenants = users.clone();
+    let ready = readiness.clone();
     let tenant_stream = watcher(api::<ConferencingTenant>(&client, ns), watcher::Config::default())
         .default_backoff()
         .reflect(tenant_writer)
         .inspect_ok(move |event| {
+            ready.observe(Cache::Tenants, event);
             for t in touched(event) {
                 let (Some(tns), tname) = (t.namespace(), t.name_any()) else {
                     continue;
@@ -97,18 +104,24 @@ pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output
         })
         .applied_objects();
 
+    let ready = readiness.clone();
     let secret_stream = watcher(api::<Secret>(&client, ns), watcher::Config::default().labels(&selector))
         .default_backoff()
         .reflect(secret_writer)
+        .inspect_ok(move |event| ready.observe(Cache::Secrets, event))
         .touched_objects();
 
     let claim_index = claims.clone();
+    let ready = readiness.clone();
     let claim_stream = watcher(api::<ConfigMap>(&client, ns), watcher::Config::default().labels(&selector))
         .default_backoff()
-        .inspect_ok(move |event| claim_index.apply(event))
+        .inspect_ok(move |event| {
+            claim_index.apply(event);
+            ready.observe(Cache::Claims, event);
+        })
         .touched_objects();
 
-    let ctx = Arc::new(Context::new(client.clone(), users.clone(), tenants.clone(), secrets, claims));
+    let ctx = Arc::new(Context::new(client.clone(), users.clone(), tenants.clone(), secrets, claims, readiness));
     let (stop_users, stop_tenants) = shutdown_pair(shutdown);
 
     let user_controller = Controller::for_stream(user_stream, users)

@@ -1,0 +1,355 @@
+//! Test harness: a namespace per test on the cluster named by KUBECONFIG (the project's local
+//! control plane from `scripts/test`, or any cluster such as kind), the CRDs installed, and
+//! the real `conferencing-operator run` binary as a child process whose log is kept.
+#![allow(dead_code)]
+
+use std::fmt::Debug;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use conferencing_operator::api::{ConferencingTenant, ConferencingUser};
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, CustomResourceExt, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// How long a test waits for the operator to reach an expected state.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A test's namespace and operator.
+pub struct TestEnv {
+    pub client: Client,
+    pub ns: String,
+    operator: Option<Child>,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Connects to the cluster, or explains why not. Fails under CI, skips (returns `None`)
+/// on a developer machine with no cluster configured.
+pub async fn cluster() -> Option<Client> {
+    let result = async {
+        let client = Client::try_default().await.map_err(|e| e.to_string())?;
+        client.apiserver_version().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(client)
+    }
+    .await;
+    match result {
+        Ok(c) => Some(c),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but no Kubernetes cluster is reachable ({e}); run scripts/test or set KUBECONFIG")
+        }
+        Err(e) => {
+            eprintln!("skipping: no Kubernetes cluster reachable ({e}); run scripts/test or set KUBECONFIG");
+            None
+        }
+    }
+}
+
+/// Installs the CRDs from the code if they are missing, and waits until they are served.
+pub async fn ensure_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in [ConferencingTenant::crd(), ConferencingUser::crd()] {
+        let name = crd.name_any();
+        // POST/PUT rather than server-side apply: API servers before 1.25 reject the CEL
+        // rules in an apply patch but silently drop them from a plain write.
+        // Created when missing, never replaced: `scripts/test` installs the current CRDs
+        // before the tests run, and parallel tests must not fight over them.
+        if api.get_opt(&name).await.expect("read CRD").is_none() {
+            match api.create(&PostParams::default(), &crd).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => panic!("creating CRD {name}: {e}"),
+            }
+        }
+        wait_until(&format!("CRD {name} established"), Duration::from_secs(30), || async {
+            let crd = api.get(&name).await.ok()?;
+            let ok = crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True");
+            ok.then_some(())
+        })
+        .await;
+    }
+}
+
+impl TestEnv {
+    /// A fresh namespace `t-<name>-<random>` with the CRDs installed; no operator yet.
+    pub async fn new(name: &str) -> Option<TestEnv> {
+        let client = cluster().await?;
+        ensure_crds(&client).await;
+        let suffix: String = (0..5).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
+        let ns = format!("t-{name}-{suffix}");
+        let nsapi: Api<Namespace> = Api::all(client.clone());
+        let mut n = Namespace::default();
+        n.metadata.name = Some(ns.clone());
+        nsapi.create(&PostParams::default(), &n).await.expect("create namespace");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("operator.log");
+        Some(TestEnv { client, ns, operator: None, log, _dir: dir })
+    }
+
+    /// Starts the operator binary, watching only this test's namespace.
+    pub fn start_operator(&mut self) {
+        self.start_operator_with(&[]);
+    }
+
+    /// Starts the operator with extra arguments to `run`.
+    pub fn start_operator_with(&mut self, extra: &[&str]) {
+        assert!(self.operator.is_none(), "operator already running");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_conferencing-operator"))
+            .args(["run", "--namespace", &self.ns])
+            .args(extra)
+            .env("RUST_LOG", "warn,conferencing_operator=info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start conferencing-operator");
+        self.operator = Some(child);
+    }
+
+    /// Stops the operator with SIGTERM (as Kubernetes does) and waits for it to exit.
+    pub fn stop_operator(&mut self) {
+        if let Some(mut child) = self.operator.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("operator did not stop within 20 s of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Kills the operator without warning (a crash).
+    pub fn kill_operator(&mut self) {
+        if let Some(mut child) = self.operator.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The operator's log so far.
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Number of `api write` lines the operator has logged.
+    pub fn api_writes(&self) -> usize {
+        self.log().lines().filter(|l| l.contains("api write")).count()
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// Server-side applies `obj` into this namespace, as `kubectl apply --server-side` does.
+    pub async fn apply<K>(&self, obj: &K) -> K
+    where
+        K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + Debug,
+    {
+        let mut obj = obj.clone();
+        obj.meta_mut().namespace = Some(self.ns.clone());
+        obj.meta_mut().resource_version = None;
+        let name = obj.name_any();
+        let mut value = serde_json::to_value(&obj).expect("json");
+        if let Some(m) = value.as_object_mut() {
+            m.remove("status");
+        }
+        self.api::<K>()
+            .patch(&name, &PatchParams::apply("conferencing-tests").force(), &Patch::Apply(&value))
+            .await
+            .unwrap_or_else(|e| panic!("applying {name}: {e}"))
+    }
+
+    /// Deletes an object.
+    pub async fn delete<K>(&self, name: &str)
+    where
+        K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        self.api::<K>().delete(name, &DeleteParams::default()).await.unwrap_or_else(|e| panic!("deleting {name}: {e}"));
+    }
+
+    pub async fn user(&self, name: &str) -> ConferencingUser {
+        self.api::<ConferencingUser>().get(name).await.unwrap_or_else(|e| panic!("reading user {name}: {e}"))
+    }
+
+    /// Waits until `check` accepts the user, failing with its last status and the operator's
+    /// log tail.
+    pub async fn wait_user(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&ConferencingUser) -> bool,
+    ) -> ConferencingUser {
+        let api = self.api::<ConferencingUser>();
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let last = api.get_opt(name).await.ok().flatten();
+            if let Some(u) = &last
+                && check(u)
+            {
+                return u.clone();
+            }
+            if Instant::now() > deadline {
+                let status = last.map(|u| serde_yaml::to_string(&u.status).unwrap_or_default());
+                panic!(
+                    "timed out after {TIMEOUT:?} waiting for user {}/{name}: {what}\nlast status:\n{}\noperator log tail:\n{}",
+                    self.ns,
+                    status.unwrap_or_else(|| "(user not found)".into()),
+                    tail(&self.log(), 30)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the user is Ready=True for its current generation.
+    pub async fn wait_ready(&self, name: &str) -> ConferencingUser {
+        self.wait_user(name, "Ready=True at its generation", |u| is_ready(u)).await
+    }
+
+    /// Waits until the user's Ready condition has `reason`.
+    pub async fn wait_reason(&self, name: &str, reason: &str) -> ConferencingUser {
+        self.wait_user(name, &format!("Ready reason {reason}"), |u| {
+            ready_condition(u).is_some_and(|c| c.reason == reason)
+                && u.status.as_ref().and_then(|s| s.observed_generation) == u.metadata.generation
+        })
+        .await
+    }
+
+    /// The user's PIN, read from its Secret.
+    pub async fn pin(&self, user: &str) -> (String, String) {
+        let s: Secret = self
+            .api::<Secret>()
+            .get(&format!("{user}-conferencing-pin"))
+            .await
+            .unwrap_or_else(|e| panic!("reading PIN Secret of {user}: {e}"));
+        let bytes = s.data.as_ref().and_then(|d| d.get("pin")).expect("pin key").0.clone();
+        (String::from_utf8(bytes).expect("utf8"), s.resource_version().unwrap_or_default())
+    }
+
+    /// Events about `object` with `reason`, from both Event APIs' shared storage.
+    pub async fn events(&self, object: &str, reason: &str) -> Vec<CoreEvent> {
+        let list = self.api::<CoreEvent>().list(&ListParams::default()).await.expect("list events");
+        list.items
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some(object) && e.reason.as_deref() == Some(reason))
+            .collect()
+    }
+
+    /// Sum of the counts of matching Events (a repeated Event is one object with a count).
+    pub async fn event_count(&self, object: &str, reason: &str) -> i32 {
+        self.events(object, reason)
+            .await
+            .iter()
+            .map(|e| e.series.as_ref().and_then(|s| s.count).or(e.count).unwrap_or(1).max(1))
+            .sum()
+    }
+
+    /// Waits until no `api write` line has been logged for `quiet`, so a test can measure
+    /// from a converged state.
+    pub async fn wait_converged(&self, quiet: Duration) {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut last = self.api_writes();
+        let mut since = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = self.api_writes();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return;
+            }
+            assert!(Instant::now() < deadline, "operator kept writing for {TIMEOUT:?}:\n{}", tail(&self.log(), 30));
+        }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        self.stop_operator();
+        if std::thread::panicking() {
+            eprintln!("operator log for {}:\n{}", self.ns, tail(&self.log(), 60));
+        }
+    }
+}
+
+pub fn ready_condition(u: &ConferencingUser) -> Option<&conferencing_operator::api::Condition> {
+    u.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
+}
+
+pub fn is_ready(u: &ConferencingUser) -> bool {
+    let Some(st) = &u.status else { return false };
+    st.observed_generation == u.metadata.generation
+        && ready_condition(u).is_some_and(|c| c.status == conferencing_operator::api::ConditionStatus::True)
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Polls `f` until it returns `Some`, or fails naming `what`.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, f: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Parses the YAML documents of a file under the repo.
+pub fn yaml_docs(path: &str) -> Vec<serde_yaml::Value> {
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()));
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde_yaml::Value::deserialize(d).expect("yaml"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+use serde::Deserialize;
+
+/// The example tenant and users, typed.
+pub fn example_objects() -> (ConferencingTenant, Vec<ConferencingUser>) {
+    let tenant: ConferencingTenant =
+        serde_yaml::from_value(yaml_docs("examples/acme/tenant.yaml").remove(0)).expect("tenant");
+    let mut users = Vec::new();
+    for f in ["alice", "bob", "chen", "dana", "eve"] {
+        let u: ConferencingUser =
+            serde_yaml::from_value(yaml_docs(&format!("examples/acme/users/{f}.yaml")).remove(0)).expect("user");
+        users.push(u);
+    }
+    (tenant, users)
+}
