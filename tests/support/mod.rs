@@ -228,7 +228,7 @@ impl TestEnv {
 
     /// Waits until the user is Ready=True for its current generation.
     pub async fn wait_ready(&self, name: &str) -> ConferencingUser {
-        self.wait_user(name, "Ready=True at its generation", |u| is_ready(u)).await
+        self.wait_user(name, "Ready=True at its generation", is_ready).await
     }
 
     /// Waits until the user's Ready condition has `reason`.
@@ -352,4 +352,11 @@ pub fn example_objects() -> (ConferencingTenant, Vec<ConferencingUser>) {
         users.push(u);
     }
     (tenant, users)
+}
+
+impl TestEnv {
+    /// The resourceVersion of a user.
+    pub async fn user_rv(&self, u: &ConferencingUser) -> Option<String> {
+        self.user(&u.name_any()).await.resource_version()
+    }
 }

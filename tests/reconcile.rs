@@ -1,0 +1,378 @@
+//! Issue 4: PINs, conference IDs, licence and provider changes, against a real API server.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use conferencing_operator::api::{
+    ConferencingTenant, ConferencingUser, NotificationKind, PIN_MASK, ProviderSpec, ProviderType,
+};
+use futures::future::join_all;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::ResourceExt;
+use kube::api::ListParams;
+use support::*;
+
+fn alice() -> ConferencingUser {
+    example_objects().1.remove(0)
+}
+
+async fn env_with_tenant(name: &str) -> Option<(TestEnv, ConferencingTenant)> {
+    let mut env = TestEnv::new(name).await?;
+    env.start_operator();
+    let (tenant, _) = example_objects();
+    env.apply(&tenant).await;
+    Some((env, tenant))
+}
+
+fn pending(u: &ConferencingUser, kind: NotificationKind) -> usize {
+    u.status.as_ref().map_or(0, |s| s.notifications.pending.iter().filter(|n| n.kind == kind).count())
+}
+
+fn assert_not_weak(pin: &str, id: &str) {
+    let b = pin.as_bytes();
+    assert!(b.iter().all(u8::is_ascii_digit), "PIN has non-digits");
+    assert!(!b.windows(2).all(|w| w[0] == w[1]), "PIN is one repeated digit");
+    assert!(!b.windows(2).all(|w| w[1] == w[0] + 1), "PIN is an ascending run");
+    assert!(!b.windows(2).all(|w| w[0] == w[1] + 1), "PIN is a descending run");
+    assert_ne!(pin, id, "PIN equals the conference ID");
+}
+
+/// The operator's log must never contain a PIN it generated.
+fn assert_no_pin_in_log(env: &TestEnv, pins: &[String]) {
+    let log = env.log();
+    assert!(!log.is_empty(), "the operator logged nothing");
+    for pin in pins {
+        assert!(!log.contains(pin.as_str()), "a PIN appears in the operator's log");
+    }
+}
+
+async fn claims(env: &TestEnv) -> Vec<String> {
+    env.api::<ConfigMap>()
+        .list(&ListParams::default().labels("app.kubernetes.io/component=conference-id-claim"))
+        .await
+        .expect("list claims")
+        .items
+        .iter()
+        .filter_map(|c| c.data.as_ref()?.get("conferenceId").cloned())
+        .collect()
+}
+
+#[tokio::test]
+async fn enabling_a_user_generates_a_pin_secret_and_an_id() {
+    let Some((env, _)) = env_with_tenant("enable").await else { return };
+    env.apply(&alice()).await;
+    let u = env.wait_ready("alice").await;
+    let st = u.status.clone().expect("status");
+    assert_eq!(st.pin.as_deref(), Some(PIN_MASK));
+    assert_eq!(st.pin_secret_ref.as_ref().map(|r| r.name.as_str()), Some("alice-conferencing-pin"));
+    assert!(st.pin_last_reset_time.is_some());
+    let id = st.conference_id.clone().expect("conference ID");
+    assert_eq!(id.len(), 7, "the tenant's ID length");
+    assert_eq!(st.service_number.as_deref(), Some("+14255550100"));
+    assert_eq!(st.toll_free_service_number.as_deref(), Some("+18005550199"));
+
+    let (pin, _) = env.pin("alice").await;
+    assert_eq!(pin.len(), 6, "the tenant's PIN length");
+    assert_not_weak(&pin, &id);
+    let secret: Secret = env.api::<Secret>().get("alice-conferencing-pin").await.expect("secret");
+    let owner = &secret.owner_references()[0];
+    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("ConferencingUser", u.uid().as_deref().unwrap_or("")));
+    assert_eq!(secret.labels().get("app.kubernetes.io/managed-by").map(String::as_str), Some("conferencing-operator"));
+    assert_eq!(claims(&env).await, vec![id]);
+    assert_eq!(pending(&u, NotificationKind::LicenseAssigned), 1);
+    assert_eq!(env.event_count("alice", "LicenseAssigned").await, 1);
+    assert!(!serde_json::to_string(&u).expect("json").contains(&pin), "the PIN is in the user object");
+    assert_no_pin_in_log(&env, &[pin]);
+}
+
+#[tokio::test]
+async fn reset_pin_by_token_once_and_reapplying_writes_nothing() {
+    let Some((env, _)) = env_with_tenant("reset-pin").await else { return };
+    let mut user = alice();
+    env.apply(&user).await;
+    let before = env.wait_ready("alice").await;
+    let (pin1, rv1) = env.pin("alice").await;
+
+    user.spec.requests.reset_pin = Some("2026-11-22-ticket-1".into());
+    env.apply(&user).await;
+    let after = env
+        .wait_user("alice", "resetPin handled", |u| {
+            is_ready(u)
+                && u.status.as_ref().and_then(|s| s.handled_requests.reset_pin.as_deref())
+                    == Some("2026-11-22-ticket-1")
+        })
+        .await;
+    let (pin2, rv2) = env.pin("alice").await;
+    assert_ne!(pin1, pin2, "a new PIN");
+    assert_ne!(rv1, rv2, "a new Secret version");
+    assert_eq!(
+        after.status.as_ref().and_then(|s| s.conference_id.clone()),
+        before.status.and_then(|s| s.conference_id)
+    );
+    assert_eq!(pending(&after, NotificationKind::PinReset), 1);
+
+    // Re-applying the same YAML changes nothing: no write, no new PIN, one Event.
+    env.wait_converged(Duration::from_secs(2)).await;
+    let writes = env.api_writes();
+    let rv = env.user("alice").await.resource_version();
+    env.apply(&user).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(env.user("alice").await.resource_version(), rv, "re-applying the same YAML moved the object");
+    assert_eq!(env.api_writes(), writes, "re-applying the same YAML made the operator write");
+    assert_eq!(env.pin("alice").await.0, pin2);
+    assert_eq!(env.event_count("alice", "PinReset").await, 1);
+    assert_no_pin_in_log(&env, &[pin1, pin2]);
+}
+
+#[tokio::test]
+async fn a_static_id_held_by_another_user_is_a_conflict_until_released() {
+    let Some((env, _)) = env_with_tenant("conflict").await else { return };
+    let (_, users) = example_objects();
+    let bob = users.iter().find(|u| u.name_any() == "bob").expect("bob").clone();
+    env.apply(&bob).await;
+    env.wait_ready("bob").await;
+
+    let mut carol = alice();
+    carol.metadata.name = Some("carol".into());
+    carol.spec.conference_id = bob.spec.conference_id.clone();
+    env.apply(&carol).await;
+    let c = env.wait_reason("carol", "ConferenceIdConflict").await;
+    let msg = &ready_condition(&c).expect("Ready").message;
+    assert!(msg.contains("bob") && msg.contains("4455667"), "{msg}");
+    let st = c.status.expect("status");
+    assert!(st.pin.is_none() && st.conference_id.is_none(), "nothing else changes for carol");
+    assert!(env.api::<Secret>().get_opt("carol-conferencing-pin").await.expect("get").is_none());
+    assert!(env.event_count("carol", "ConferenceIdConflict").await >= 1);
+
+    // Deleting bob releases the ID (here without a garbage collector: the operator takes
+    // over a claim whose holder no longer exists).
+    env.delete::<ConferencingUser>("bob").await;
+    let c = env.wait_ready("carol").await;
+    assert_eq!(c.status.and_then(|s| s.conference_id).as_deref(), Some("4455667"));
+}
+
+#[tokio::test]
+async fn two_hundred_users_created_at_once_get_distinct_ids() {
+    let Some((env, _)) = env_with_tenant("two-hundred").await else { return };
+    let users: Vec<ConferencingUser> = (0..200)
+        .map(|i| {
+            let mut u = alice();
+            u.metadata.name = Some(format!("user-{i:03}"));
+            u.spec.email = format!("user{i}@acme.example");
+            u
+        })
+        .collect();
+    for chunk in users.chunks(25) {
+        join_all(chunk.iter().map(|u| env.apply(u))).await;
+    }
+    let api = env.api::<ConferencingUser>();
+    let all = wait_until("200 users Ready", Duration::from_secs(240), || async {
+        let list = api.list(&ListParams::default()).await.ok()?;
+        (list.items.len() == 200 && list.items.iter().all(is_ready)).then_some(list.items)
+    })
+    .await;
+    let ids: HashSet<String> = all.iter().filter_map(|u| u.status.as_ref()?.conference_id.clone()).collect();
+    assert_eq!(ids.len(), 200, "every user has a distinct conference ID");
+    let claimed: HashSet<String> = claims(&env).await.into_iter().collect();
+    assert_eq!(claimed, ids, "exactly one claim per ID in use");
+}
+
+#[tokio::test]
+async fn licence_off_deprovisions_and_on_again_gives_a_new_pin_and_id() {
+    let Some((env, _)) = env_with_tenant("licence").await else { return };
+    let mut user = alice();
+    env.apply(&user).await;
+    let first = env.wait_ready("alice").await;
+    let first_id = first.status.as_ref().and_then(|s| s.conference_id.clone()).expect("id");
+    let (pin1, _) = env.pin("alice").await;
+
+    user.spec.audio_conferencing_license = false;
+    env.apply(&user).await;
+    let off = env
+        .wait_user("alice", "licence removed", |u| {
+            is_ready(u) && u.status.as_ref().is_some_and(|s| s.licensed == Some(false))
+        })
+        .await;
+    let st = off.status.clone().expect("status");
+    assert!(st.pin.is_none() && st.conference_id.is_none() && st.pin_secret_ref.is_none());
+    assert_eq!(pending(&off, NotificationKind::LicenseRemoved), 1);
+    wait_until("PIN Secret deleted", TIMEOUT, || async {
+        env.api::<Secret>().get_opt("alice-conferencing-pin").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    wait_until("claim released", TIMEOUT, || async { claims(&env).await.is_empty().then_some(()) }).await;
+
+    user.spec.audio_conferencing_license = true;
+    env.apply(&user).await;
+    let on = env
+        .wait_user("alice", "licence back", |u| is_ready(u) && u.status.as_ref().is_some_and(|s| s.pin.is_some()))
+        .await;
+    let second_id = on.status.as_ref().and_then(|s| s.conference_id.clone()).expect("id");
+    let (pin2, _) = env.pin("alice").await;
+    assert_ne!(first_id, second_id, "a new conference ID");
+    assert_ne!(pin1, pin2, "a new PIN");
+    assert_eq!(pending(&on, NotificationKind::LicenseAssigned), 2);
+    assert_no_pin_in_log(&env, &[pin1, pin2]);
+}
+
+#[tokio::test]
+async fn provider_change_away_and_back() {
+    let Some((env, _)) = env_with_tenant("provider").await else { return };
+    let mut user = alice();
+    env.apply(&user).await;
+    env.wait_ready("alice").await;
+
+    user.spec.provider = ProviderSpec { type_: ProviderType::ThirdParty, name: Some("Contoso Audio".into()) };
+    env.apply(&user).await;
+    let away = env
+        .wait_user("alice", "provider away", |u| is_ready(u) && pending(u, NotificationKind::ProviderChangedAway) == 1)
+        .await;
+    let st = away.status.clone().expect("status");
+    assert!(st.pin.is_none() && st.conference_id.is_none());
+    let note =
+        st.notifications.pending.iter().find(|n| n.kind == NotificationKind::ProviderChangedAway).expect("entry");
+    assert_eq!(note.provider_name.as_deref(), Some("Contoso Audio"));
+    wait_until("PIN Secret deleted", TIMEOUT, || async {
+        env.api::<Secret>().get_opt("alice-conferencing-pin").await.ok()?.is_none().then_some(())
+    })
+    .await;
+
+    user.spec.provider = ProviderSpec::default();
+    env.apply(&user).await;
+    let back = env
+        .wait_user("alice", "provider back", |u| {
+            is_ready(u) && pending(u, NotificationKind::ProviderChangedToNative) == 1
+        })
+        .await;
+    assert!(back.status.as_ref().is_some_and(|s| s.pin.is_some() && s.conference_id.is_some()));
+    assert_eq!(env.event_count("alice", "ProviderChangedToNative").await, 1);
+}
+
+#[tokio::test]
+async fn tenant_pin_length_change_keeps_pins_and_applies_to_resets() {
+    let Some((env, mut tenant)) = env_with_tenant("pin-length").await else { return };
+    let mut user = alice();
+    env.apply(&user).await;
+    env.wait_ready("alice").await;
+    let (pin1, rv1) = env.pin("alice").await;
+    assert_eq!(pin1.len(), 6);
+
+    tenant.spec.pin.length = 9;
+    env.apply(&tenant).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    env.wait_converged(Duration::from_secs(2)).await;
+    assert_eq!(env.pin("alice").await, (pin1.clone(), rv1), "the existing PIN is untouched");
+
+    user.spec.requests.reset_pin = Some("after-length-change".into());
+    env.apply(&user).await;
+    env.wait_user("alice", "reset handled", |u| {
+        u.status.as_ref().and_then(|s| s.handled_requests.reset_pin.as_deref()) == Some("after-length-change")
+    })
+    .await;
+    let (pin2, _) = env.pin("alice").await;
+    assert_eq!(pin2.len(), 9, "a reset uses the new length");
+}
+
+#[tokio::test]
+async fn tenant_default_number_change_follows_in_status() {
+    let Some((env, mut tenant)) = env_with_tenant("numbers").await else { return };
+    env.apply(&alice()).await;
+    env.wait_ready("alice").await;
+    for n in &mut tenant.spec.service_numbers {
+        n.default = (n.number == "+442075550123" || n.number == "+18005550199").then_some(true);
+    }
+    env.apply(&tenant).await;
+    let u = env
+        .wait_user("alice", "new default number", |u| {
+            u.status.as_ref().and_then(|s| s.service_number.as_deref()) == Some("+442075550123")
+        })
+        .await;
+    assert_eq!(pending(&u, NotificationKind::ServiceNumberChanged), 1);
+}
+
+#[tokio::test]
+async fn requests_are_handled_exactly_once_across_operator_restarts() {
+    let Some((mut env, _)) = env_with_tenant("restart").await else { return };
+    let mut user = alice();
+    env.apply(&user).await;
+    env.wait_ready("alice").await;
+    let mut pins = vec![env.pin("alice").await.0];
+
+    user.spec.requests.reset_pin = Some("r1".into());
+    env.apply(&user).await;
+    env.wait_user("alice", "r1 handled", |u| {
+        u.status.as_ref().and_then(|s| s.handled_requests.reset_pin.as_deref()) == Some("r1")
+    })
+    .await;
+    pins.push(env.pin("alice").await.0);
+    env.stop_operator();
+
+    // Requests made while the operator is down are handled once it is back.
+    user.spec.requests.reset_pin = Some("r2".into());
+    user.spec.requests.reset_conference_id = Some("c1".into());
+    env.apply(&user).await;
+    env.start_operator();
+    // Kill it without warning shortly after start, wherever it is, and start again.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    env.kill_operator();
+    env.start_operator();
+    let u = env
+        .wait_user("alice", "r2 and c1 handled", |u| {
+            is_ready(u)
+                && u.status.as_ref().is_some_and(|s| {
+                    s.handled_requests.reset_pin.as_deref() == Some("r2")
+                        && s.handled_requests.reset_conference_id.as_deref() == Some("c1")
+                })
+        })
+        .await;
+    pins.push(env.pin("alice").await.0);
+    env.wait_converged(Duration::from_secs(2)).await;
+    assert_eq!(pending(&u, NotificationKind::PinReset), 2, "r1 and r2, each once");
+    assert_eq!(pending(&u, NotificationKind::ConferenceIdReset), 1);
+    assert_eq!(env.event_count("alice", "ConferenceIdReset").await, 1);
+    let secret: Secret = env.api::<Secret>().get("alice-conferencing-pin").await.expect("secret");
+    assert_eq!(secret.annotations().get("conferencing.io/pin-generation").map(String::as_str), Some("reset-pin.r2"));
+    assert_eq!(claims(&env).await.len(), 1, "the old ID was released");
+    assert_no_pin_in_log(&env, &pins);
+}
+
+#[tokio::test]
+async fn a_deleted_tenant_blocks_its_users_who_keep_their_pin_and_id() {
+    let Some((env, tenant)) = env_with_tenant("tenant-gone").await else { return };
+    env.apply(&alice()).await;
+    let before = env.wait_ready("alice").await;
+    let (pin, _) = env.pin("alice").await;
+    env.delete::<ConferencingTenant>("acme").await;
+    let blocked = env.wait_reason("alice", "TenantNotFound").await;
+    assert_eq!(
+        blocked.status.as_ref().and_then(|s| s.conference_id.clone()),
+        before.status.as_ref().and_then(|s| s.conference_id.clone())
+    );
+    assert_eq!(env.pin("alice").await.0, pin);
+    env.apply(&tenant).await;
+    let again = env.wait_ready("alice").await;
+    assert_eq!(again.status.and_then(|s| s.conference_id), before.status.and_then(|s| s.conference_id));
+    assert_eq!(env.pin("alice").await.0, pin);
+}
+
+#[tokio::test]
+async fn converged_examples_cause_no_writes_for_30_seconds() {
+    let Some((env, _)) = env_with_tenant("steady").await else { return };
+    let (_, users) = example_objects();
+    for u in &users {
+        env.apply(u).await;
+    }
+    for u in &users {
+        env.wait_ready(&u.name_any()).await;
+    }
+    env.wait_converged(Duration::from_secs(3)).await;
+    let writes = env.api_writes();
+    let versions: Vec<_> = join_all(users.iter().map(|u| env.user_rv(u))).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(env.api_writes(), writes, "the operator wrote after convergence:\n{}", tail(&env.log(), 10));
+    let after: Vec<_> = join_all(users.iter().map(|u| env.user_rv(u))).await;
+    assert_eq!(versions, after, "a user object changed after convergence");
+    eprintln!("after convergence: {} writes in 30 s", env.api_writes() - writes);
+}
