@@ -13,6 +13,7 @@ use super::index::ClaimIndex;
 use super::readiness::Readiness;
 use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::error::{Error, Result};
+use crate::notification::notifier::Notifier;
 use crate::planning::{PlannedEvent, Severity};
 
 /// Name the operator reports Events under.
@@ -36,6 +37,8 @@ pub struct Context {
     pub expectations: Expectations,
     /// Which caches have been filled.
     pub readiness: Arc<Readiness>,
+    /// Sends e-mails; `None` in tests of the controller alone.
+    pub notifier: Option<Arc<Notifier>>,
 }
 
 impl Context {
@@ -47,6 +50,7 @@ impl Context {
         secrets: Store<Secret>,
         claims: Arc<ClaimIndex>,
         readiness: Arc<Readiness>,
+        notifier: Option<Arc<Notifier>>,
     ) -> Self {
         let reporter = Reporter { controller: CONTROLLER_NAME.into(), instance: std::env::var("POD_NAME").ok() };
         Self {
@@ -58,6 +62,7 @@ impl Context {
             claims,
             expectations: Expectations::default(),
             readiness,
+            notifier,
         }
     }
 

@@ -33,12 +33,14 @@ use index::ClaimIndex;
 use readiness::{Cache, Readiness};
 
 /// How the controllers run.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunConfig {
     /// Watch only this namespace; all namespaces when `None`.
     pub namespace: Option<String>,
     /// Users reconciled at once.
     pub concurrency: u16,
+    /// Sends the e-mails users are owed.
+    pub notifier: Option<Arc<crate::notification::notifier::Notifier>>,
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -121,7 +123,15 @@ pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output
         })
         .touched_objects();
 
-    let ctx = Arc::new(Context::new(client.clone(), users.clone(), tenants.clone(), secrets, claims, readiness));
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        users.clone(),
+        tenants.clone(),
+        secrets,
+        claims,
+        readiness,
+        config.notifier.clone(),
+    ));
     let (stop_users, stop_tenants) = shutdown_pair(shutdown);
 
     let user_controller = Controller::for_stream(user_stream, users)

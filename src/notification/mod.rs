@@ -1,3 +1,6 @@
 //! Notification e-mails: templates, rendering and delivery.
 
+pub mod mail;
+pub mod notifier;
+pub mod preview;
 pub mod templates;

@@ -15,6 +15,7 @@
 //!    Secret) comes after the write, so a crash never leaves status pointing at nothing.
 
 pub mod message_id;
+pub mod outbox;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;

@@ -13,13 +13,13 @@ use crate::planning::{Action, Plan};
 use crate::provisioning::claim::{self, Holder};
 use crate::provisioning::secret::{pin_secret, pin_secret_name};
 use crate::provisioning::{conference_id, pin};
-use crate::validation::{ConferenceId, IdLength, ValidatedTenant};
+use crate::validation::{ConferenceId, IdLength};
 
 /// Random candidates tried before giving up on allocating an ID.
 const MAX_ALLOCATION_ATTEMPTS: usize = 64;
 
-/// Carries out `plan` for `user`.
-pub async fn apply(ctx: &Context, user: &ConferencingUser, _tenant: &ValidatedTenant, plan: Plan) -> Result<()> {
+/// Carries out `plan` for `user`; returns the status as it now stands.
+pub async fn apply(ctx: &Context, user: &ConferencingUser, plan: Plan) -> Result<crate::api::ConferencingUserStatus> {
     let Plan { actions, mut status, events, outcomes } = plan;
     for action in actions {
         match action {
@@ -47,7 +47,7 @@ pub async fn apply(ctx: &Context, user: &ConferencingUser, _tenant: &ValidatedTe
             }
         }
     }
-    Ok(())
+    Ok(status)
 }
 
 fn claims_api(ctx: &Context, ns: &str) -> Api<ConfigMap> {

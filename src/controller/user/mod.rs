@@ -4,6 +4,7 @@
 //! [`apply`] (carry the plan out) -> [`status`] (server-side apply of the status).
 
 pub mod apply;
+pub mod deliver;
 pub mod dereference;
 pub mod status;
 pub mod validate;
@@ -65,17 +66,20 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         static_id_holder: deref.static_id_holder.as_ref(),
     };
     let plan = planning::plan(&vu, &vt, &observed, Timestamp::now());
-    match apply::apply(&ctx, &user, &vt, plan).await {
+    let status = match apply::apply(&ctx, &user, plan).await {
         Err(Error::ConferenceIdConflict { holder, .. }) => {
             // Another user claimed the ID between our cache read and our claim: plan again
             // knowing the holder, which only reports the conflict.
             let observed = Observed { static_id_holder: Some(&holder), ..observed };
             let plan = planning::plan(&vu, &vt, &observed, Timestamp::now());
-            apply::apply(&ctx, &user, &vt, plan).await?;
+            apply::apply(&ctx, &user, plan).await?
         }
         other => other?,
+    };
+    match deliver::deliver(&ctx, &user, &vu, &vt, &status).await? {
+        Some(retry) => Ok(Action::requeue(retry)),
+        None => Ok(Action::await_change()),
     }
-    Ok(Action::await_change())
 }
 
 /// Transient failures back off (the controller's per-object exponential backoff); this is

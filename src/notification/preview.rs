@@ -1,0 +1,91 @@
+//! `conferencing-operator render`: an e-mail as it would be sent, from a user's (and
+//! optionally a tenant's) YAML, with a placeholder PIN, so that template changes can be
+//! reviewed in a pull request.
+
+use lettre::message::Mailbox;
+
+use super::notifier::context;
+use super::templates::{Pin, Templates};
+use crate::api::{
+    ConferencingTenant, ConferencingUser, ConferencingUserStatus, Locale, NotificationKind, PendingNotification,
+};
+use crate::error::{Error, Result};
+use crate::validation::{DesiredService, validate_tenant, validate_user};
+
+/// The tenant used when none is given.
+const SAMPLE_TENANT: &str = r#"
+apiVersion: conferencing.io/v1alpha1
+kind: ConferencingTenant
+metadata: {name: sample, generation: 1}
+spec:
+  serviceNumbers:
+    - {number: "+14255550100", type: Toll, city: Redmond, country: US, default: true}
+    - {number: "+18005550100", type: TollFree, country: US, default: true}
+"#;
+
+/// What to preview.
+pub struct Preview {
+    /// Event slug, e.g. `pin-reset`.
+    pub event: String,
+    /// Locale override.
+    pub locale: Option<String>,
+    /// User YAML.
+    pub user: String,
+    /// Tenant YAML.
+    pub tenant: Option<String>,
+}
+
+impl Preview {
+    /// Renders the preview as readable text: headers, then the text and HTML parts.
+    pub fn render(&self, templates: &Templates, default_from: Mailbox) -> Result<String> {
+        let kind = NotificationKind::from_slug(&self.event).ok_or_else(|| {
+            let known: Vec<&str> = NotificationKind::ALL.iter().map(|k| k.slug()).collect();
+            Error::Config(format!("--event {:?} is not one of {}", self.event, known.join(", ")))
+        })?;
+        let user: ConferencingUser = serde_yaml::from_str(&self.user)
+            .map_err(|e| Error::Config(format!("the user YAML is not a ConferencingUser: {e}")))?;
+        let tenant: ConferencingTenant = serde_yaml::from_str(self.tenant.as_deref().unwrap_or(SAMPLE_TENANT))
+            .map_err(|e| Error::Config(format!("the tenant YAML is not a ConferencingTenant: {e}")))?;
+        let vt = validate_tenant(&tenant).map_err(|e| Error::Config(format!("tenant: {e}")))?;
+        let mut vu = validate_user(&user, &vt).map_err(|e| Error::Config(format!("user: {e}")))?;
+        if let Some(tag) = &self.locale {
+            vu.locale = Locale::parse(tag)
+                .ok_or_else(|| Error::Config(format!("--locale {tag:?} is not one of en, fr, zh-CN")))?;
+        }
+        // The status the user would have: its own if the YAML carries one, else what the
+        // operator would assign.
+        let status = user.status.clone().unwrap_or_else(|| {
+            let mut st = ConferencingUserStatus::default();
+            if let DesiredService::Native(svc) = &vu.service {
+                st.conference_id =
+                    Some(svc.static_id.as_ref().map_or_else(|| "1234567".to_string(), ToString::to_string));
+                st.service_number = Some(svc.toll.number.clone());
+                st.toll_free_service_number = svc.toll_free.as_ref().map(|n| n.number.clone());
+            }
+            st
+        });
+        let entry = PendingNotification {
+            kind,
+            message_id: "<preview@conferencing-operator.invalid>".into(),
+            recipient: vu.recipient.to_string(),
+            provider_name: user.spec.provider.name.clone(),
+            attempts: 0,
+            last_error: None,
+            next_attempt_time: None,
+            permanently_failed: false,
+        };
+        let pin = kind.carries_pin().then(|| Pin::new("X".repeat(vt.pin_length.get())));
+        let ctx = context(&entry, &vu, &vt, &status, pin);
+        let rendered = templates
+            .render(kind, vu.locale, &ctx)
+            .map_err(|e| Error::Config(format!("rendering {}: {e}", kind.slug())))?;
+        let from = match &vt.sender {
+            Some(s) => Mailbox::new(s.display_name.clone(), s.address.address().clone()),
+            None => default_from,
+        };
+        Ok(format!(
+            "From: {from}\nTo: {}\nSubject: {}\nLocale: {}\n\n----- text/plain -----\n{}\n----- text/html -----\n{}\n",
+            entry.recipient, rendered.subject, vu.locale, rendered.text, rendered.html
+        ))
+    }
+}
