@@ -100,8 +100,13 @@ impl TestEnv {
     pub fn start_operator_with(&mut self, extra: &[&str]) {
         assert!(self.operator.is_none(), "operator already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let outbox = self.outbox();
+        let mut args: Vec<String> = vec!["run".into(), "--namespace".into(), self.ns.clone()];
+        if !extra.iter().any(|a| a.starts_with("--smtp-url") || a.starts_with("--outbox-dir")) {
+            args.extend(["--outbox-dir".into(), outbox.display().to_string()]);
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_conferencing-operator"))
-            .args(["run", "--namespace", &self.ns])
+            .args(&args)
             .args(extra)
             .env("RUST_LOG", "warn,conferencing_operator=info")
             .env("NO_COLOR", "1")
@@ -138,6 +143,11 @@ impl TestEnv {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Where the operator writes `.eml` files when no SMTP server is given.
+    pub fn outbox(&self) -> PathBuf {
+        self._dir.path().join("outbox")
     }
 
     /// The operator's log so far.
