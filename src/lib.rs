@@ -13,3 +13,4 @@ pub mod planning;
 pub mod telemetry;
 
 pub use error::{Error, Result};
+pub mod http;

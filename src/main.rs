@@ -4,14 +4,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
+use conferencing_operator::controller::readiness::Readiness;
 use conferencing_operator::controller::{self, RunConfig};
+use conferencing_operator::http::{self, Health};
 use conferencing_operator::notification::mail::{SmtpConfig, StartTls, Transport};
 use conferencing_operator::notification::notifier::Notifier;
 use conferencing_operator::notification::templates::Templates;
 use conferencing_operator::telemetry::{self, LogFormat};
 use conferencing_operator::{Error, crd};
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::sync::watch;
 
 /// Manages dial-in audio conferencing declaratively: ConferencingTenant and ConferencingUser
 /// custom resources in, PINs, conference IDs and notification e-mails out.
@@ -47,6 +52,26 @@ struct RunArgs {
     /// Users reconciled at once.
     #[arg(long, env = "CONFERENCING_CONCURRENCY", default_value_t = 16)]
     concurrency: u16,
+    /// Address of the /healthz, /readyz and /metrics endpoint.
+    #[arg(long, env = "CONFERENCING_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: std::net::SocketAddr,
+    /// Act only while holding the leader Lease, so that one of several replicas acts.
+    #[arg(long, env = "CONFERENCING_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Namespace of the leader Lease (default: POD_NAMESPACE, else "default").
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    leader_election_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, env = "CONFERENCING_LEADER_ELECTION_LEASE", default_value = "conferencing-operator")]
+    leader_election_lease: String,
+    /// Seconds a leader's Lease stays valid without renewal; a standby takes over at most this
+    /// long after the leader dies (immediately when it stops cleanly).
+    #[arg(long, env = "CONFERENCING_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    lease_duration_seconds: u64,
+    /// Seconds before expiry by which the leader must have renewed, else it stops acting; also
+    /// the clock skew tolerated between replicas.
+    #[arg(long, env = "CONFERENCING_LEASE_GRACE_SECONDS", default_value_t = 5)]
+    lease_grace_seconds: u64,
     #[command(flatten)]
     mail: MailArgs,
 }
@@ -136,11 +161,79 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     let notifier = notifier(&args.mail)?;
     tracing::info!(transport = %notifier.transport.describe(), "e-mail delivery configured");
     let config = RunConfig {
-        namespace: args.namespace,
+        namespace: args.namespace.clone(),
         concurrency: args.concurrency.max(1),
         notifier: Some(Arc::new(notifier)),
     };
-    controller::run(client, config, shutdown_signal()).await;
+    let readiness = Arc::new(Readiness::default());
+    let health = Arc::new(Health { readiness: readiness.clone(), leading: AtomicBool::new(!args.leader_election) });
+    http::serve(args.http_addr, health.clone()).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    if !args.leader_election {
+        controller::run(client, config, readiness, stopped(stop_rx)).await;
+        tracing::info!(api_writes = telemetry::api_writes(), "stopped");
+        return Ok(());
+    }
+
+    let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    let manager = LeaseManagerBuilder::new(client.clone(), &args.leader_election_lease)
+        .with_namespace(&args.leader_election_namespace)
+        .with_identity(&identity)
+        .with_duration(args.lease_duration_seconds)
+        .with_grace(args.lease_grace_seconds.min(args.lease_duration_seconds.saturating_sub(1)))
+        .build()
+        .await
+        .map_err(|e| Error::Config(format!("leader election: {e}")))?;
+    let (mut leading, lease_task) = manager.watch().await;
+    tracing::info!(lease = %args.leader_election_lease, namespace = %args.leader_election_namespace, identity = %identity, "waiting for the leader lease");
+    tokio::select! {
+        r = leading.wait_for(|l| *l) => {
+            r.map_err(|_| Error::Config("leader election stopped before the lease was acquired".into()))?;
+        }
+        () = stopped(stop_rx.clone()) => {
+            tracing::info!("stopped while standing by");
+            return Ok(());
+        }
+    }
+    health.leading.store(true, Ordering::Relaxed);
+    telemetry::METRICS.leader.set(1);
+    tracing::info!(identity = %identity, "acquired the leader lease; starting controllers");
+
+    let mut watch_lost = leading.clone();
+    let lost = async move {
+        let _ = watch_lost.wait_for(|l| !*l).await;
+    };
+    tokio::select! {
+        () = controller::run(client, config, readiness, stopped(stop_rx)) => {}
+        () = lost => {
+            // Dropping the controllers here cancels every in-flight reconcile at once: the
+            // lease is renewed `grace` seconds before it expires, so this process stops
+            // acting before any other replica may take the lease.
+            telemetry::METRICS.leader.set(0);
+            tracing::error!("lost the leader lease; stopping so that the new leader acts alone");
+            return Err(Error::Config("lost the leader lease".into()));
+        }
+    }
+    // A clean stop hands the lease over at once instead of letting it expire.
+    drop(leading);
+    if let Ok(Ok(manager)) = lease_task.await
+        && let Err(e) = manager.release().await
+    {
+        tracing::warn!(error = %e, "could not release the leader lease; it expires on its own");
+    }
+    telemetry::METRICS.leader.set(0);
     tracing::info!(api_writes = telemetry::api_writes(), "stopped");
     Ok(())
 }

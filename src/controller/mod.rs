@@ -56,8 +56,45 @@ where
     }
 }
 
+/// Counts and times a reconcile.
+async fn measured<F>(kind: &'static str, f: F) -> crate::Result<kube::runtime::controller::Action>
+where
+    F: Future<Output = crate::Result<kube::runtime::controller::Action>>,
+{
+    use crate::telemetry::{KindLabels, METRICS, ReconcileLabels};
+    let start = std::time::Instant::now();
+    let result = f.await;
+    let label = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.metric_label(),
+    };
+    METRICS.reconciles.get_or_create(&ReconcileLabels { kind, result: label }).inc();
+    METRICS.reconcile_seconds.get_or_create(&KindLabels { kind }).observe(start.elapsed().as_secs_f64());
+    result
+}
+
+async fn reconcile_user(
+    u: Arc<ConferencingUser>,
+    ctx: Arc<Context>,
+) -> crate::Result<kube::runtime::controller::Action> {
+    measured("ConferencingUser", user::reconcile(u, ctx)).await
+}
+
+async fn reconcile_tenant(
+    t: Arc<ConferencingTenant>,
+    ctx: Arc<Context>,
+) -> crate::Result<kube::runtime::controller::Action> {
+    measured("ConferencingTenant", tenant::reconcile(t, ctx)).await
+}
+
 /// Runs both controllers until `shutdown` resolves; in-flight reconciles finish first.
-pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output = ()> + Send + 'static) {
+/// `readiness` is filled as the watches list their objects (and read by `/readyz`).
+pub async fn run(
+    client: Client,
+    config: RunConfig,
+    readiness: Arc<Readiness>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let ns = config.namespace.as_deref();
     let selector = managed_selector();
 
@@ -65,7 +102,6 @@ pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output
     let (tenants, tenant_writer) = reflector::store::<ConferencingTenant>();
     let (secrets, secret_writer) = reflector::store::<Secret>();
     let claims = Arc::new(ClaimIndex::default());
-    let readiness = Arc::new(Readiness::default());
 
     let (tenant_tx, tenant_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingTenant>>();
     let (user_tx, user_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingUser>>();
@@ -140,7 +176,7 @@ pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output
         .owns_stream(claim_stream)
         .reconcile_on(UnboundedReceiverStream::new(user_rx))
         .graceful_shutdown_on(stop_users)
-        .run(user::reconcile, user::error_policy, ctx.clone())
+        .run(reconcile_user, user::error_policy, ctx.clone())
         .for_each(|res| {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "user controller event");
@@ -153,7 +189,7 @@ pub async fn run(client: Client, config: RunConfig, shutdown: impl Future<Output
         .with_config(ControllerConfig::default().debounce(Duration::from_millis(500)))
         .reconcile_on(UnboundedReceiverStream::new(tenant_rx))
         .graceful_shutdown_on(stop_tenants)
-        .run(tenant::reconcile, tenant::error_policy, ctx)
+        .run(reconcile_tenant, tenant::error_policy, ctx)
         .for_each(|res| {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "tenant controller event");

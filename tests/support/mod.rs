@@ -105,6 +105,14 @@ impl TestEnv {
         if !extra.iter().any(|a| a.starts_with("--smtp-url") || a.starts_with("--outbox-dir")) {
             args.extend(["--outbox-dir".into(), outbox.display().to_string()]);
         }
+        // Each test's operators elect a leader among themselves, in the test's namespace,
+        // and serve HTTP on a free port (the log says which).
+        if !extra.iter().any(|a| a.starts_with("--leader-election-namespace")) {
+            args.extend(["--leader-election-namespace".into(), self.ns.clone()]);
+        }
+        if !extra.iter().any(|a| a.starts_with("--http-addr")) {
+            args.extend(["--http-addr".into(), "127.0.0.1:0".into()]);
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_conferencing-operator"))
             .args(&args)
             .args(extra)

@@ -30,6 +30,7 @@ pub async fn apply(ctx: &Context, user: &ConferencingUser, plan: Plan) -> Result
             }
             Action::GeneratePin { generation, length } => {
                 let pin = pin::generate(length, status.conference_id.as_deref());
+                crate::telemetry::METRICS.pins_issued.inc();
                 write_pin(ctx, user, &pin_secret(user, &pin, &generation)).await?;
             }
             Action::WriteStatus => {
@@ -84,7 +85,10 @@ async fn try_create_claim(
     let name = claim::claim_name(id);
     crate::telemetry::record_write("create", "ConfigMap", &ns, &name);
     match api.create(&PostParams::default(), &claim::claim(user, id)).await {
-        Ok(_) => Ok(None),
+        Ok(_) => {
+            crate::telemetry::METRICS.ids_issued.inc();
+            Ok(None)
+        }
         Err(e) if is_conflict(&e) => {
             let existing =
                 api.get(&name).await.map_err(Error::kube(format!("reading conference-ID claim {ns}/{name}")))?;

@@ -18,6 +18,7 @@ use crate::notification::templates::Pin;
 use crate::planning::outbox::{self, Attempt};
 use crate::planning::{PlannedEvent, Severity};
 use crate::provisioning::secret::{pin_secret_name, secret_pin};
+use crate::telemetry::{METRICS, NotificationLabels};
 use crate::validation::{ValidatedTenant, ValidatedUser};
 
 /// Sends what is due; returns when to come back for retries.
@@ -60,8 +61,16 @@ pub async fn deliver(
                 });
             }
         }
+        let result = match &attempt {
+            Attempt::Delivered => "sent",
+            Attempt::Transient(_) => "retried",
+            Attempt::Permanent(_) => "failed",
+        };
+        METRICS.notifications.get_or_create(&NotificationLabels { result }).inc();
         outbox::record(&mut st, &entry.message_id, &attempt, Timestamp::now());
     }
+    let owed = st.notifications.pending.iter().filter(|n| !n.permanently_failed).count();
+    METRICS.set_pending(&vu.uid, owed);
     outbox::set_condition(&mut st, user.metadata.generation, Timestamp::now());
     if &st != status {
         super::status::write(ctx, user, &st).await?;

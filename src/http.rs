@@ -1,0 +1,62 @@
+//! The HTTP endpoint: `/healthz` (the process serves), `/readyz` (a standby is ready; a
+//! leader once its caches are filled), `/metrics` (Prometheus text format).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::controller::readiness::Readiness;
+use crate::error::{Error, Result};
+use crate::telemetry::METRICS;
+
+/// What `/readyz` reports on.
+#[derive(Default)]
+pub struct Health {
+    /// Caches of the running controllers.
+    pub readiness: Arc<Readiness>,
+    /// Whether this process leads (and so runs the controllers).
+    pub leading: AtomicBool,
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(health): State<Arc<Health>>) -> impl IntoResponse {
+    if !health.leading.load(Ordering::Relaxed) {
+        (StatusCode::OK, "standby\n")
+    } else if health.readiness.all_ready() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced\n")
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], METRICS.encode())
+}
+
+/// Binds `addr` (failing at start-up if it cannot) and serves until the process ends.
+pub async fn serve(addr: SocketAddr, health: Arc<Health>) -> Result<tokio::task::JoinHandle<()>> {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(health);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Io { action: format!("listening on {addr} (--http-addr)"), source })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %bound, "serving /healthz, /readyz and /metrics");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    }))
+}
