@@ -99,7 +99,13 @@ impl TestEnv {
     /// Starts the operator with extra arguments to `run`.
     pub fn start_operator_with(&mut self, extra: &[&str]) {
         assert!(self.operator.is_none(), "operator already running");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let log = self.log.clone();
+        self.operator = Some(self.spawn_operator(&log, extra, &[]));
+    }
+
+    /// Spawns an operator process logging to `log`, with extra arguments and environment.
+    pub fn spawn_operator(&self, log: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Child {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
         let outbox = self.outbox();
         let mut args: Vec<String> = vec!["run".into(), "--namespace".into(), self.ns.clone()];
         if !extra.iter().any(|a| a.starts_with("--smtp-url") || a.starts_with("--outbox-dir")) {
@@ -113,17 +119,22 @@ impl TestEnv {
         if !extra.iter().any(|a| a.starts_with("--http-addr")) {
             args.extend(["--http-addr".into(), "127.0.0.1:0".into()]);
         }
-        let child = Command::new(env!("CARGO_BIN_EXE_conferencing-operator"))
+        Command::new(env!("CARGO_BIN_EXE_conferencing-operator"))
             .args(&args)
             .args(extra)
             .env("RUST_LOG", "warn,conferencing_operator=info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
             .spawn()
-            .expect("start conferencing-operator");
-        self.operator = Some(child);
+            .expect("start conferencing-operator")
+    }
+
+    /// A path for another operator's log in this test's directory.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self._dir.path().join(name)
     }
 
     /// Stops the operator with SIGTERM (as Kubernetes does) and waits for it to exit.

@@ -1,0 +1,150 @@
+//! Issue 6: leader election across replicas, and the metrics endpoint.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use conferencing_operator::api::{ConferencingUser, NotificationKind};
+use kube::ResourceExt;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn writes(log: &str) -> usize {
+    log.lines().filter(|l| l.contains("api write")).count()
+}
+
+/// The port the operator logged it serves HTTP on.
+fn http_port(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains("serving /healthz"))?;
+    let addr = line.split("addr=").nth(1)?.split_whitespace().next()?;
+    addr.rsplit(':').next()?.trim_matches('"').parse().ok()
+}
+
+async fn get(port: u16, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.expect("read");
+    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+fn stop(mut child: Child, signal: &str) {
+    let _ = Command::new("kill").args([signal, &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+const FAST_LEASE: [&str; 4] = ["--lease-duration-seconds", "6", "--lease-grace-seconds", "2"];
+
+#[tokio::test]
+async fn one_of_two_replicas_acts_and_the_standby_takes_over_when_it_dies() {
+    let Some(env) = TestEnv::new("replicas").await else { return };
+    let (a_log, b_log) = (env.log_path("a.log"), env.log_path("b.log"));
+    let a = env.spawn_operator(&a_log, &FAST_LEASE, &[("POD_NAME", "replica-a")]);
+    wait_until("replica a leads", TIMEOUT, || async {
+        read(&a_log).contains("acquired the leader lease").then_some(())
+    })
+    .await;
+    let b = env.spawn_operator(&b_log, &FAST_LEASE, &[("POD_NAME", "replica-b")]);
+    wait_until("replica b stands by", TIMEOUT, || async {
+        read(&b_log).contains("waiting for the leader lease").then_some(())
+    })
+    .await;
+
+    let (tenant, users) = example_objects();
+    env.apply(&tenant).await;
+    for u in &users {
+        env.apply(u).await;
+    }
+    for u in &users {
+        env.wait_ready(&u.name_any()).await;
+    }
+    assert!(writes(&read(&a_log)) > 0, "the leader did the work");
+    assert_eq!(writes(&read(&b_log)), 0, "the standby wrote nothing:\n{}", read(&b_log));
+    assert!(!read(&b_log).contains("acquired the leader lease"));
+
+    // The leader dies without a word; a request made meanwhile is handled by the new leader, once.
+    stop(a, "-KILL");
+    let killed = Instant::now();
+    let mut alice: ConferencingUser = users[0].clone();
+    alice.spec.requests.reset_pin = Some("after-failover".into());
+    env.apply(&alice).await;
+    wait_until("replica b takes over", Duration::from_secs(30), || async {
+        read(&b_log).contains("acquired the leader lease").then_some(())
+    })
+    .await;
+    let took = killed.elapsed();
+    eprintln!("standby took over {took:?} after the leader was killed (lease 6 s)");
+    let u = env
+        .wait_user("alice", "reset handled by the new leader", |u| {
+            u.status.as_ref().and_then(|s| s.handled_requests.reset_pin.as_deref()) == Some("after-failover")
+        })
+        .await;
+    env.wait_converged(Duration::from_secs(2)).await;
+    let resets = u.status.as_ref().map_or(0, |s| {
+        let reset = |k: &NotificationKind| *k == NotificationKind::PinReset;
+        s.notifications.pending.iter().filter(|n| reset(&n.kind)).count()
+            + s.notifications.delivered.iter().filter(|n| reset(&n.kind)).count()
+    });
+    assert_eq!(resets, 1, "the request was handled once");
+    assert_eq!(env.event_count("alice", "PinReset").await, 1);
+    stop(b, "-TERM");
+}
+
+#[tokio::test]
+async fn metrics_parse_and_count_what_happened() {
+    let Some(mut env) = TestEnv::new("metrics").await else { return };
+    env.start_operator();
+    let (tenant, users) = example_objects();
+    env.apply(&tenant).await;
+    for u in &users {
+        env.apply(u).await;
+    }
+    for u in &users {
+        env.wait_ready(&u.name_any()).await;
+    }
+    env.wait_converged(Duration::from_secs(2)).await;
+    let port = http_port(&env.log()).expect("the operator logged its HTTP port");
+    assert_eq!(get(port, "/healthz").await.0, 200);
+    assert_eq!(get(port, "/readyz").await.0, 200);
+    let (status, body) = get(port, "/metrics").await;
+    assert_eq!(status, 200);
+
+    let mut samples = std::collections::HashMap::new();
+    for line in body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("not a sample line: {line:?}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number in {line:?}"));
+        let metric = name.split('{').next().unwrap_or_default();
+        assert!(
+            !metric.is_empty() && metric.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name in {line:?}"
+        );
+        samples.insert(name.to_string(), value);
+    }
+    assert!(body.trim_end().ends_with("# EOF"), "OpenMetrics text ends with # EOF");
+    // Four of the five example users are Native: four PINs, four IDs, four licence e-mails
+    // plus Dana's on-request e-mail, all delivered to the outbox.
+    assert_eq!(samples.get("conferencing_pins_issued_total"), Some(&4.0), "{body}");
+    assert_eq!(samples.get("conferencing_conference_ids_issued_total"), Some(&4.0), "{body}");
+    assert_eq!(samples.get("conferencing_notifications_total{result=\"sent\"}"), Some(&5.0), "{body}");
+    assert_eq!(samples.get("conferencing_notifications_pending"), Some(&0.0), "{body}");
+    assert_eq!(samples.get("conferencing_leader"), Some(&1.0), "{body}");
+    let writes_metric: f64 =
+        samples.iter().filter(|(k, _)| k.starts_with("conferencing_api_writes_total")).map(|(_, v)| v).sum();
+    assert_eq!(writes_metric as usize, env.api_writes(), "the write counter matches the logged writes");
+    assert!(
+        samples
+            .get("conferencing_reconciles_total{kind=\"ConferencingUser\",result=\"ok\"}")
+            .is_some_and(|v| *v >= 5.0)
+    );
+    assert!(samples.keys().any(|k| k.starts_with("conferencing_reconcile_duration_seconds_bucket")));
+}
