@@ -178,9 +178,7 @@ pub async fn run(
         .graceful_shutdown_on(stop_users)
         .run(reconcile_user, user::error_policy, ctx.clone())
         .for_each(|res| {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "user controller event");
-            }
+            log_controller_error("ConferencingUser", res.err());
             future::ready(())
         });
 
@@ -191,15 +189,38 @@ pub async fn run(
         .graceful_shutdown_on(stop_tenants)
         .run(reconcile_tenant, tenant::error_policy, ctx)
         .for_each(|res| {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "tenant controller event");
-            }
+            log_controller_error("ConferencingTenant", res.err());
             future::ready(())
         });
 
     tracing::info!(namespace = ns.unwrap_or("(all)"), "controllers started");
     future::join(user_controller, tenant_controller).await;
     tracing::info!("controllers stopped");
+}
+
+/// Logs what the controller machinery reports. A watch that fails (most often: the
+/// operator's role lacks a permission) is a warning naming the cause; a request for an object
+/// that has just been deleted is routine.
+fn log_controller_error<E: std::error::Error + 'static>(
+    kind: &'static str,
+    error: Option<kube::runtime::controller::Error<crate::Error, E>>,
+) {
+    use kube::runtime::controller::Error as E2;
+    match error {
+        None | Some(E2::ObjectNotFound(_)) => {}
+        Some(E2::ReconcilerFailed(_, _)) => {} // logged by the error policy
+        Some(e) => {
+            // The Display of these errors omits their cause; the cause is what a person needs.
+            let mut chain = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::warn!(kind, error = %chain, "watch or queue error; retrying with backoff");
+        }
+    }
 }
 
 /// The objects an event adds, changes or deletes.
