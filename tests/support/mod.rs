@@ -389,3 +389,4 @@ impl TestEnv {
         self.user(&u.name_any()).await.resource_version()
     }
 }
+pub mod smtp;

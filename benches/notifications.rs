@@ -1,0 +1,124 @@
+//! Sends 1,000 notifications to a local SMTP server two ways and prints messages per second
+//! and peak memory: the operator's path (render, compose, send through its pooled transport,
+//! 16 at a time as the user controller runs them) and a plain lettre loop sending the same
+//! pre-built messages one after another over one pooled connection.
+//!
+//!     scripts/smtp-server up --name bench --port 2626
+//!     SMTP_BENCH_URL=smtp://127.0.0.1:2626 cargo bench --bench notifications
+//!
+//! Without SMTP_BENCH_URL it prints how to run it and exits.
+
+use std::time::{Duration, Instant};
+
+use conferencing_operator::api::{ConferencingTenant, ConferencingUser, NotificationKind, PendingNotification};
+use conferencing_operator::notification::mail::{SmtpConfig, StartTls, Transport, compose};
+use conferencing_operator::notification::notifier::{Notifier, context};
+use conferencing_operator::notification::templates::{Pin, Templates};
+use conferencing_operator::planning::outbox::Attempt;
+use conferencing_operator::validation::{validate_tenant, validate_user};
+use futures::StreamExt;
+use lettre::AsyncTransport;
+
+const N: usize = 1000;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn smtp(url: &str, pool: u32) -> Transport {
+    Transport::smtp(&SmtpConfig {
+        url: url.to_string(),
+        starttls: StartTls::Never,
+        credentials: None,
+        ca_file: None,
+        timeout: Duration::from_secs(30),
+        pool_size: pool,
+    })
+    .expect("transport")
+}
+
+#[tokio::main]
+async fn main() {
+    let Ok(url) = std::env::var("SMTP_BENCH_URL") else {
+        eprintln!("set SMTP_BENCH_URL (e.g. start scripts/smtp-server up --name bench --port 2626 first)");
+        return;
+    };
+    let tenant: ConferencingTenant =
+        serde_yaml::from_str(include_str!("../examples/acme/tenant.yaml")).expect("tenant");
+    let vt = validate_tenant(&tenant).expect("valid tenant");
+    let template: ConferencingUser =
+        serde_yaml::from_str(include_str!("../examples/acme/users/alice.yaml")).expect("user");
+    let mut users = Vec::with_capacity(N);
+    for i in 0..N {
+        let mut u = template.clone();
+        u.metadata.name = Some(format!("user-{i}"));
+        u.metadata.uid = Some(format!("uid-{i}"));
+        u.spec.email = format!("user{i}@acme.example");
+        let vu = validate_user(&u, &vt).expect("valid user");
+        let mut st = conferencing_operator::api::ConferencingUserStatus::default();
+        st.conference_id = Some(format!("{}", 1_000_000 + i));
+        st.service_number = Some("+14255550100".into());
+        let entry = PendingNotification {
+            kind: NotificationKind::LicenseAssigned,
+            message_id: format!("<license-assigned.g1.t1.uid-{i}@conferencing-operator.invalid>"),
+            recipient: format!("user{i}@acme.example"),
+            provider_name: None,
+            attempts: 0,
+            last_error: None,
+            next_attempt_time: None,
+            permanently_failed: false,
+        };
+        users.push((vu, st, entry));
+    }
+    let templates = Templates::embedded().expect("templates");
+    let from: lettre::message::Mailbox = "Audio Conferencing <conferencing@ops.example>".parse().expect("from");
+
+    // The operator's path.
+    let before = peak_rss_kib();
+    let notifier = Notifier { templates, transport: smtp(&url, 4), default_from: from.clone() };
+    let start = Instant::now();
+    let results: Vec<Attempt> = futures::stream::iter(users.iter())
+        .map(|(vu, st, entry)| notifier.deliver(entry, vu, &vt, st, Some(Pin::new("839201"))))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let operator = start.elapsed();
+    let delivered = results.iter().filter(|a| **a == Attempt::Delivered).count();
+    let operator_peak = peak_rss_kib();
+
+    // A plain lettre loop: the same messages, built beforehand, over one pooled connection.
+    let messages: Vec<_> = users
+        .iter()
+        .map(|(vu, st, entry)| {
+            let ctx = context(entry, vu, &vt, st, Some(Pin::new("839201")));
+            let r = notifier.templates.render(entry.kind, vu.locale, &ctx).expect("render");
+            compose(&r, notifier.sender(&vt), entry.recipient.parse().expect("to"), &entry.message_id).expect("compose")
+        })
+        .collect();
+    let Transport::Smtp(plain) = smtp(&url, 1) else { unreachable!("smtp transport") };
+    let start = Instant::now();
+    let mut plain_ok = 0;
+    for m in messages {
+        if plain.send(m).await.is_ok() {
+            plain_ok += 1;
+        }
+    }
+    let plain_time = start.elapsed();
+
+    let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
+    println!(
+        "operator path : {delivered}/{N} delivered in {operator:.2?} = {:.0} msg/s (render+compose+send, 16 concurrent, pool 4)",
+        rate(delivered, operator)
+    );
+    println!(
+        "plain lettre  : {plain_ok}/{N} delivered in {plain_time:.2?} = {:.0} msg/s (pre-built, sequential, pool 1)",
+        rate(plain_ok, plain_time)
+    );
+    println!("ratio operator/plain: {:.2}", rate(delivered, operator) / rate(plain_ok, plain_time));
+    println!("peak RSS: {before} KiB before, {operator_peak} KiB after the operator path");
+}

@@ -1,0 +1,109 @@
+//! A real SMTP server for a test: `scripts/smtp-server` (Debian's aiosmtpd), one instance per
+//! test on a free port, storing what it accepts in a Maildir.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+pub struct SmtpServer {
+    pub name: String,
+    pub port: u16,
+    pub maildir: PathBuf,
+    pub control: PathBuf,
+    pub log: PathBuf,
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/smtp-server")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+impl SmtpServer {
+    /// Starts an instance named `name` on a free port.
+    pub fn start(name: &str) -> SmtpServer {
+        let port = free_port();
+        let status = Command::new(script())
+            .args(["up", "--name", name, "--port", &port.to_string()])
+            .status()
+            .expect("run scripts/smtp-server");
+        assert!(status.success(), "scripts/smtp-server up failed");
+        let out = Command::new(script()).args(["env", "--name", name]).output().expect("env");
+        let env = String::from_utf8_lossy(&out.stdout).to_string();
+        let var = |key: &str| -> String {
+            env.lines()
+                .find_map(|l| {
+                    l.trim_start_matches("export ")
+                        .strip_prefix(&format!("{key}="))
+                        .map(|v| v.trim_matches(['"', '\'']).to_string())
+                })
+                .unwrap_or_else(|| panic!("{key} missing from scripts/smtp-server env:\n{env}"))
+        };
+        let maildir = PathBuf::from(var("SMTP_TEST_MAILDIR"));
+        let control = PathBuf::from(var("SMTP_TEST_CONTROL"));
+        let log = maildir.parent().map(|p| p.join("server.log")).unwrap_or_default();
+        SmtpServer { name: name.into(), port, maildir, control, log }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (its Maildir stays).
+    pub fn down(&self) {
+        let _ = Command::new(script()).args(["down", "--name", &self.name]).status();
+    }
+
+    /// Starts it again on the same port.
+    pub fn up(&self) {
+        let status = Command::new(script())
+            .args(["up", "--name", &self.name, "--port", &self.port.to_string()])
+            .status()
+            .expect("run scripts/smtp-server");
+        assert!(status.success());
+    }
+
+    /// `accept`, `reject-permanent` or `reject-temporary`.
+    pub fn mode(&self, mode: &str) {
+        std::fs::write(&self.control, format!("{{\"mode\": \"{mode}\"}}")).expect("control file");
+    }
+
+    /// Every message received so far, raw.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
+                let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                paths.sort();
+                out.extend(paths.into_iter().filter_map(|p| std::fs::read(p).ok()));
+            }
+        }
+        out
+    }
+
+    /// Waits until at least `n` messages have arrived.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {n} e-mails, got {}", m.len());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Lines of the server's transaction log.
+    pub fn transactions(&self) -> usize {
+        std::fs::read_to_string(&self.log).map(|s| s.lines().count()).unwrap_or(0)
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
