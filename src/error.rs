@@ -35,9 +35,6 @@ pub enum Error {
         /// Attempts made.
         attempts: usize,
     },
-    /// A watch cache stopped before it was ready (the operator is shutting down).
-    #[error("the {0} cache is not available: the operator is shutting down")]
-    CacheUnavailable(&'static str),
     /// Serialising an object failed (a bug).
     #[error("serialising {what}: {source}")]
     Serialize {
@@ -74,7 +71,6 @@ impl Error {
             Error::Kube { .. } => "kube",
             Error::ConferenceIdConflict { .. } => "conference_id_conflict",
             Error::IdSpaceExhausted { .. } => "id_space_exhausted",
-            Error::CacheUnavailable(_) => "cache_unavailable",
             Error::Serialize { .. } => "serialize",
             Error::Io { .. } => "io",
             Error::Config(_) => "config",

@@ -179,7 +179,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     };
 
     if !args.leader_election {
-        controller::run(client, config, readiness, stopped(stop_rx)).await;
+        bounded(controller::run(client, config, readiness, stopped(stop_rx.clone())), stopped(stop_rx)).await;
         tracing::info!(api_writes = telemetry::api_writes(), "stopped");
         return Ok(());
     }
@@ -216,7 +216,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         let _ = watch_lost.wait_for(|l| !*l).await;
     };
     tokio::select! {
-        () = controller::run(client, config, readiness, stopped(stop_rx)) => {}
+        () = bounded(controller::run(client, config, readiness, stopped(stop_rx.clone())), stopped(stop_rx)) => {}
         () = lost => {
             // Dropping the controllers here cancels every in-flight reconcile at once: the
             // lease is renewed `grace` seconds before it expires, so this process stops
@@ -236,6 +236,23 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     telemetry::METRICS.leader.set(0);
     tracing::info!(api_writes = telemetry::api_writes(), "stopped");
     Ok(())
+}
+
+/// How long in-flight work may take after a shutdown request.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `work` until it ends, or until [`SHUTDOWN_GRACE`] after `stop`: a reconcile that
+/// cannot finish (a watch the operator is not allowed to list never fills its cache) must not
+/// keep the process from exiting. Kubernetes' default termination grace is 30 s.
+async fn bounded(work: impl Future<Output = ()>, stop: impl Future<Output = ()>) {
+    let deadline = async {
+        stop.await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        () = work => {}
+        () = deadline => tracing::warn!(grace = ?SHUTDOWN_GRACE, "in-flight work did not finish after the shutdown request; exiting"),
+    }
 }
 
 /// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.

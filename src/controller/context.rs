@@ -12,7 +12,6 @@ use super::expectations::Expectations;
 use super::index::ClaimIndex;
 use super::readiness::Readiness;
 use crate::api::{ConferencingTenant, ConferencingUser};
-use crate::error::{Error, Result};
 use crate::notification::notifier::Notifier;
 use crate::planning::{PlannedEvent, Severity};
 
@@ -66,10 +65,12 @@ impl Context {
         }
     }
 
-    /// Waits until every cache has been filled once, so that no decision is made on a
-    /// partial view (an ID that looks free only because its claim was not listed yet).
-    pub async fn wait_ready(&self) -> Result<()> {
-        if self.readiness.wait().await { Ok(()) } else { Err(Error::CacheUnavailable("watch")) }
+    /// Whether every cache has been filled once, waiting a little for it. Reconciles must not
+    /// decide on a partial view (an ID that looks free only because its claim was not listed
+    /// yet), but must not wait for ever either: a cache that cannot fill (a missing
+    /// permission) would otherwise hold every reconcile, and shutdown with them.
+    pub async fn caches_ready(&self) -> bool {
+        tokio::time::timeout(std::time::Duration::from_secs(2), self.readiness.wait()).await.unwrap_or(false)
     }
 
     /// The user with this name and UID, if it still exists.

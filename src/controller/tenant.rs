@@ -29,7 +29,9 @@ pub fn user_count(ctx: &Context, namespace: &str, name: &str) -> u32 {
 
 /// Reconciles one tenant.
 pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Result<Action> {
-    ctx.wait_ready().await?;
+    if !ctx.caches_ready().await {
+        return Ok(Action::requeue(Duration::from_secs(2)));
+    }
     if tenant.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }

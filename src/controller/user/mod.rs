@@ -24,7 +24,9 @@ use crate::planning::{self, Observed, PlannedEvent};
 /// Reconciles one user.
 pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result<Action> {
     tracing::debug!(user = %user.name_any(), "reconcile start");
-    ctx.wait_ready().await?;
+    if !ctx.caches_ready().await {
+        return Ok(Action::requeue(Duration::from_secs(2)));
+    }
     tracing::debug!(user = %user.name_any(), "caches ready");
     if user.metadata.deletion_timestamp.is_some() {
         // Its Secret and claim are owned by it and go with it.

@@ -1,0 +1,151 @@
+//! Issue 6: the ClusterRole in `manifests/` is sufficient (the whole example flow works as
+//! the operator's ServiceAccount) and necessary (without one of its rules the failure is
+//! plain in the log).
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kube::ResourceExt;
+use serde_yaml::Value;
+use support::*;
+
+fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl on PATH");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("kubectl");
+    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The RBAC objects of the rendered base: Namespace, ServiceAccount, roles and bindings.
+fn rbac_objects() -> Vec<Value> {
+    let rendered = kubectl(&["kustomize", concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/base")], None);
+    serde_yaml::Deserializer::from_str(&rendered)
+        .map(|d| <Value as serde::Deserialize>::deserialize(d).expect("yaml"))
+        .filter(|v| {
+            matches!(
+                v["kind"].as_str(),
+                Some("Namespace" | "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding")
+            )
+        })
+        .collect()
+}
+
+fn to_yaml(objects: &[Value]) -> String {
+    objects.iter().map(|o| serde_yaml::to_string(o).expect("yaml")).collect::<Vec<_>>().join("---\n")
+}
+
+/// A kubeconfig for the same cluster as the current one, authenticated as `namespace/sa`.
+fn kubeconfig_for(namespace: &str, sa: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let token = kubectl(&["create", "token", sa, "-n", namespace, "--duration", "1h"], None);
+    let current: Value = serde_yaml::from_str(&kubectl(&["config", "view", "--minify", "--raw", "-o", "yaml"], None))
+        .expect("kubeconfig");
+    let cluster = current["clusters"][0]["cluster"].clone();
+    let config = serde_yaml::to_string(&serde_yaml::from_str::<Value>(&format!(
+        "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {}}}]\nusers: [{{name: u, user: {{token: {}}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n",
+        serde_json::to_string(&cluster).expect("json"),
+        token.trim()
+    )).expect("kubeconfig yaml"))
+    .expect("yaml");
+    let path = dir.join(format!("{sa}.kubeconfig"));
+    std::fs::write(&path, config).expect("write kubeconfig");
+    path
+}
+
+#[tokio::test]
+async fn the_manifests_role_is_sufficient_and_each_rule_is_needed() {
+    let Some(env) = TestEnv::new("rbac").await else { return };
+    let objects = rbac_objects();
+    let find = |kind: &str| objects.iter().find(|o| o["kind"].as_str() == Some(kind)).cloned();
+    let sa = find("ServiceAccount").expect("the base has a ServiceAccount");
+    let (sa_ns, sa_name) = (
+        sa["metadata"]["namespace"].as_str().expect("ns").to_string(),
+        sa["metadata"]["name"].as_str().expect("name").to_string(),
+    );
+    kubectl(&["apply", "-f", "-"], Some(&to_yaml(&objects)));
+
+    // Sufficient: the example flow as the operator's own identity.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = kubeconfig_for(&sa_ns, &sa_name, dir.path());
+    let lease = format!("conferencing-operator-{}", env.ns);
+    let log = env.log_path("rbac.log");
+    let config_str = config.display().to_string();
+    let mut child = env.spawn_operator(
+        &log,
+        &["--leader-election-namespace", &sa_ns, "--leader-election-lease", &lease],
+        &[("KUBECONFIG", config_str.as_str())],
+    );
+    let (tenant, users) = example_objects();
+    env.apply(&tenant).await;
+    for u in &users {
+        env.apply(u).await;
+    }
+    for u in &users {
+        env.wait_ready(&u.name_any()).await;
+    }
+    let mut dana = users.iter().find(|u| u.name_any() == "dana").expect("dana").clone();
+    dana.spec.requests.reset_pin = Some("rbac".into());
+    dana.spec.requests.reset_conference_id = Some("rbac".into());
+    env.apply(&dana).await;
+    env.wait_user("dana", "requests handled", |u| {
+        u.status.as_ref().is_some_and(|s| s.handled_requests.reset_conference_id.as_deref() == Some("rbac"))
+    })
+    .await;
+    let mut eve = users.iter().find(|u| u.name_any() == "eve").expect("eve").clone();
+    eve.spec.provider = Default::default();
+    env.apply(&eve).await;
+    env.wait_user("eve", "provisioned", |u| u.status.as_ref().is_some_and(|s| s.pin.is_some())).await;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!text.contains("forbidden"), "the operator met a forbidden call:\n{}", tail(&text, 20));
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+
+    // Necessary: a scratch copy of the role without its Secrets rule, for a scratch identity.
+    let mut role = find("ClusterRole").expect("the base has a ClusterRole");
+    let rules = role["rules"].as_sequence_mut().expect("rules");
+    let before = rules.len();
+    rules
+        .retain(|r| !r["resources"].as_sequence().is_some_and(|res| res.iter().any(|x| x.as_str() == Some("secrets"))));
+    assert_eq!(rules.len(), before - 1, "exactly one rule grants Secrets");
+    let scratch = format!("scratch-{}", env.ns);
+    role["metadata"] = serde_yaml::from_str(&format!("{{name: {scratch}}}")).expect("meta");
+    let binding: Value = serde_yaml::from_str(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {scratch}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {scratch}}}\nsubjects: [{{kind: ServiceAccount, name: scratch, namespace: {}}}]\n",
+        env.ns
+    ))
+    .expect("binding");
+    let sa: Value = serde_yaml::from_str(&format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: scratch, namespace: {}}}\n",
+        env.ns
+    ))
+    .expect("sa");
+    kubectl(&["apply", "-f", "-"], Some(&to_yaml(&[role, binding, sa])));
+    let config = kubeconfig_for(&env.ns, "scratch", dir.path());
+    let config_str = config.display().to_string();
+    let log = env.log_path("scratch.log");
+    let mut child = env.spawn_operator(&log, &["--leader-election=false"], &[("KUBECONFIG", config_str.as_str())]);
+    let mut frank = users[0].clone();
+    frank.metadata.name = Some("frank".into());
+    env.apply(&frank).await;
+    let line = wait_until("the missing permission in the log", Duration::from_secs(60), || async {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines().find(|l| l.contains("secrets") && l.contains("forbidden")).map(str::to_string)
+    })
+    .await;
+    eprintln!("without the Secrets rule the operator says: {line}");
+    assert!(!is_ready(&env.user("frank").await), "nothing is done without the permission");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    kubectl(&["delete", "clusterrole,clusterrolebinding", &scratch, "--ignore-not-found"], None);
+}
