@@ -7,7 +7,6 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use conferencing_operator::api::{ConferencingUser, NotificationKind};
-use kube::ResourceExt;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -60,14 +59,7 @@ async fn one_of_two_replicas_acts_and_the_standby_takes_over_when_it_dies() {
     })
     .await;
 
-    let (tenant, users) = example_objects();
-    env.apply(&tenant).await;
-    for u in &users {
-        env.apply(u).await;
-    }
-    for u in &users {
-        env.wait_ready(&u.name_any()).await;
-    }
+    let (_, users) = env.apply_examples().await;
     assert!(writes(&read(&a_log)) > 0, "the leader did the work");
     assert_eq!(writes(&read(&b_log)), 0, "the standby wrote nothing:\n{}", read(&b_log));
     assert!(!read(&b_log).contains("acquired the leader lease"));
@@ -104,14 +96,7 @@ async fn one_of_two_replicas_acts_and_the_standby_takes_over_when_it_dies() {
 async fn metrics_parse_and_count_what_happened() {
     let Some(mut env) = TestEnv::new("metrics").await else { return };
     env.start_operator();
-    let (tenant, users) = example_objects();
-    env.apply(&tenant).await;
-    for u in &users {
-        env.apply(u).await;
-    }
-    for u in &users {
-        env.wait_ready(&u.name_any()).await;
-    }
+    env.apply_examples().await;
     env.wait_converged(Duration::from_secs(2)).await;
     let port = http_port(&env.log()).expect("the operator logged its HTTP port");
     assert_eq!(get(port, "/healthz").await.0, 200);

@@ -228,13 +228,7 @@ async fn pending_emails_survive_an_operator_crash() {
     let Some((mut env, server)) = start("mail-crash").await else { return };
     env.apply(&tenant(true, false)).await;
     server.down();
-    let (_, users) = example_objects();
-    for u in &users {
-        env.apply(u).await;
-    }
-    for u in &users {
-        env.wait_ready(&u.name_any()).await;
-    }
+    env.apply_examples().await;
     env.kill_operator();
     server.up();
     let url = server.url();

@@ -86,14 +86,7 @@ async fn the_manifests_role_is_sufficient_and_each_rule_is_needed() {
         &["--leader-election-namespace", &sa_ns, "--leader-election-lease", &lease],
         &[("KUBECONFIG", config_str.as_str())],
     );
-    let (tenant, users) = example_objects();
-    env.apply(&tenant).await;
-    for u in &users {
-        env.apply(u).await;
-    }
-    for u in &users {
-        env.wait_ready(&u.name_any()).await;
-    }
+    let (_, users) = env.apply_examples().await;
     let mut dana = users.iter().find(|u| u.name_any() == "dana").expect("dana").clone();
     dana.spec.requests.reset_pin = Some("rbac".into());
     dana.spec.requests.reset_conference_id = Some("rbac".into());

@@ -366,13 +366,7 @@ async fn a_deleted_tenant_blocks_its_users_who_keep_their_pin_and_id() {
 #[tokio::test]
 async fn converged_examples_cause_no_writes_for_30_seconds() {
     let Some((env, _)) = env_with_tenant("steady").await else { return };
-    let (_, users) = example_objects();
-    for u in &users {
-        env.apply(u).await;
-    }
-    for u in &users {
-        env.wait_ready(&u.name_any()).await;
-    }
+    let (_, users) = env.apply_examples().await;
     env.wait_converged(Duration::from_secs(3)).await;
     let writes = env.api_writes();
     let versions: Vec<_> = join_all(users.iter().map(|u| env.user_rv(u))).await;

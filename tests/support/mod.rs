@@ -213,6 +213,19 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("applying {name}: {e}"))
     }
 
+    /// Applies the example tenant and users and waits until every user is Ready.
+    pub async fn apply_examples(&self) -> (ConferencingTenant, Vec<ConferencingUser>) {
+        let (tenant, users) = example_objects();
+        self.apply(&tenant).await;
+        for u in &users {
+            self.apply(u).await;
+        }
+        for u in &users {
+            self.wait_ready(&u.name_any()).await;
+        }
+        (tenant, users)
+    }
+
     /// Deletes an object.
     pub async fn delete<K>(&self, name: &str)
     where
