@@ -240,3 +240,31 @@ async fn pending_emails_survive_an_operator_crash() {
     assert_eq!(server.messages().len(), 5);
     assert_eq!(ids.len(), 5, "no Message-ID twice");
 }
+
+#[tokio::test]
+async fn starttls_and_auth_with_the_password_from_a_file() {
+    let Some(mut env) = TestEnv::new("mail-tls").await else { return };
+    let server = SmtpServer::start_with(&env.ns, &["--require-auth"]);
+    let password_file = env.log_path("smtp-password");
+    std::fs::write(&password_file, format!("{}\n", server.password)).expect("password file");
+    let (url, ca, pw) = (server.url(), server.ca.display().to_string(), password_file.display().to_string());
+    env.start_operator_with(&[
+        "--smtp-url",
+        &url,
+        "--smtp-starttls",
+        "required",
+        "--smtp-ca-file",
+        &ca,
+        "--smtp-username",
+        "conferencing",
+        "--smtp-password-file",
+        &pw,
+        "--mail-from",
+        FROM,
+    ]);
+    env.apply(&tenant(true, false)).await;
+    env.apply(&user("alice")).await;
+    let m = mails(&server, 1).await.remove(0);
+    assert_eq!(m.to(), "alice.martin@acme.example");
+    assert!(!env.log().contains(&server.password), "the SMTP password is not logged");
+}

@@ -11,6 +11,10 @@ pub struct SmtpServer {
     pub maildir: PathBuf,
     pub control: PathBuf,
     pub log: PathBuf,
+    /// The server's self-signed certificate, to trust for STARTTLS.
+    pub ca: PathBuf,
+    /// AUTH password of user `conferencing`.
+    pub password: String,
 }
 
 fn script() -> PathBuf {
@@ -24,9 +28,15 @@ fn free_port() -> u16 {
 impl SmtpServer {
     /// Starts an instance named `name` on a free port.
     pub fn start(name: &str) -> SmtpServer {
+        Self::start_with(name, &[])
+    }
+
+    /// Starts an instance with extra options (e.g. `--require-auth`).
+    pub fn start_with(name: &str, options: &[&str]) -> SmtpServer {
         let port = free_port();
         let status = Command::new(script())
             .args(["up", "--name", name, "--port", &port.to_string()])
+            .args(options)
             .status()
             .expect("run scripts/smtp-server");
         assert!(status.success(), "scripts/smtp-server up failed");
@@ -42,9 +52,11 @@ impl SmtpServer {
                 .unwrap_or_else(|| panic!("{key} missing from scripts/smtp-server env:\n{env}"))
         };
         let maildir = PathBuf::from(var("SMTP_TEST_MAILDIR"));
+        let ca = PathBuf::from(var("SMTP_TEST_CA"));
+        let password = var("SMTP_TEST_PASSWORD");
         let control = PathBuf::from(var("SMTP_TEST_CONTROL"));
         let log = maildir.parent().map(|p| p.join("server.log")).unwrap_or_default();
-        SmtpServer { name: name.into(), port, maildir, control, log }
+        SmtpServer { name: name.into(), port, maildir, control, log, ca, password }
     }
 
     pub fn url(&self) -> String {
