@@ -30,8 +30,8 @@ pub struct ReconcileLabels {
 /// Labels naming a kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
-    /// Object or e-mail kind.
-    pub kind: &'static str,
+    /// Object kind.
+    pub kind: String,
 }
 
 /// Labels of notification results.
@@ -140,9 +140,9 @@ pub fn init(format: LogFormat) {
 }
 
 /// Records one write request to the API server.
-pub fn record_write(verb: &'static str, kind: &'static str, namespace: &str, name: &str) {
+pub fn record_write(verb: &'static str, kind: &str, namespace: &str, name: &str) {
     API_WRITES.fetch_add(1, Ordering::Relaxed);
-    METRICS.api_writes.get_or_create(&KindLabels { kind }).inc();
+    METRICS.api_writes.get_or_create(&KindLabels { kind: kind.to_string() }).inc();
     tracing::info!(verb, kind, namespace, name, "api write");
 }
 

@@ -7,6 +7,7 @@
 //! - Secrets and conference-ID claims: label-selected watches, so the caches hold only the
 //!   operator's own objects; changes to them wake their owning user.
 
+pub mod apply_status;
 pub mod context;
 pub mod expectations;
 pub mod index;
@@ -69,7 +70,10 @@ where
         Err(e) => e.metric_label(),
     };
     METRICS.reconciles.get_or_create(&ReconcileLabels { kind, result: label }).inc();
-    METRICS.reconcile_seconds.get_or_create(&KindLabels { kind }).observe(start.elapsed().as_secs_f64());
+    METRICS
+        .reconcile_seconds
+        .get_or_create(&KindLabels { kind: kind.to_string() })
+        .observe(start.elapsed().as_secs_f64());
     result
 }
 

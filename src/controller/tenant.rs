@@ -4,14 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use super::context::Context;
 use crate::api::condition::{DesiredCondition, merge_conditions};
-use crate::api::{ConditionType, ConferencingTenant, ConferencingTenantStatus, FIELD_MANAGER};
+use crate::api::{ConditionType, ConferencingTenant, ConferencingTenantStatus};
 use crate::error::{Error, Result};
 use crate::planning::{PlannedEvent, Severity};
 use crate::validation::validate_tenant;
@@ -49,16 +47,7 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
         users: user_count(&ctx, &ns, &name),
     };
     if status != prev {
-        let api: Api<ConferencingTenant> = Api::namespaced(ctx.client.clone(), &ns);
-        let patch = json!({
-            "apiVersion": ConferencingTenant::api_version(&()),
-            "kind": ConferencingTenant::kind(&()),
-            "status": status,
-        });
-        crate::telemetry::record_write("apply-status", "ConferencingTenant", &ns, &name);
-        api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-            .await
-            .map_err(Error::kube(format!("writing status of ConferencingTenant {ns}/{name}")))?;
+        super::apply_status::apply_status(&ctx.client, &*tenant, &status).await?;
         let became_invalid = prev.conditions.iter().all(|c| {
             c.reason != "InvalidSpec" || c.message != invalid.as_ref().map(ToString::to_string).unwrap_or_default()
         });

@@ -1,28 +1,16 @@
 //! Step 5: the status, written with server-side apply under the operator's field manager.
 
-use kube::api::{Api, Patch, PatchParams};
-use kube::{Resource, ResourceExt};
-use serde_json::json;
+use kube::ResourceExt;
 
-use crate::api::{ConferencingUser, ConferencingUserStatus, FIELD_MANAGER};
+use crate::api::{ConferencingUser, ConferencingUserStatus};
+use crate::controller::apply_status::apply_status;
 use crate::controller::context::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// Applies `status` to the user.
+/// Applies `status` to the user, and remembers the version written so that the next
+/// reconcile waits for the cache to show it.
 pub async fn write(ctx: &Context, user: &ConferencingUser, status: &ConferencingUserStatus) -> Result<()> {
-    let ns = user.namespace().unwrap_or_default();
-    let name = user.name_any();
-    let api: Api<ConferencingUser> = Api::namespaced(ctx.client.clone(), &ns);
-    let patch = json!({
-        "apiVersion": ConferencingUser::api_version(&()),
-        "kind": ConferencingUser::kind(&()),
-        "status": status,
-    });
-    crate::telemetry::record_write("apply-status", "ConferencingUser", &ns, &name);
-    let written = api
-        .patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await
-        .map_err(Error::kube(format!("writing status of ConferencingUser {ns}/{name}")))?;
+    let written = apply_status(&ctx.client, user, status).await?;
     ctx.expectations.expect(&user.uid().unwrap_or_default(), written.metadata.resource_version.as_deref());
     Ok(())
 }
