@@ -316,23 +316,24 @@ fn notifier(args: &MailArgs) -> Result<Notifier, Error> {
     let transport = match &args.smtp_url {
         None => Transport::outbox(args.outbox_dir.clone())?,
         Some(url) => {
-            let password = match &args.smtp_password_file {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .map_err(|source| Error::Io { action: format!("reading {}", path.display()), source })?
-                        .trim_end()
-                        .to_string(),
-                ),
-                None => std::env::var("SMTP_PASSWORD").ok(),
-            };
-            let credentials = match (&args.smtp_username, password) {
-                (Some(u), Some(p)) => Some((u.clone(), p)),
-                (Some(_), None) => {
-                    return Err(Error::Config(
-                        "--smtp-username needs a password: --smtp-password-file or SMTP_PASSWORD".into(),
-                    ));
+            // The password is read only when a user name is set: the manifests always point
+            // at a mounted password file, which is absent for an unauthenticated relay.
+            let credentials = match &args.smtp_username {
+                None => None,
+                Some(user) => {
+                    let password = match &args.smtp_password_file {
+                        Some(path) => std::fs::read_to_string(path)
+                            .map_err(|source| Error::Io { action: format!("reading {}", path.display()), source })?
+                            .trim_end()
+                            .to_string(),
+                        None => std::env::var("SMTP_PASSWORD").map_err(|_| {
+                            Error::Config(
+                                "--smtp-username needs a password: --smtp-password-file or SMTP_PASSWORD".into(),
+                            )
+                        })?,
+                    };
+                    Some((user.clone(), password))
                 }
-                (None, _) => None,
             };
             Transport::smtp(&SmtpConfig {
                 url: url.clone(),
