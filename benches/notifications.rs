@@ -85,7 +85,7 @@ async fn main() {
     let notifier = Notifier { templates, transport: smtp(&url, 4), default_from: from.clone() };
     let start = Instant::now();
     let results: Vec<Attempt> = futures::stream::iter(users.iter())
-        .map(|(vu, st, entry)| notifier.deliver(entry, vu, &vt, st, Some(Pin::new("839201"))))
+        .map(|(vu, st, entry)| deliver(&notifier, entry, vu, &vt, st))
         .buffer_unordered(16)
         .collect()
         .await;
@@ -102,7 +102,7 @@ async fn main() {
     let start = Instant::now();
     let mut single_ok = 0;
     for (vu, st, entry) in &users {
-        if single.deliver(entry, vu, &vt, st, Some(Pin::new("839201"))).await == Attempt::Delivered {
+        if deliver(&single, entry, vu, &vt, st).await == Attempt::Delivered {
             single_ok += 1;
         }
     }
@@ -112,7 +112,7 @@ async fn main() {
     let messages: Vec<_> = users
         .iter()
         .map(|(vu, st, entry)| {
-            let ctx = context(entry, vu, &vt, st, Some(Pin::new("839201")));
+            let ctx = context(entry.kind, vu, &vt, st, Some(Pin::new("839201")));
             let r = notifier.templates.render(entry.kind, vu.locale, &ctx).expect("render");
             compose(&r, notifier.sender(&vt), entry.recipient.parse().expect("to"), &entry.message_id).expect("compose")
         })
@@ -149,4 +149,20 @@ async fn main() {
         rate(delivered, operator) / rate(plain_ok, plain_time)
     );
     println!("peak RSS: {before} KiB before, {operator_peak} KiB after the operator path");
+}
+
+/// The operator's delivery path for one e-mail: prepare from the spec and status, render
+/// with the PIN, compose, send.
+async fn deliver(
+    notifier: &Notifier,
+    entry: &PendingNotification,
+    vu: &conferencing_operator::validation::ValidatedUser,
+    vt: &conferencing_operator::validation::ValidatedTenant,
+    st: &conferencing_operator::api::ConferencingUserStatus,
+) -> Attempt {
+    let email = notifier.prepare(entry, vu, vt, st);
+    match notifier.build(&email, Some(Pin::new("839201"))) {
+        Ok(m) => notifier.send(m).await,
+        Err(e) => Attempt::Permanent(e),
+    }
 }

@@ -1,16 +1,40 @@
-//! The library's one error type. Every variant says which object it concerns and never
-//! carries a PIN or a credential.
+//! The library's error type, grouped by where a failure happens: a reconcile step (each
+//! naming the object it concerns) or start-up. No variant ever carries a PIN or a
+//! credential: kube errors never echo request bodies, and the messages here are built from
+//! names and actions only.
 
 use crate::provisioning::claim::Holder;
 
 /// Errors of the reconcilers and the CLI.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A Kubernetes API call failed.
-    #[error("{action}: {source}")]
-    Kube {
-        /// What the operator was doing, naming the object, e.g. `writing status of ConferencingUser ns/alice`.
+    /// Reading what an object refers to failed (step `dereference`).
+    #[error("{object}: reading {what}: {source}")]
+    Dereference {
+        /// The object being reconciled, `Kind namespace/name`.
+        object: String,
+        /// What was being read, naming it.
+        what: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Creating, changing or deleting an object the operator owns failed (step `apply`).
+    #[error("{object}: {action}: {source}")]
+    Apply {
+        /// The object being reconciled.
+        object: String,
+        /// What was being done, e.g. `creating ConferenceIdClaim acme/4455667`.
         action: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the status failed (step `status`).
+    #[error("{object}: writing status: {source}")]
+    Status {
+        /// The object being reconciled.
+        object: String,
         /// The API error.
         #[source]
         source: kube::Error,
@@ -35,15 +59,31 @@ pub enum Error {
         /// Attempts made.
         attempts: usize,
     },
-    /// Serialising an object failed (a bug).
-    #[error("serialising {what}: {source}")]
-    Serialize {
-        /// What was being serialised.
-        what: String,
-        /// The cause.
-        #[source]
-        source: serde_json::Error,
+    /// A reconcile panicked: a bug. Contained, reported on the object, retried with backoff.
+    #[error("{object}: internal error (a bug; see the operator's log): {what}")]
+    Internal {
+        /// The object being reconciled.
+        object: String,
+        /// What failed, without the panic's message (it may hold anything).
+        what: &'static str,
     },
+    /// A command-line flag or its file is unusable (start-up).
+    #[error("{flag}: {message}")]
+    Flag {
+        /// The flag, e.g. `--smtp-url`.
+        flag: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The e-mail templates could not be loaded (start-up).
+    #[error("e-mail templates: {0}")]
+    Templates(#[from] crate::notification::templates::TemplateError),
+    /// No Kubernetes API server could be reached or configured (start-up).
+    #[error("connecting to the Kubernetes API (KUBECONFIG or the in-cluster service account): {0}")]
+    Connect(#[source] kube::Error),
+    /// Leader election failed or the lease was lost.
+    #[error("leader election: {0}")]
+    Leadership(String),
     /// Reading or writing a local file failed.
     #[error("{action}: {source}")]
     Io {
@@ -53,28 +93,56 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Configuration is unusable.
-    #[error("configuration: {0}")]
-    Config(String),
+    /// Serialising an object failed (a bug).
+    #[error("serialising {what}: {source}")]
+    Serialize {
+        /// What was being serialised.
+        what: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Input given on the command line (a YAML file, an event name) is unusable.
+    #[error("{0}")]
+    Input(String),
 }
 
 impl Error {
-    /// Wraps a kube error with what was being done.
-    pub fn kube(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
-        let action = action.into();
-        move |source| Error::Kube { action, source }
-    }
-
     /// A short label for metrics and logs.
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Kube { .. } => "kube",
+            Error::Dereference { .. } => "dereference",
+            Error::Apply { .. } => "apply",
+            Error::Status { .. } => "status",
             Error::ConferenceIdConflict { .. } => "conference_id_conflict",
             Error::IdSpaceExhausted { .. } => "id_space_exhausted",
-            Error::Serialize { .. } => "serialize",
+            Error::Internal { .. } => "internal",
+            Error::Flag { .. } => "flag",
+            Error::Templates(_) => "templates",
+            Error::Connect(_) => "connect",
+            Error::Leadership(_) => "leadership",
             Error::Io { .. } => "io",
-            Error::Config(_) => "config",
+            Error::Serialize { .. } => "serialize",
+            Error::Input(_) => "input",
         }
+    }
+
+    /// The API error underneath, if any.
+    pub fn kube_error(&self) -> Option<&kube::Error> {
+        match self {
+            Error::Dereference { source, .. } | Error::Apply { source, .. } | Error::Status { source, .. } => {
+                Some(source)
+            }
+            Error::Connect(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the failure is a stale view (`409 Conflict` on a precondition): the newer
+    /// object is on its way through the watch, and the reconcile it triggers will redo the
+    /// work. Not counted as a failure for backoff.
+    pub fn is_stale_view(&self) -> bool {
+        self.kube_error().is_some_and(is_conflict)
     }
 }
 

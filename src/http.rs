@@ -13,15 +13,17 @@ use axum::routing::get;
 
 use crate::controller::readiness::Readiness;
 use crate::error::{Error, Result};
-use crate::telemetry::METRICS;
+use crate::telemetry::Metrics;
 
-/// What `/readyz` reports on.
+/// What the endpoint reports on.
 #[derive(Default)]
 pub struct Health {
     /// Caches of the running controllers.
     pub readiness: Arc<Readiness>,
     /// Whether this process leads (and so runs the controllers).
     pub leading: AtomicBool,
+    /// The operator's metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 async fn healthz() -> &'static str {
@@ -38,8 +40,8 @@ async fn readyz(State(health): State<Arc<Health>>) -> impl IntoResponse {
     }
 }
 
-async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], METRICS.encode())
+async fn metrics(State(health): State<Arc<Health>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], health.metrics.encode())
 }
 
 /// Binds `addr` (failing at start-up if it cannot) and serves until the process ends.

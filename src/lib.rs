@@ -1,16 +1,18 @@
 //! conferencing-operator: manages dial-in audio conferencing declaratively.
 pub mod api;
-pub mod notification;
-pub mod provisioning;
-pub mod validation;
-
+pub mod client;
 pub mod controller;
 pub mod crd;
+pub mod domain;
 pub mod error;
 #[cfg(test)]
 pub mod fixtures;
+pub mod http;
+pub mod leader;
+pub mod notification;
 pub mod planning;
+pub mod provisioning;
 pub mod telemetry;
+pub mod validation;
 
 pub use error::{Error, Result};
-pub mod http;

@@ -5,17 +5,19 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use conferencing_operator::client::{Clients, Fence};
 use conferencing_operator::controller::readiness::Readiness;
 use conferencing_operator::controller::{self, RunConfig};
 use conferencing_operator::http::{self, Health};
+use conferencing_operator::leader::{Elector, LeaderConfig};
 use conferencing_operator::notification::mail::{SmtpConfig, StartTls, Transport};
 use conferencing_operator::notification::notifier::Notifier;
 use conferencing_operator::notification::templates::Templates;
-use conferencing_operator::telemetry::{self, LogFormat};
+use conferencing_operator::telemetry::{self, LogFormat, Metrics};
 use conferencing_operator::{Error, crd};
-use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 
 /// Manages dial-in audio conferencing declaratively: ConferencingTenant and ConferencingUser
@@ -43,9 +45,10 @@ enum Command {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "CONFERENCING_NAMESPACE")]
-    namespace: Option<String>,
+    /// Serve only these namespaces (comma-separated, or repeat the flag); one watch per
+    /// namespace and kind. Default: all namespaces.
+    #[arg(long, env = "CONFERENCING_NAMESPACE", value_delimiter = ',')]
+    namespace: Vec<String>,
     /// Log line format.
     #[arg(long, env = "CONFERENCING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -68,8 +71,8 @@ struct RunArgs {
     /// long after the leader dies (immediately when it stops cleanly).
     #[arg(long, env = "CONFERENCING_LEASE_DURATION_SECONDS", default_value_t = 15)]
     lease_duration_seconds: u64,
-    /// Seconds before expiry by which the leader must have renewed, else it stops acting; also
-    /// the clock skew tolerated between replicas.
+    /// Seconds before expiry by which the leader must have renewed, else it stops writing and
+    /// exits; also the clock skew tolerated between replicas.
     #[arg(long, env = "CONFERENCING_LEASE_GRACE_SECONDS", default_value_t = 5)]
     lease_grace_seconds: u64,
     #[command(flatten)]
@@ -78,18 +81,18 @@ struct RunArgs {
 
 #[derive(clap::Args, Debug)]
 struct MailArgs {
-    /// Mail server: smtp://host[:port] (STARTTLS when offered) or smtps://host[:port]
-    /// (implicit TLS). Without it, e-mails are written as .eml files into --outbox-dir.
+    /// Mail server: smtp://host[:port] (STARTTLS) or smtps://host[:port] (implicit TLS).
+    /// Required when running in a cluster, unless --outbox-dir is given.
     #[arg(long, env = "CONFERENCING_SMTP_URL")]
     smtp_url: Option<String>,
-    /// STARTTLS policy for smtp:// URLs.
-    #[arg(long, env = "CONFERENCING_SMTP_STARTTLS", value_enum, default_value_t = StartTls::Opportunistic)]
+    /// STARTTLS policy for smtp:// URLs. `opportunistic` and `never` can send PINs in clear
+    /// and are logged as a warning at start-up.
+    #[arg(long, env = "CONFERENCING_SMTP_STARTTLS", value_enum, default_value_t = StartTls::Required)]
     smtp_starttls: StartTls,
-    /// SMTP AUTH user name.
-    #[arg(long, env = "CONFERENCING_SMTP_USERNAME")]
-    smtp_username: Option<String>,
-    /// File holding the SMTP AUTH password (a mounted Secret). SMTP_PASSWORD in the
-    /// environment is used when this is not given. Never logged.
+    /// File holding the SMTP AUTH user name (a mounted Secret); AUTH is used when it is given.
+    #[arg(long, env = "CONFERENCING_SMTP_USERNAME_FILE")]
+    smtp_username_file: Option<PathBuf>,
+    /// File holding the SMTP AUTH password (a mounted Secret). Never logged.
     #[arg(long, env = "CONFERENCING_SMTP_PASSWORD_FILE")]
     smtp_password_file: Option<PathBuf>,
     /// Extra CA certificate (PEM) to trust for the mail server.
@@ -98,16 +101,20 @@ struct MailArgs {
     /// Timeout of each SMTP connection and command, in seconds.
     #[arg(long, env = "CONFERENCING_SMTP_TIMEOUT_SECONDS", default_value_t = 30)]
     smtp_timeout_seconds: u64,
-    /// Pooled SMTP connections.
+    /// Pooled SMTP connections; also the number of e-mails sent at once.
     #[arg(long, env = "CONFERENCING_SMTP_POOL_SIZE", default_value_t = 4)]
     smtp_pool_size: u32,
+    /// E-mails that may wait for delivery at once; beyond it, reconciles come back later.
+    #[arg(long, env = "CONFERENCING_DELIVERY_QUEUE", default_value_t = 1024)]
+    delivery_queue: usize,
     /// Default sender, e.g. "Audio Conferencing <conferencing@example.com>"; a tenant's
     /// sendEmailOverride replaces it.
     #[arg(long, env = "CONFERENCING_MAIL_FROM", default_value = "Audio Conferencing <no-reply@conferencing.invalid>")]
     mail_from: String,
-    /// Where .eml files go when no --smtp-url is given.
-    #[arg(long, env = "CONFERENCING_OUTBOX_DIR", default_value = "outbox")]
-    outbox_dir: PathBuf,
+    /// Write e-mails as .eml files into this directory instead of sending them (local use
+    /// and demos). Without --smtp-url outside a cluster, "outbox".
+    #[arg(long, env = "CONFERENCING_OUTBOX_DIR")]
+    outbox_dir: Option<PathBuf>,
     /// Directory of template overrides (<locale>/<event>.<part>.hbs), e.g. a mounted ConfigMap.
     #[arg(long, env = "CONFERENCING_TEMPLATES_DIR")]
     templates_dir: Option<PathBuf>,
@@ -155,18 +162,24 @@ async fn main() -> ExitCode {
 
 async fn run(args: RunArgs) -> Result<(), Error> {
     telemetry::init(args.log_format);
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| Error::Config(format!("no Kubernetes API server configured (KUBECONFIG or in-cluster): {e}")))?;
+    telemetry::install_panic_hook();
+    let metrics = Arc::new(Metrics::new());
     let notifier = notifier(&args.mail)?;
-    tracing::info!(transport = %notifier.transport.describe(), "e-mail delivery configured");
+    let fence = if args.leader_election { Fence::closed() } else { Fence::open() };
+    let clients = Clients::from_env(metrics.clone(), fence.clone()).await.map_err(Error::Connect)?;
     let config = RunConfig {
-        namespace: args.namespace.clone(),
+        namespaces: args.namespace.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect(),
         concurrency: args.concurrency.max(1),
+        delivery_workers: usize::try_from(args.mail.smtp_pool_size.max(1)).unwrap_or(1),
+        delivery_queue: args.mail.delivery_queue.max(1),
         notifier: Some(Arc::new(notifier)),
     };
     let readiness = Arc::new(Readiness::default());
-    let health = Arc::new(Health { readiness: readiness.clone(), leading: AtomicBool::new(!args.leader_election) });
+    let health = Arc::new(Health {
+        readiness: readiness.clone(),
+        leading: AtomicBool::new(!args.leader_election),
+        metrics: metrics.clone(),
+    });
     http::serve(args.http_addr, health.clone()).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -179,8 +192,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     };
 
     if !args.leader_election {
-        bounded(controller::run(client, config, readiness, stopped(stop_rx.clone())), stopped(stop_rx)).await;
-        tracing::info!(api_writes = telemetry::api_writes(), "stopped");
+        let work = controller::run(clients, config, metrics.clone(), readiness, stopped(stop_rx.clone()));
+        bounded(work, stopped(stop_rx)).await;
+        tracing::info!(api_writes = metrics.api_writes_total(), "stopped");
         return Ok(());
     }
 
@@ -188,62 +202,50 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
     });
-    let manager = LeaseManagerBuilder::new(client.clone(), &args.leader_election_lease)
-        .with_namespace(&args.leader_election_namespace)
-        .with_identity(&identity)
-        .with_duration(args.lease_duration_seconds)
-        .with_grace(args.lease_grace_seconds.min(args.lease_duration_seconds.saturating_sub(1)))
-        .build()
-        .await
-        .map_err(|e| Error::Config(format!("leader election: {e}")))?;
-    let (mut leading, lease_task) = manager.watch().await;
+    let lease = LeaderConfig {
+        namespace: args.leader_election_namespace.clone(),
+        name: args.leader_election_lease.clone(),
+        identity: identity.clone(),
+        duration: Duration::from_secs(args.lease_duration_seconds.max(2)),
+        grace: Duration::from_secs(args.lease_grace_seconds.min(args.lease_duration_seconds.saturating_sub(1))),
+    };
+    let mut elector = Elector::new(clients.lease.clone(), lease, fence.clone());
     tracing::info!(lease = %args.leader_election_lease, namespace = %args.leader_election_namespace, identity = %identity, "waiting for the leader lease");
     tokio::select! {
-        r = leading.wait_for(|l| *l) => {
-            r.map_err(|_| Error::Config("leader election stopped before the lease was acquired".into()))?;
-        }
+        () = elector.acquire() => {}
         () = stopped(stop_rx.clone()) => {
             tracing::info!("stopped while standing by");
             return Ok(());
         }
     }
     health.leading.store(true, Ordering::Relaxed);
-    telemetry::METRICS.leader.set(1);
+    metrics.leader.set(1);
     tracing::info!(identity = %identity, "acquired the leader lease; starting controllers");
 
-    let mut watch_lost = leading.clone();
-    let lost = async move {
-        let _ = watch_lost.wait_for(|l| !*l).await;
-    };
+    let work = controller::run(clients, config, metrics.clone(), readiness, stopped(stop_rx.clone()));
     tokio::select! {
-        () = bounded(controller::run(client, config, readiness, stopped(stop_rx.clone())), stopped(stop_rx)) => {}
-        () = lost => {
-            // Dropping the controllers here cancels every in-flight reconcile at once: the
-            // lease is renewed `grace` seconds before it expires, so this process stops
-            // acting before any other replica may take the lease.
-            telemetry::METRICS.leader.set(0);
-            tracing::error!("lost the leader lease; stopping so that the new leader acts alone");
-            return Err(Error::Config("lost the leader lease".into()));
+        () = bounded(work, stopped(stop_rx)) => {}
+        lost = elector.keep() => {
+            // The fence already refuses every write; dropping the controllers cancels every
+            // in-flight reconcile, and the process exits so that it restarts as a standby.
+            metrics.leader.set(0);
+            tracing::error!(reason = %lost, fenced_writes = metrics.fenced_writes.get(), api_writes = metrics.api_writes_total(), "lost the leader lease; stopping so that the new leader acts alone");
+            return Err(Error::Leadership(lost.to_string()));
         }
     }
     // A clean stop hands the lease over at once instead of letting it expire.
-    drop(leading);
-    if let Ok(Ok(manager)) = lease_task.await
-        && let Err(e) = manager.release().await
-    {
-        tracing::warn!(error = %e, "could not release the leader lease; it expires on its own");
-    }
-    telemetry::METRICS.leader.set(0);
-    tracing::info!(api_writes = telemetry::api_writes(), "stopped");
+    elector.release().await;
+    metrics.leader.set(0);
+    tracing::info!(api_writes = metrics.api_writes_total(), "stopped");
     Ok(())
 }
 
 /// How long in-flight work may take after a shutdown request.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs `work` until it ends, or until [`SHUTDOWN_GRACE`] after `stop`: a reconcile that
-/// cannot finish (a watch the operator is not allowed to list never fills its cache) must not
-/// keep the process from exiting. Kubernetes' default termination grace is 30 s.
+/// cannot finish (an API server that does not answer) must not keep the process from
+/// exiting. Kubernetes' default termination grace is 30 s.
 async fn bounded(work: impl Future<Output = ()>, stop: impl Future<Output = ()>) {
     let deadline = async {
         stop.await;
@@ -299,40 +301,79 @@ fn print_crds(output_dir: Option<PathBuf>) -> Result<(), Error> {
 }
 
 fn templates(dir: Option<&PathBuf>) -> Result<Templates, Error> {
-    match dir {
-        Some(d) => Templates::with_overrides(d),
-        None => Templates::embedded(),
-    }
-    .map_err(|e| Error::Config(format!("e-mail templates: {e}")))
+    Ok(match dir {
+        Some(d) => Templates::with_overrides(d)?,
+        None => Templates::embedded()?,
+    })
 }
 
 fn mailbox(s: &str) -> Result<lettre::message::Mailbox, Error> {
-    s.parse().map_err(|e| Error::Config(format!("--mail-from {s:?}: {e}")))
+    s.parse().map_err(|e| Error::Flag { flag: "--mail-from", message: format!("{s:?} is not a mailbox: {e}") })
+}
+
+/// Reads a credential file: the whole file, trailing newline removed.
+fn read_secret_file(flag: &'static str, path: &PathBuf) -> Result<String, Error> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+        .map_err(|e| Error::Flag { flag, message: format!("cannot read {}: {e}", path.display()) })
+}
+
+/// Where the ServiceAccount token is mounted in a pod; its presence means "in a cluster".
+fn service_account_dir() -> PathBuf {
+    std::env::var_os("CONFERENCING_SERVICE_ACCOUNT_DIR")
+        .map_or_else(|| PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount"), PathBuf::from)
 }
 
 /// Builds the notifier; a broken template override or mail setting fails here, at start-up.
 fn notifier(args: &MailArgs) -> Result<Notifier, Error> {
     let templates = templates(args.templates_dir.as_ref())?;
-    let transport = match &args.smtp_url {
-        None => Transport::outbox(args.outbox_dir.clone())?,
-        Some(url) => {
+    let transport = match (&args.smtp_url, &args.outbox_dir) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Flag {
+                flag: "--outbox-dir",
+                message: "give either --smtp-url (send e-mails) or --outbox-dir (write them to files), not both".into(),
+            });
+        }
+        (None, Some(dir)) => {
+            let t = Transport::outbox(dir.clone())?;
+            tracing::warn!(dir = %dir.display(), "e-mails are written as .eml files into this directory and NOT sent; they hold PINs, so protect it");
+            t
+        }
+        (None, None) if service_account_dir().join("token").exists() => {
+            return Err(Error::Flag {
+                flag: "--smtp-url",
+                message: "is required when running in a cluster: without it, PIN e-mails would be written into the pod's filesystem, where nobody reads them. Set --smtp-url (CONFERENCING_SMTP_URL), or choose files explicitly with --outbox-dir".into(),
+            });
+        }
+        (None, None) => {
+            let dir = PathBuf::from("outbox");
+            let t = Transport::outbox(dir.clone())?;
+            tracing::warn!(dir = %dir.display(), "no --smtp-url: e-mails are written as .eml files into this directory and NOT sent");
+            t
+        }
+        (Some(url), None) => {
+            match args.smtp_starttls {
+                StartTls::Required => {}
+                StartTls::Opportunistic => tracing::warn!(
+                    "--smtp-starttls opportunistic: if the mail server (or anyone on the path) does not offer STARTTLS, e-mails carrying PINs are sent in clear"
+                ),
+                StartTls::Never => tracing::warn!(
+                    "--smtp-starttls never: e-mails carrying PINs are sent to smtp:// servers in clear; use it only for a relay on a trusted link"
+                ),
+            }
             // The password is read only when a user name is set: the manifests always point
-            // at a mounted password file, which is absent for an unauthenticated relay.
-            let credentials = match &args.smtp_username {
+            // at mounted files, which are absent for an unauthenticated relay.
+            let credentials = match &args.smtp_username_file {
                 None => None,
-                Some(user) => {
-                    let password = match &args.smtp_password_file {
-                        Some(path) => std::fs::read_to_string(path)
-                            .map_err(|source| Error::Io { action: format!("reading {}", path.display()), source })?
-                            .trim_end()
-                            .to_string(),
-                        None => std::env::var("SMTP_PASSWORD").map_err(|_| {
-                            Error::Config(
-                                "--smtp-username needs a password: --smtp-password-file or SMTP_PASSWORD".into(),
-                            )
-                        })?,
+                Some(user_file) => {
+                    let user = read_secret_file("--smtp-username-file", user_file)?;
+                    let Some(password_file) = &args.smtp_password_file else {
+                        return Err(Error::Flag {
+                            flag: "--smtp-password-file",
+                            message: "is required with --smtp-username-file".into(),
+                        });
                     };
-                    Some((user.clone(), password))
+                    Some((user, read_secret_file("--smtp-password-file", password_file)?))
                 }
             };
             Transport::smtp(&SmtpConfig {
@@ -340,11 +381,12 @@ fn notifier(args: &MailArgs) -> Result<Notifier, Error> {
                 starttls: args.smtp_starttls,
                 credentials,
                 ca_file: args.smtp_ca_file.clone(),
-                timeout: std::time::Duration::from_secs(args.smtp_timeout_seconds.max(1)),
+                timeout: Duration::from_secs(args.smtp_timeout_seconds.max(1)),
                 pool_size: args.smtp_pool_size,
             })?
         }
     };
+    tracing::info!(transport = %transport.describe(), "e-mail delivery configured");
     Ok(Notifier { templates, transport, default_from: mailbox(&args.mail_from)? })
 }
 

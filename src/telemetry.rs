@@ -1,12 +1,11 @@
-//! Logging setup and the operator's own accounting of API writes.
+//! Logging setup and the operator's Prometheus metrics.
 //!
-//! Every write the operator sends to the API server goes through [`record_write`], which logs
-//! one `api write` line and counts it. That is how the steady-state promise (a converged
-//! operator writes nothing) is measured, by the tests and by an operator's logs.
+//! The metrics live in one [`Metrics`] value that `main` creates and hands to everything that
+//! counts (the controllers' `Context`, the API client's write layer, the delivery workers, the
+//! HTTP endpoint), so that tests can build their own and nothing is global.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -15,8 +14,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
-
-static API_WRITES: AtomicU64 = AtomicU64::new(0);
 
 /// Labels of reconcile metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,7 +27,7 @@ pub struct ReconcileLabels {
 /// Labels naming a kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
-    /// Object kind.
+    /// Object kind (for API writes: the resource, e.g. `secrets` or `conferencingusers/status`).
     pub kind: String,
 }
 
@@ -48,12 +45,18 @@ pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     /// Reconcile duration by kind, in seconds.
     pub reconcile_seconds: Family<KindLabels, Histogram>,
-    /// Write requests sent to the API server, by kind.
+    /// Panics caught in a reconcile or a delivery (each a bug), by kind.
+    pub panics: Family<KindLabels, Counter>,
+    /// Write requests sent to the API server, by resource.
     pub api_writes: Family<KindLabels, Counter>,
+    /// Writes refused because this process may no longer act as the leader.
+    pub fenced_writes: Counter,
     /// Notification attempts by result.
     pub notifications: Family<NotificationLabels, Counter>,
     /// E-mails recorded and not yet delivered, across users.
     pub notifications_pending: Gauge,
+    /// E-mails waiting in the delivery queue or being sent.
+    pub delivery_queue: Gauge,
     /// PINs generated.
     pub pins_issued: Counter,
     /// Conference IDs claimed.
@@ -67,15 +70,25 @@ fn histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
-    fn new() -> Self {
+    /// Fresh metrics, registered under the `conferencing_` prefix.
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("conferencing");
         let m = Metrics {
             reconciles: Family::default(),
             reconcile_seconds: Family::new_with_constructor(histogram as fn() -> Histogram),
+            panics: Family::default(),
             api_writes: Family::default(),
+            fenced_writes: Counter::default(),
             notifications: Family::default(),
             notifications_pending: Gauge::default(),
+            delivery_queue: Gauge::default(),
             pins_issued: Counter::default(),
             ids_issued: Counter::default(),
             leader: Gauge::default(),
@@ -84,13 +97,24 @@ impl Metrics {
         };
         registry.register("reconciles", "Reconciles by kind and result", m.reconciles.clone());
         registry.register("reconcile_duration_seconds", "Reconcile duration by kind", m.reconcile_seconds.clone());
-        registry.register("api_writes", "Write requests sent to the API server, by kind", m.api_writes.clone());
+        registry.register(
+            "panics",
+            "Panics caught in a reconcile or a delivery (each a bug), by kind",
+            m.panics.clone(),
+        );
+        registry.register("api_writes", "Write requests sent to the API server, by resource", m.api_writes.clone());
+        registry.register(
+            "fenced_writes",
+            "Writes refused because this process may no longer act as the leader",
+            m.fenced_writes.clone(),
+        );
         registry.register("notifications", "E-mail delivery attempts by result", m.notifications.clone());
         registry.register(
             "notifications_pending",
             "E-mails recorded in users' status and not yet delivered",
             m.notifications_pending.clone(),
         );
+        registry.register("delivery_queue", "E-mails queued for delivery or being sent", m.delivery_queue.clone());
         registry.register("pins_issued", "Leader PINs generated", m.pins_issued.clone());
         registry.register("conference_ids_issued", "Conference IDs claimed", m.ids_issued.clone());
         registry.register("leader", "1 while this process holds the leader lease", m.leader.clone());
@@ -100,9 +124,22 @@ impl Metrics {
     /// Records how many e-mails one user is owed; the gauge is the sum over users.
     pub fn set_pending(&self, user_uid: &str, pending: usize) {
         let mut map = self.pending_by_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.insert(user_uid.to_string(), i64::try_from(pending).unwrap_or(i64::MAX));
-        map.retain(|_, v| *v > 0);
+        if pending == 0 {
+            map.remove(user_uid);
+        } else {
+            map.insert(user_uid.to_string(), i64::try_from(pending).unwrap_or(i64::MAX));
+        }
         self.notifications_pending.set(map.values().sum());
+    }
+
+    /// The total of [`Metrics::api_writes`].
+    pub fn api_writes_total(&self) -> u64 {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out.lines()
+            .filter(|l| l.starts_with("conferencing_api_writes_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
     }
 
     /// The metrics in Prometheus text format.
@@ -113,9 +150,6 @@ impl Metrics {
         out
     }
 }
-
-/// The process's metrics.
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 /// Log line format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -139,14 +173,14 @@ pub fn init(format: LogFormat) {
     }
 }
 
-/// Records one write request to the API server.
-pub fn record_write(verb: &'static str, kind: &str, namespace: &str, name: &str) {
-    API_WRITES.fetch_add(1, Ordering::Relaxed);
-    METRICS.api_writes.get_or_create(&KindLabels { kind: kind.to_string() }).inc();
-    tracing::info!(verb, kind, namespace, name, "api write");
-}
-
-/// Writes sent since start.
-pub fn api_writes() -> u64 {
-    API_WRITES.load(Ordering::Relaxed)
+/// Replaces the default panic hook, which prints the panic's message to stderr: a message
+/// formatted at run time could hold anything the code had at hand, a PIN included. Only the
+/// location and a compile-time message (a `&'static str`, which cannot hold run-time data)
+/// are logged. Panics inside a reconcile or a delivery are caught and reported on the object.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = info.payload().downcast_ref::<&'static str>().copied().unwrap_or("(message withheld)");
+        tracing::error!(%location, message, "panic (a bug); the operator contains it and carries on");
+    }));
 }

@@ -3,13 +3,13 @@
 //!
 //! The schema-level rules are enforced by the API server, and the cross-field ones by CEL on
 //! API servers that support it. Both are checked again here because CEL is ignored by API
-//! servers older than 1.25 and because the planner must never see an unchecked spec.
+//! servers older than 1.25, because an object may predate a rule (a stored object is not
+//! re-validated when the CRD gains a pattern), and because the planner must never see an
+//! unchecked spec. Every string that can reach an e-mail becomes a [`DisplayText`] or an
+//! [`EmailAddress`] here, or the object is `InvalidSpec`.
 
-use std::fmt;
-
-use crate::api::{
-    ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, NumberType, ProviderType, Requests, ServiceNumber,
-};
+use crate::api::{ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, NumberType, ProviderType, Requests};
+use crate::domain::{ConferenceId, DisplayText, EmailAddress, IdLength, PinLength};
 
 /// A spec that breaks a rule. `field` is the JSON path of the offending field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -27,85 +27,26 @@ impl InvalidSpec {
     }
 }
 
-/// Digits of a PIN, 4 to 12.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PinLength(u8);
-
-impl PinLength {
-    /// Accepts 4..=12.
-    pub fn new(n: u8) -> Option<Self> {
-        (4..=12).contains(&n).then_some(Self(n))
-    }
-    /// The number of digits.
-    pub fn get(self) -> usize {
-        usize::from(self.0)
-    }
-}
-
-/// Digits of an allocated conference ID, 6 to 12.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IdLength(u8);
-
-impl IdLength {
-    /// Accepts 6..=12.
-    pub fn new(n: u8) -> Option<Self> {
-        (6..=12).contains(&n).then_some(Self(n))
-    }
-    /// The number of digits.
-    pub fn get(self) -> usize {
-        usize::from(self.0)
-    }
-}
-
-/// A conference ID: 4 to 12 ASCII digits.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConferenceId(String);
-
-impl ConferenceId {
-    /// Accepts 4 to 12 ASCII digits.
-    pub fn parse(s: &str) -> Option<Self> {
-        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())).then(|| Self(s.to_string()))
-    }
-    /// The digits.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ConferenceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A syntactically valid e-mail address (RFC 5321 mailbox, as lettre parses it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmailAddress(lettre::Address);
-
-impl EmailAddress {
-    /// Parses an address.
-    pub fn parse(s: &str) -> Option<Self> {
-        s.parse::<lettre::Address>().ok().map(Self)
-    }
-    /// The parsed address.
-    pub fn address(&self) -> &lettre::Address {
-        &self.0
-    }
-}
-
-impl fmt::Display for EmailAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// A tenant-configured sender that replaces the operator's default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SenderOverride {
     /// Sender address.
     pub address: EmailAddress,
     /// Optional display name.
-    pub display_name: Option<String>,
+    pub display_name: Option<DisplayText>,
+}
+
+/// A dial-in number whose every field is safe to show in an e-mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialInNumber {
+    /// E.164, e.g. `+14255550100`.
+    pub number: String,
+    /// Toll or TollFree.
+    pub type_: NumberType,
+    /// City the number is local to.
+    pub city: Option<DisplayText>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: Option<String>,
 }
 
 /// A tenant whose spec holds every rule.
@@ -116,11 +57,11 @@ pub struct ValidatedTenant {
     /// `metadata.generation`, part of Message-IDs of e-mails a tenant change causes.
     pub generation: i64,
     /// All numbers.
-    pub numbers: Vec<ServiceNumber>,
+    pub numbers: Vec<DialInNumber>,
     /// The Toll number users get unless they choose one.
-    pub default_toll: ServiceNumber,
+    pub default_toll: DialInNumber,
     /// The TollFree number users get unless they choose one, if the tenant has any.
-    pub default_toll_free: Option<ServiceNumber>,
+    pub default_toll_free: Option<DialInNumber>,
     /// Length of newly generated PINs.
     pub pin_length: PinLength,
     /// Static or dynamic meeting IDs.
@@ -135,18 +76,42 @@ pub struct ValidatedTenant {
     pub sender: Option<SenderOverride>,
     /// Locale for users without one.
     pub default_locale: Locale,
+    /// Lower-cased mail domains recipients must be in; empty: any.
+    pub allowed_recipient_domains: Vec<String>,
 }
 
 impl ValidatedTenant {
     /// Looks up one of the tenant's numbers of the given type.
-    pub fn number(&self, number: &str, type_: NumberType) -> Option<&ServiceNumber> {
+    pub fn number(&self, number: &str, type_: NumberType) -> Option<&DialInNumber> {
         self.numbers.iter().find(|n| n.number == number && n.type_ == type_)
+    }
+
+    /// Whether e-mails may go to `address` (its domain is allowed, or any is).
+    pub fn allows_recipient(&self, address: &EmailAddress) -> bool {
+        let domain = address.domain();
+        self.allowed_recipient_domains.is_empty()
+            || self
+                .allowed_recipient_domains
+                .iter()
+                .any(|d| domain == *d || domain.strip_suffix(d.as_str()).is_some_and(|head| head.ends_with('.')))
+    }
+}
+
+fn display_text(field: impl Into<String>, s: &str) -> Result<DisplayText, InvalidSpec> {
+    DisplayText::parse(s).map_err(|e| InvalidSpec::new(field, e.to_string()))
+}
+
+fn optional_display_text(field: impl Into<String>, s: Option<&str>) -> Result<Option<DisplayText>, InvalidSpec> {
+    match s {
+        None | Some("") => Ok(None),
+        Some(s) => display_text(field, s).map(Some),
     }
 }
 
 /// Validates a tenant.
 pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, InvalidSpec> {
     let spec = &tenant.spec;
+    let mut numbers = Vec::with_capacity(spec.service_numbers.len());
     for (i, n) in spec.service_numbers.iter().enumerate() {
         if !is_e164(&n.number) {
             return Err(InvalidSpec::new(
@@ -162,23 +127,38 @@ pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, I
                 format!("{c:?} is not an ISO 3166-1 alpha-2 code such as US"),
             ));
         }
+        if let Some(l) = &n.language
+            && !is_language_tag(l)
+        {
+            return Err(InvalidSpec::new(
+                format!("spec.serviceNumbers[{i}].language"),
+                format!("{l:?} is not a language tag such as en-US"),
+            ));
+        }
         if spec.service_numbers[..i].iter().any(|m| m.number == n.number) {
             return Err(InvalidSpec::new(
                 format!("spec.serviceNumbers[{i}].number"),
                 format!("{} is listed twice", n.number),
             ));
         }
+        numbers.push(DialInNumber {
+            number: n.number.clone(),
+            type_: n.type_,
+            city: optional_display_text(format!("spec.serviceNumbers[{i}].city"), n.city.as_deref())?,
+            country: n.country.clone(),
+        });
     }
-    let default_of = |type_: NumberType, label: &str| -> Result<Option<ServiceNumber>, InvalidSpec> {
-        let of_type: Vec<&ServiceNumber> = spec.service_numbers.iter().filter(|n| n.type_ == type_).collect();
-        let defaults: Vec<&&ServiceNumber> = of_type.iter().filter(|n| n.default == Some(true)).collect();
+    let default_of = |type_: NumberType, label: &str| -> Result<Option<DialInNumber>, InvalidSpec> {
+        let of_type: Vec<usize> = (0..numbers.len()).filter(|&i| numbers[i].type_ == type_).collect();
+        let defaults: Vec<usize> =
+            of_type.iter().copied().filter(|&i| spec.service_numbers[i].default == Some(true)).collect();
         if defaults.len() > 1 {
             return Err(InvalidSpec::new(
                 "spec.serviceNumbers",
                 format!("at most one {label} number may be marked default, found {}", defaults.len()),
             ));
         }
-        Ok(defaults.first().map(|n| (**n).clone()).or_else(|| of_type.first().map(|n| (*n).clone())))
+        Ok(defaults.first().or(of_type.first()).map(|&i| numbers[i].clone()))
     };
     let default_toll = default_of(NumberType::Toll, "Toll")?
         .ok_or_else(|| InvalidSpec::new("spec.serviceNumbers", "at least one Toll number is required"))?;
@@ -206,15 +186,37 @@ pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, I
         let address = EmailAddress::parse(raw).ok_or_else(|| {
             InvalidSpec::new("spec.notifications.sendEmailFromAddress", format!("{raw:?} is not an e-mail address"))
         })?;
-        Some(SenderOverride { address, display_name: n.send_email_from_display_name.clone().filter(|s| !s.is_empty()) })
+        Some(SenderOverride {
+            address,
+            display_name: optional_display_text(
+                "spec.notifications.sendEmailFromDisplayName",
+                n.send_email_from_display_name.as_deref(),
+            )?,
+        })
     } else {
+        // Checked even when unused, so that turning the override on cannot make a valid
+        // tenant invalid.
+        optional_display_text(
+            "spec.notifications.sendEmailFromDisplayName",
+            n.send_email_from_display_name.as_deref(),
+        )?;
         None
     };
+    let mut allowed_recipient_domains = Vec::with_capacity(n.allowed_recipient_domains.len());
+    for (i, d) in n.allowed_recipient_domains.iter().enumerate() {
+        if !is_domain(d) {
+            return Err(InvalidSpec::new(
+                format!("spec.notifications.allowedRecipientDomains[{i}]"),
+                format!("{d:?} is not a domain name such as acme.example"),
+            ));
+        }
+        allowed_recipient_domains.push(d.to_ascii_lowercase());
+    }
 
     Ok(ValidatedTenant {
         name: tenant.metadata.name.clone().unwrap_or_default(),
         generation: tenant.metadata.generation.unwrap_or_default(),
-        numbers: spec.service_numbers.clone(),
+        numbers,
         default_toll,
         default_toll_free,
         pin_length,
@@ -224,6 +226,7 @@ pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, I
         automatic_emails: n.automatically_send_emails_to_users,
         sender,
         default_locale: n.default_locale,
+        allowed_recipient_domains,
     })
 }
 
@@ -240,9 +243,9 @@ pub enum DesiredService {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NativeService {
     /// Toll number in effect.
-    pub toll: ServiceNumber,
+    pub toll: DialInNumber,
     /// Toll-free number in effect, if any and allowed.
-    pub toll_free: Option<ServiceNumber>,
+    pub toll_free: Option<DialInNumber>,
     /// Administrator-chosen ID, if any.
     pub static_id: Option<ConferenceId>,
     /// Whether PSTN-only callers may start the user's meetings.
@@ -255,7 +258,7 @@ pub enum DisabledReason {
     /// `audioConferencingLicense: false`.
     Unlicensed,
     /// A third-party provider serves the user.
-    ThirdParty(String),
+    ThirdParty(DisplayText),
     /// `provider.type: None`.
     NoProvider,
 }
@@ -272,7 +275,7 @@ pub struct ValidatedUser {
     /// `metadata.generation`.
     pub generation: i64,
     /// Display name.
-    pub display_name: String,
+    pub display_name: DisplayText,
     /// Where e-mails go: `sendEmailToAddress`, else `email`.
     pub recipient: EmailAddress,
     /// E-mail language: the user's, else the tenant's default.
@@ -301,16 +304,28 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
             format!("must be at most {MAX_USER_NAME} characters so the PIN Secret name fits"),
         ));
     }
-    if spec.display_name.trim().is_empty() {
-        return Err(InvalidSpec::new("spec.displayName", "must not be empty"));
-    }
+    let display_name = display_text("spec.displayName", &spec.display_name)?;
     let email = EmailAddress::parse(&spec.email)
         .ok_or_else(|| InvalidSpec::new("spec.email", format!("{:?} is not an e-mail address", spec.email)))?;
-    let recipient = match &spec.send_email_to_address {
-        Some(raw) => EmailAddress::parse(raw)
-            .ok_or_else(|| InvalidSpec::new("spec.sendEmailToAddress", format!("{raw:?} is not an e-mail address")))?,
-        None => email,
+    let (recipient, recipient_field) = match &spec.send_email_to_address {
+        Some(raw) => (
+            EmailAddress::parse(raw).ok_or_else(|| {
+                InvalidSpec::new("spec.sendEmailToAddress", format!("{raw:?} is not an e-mail address"))
+            })?,
+            "spec.sendEmailToAddress",
+        ),
+        None => (email, "spec.email"),
     };
+    if !tenant.allows_recipient(&recipient) {
+        return Err(InvalidSpec::new(
+            recipient_field,
+            format!(
+                "e-mails may not go to {recipient}: its domain is not in tenant {}'s notifications.allowedRecipientDomains ({}); use an address in one of them, or ask the tenant's owner to allow the domain",
+                tenant.name,
+                tenant.allowed_recipient_domains.join(", ")
+            ),
+        ));
+    }
     for (field, token) in [
         ("spec.requests.resetPin", &spec.requests.reset_pin),
         ("spec.requests.resetConferenceId", &spec.requests.reset_conference_id),
@@ -325,10 +340,19 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
 
     let provider = &spec.provider;
     let third_party_name = match provider.type_ {
-        ProviderType::ThirdParty => Some(provider.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
-            InvalidSpec::new("spec.provider.name", "is required when spec.provider.type is ThirdParty")
-        })?),
-        _ => None,
+        ProviderType::ThirdParty => match provider.name.as_deref().filter(|n| !n.is_empty()) {
+            None => {
+                return Err(InvalidSpec::new(
+                    "spec.provider.name",
+                    "is required when spec.provider.type is ThirdParty",
+                ));
+            }
+            Some(n) => Some(display_text("spec.provider.name", n)?),
+        },
+        _ => {
+            optional_display_text("spec.provider.name", provider.name.as_deref())?;
+            None
+        }
     };
 
     // Numbers and the static ID are checked even for a disabled user, so that a mistake is
@@ -381,7 +405,7 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
         namespace: user.metadata.namespace.clone().unwrap_or_default(),
         uid: user.metadata.uid.clone().unwrap_or_default(),
         generation: user.metadata.generation.unwrap_or_default(),
-        display_name: spec.display_name.clone(),
+        display_name,
         recipient,
         locale: spec.locale.unwrap_or(tenant.default_locale),
         service,
@@ -397,6 +421,27 @@ fn is_e164(s: &str) -> bool {
         return false;
     };
     (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+/// A BCP 47-shaped tag: letters, then hyphen-separated alphanumeric subtags.
+fn is_language_tag(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first_ok =
+        parts.next().is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    first_ok
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && s.len() <= 35
+}
+
+/// A DNS domain name: dot-separated labels of letters, digits and inner hyphens.
+fn is_domain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
 }
 
 #[cfg(test)]
@@ -441,6 +486,22 @@ mod tests {
             (Box::new(|t| t.spec.service_numbers[0].number = "555-0100".into()), "spec.serviceNumbers[0].number"),
             (Box::new(|t| t.spec.service_numbers[0].country = Some("usa".into())), "spec.serviceNumbers[0].country"),
             (Box::new(|t| t.spec.pin.length = 3), "spec.pin.length"),
+            (
+                Box::new(|t| t.spec.service_numbers[0].city = Some("Redmond\u{2028}".into())),
+                "spec.serviceNumbers[0].city",
+            ),
+            (
+                Box::new(|t| t.spec.service_numbers[0].language = Some("en US".into())),
+                "spec.serviceNumbers[0].language",
+            ),
+            (
+                Box::new(|t| t.spec.notifications.send_email_from_display_name = Some("Acme\nIT".into())),
+                "spec.notifications.sendEmailFromDisplayName",
+            ),
+            (
+                Box::new(|t| t.spec.notifications.allowed_recipient_domains = vec!["acme .example".into()]),
+                "spec.notifications.allowedRecipientDomains[0]",
+            ),
             (Box::new(|t| t.spec.pin.length = 13), "spec.pin.length"),
             (Box::new(|t| t.spec.conference_ids.length = 5), "spec.conferenceIds.length"),
             (Box::new(|t| t.spec.notifications.send_email_override = true), "spec.notifications.sendEmailFromAddress"),
@@ -469,7 +530,7 @@ mod tests {
         let v = validate_tenant(&t).expect("valid");
         let s = v.sender.expect("override");
         assert_eq!(s.address.to_string(), "it@acme.example");
-        assert_eq!(s.display_name.as_deref(), Some("Acme IT"));
+        assert_eq!(s.display_name.as_ref().map(DisplayText::as_str), Some("Acme IT"));
     }
 
     #[test]
@@ -494,6 +555,15 @@ mod tests {
             (Box::new(|u| u.spec.email = "nope".into()), "spec.email"),
             (Box::new(|u| u.spec.send_email_to_address = Some("a@".into())), "spec.sendEmailToAddress"),
             (Box::new(|u| u.spec.display_name = "  ".into()), "spec.displayName"),
+            (Box::new(|u| u.spec.display_name = "Alice\nBcc: x@evil.example".into()), "spec.displayName"),
+            (Box::new(|u| u.spec.display_name = "\u{202E}ecilA".into()), "spec.displayName"),
+            (
+                Box::new(|u| {
+                    u.spec.provider.type_ = ProviderType::ThirdParty;
+                    u.spec.provider.name = Some("Contoso\r\nX-Evil: 1".into());
+                }),
+                "spec.provider.name",
+            ),
             (Box::new(|u| u.spec.provider.type_ = ProviderType::ThirdParty), "spec.provider.name"),
             (Box::new(|u| u.spec.service_number = Some("+19995550100".into())), "spec.serviceNumber"),
             (Box::new(|u| u.spec.service_number = Some("+18005550100".into())), "spec.serviceNumber"),
@@ -521,7 +591,7 @@ mod tests {
         u.spec.provider.name = Some("Contoso Audio".into());
         assert_eq!(
             validate_user(&u, &t).expect("valid").service,
-            DesiredService::Disabled(DisabledReason::ThirdParty("Contoso Audio".into()))
+            DesiredService::Disabled(DisabledReason::ThirdParty(DisplayText::parse("Contoso Audio").expect("text")))
         );
         let mut u = user("alice", "acme");
         u.spec.provider.type_ = ProviderType::None;
@@ -535,6 +605,26 @@ mod tests {
         u.spec.allow_toll_free_dial_in = Some(false);
         let DesiredService::Native(n) = validate_user(&u, &t).expect("valid").service else { panic!() };
         assert!(n.toll_free.is_none());
+    }
+
+    #[test]
+    fn allowed_recipient_domains_limit_where_mail_goes() {
+        let mut t = tenant("acme");
+        t.spec.notifications.allowed_recipient_domains = vec!["acme.example".into(), "Partner.Example".into()];
+        let t = validate_tenant(&t).expect("valid");
+        let mut u = user("alice", "acme");
+        assert!(validate_user(&u, &t).is_ok(), "alice@acme.example is allowed");
+        u.spec.send_email_to_address = Some("alice@mail.partner.example".into());
+        assert!(validate_user(&u, &t).is_ok(), "a subdomain of an allowed domain is allowed");
+        u.spec.send_email_to_address = Some("attacker@evil.example".into());
+        let e = validate_user(&u, &t).expect_err("redirect refused");
+        assert_eq!(e.field, "spec.sendEmailToAddress");
+        assert!(e.message.contains("allowedRecipientDomains"), "{e}");
+        u.spec.send_email_to_address = Some("x@notacme.example".into());
+        assert!(validate_user(&u, &t).is_err(), "a suffix that is not a subdomain is refused");
+        u.spec.send_email_to_address = None;
+        u.spec.email = "alice@evil.example".into();
+        assert_eq!(validate_user(&u, &t).expect_err("refused").field, "spec.email");
     }
 
     #[test]

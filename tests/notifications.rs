@@ -247,7 +247,10 @@ async fn starttls_and_auth_with_the_password_from_a_file() {
     let server = SmtpServer::start_with(&env.ns, &["--require-auth"]);
     let password_file = env.log_path("smtp-password");
     std::fs::write(&password_file, format!("{}\n", server.password)).expect("password file");
+    let username_file = env.log_path("smtp-username");
+    std::fs::write(&username_file, "conferencing\n").expect("username file");
     let (url, ca, pw) = (server.url(), server.ca.display().to_string(), password_file.display().to_string());
+    let user_file = username_file.display().to_string();
     env.start_operator_with(&[
         "--smtp-url",
         &url,
@@ -255,8 +258,8 @@ async fn starttls_and_auth_with_the_password_from_a_file() {
         "required",
         "--smtp-ca-file",
         &ca,
-        "--smtp-username",
-        "conferencing",
+        "--smtp-username-file",
+        &user_file,
         "--smtp-password-file",
         &pw,
         "--mail-from",

@@ -5,11 +5,12 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use conferencing_operator::api::ConferenceIdClaim;
 use conferencing_operator::api::{
     ConferencingTenant, ConferencingUser, NotificationKind, PIN_MASK, ProviderSpec, ProviderType,
 };
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::ListParams;
 use support::*;
@@ -53,13 +54,13 @@ fn assert_no_pin_in_log(env: &TestEnv, pins: &[String]) {
 }
 
 async fn claims(env: &TestEnv) -> Vec<String> {
-    env.api::<ConfigMap>()
-        .list(&ListParams::default().labels("app.kubernetes.io/component=conference-id-claim"))
+    env.api::<ConferenceIdClaim>()
+        .list(&ListParams::default())
         .await
         .expect("list claims")
         .items
         .iter()
-        .filter_map(|c| c.data.as_ref()?.get("conferenceId").cloned())
+        .map(|c| c.spec.conference_id.clone())
         .collect()
 }
 

@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 pub enum ConditionType {
     /// The object is valid and its desired state is in effect.
     Ready,
+    /// kstatus' abnormal-true condition: present (True) only while work is under way, such as
+    /// e-mails waiting to be delivered.
+    Reconciling,
+    /// kstatus' abnormal-true condition: present (True) only when the object cannot progress
+    /// without a change by a person (an invalid spec, a conflict, a permanent mail failure).
+    Stalled,
     /// Every notification the operator owed the user has been delivered.
     NotificationDelivered,
 }
@@ -21,6 +27,8 @@ impl ConditionType {
     pub fn as_str(self) -> &'static str {
         match self {
             ConditionType::Ready => "Ready",
+            ConditionType::Reconciling => "Reconciling",
+            ConditionType::Stalled => "Stalled",
             ConditionType::NotificationDelivered => "NotificationDelivered",
         }
     }
@@ -111,6 +119,12 @@ pub fn merge_conditions(
     }
     out.sort_by(|a, b| a.type_.cmp(&b.type_));
     out
+}
+
+/// Removes the conditions of the given types: kstatus' abnormal-true conditions are absent
+/// rather than False when they do not hold.
+pub fn remove_conditions(conditions: &mut Vec<Condition>, types: &[ConditionType]) {
+    conditions.retain(|c| !types.iter().any(|t| t.as_str() == c.type_));
 }
 
 /// Finds a condition by type.

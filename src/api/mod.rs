@@ -1,14 +1,17 @@
-//! The custom resources users write in Git: `ConferencingTenant` and `ConferencingUser`
-//! (group `conferencing.io`, version `v1alpha1`, both namespaced).
+//! The custom resources: `ConferencingTenant` and `ConferencingUser`, which users write in Git,
+//! and `ConferenceIdClaim`, which only the operator writes (group `conferencing.io`, version
+//! `v1alpha1`, all namespaced).
 //!
 //! These types are the wire format. Cross-field rules that only CEL can express are both
 //! declared in the schema (`x-kubernetes-validations`) and re-checked by
 //! [`crate::validation`], because API servers older than 1.25 ignore CEL.
 
+pub mod claim;
 pub mod condition;
 pub mod tenant;
 pub mod user;
 
+pub use claim::*;
 pub use condition::{Condition, ConditionStatus, ConditionType};
 pub use tenant::*;
 pub use user::*;

@@ -85,17 +85,18 @@ pub struct ServiceNumber {
     /// Toll or TollFree.
     #[serde(rename = "type")]
     pub type_: NumberType,
-    /// City the number is local to, shown to users in e-mails.
+    /// City the number is local to, shown to users in e-mails. Printable text only (no
+    /// control, line-separator or bidirectional-override characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 100), pattern(crate::domain::DISPLAY_TEXT_PATTERN))]
     pub city: Option<String>,
     /// Country of the number, ISO 3166-1 alpha-2 (e.g. `US`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
     pub country: Option<String>,
-    /// Language of the number's prompts, e.g. `en-US`.
+    /// Language of the number's prompts, a BCP 47 tag such as `en-US`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 35))]
+    #[schemars(length(max = 35), regex(pattern = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"))]
     pub language: Option<String>,
     /// Whether this is the default number of its type for users who do not choose one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,13 +194,29 @@ pub struct NotificationPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 254))]
     pub send_email_from_address: Option<String>,
-    /// Sender display name used with `sendEmailFromAddress`.
+    /// Sender display name used with `sendEmailFromAddress`. Printable text only (no control,
+    /// line-separator or bidirectional-override characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = 128), pattern(crate::domain::DISPLAY_TEXT_PATTERN))]
     pub send_email_from_display_name: Option<String>,
     /// Language of e-mails to users who do not set `locale`.
     #[serde(default)]
     pub default_locale: Locale,
+    /// The only mail domains users' e-mails may go to (a recipient's domain must equal one of
+    /// them or be a subdomain of one). Limits what someone who may edit a user's spec can do
+    /// with `sendEmailToAddress`: without it, they could redirect a user's e-mails to any
+    /// address and then reset the PIN. Empty: any domain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 100),
+        inner(
+            length(min = 1, max = 253),
+            regex(
+                pattern = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+            )
+        )
+    )]
+    pub allowed_recipient_domains: Vec<String>,
 }
 
 impl Default for NotificationPolicy {
@@ -210,6 +227,7 @@ impl Default for NotificationPolicy {
             send_email_from_address: None,
             send_email_from_display_name: None,
             default_locale: Locale::En,
+            allowed_recipient_domains: Vec::new(),
         }
     }
 }
@@ -231,4 +249,11 @@ pub struct ConferencingTenantStatus {
     /// Number of users that reference this tenant.
     #[serde(default)]
     pub users: u32,
+    /// The default Toll number users get unless they choose one, as last reconciled; a change
+    /// is announced with a `DefaultNumberChanged` Event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_service_number: Option<String>,
+    /// The default TollFree number, as last reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_toll_free_service_number: Option<String>,
 }

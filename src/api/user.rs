@@ -62,8 +62,9 @@ pub struct ConferencingUserSpec {
     /// The ConferencingTenant (in this namespace) whose settings apply to this user.
     pub tenant_ref: TenantRef,
 
-    /// The user's name as shown in e-mails.
-    #[schemars(length(min = 1, max = 256))]
+    /// The user's name as shown in e-mails. Printable text only (no control, line-separator
+    /// or bidirectional-override characters).
+    #[schemars(length(min = 1, max = 256), pattern(crate::domain::DISPLAY_TEXT_PATTERN))]
     pub display_name: String,
 
     /// The user's primary e-mail address.
@@ -138,9 +139,10 @@ pub struct ProviderSpec {
     /// Native (this operator), ThirdParty, or None.
     #[serde(rename = "type", default)]
     pub type_: ProviderType,
-    /// Name of the third-party provider; required when `type` is ThirdParty.
+    /// Name of the third-party provider; required when `type` is ThirdParty. Printable text
+    /// only, as it is shown in the user's e-mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = 128), pattern(crate::domain::DISPLAY_TEXT_PATTERN))]
     pub name: Option<String>,
 }
 

@@ -1,151 +1,524 @@
-//! The conference IDs in use, per namespace, and the IDs each user holds: an index kept
-//! from the claim watch, updated event by event, so that no reconcile lists a namespace.
+//! What the reconciles look up without asking the API server: conference-ID claims, PIN
+//! Secrets (metadata only), and for each user the tenant it references and the conference
+//! IDs its status and spec name. Fed by the watches event by event, pure, tested without a
+//! server. Every key includes the namespace: nothing in one namespace can change what the
+//! operator believes about another.
+//!
+//! Each update returns the users (and tenants) it affects, which the caller wakes: a deleted
+//! claim wakes its holder (to claim it again) and the users waiting for that ID; a user whose
+//! ID changes or who is deleted frees the ID for those waiting for it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::runtime::watcher;
+use kube::api::ObjectMeta;
+use kube::core::PartialObjectMeta;
 
+use crate::api::{ConferenceIdClaim, ConferencingUser};
+use crate::domain::ConferenceId;
 use crate::provisioning::claim::{self, Holder};
-use crate::validation::ConferenceId;
+use crate::provisioning::secret::SecretMeta;
+
+type Ns = String;
+
+/// What the index keeps of a user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct UserEntry {
+    uid: String,
+    tenant: String,
+    status_id: Option<ConferenceId>,
+    spec_id: Option<ConferenceId>,
+    created: Option<Timestamp>,
+}
 
 #[derive(Default)]
 struct Maps {
-    /// namespace -> id -> holder
-    by_namespace: HashMap<String, HashMap<ConferenceId, Holder>>,
-    /// holder UID -> ids it holds
-    by_holder: HashMap<String, BTreeSet<ConferenceId>>,
+    /// Per namespace, per ID: the holder and the claim object's UID (for delete preconditions).
+    claims: HashMap<Ns, HashMap<ConferenceId, (Holder, String)>>,
+    claims_by_holder: HashMap<(Ns, String), BTreeSet<ConferenceId>>,
+    secrets: HashMap<(Ns, String), SecretMeta>,
+    users: HashMap<(Ns, String), UserEntry>,
+    by_tenant: HashMap<(Ns, String), BTreeSet<String>>,
+    status_ids: HashMap<(Ns, ConferenceId), BTreeSet<String>>,
+    wanted: HashMap<(Ns, ConferenceId), BTreeSet<String>>,
+}
+
+/// Users and tenants to wake after an update: `(namespace, name)` each.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Wake {
+    /// Users to reconcile.
+    pub users: BTreeSet<(String, String)>,
+    /// Tenants to reconcile (their user count may have changed).
+    pub tenants: BTreeSet<(String, String)>,
 }
 
 impl Maps {
-    fn insert(&mut self, cm: &ConfigMap) {
-        let Some((id, holder)) = claim::parse(cm) else {
-            return;
-        };
-        let ns = cm.namespace().unwrap_or_default();
-        if let Some(old) = self.by_namespace.entry(ns).or_default().insert(id.clone(), holder.clone()) {
-            self.forget_holder(&old.uid, &id);
-        }
-        self.by_holder.entry(holder.uid).or_default().insert(id);
+    fn add_to<K: Ord + Clone + std::hash::Hash + Eq>(map: &mut HashMap<K, BTreeSet<String>>, key: K, name: &str) {
+        map.entry(key).or_default().insert(name.to_string());
     }
 
-    fn remove(&mut self, cm: &ConfigMap) {
-        let Some((id, _)) = claim::parse(cm) else {
-            return;
-        };
-        let ns = cm.namespace().unwrap_or_default();
-        if let Some(ids) = self.by_namespace.get_mut(&ns)
-            && let Some(old) = ids.remove(&id)
+    fn remove_from<K: Ord + Clone + std::hash::Hash + Eq>(map: &mut HashMap<K, BTreeSet<String>>, key: &K, name: &str) {
+        if let Some(set) = map.get_mut(key) {
+            set.remove(name);
+            if set.is_empty() {
+                map.remove(key);
+            }
+        }
+    }
+
+    fn unindex_user(&mut self, ns: &str, name: &str, e: &UserEntry) {
+        Self::remove_from(&mut self.by_tenant, &(ns.to_string(), e.tenant.clone()), name);
+        if let Some(id) = &e.status_id {
+            Self::remove_from(&mut self.status_ids, &(ns.to_string(), id.clone()), name);
+        }
+        if let Some(id) = &e.spec_id {
+            Self::remove_from(&mut self.wanted, &(ns.to_string(), id.clone()), name);
+        }
+    }
+
+    fn index_user(&mut self, ns: &str, name: &str, e: &UserEntry) {
+        Self::add_to(&mut self.by_tenant, (ns.to_string(), e.tenant.clone()), name);
+        if let Some(id) = &e.status_id {
+            Self::add_to(&mut self.status_ids, (ns.to_string(), id.clone()), name);
+        }
+        if let Some(id) = &e.spec_id {
+            Self::add_to(&mut self.wanted, (ns.to_string(), id.clone()), name);
+        }
+    }
+
+    /// The users to wake when `id` may have become free: those whose spec asks for it, and
+    /// those whose status names it (they may be waiting to claim it again).
+    fn waiting_for(&self, ns: &str, id: &ConferenceId, except: &str, wake: &mut Wake) {
+        let key = (ns.to_string(), id.clone());
+        for set in [self.wanted.get(&key), self.status_ids.get(&key)].into_iter().flatten() {
+            for n in set.iter().filter(|n| n.as_str() != except) {
+                wake.users.insert((ns.to_string(), n.clone()));
+            }
+        }
+    }
+
+    fn live(&self, ns: &str, holder: &Holder) -> bool {
+        self.users.get(&(ns.to_string(), holder.name.clone())).is_some_and(|u| u.uid == holder.uid)
+    }
+
+    fn has_claims(&self, ns: &str, uid: &str) -> bool {
+        self.claims_by_holder.get(&(ns.to_string(), uid.to_string())).is_some_and(|s| !s.is_empty())
+    }
+
+    fn insert_claim(&mut self, ns: &str, id: ConferenceId, holder: Holder, uid: String) -> Option<Holder> {
+        self.claims_by_holder.entry((ns.to_string(), holder.uid.clone())).or_default().insert(id.clone());
+        let old = self.claims.entry(ns.to_string()).or_default().insert(id.clone(), (holder.clone(), uid)).map(|o| o.0);
+        if let Some(o) = &old
+            && o.uid != holder.uid
         {
-            self.forget_holder(&old.uid, &id);
+            self.forget_holder(ns, &o.uid, &id);
         }
+        old
     }
 
-    fn forget_holder(&mut self, uid: &str, id: &ConferenceId) {
-        if let Some(set) = self.by_holder.get_mut(uid) {
+    fn remove_claim(&mut self, ns: &str, id: &ConferenceId) -> Option<Holder> {
+        let (old, _) = self.claims.get_mut(ns)?.remove(id)?;
+        if self.claims.get(ns).is_some_and(HashMap::is_empty) {
+            self.claims.remove(ns);
+        }
+        self.forget_holder(ns, &old.uid, id);
+        Some(old)
+    }
+
+    fn forget_holder(&mut self, ns: &str, uid: &str, id: &ConferenceId) {
+        let key = (ns.to_string(), uid.to_string());
+        if let Some(set) = self.claims_by_holder.get_mut(&key) {
             set.remove(id);
             if set.is_empty() {
-                self.by_holder.remove(uid);
+                self.claims_by_holder.remove(&key);
             }
         }
     }
 }
 
-/// Conference-ID claims by namespace and by holder.
+/// The operator's lookups, shared by every reconcile.
 #[derive(Default)]
-pub struct ClaimIndex {
-    live: RwLock<Maps>,
-    /// Filled during a watch (re)list, swapped in at its end, like the reflector's store.
-    relist: RwLock<Maps>,
+pub struct Index {
+    maps: RwLock<Maps>,
 }
 
-impl ClaimIndex {
-    /// Applies one watch event.
-    pub fn apply(&self, event: &watcher::Event<ConfigMap>) {
-        match event {
-            watcher::Event::Apply(cm) => write(&self.live).insert(cm),
-            watcher::Event::Delete(cm) => write(&self.live).remove(cm),
-            watcher::Event::Init => *write(&self.relist) = Maps::default(),
-            watcher::Event::InitApply(cm) => write(&self.relist).insert(cm),
-            watcher::Event::InitDone => {
-                let fresh = std::mem::take(&mut *write(&self.relist));
-                *write(&self.live) = fresh;
+fn ns_name(meta: &ObjectMeta) -> (String, String) {
+    (meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
+}
+
+impl Index {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Maps> {
+        // A poisoned lock means a panic while updating plain maps; they are still usable and
+        // the next relist corrects them, so recover rather than take the operator down.
+        self.maps.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Maps> {
+        self.maps.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    // ------------------------------------------------------------------ users
+
+    /// A user was added or changed.
+    pub fn apply_user(&self, u: &ConferencingUser) -> Wake {
+        let (ns, name) = ns_name(&u.metadata);
+        let entry = UserEntry {
+            uid: u.uid().unwrap_or_default(),
+            tenant: u.spec.tenant_ref.name.clone(),
+            status_id: u.status.as_ref().and_then(|s| s.conference_id.as_deref()).and_then(ConferenceId::parse),
+            spec_id: u.spec.conference_id.as_deref().and_then(ConferenceId::parse),
+            created: u.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        };
+        let mut wake = Wake::default();
+        let mut m = self.write();
+        let old = m.users.insert((ns.clone(), name.clone()), entry.clone());
+        if let Some(old) = &old {
+            m.unindex_user(&ns, &name, old);
+            if old.tenant != entry.tenant {
+                wake.tenants.insert((ns.clone(), old.tenant.clone()));
+            }
+            if let Some(freed) = &old.status_id
+                && old.status_id != entry.status_id
+            {
+                m.waiting_for(&ns, freed, &name, &mut wake);
             }
         }
+        m.index_user(&ns, &name, &entry);
+        if old.is_none_or(|o| o.tenant != entry.tenant) {
+            wake.tenants.insert((ns, entry.tenant));
+        }
+        wake
     }
 
-    /// Whether `id` is claimed in `namespace`.
-    pub fn contains(&self, namespace: &str, id: &str) -> bool {
-        let Some(id) = ConferenceId::parse(id) else {
-            return false;
+    /// A user was deleted.
+    pub fn delete_user(&self, ns: &str, name: &str) -> Wake {
+        let mut wake = Wake::default();
+        let mut m = self.write();
+        if let Some(old) = m.users.remove(&(ns.to_string(), name.to_string())) {
+            m.unindex_user(ns, name, &old);
+            for id in [&old.status_id, &old.spec_id].into_iter().flatten() {
+                m.waiting_for(ns, id, name, &mut wake);
+            }
+            wake.tenants.insert((ns.to_string(), old.tenant));
+        }
+        wake
+    }
+
+    /// The users of `namespace` the index knows.
+    pub fn user_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+        self.read().users.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
+    }
+
+    /// The names of the users of tenant `tenant` in `namespace`.
+    pub fn users_of_tenant(&self, namespace: &str, tenant: &str) -> Vec<String> {
+        self.read()
+            .by_tenant
+            .get(&(namespace.to_string(), tenant.to_string()))
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many users reference tenant `tenant` in `namespace`.
+    pub fn user_count(&self, namespace: &str, tenant: &str) -> usize {
+        self.read().by_tenant.get(&(namespace.to_string(), tenant.to_string())).map_or(0, BTreeSet::len)
+    }
+
+    /// Whether the user with this name and UID exists.
+    pub fn is_live(&self, namespace: &str, holder: &Holder) -> bool {
+        self.read().live(namespace, holder)
+    }
+
+    // ------------------------------------------------------------------ claims
+
+    /// A claim was added or changed (from its metadata). Wakes its holder (and a holder it
+    /// replaced), unless the index already knew exactly this (the operator's own create).
+    pub fn apply_claim(&self, c: &PartialObjectMeta<ConferenceIdClaim>) -> Wake {
+        let (ns, _) = ns_name(&c.metadata);
+        let mut wake = Wake::default();
+        if let Some((id, holder)) = claim::parse(&c.metadata) {
+            let uid = c.metadata.uid.clone().unwrap_or_default();
+            let mut m = self.write();
+            let known = m.claims.get(&ns).and_then(|ids| ids.get(&id)).is_some_and(|(h, u)| *h == holder && *u == uid);
+            if known {
+                return wake;
+            }
+            if let Some(old) = m.insert_claim(&ns, id, holder.clone(), uid)
+                && old.uid != holder.uid
+            {
+                wake.users.insert((ns.clone(), old.name));
+            }
+            wake.users.insert((ns, holder.name));
+        }
+        wake
+    }
+
+    /// A claim was deleted: its holder (to claim it again if it still holds the ID) and the
+    /// users waiting for the ID are woken.
+    pub fn delete_claim(&self, ns: &str, name: &str) -> Wake {
+        let mut wake = Wake::default();
+        let Some(id) = ConferenceId::parse(name) else { return wake };
+        let mut m = self.write();
+        if let Some(old) = m.remove_claim(ns, &id) {
+            wake.users.insert((ns.to_string(), old.name.clone()));
+        }
+        m.waiting_for(ns, &id, "", &mut wake);
+        wake
+    }
+
+    /// Records a claim the operator just created (or found), before its watch event arrives.
+    pub fn record_claim(&self, ns: &str, id: &ConferenceId, holder: &Holder, claim_uid: &str) {
+        self.write().insert_claim(ns, id.clone(), holder.clone(), claim_uid.to_string());
+    }
+
+    /// Forgets a claim the operator just deleted.
+    pub fn forget_claim(&self, ns: &str, id: &ConferenceId) {
+        self.write().remove_claim(ns, id);
+    }
+
+    /// The claims of `namespace` the index knows.
+    pub fn claim_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+        self.read()
+            .claims
+            .iter()
+            .filter(|(ns, _)| namespace.is_none_or(|w| w == *ns))
+            .flat_map(|(ns, ids)| ids.keys().map(move |id| (ns.clone(), id.to_string())))
+            .collect()
+    }
+
+    /// Who holds the claim of `id` in `namespace`.
+    pub fn claim_holder(&self, namespace: &str, id: &ConferenceId) -> Option<Holder> {
+        self.read().claims.get(namespace)?.get(id).map(|(h, _)| h.clone())
+    }
+
+    /// The UID of the claim object of `id` in `namespace`.
+    pub fn claim_uid(&self, namespace: &str, id: &ConferenceId) -> Option<String> {
+        self.read().claims.get(namespace)?.get(id).map(|(_, u)| u.clone())
+    }
+
+    /// The IDs claimed by the user with this UID in `namespace`.
+    pub fn claims_of(&self, namespace: &str, uid: &str) -> Vec<ConferenceId> {
+        self.read()
+            .claims_by_holder
+            .get(&(namespace.to_string(), uid.to_string()))
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether `id` is taken in `namespace`: claimed, or named by a live user's status (a
+    /// claim deleted by hand does not free an ID its holder still has).
+    pub fn is_taken(&self, namespace: &str, id: &str) -> bool {
+        let Some(id) = ConferenceId::parse(id) else { return false };
+        let m = self.read();
+        m.claims.get(namespace).is_some_and(|c| c.contains_key(&id))
+            || m.status_ids.contains_key(&(namespace.to_string(), id))
+    }
+
+    /// Who owns `id` in `namespace`, if it is a live user other than `me` (a UID).
+    ///
+    /// Normally the holder of its claim. But a live user whose status names the ID and who
+    /// holds no claim at all held the ID before any claim that exists now: its own claim was
+    /// deleted by hand (or by an upgrade from ConfigMap claims) and someone claimed the ID
+    /// since. That user owns it, and the later claimant is the one in conflict. Among several
+    /// such users (two users shown with one ID, as an earlier version allowed), the one
+    /// created first owns it.
+    pub fn owner(&self, namespace: &str, id: &ConferenceId, me: &str) -> Option<Holder> {
+        let m = self.read();
+        let status_only = m
+            .status_ids
+            .get(&(namespace.to_string(), id.clone()))
+            .into_iter()
+            .flatten()
+            .filter_map(|name| {
+                let e = m.users.get(&(namespace.to_string(), name.clone()))?;
+                (!m.has_claims(namespace, &e.uid)).then(|| (e.created, name.clone(), e.uid.clone()))
+            })
+            .min();
+        let owner = match status_only {
+            Some((_, name, uid)) => Some(Holder { name, uid }),
+            None => m
+                .claims
+                .get(namespace)
+                .and_then(|c| c.get(id))
+                .map(|(h, _)| h)
+                .filter(|h| m.live(namespace, h))
+                .cloned(),
         };
-        read(&self.live).by_namespace.get(namespace).is_some_and(|m| m.contains_key(&id))
+        owner.filter(|h| h.uid != me)
     }
 
-    /// Who holds `id` in `namespace`.
-    pub fn holder(&self, namespace: &str, id: &ConferenceId) -> Option<Holder> {
-        read(&self.live).by_namespace.get(namespace)?.get(id).cloned()
+    // ------------------------------------------------------------------ secrets
+
+    /// A PIN Secret was added or changed (from its metadata). Wakes its owner, unless the
+    /// index already knew exactly this version (the operator's own write).
+    pub fn apply_secret(&self, s: &PartialObjectMeta<Secret>) -> Wake {
+        let (ns, name) = ns_name(&s.metadata);
+        let meta = SecretMeta::from_meta(&s.metadata);
+        let mut wake = Wake::default();
+        let mut m = self.write();
+        let key = (ns.clone(), name);
+        if m.secrets.get(&key) == Some(&meta) {
+            return wake;
+        }
+        if let Some(owner) = owner_name(&s.metadata) {
+            wake.users.insert((ns, owner));
+        }
+        m.secrets.insert(key, meta);
+        wake
     }
 
-    /// The IDs held by the user with this UID.
-    pub fn held_by(&self, uid: &str) -> Vec<ConferenceId> {
-        read(&self.live).by_holder.get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+    /// A PIN Secret was deleted. Wakes its owner.
+    pub fn delete_secret(&self, ns: &str, name: &str) -> Wake {
+        let mut wake = Wake::default();
+        let mut m = self.write();
+        if let Some(old) = m.secrets.remove(&(ns.to_string(), name.to_string()))
+            && let Some(uid) = old.owner_uid
+        {
+            let owner = m.users.iter().find(|((n, _), e)| n == ns && e.uid == uid).map(|((_, name), _)| name.clone());
+            if let Some(o) = owner {
+                wake.users.insert((ns.to_string(), o));
+            }
+        }
+        wake
     }
 
-    /// Number of claims in `namespace`.
-    pub fn count(&self, namespace: &str) -> usize {
-        read(&self.live).by_namespace.get(namespace).map_or(0, HashMap::len)
+    /// Records a Secret the operator just wrote, before its watch event arrives.
+    pub fn record_secret(&self, ns: &str, name: &str, meta: SecretMeta) {
+        self.write().secrets.insert((ns.to_string(), name.to_string()), meta);
+    }
+
+    /// Forgets a Secret the operator just deleted.
+    pub fn forget_secret(&self, ns: &str, name: &str) {
+        self.write().secrets.remove(&(ns.to_string(), name.to_string()));
+    }
+
+    /// The PIN Secret `name` in `namespace`, from its metadata.
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<SecretMeta> {
+        self.read().secrets.get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    /// The Secrets of `namespace` the index knows.
+    pub fn secret_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+        self.read().secrets.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
     }
 }
 
-// A poisoned lock means a panic while updating plain maps; the maps are still usable, and
-// the next relist replaces them, so recover rather than take the operator down.
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn owner_name(meta: &ObjectMeta) -> Option<String> {
+    meta.owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "ConferencingUser")
+        .map(|o| o.name.clone())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures::user;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-    fn cm(user_name: &str, id: &str) -> ConfigMap {
-        claim::claim(&user(user_name, "acme"), &ConferenceId::parse(id).expect("id"))
+    fn claim_meta(holder: &ConferencingUser, id: &str, ns: &str) -> PartialObjectMeta<ConferenceIdClaim> {
+        let mut c = claim::claim(holder, &ConferenceId::parse(id).expect("id"));
+        c.metadata.namespace = Some(ns.into());
+        PartialObjectMeta { types: None, metadata: c.metadata, _phantom: std::marker::PhantomData }
+    }
+
+    fn with_status_id(mut u: ConferencingUser, id: &str, created: i64) -> ConferencingUser {
+        u.status = Some(crate::api::ConferencingUserStatus { conference_id: Some(id.into()), ..Default::default() });
+        u.metadata.creation_timestamp = Some(Time(Timestamp::from_second(created).expect("t")));
+        u
+    }
+
+    fn id(s: &str) -> ConferenceId {
+        ConferenceId::parse(s).expect("id")
     }
 
     #[test]
-    fn tracks_applies_deletes_and_relists() {
-        let idx = ClaimIndex::default();
-        idx.apply(&watcher::Event::Apply(cm("alice", "1234567")));
-        idx.apply(&watcher::Event::Apply(cm("bob", "7654321")));
-        assert!(idx.contains("ns1", "1234567"));
-        assert!(!idx.contains("ns2", "1234567"));
-        assert_eq!(idx.holder("ns1", &ConferenceId::parse("7654321").expect("id")).map(|h| h.name), Some("bob".into()));
-        assert_eq!(idx.held_by("uid-alice").len(), 1);
-        idx.apply(&watcher::Event::Delete(cm("alice", "1234567")));
-        assert!(!idx.contains("ns1", "1234567"));
-        assert!(idx.held_by("uid-alice").is_empty());
-
-        idx.apply(&watcher::Event::Init);
-        idx.apply(&watcher::Event::InitApply(cm("carol", "5555555")));
-        assert!(idx.contains("ns1", "7654321"), "the old view serves until the relist is done");
-        idx.apply(&watcher::Event::InitDone);
-        assert!(!idx.contains("ns1", "7654321"));
-        assert!(idx.contains("ns1", "5555555"));
-        assert_eq!(idx.count("ns1"), 1);
+    fn keys_include_the_namespace() {
+        let idx = Index::default();
+        let alice = user("alice", "acme");
+        idx.apply_user(&alice);
+        idx.apply_claim(&claim_meta(&alice, "1234567", "ns1"));
+        // The same UID and ID in another namespace (a hostile or copied object).
+        idx.apply_claim(&claim_meta(&alice, "7654321", "ns2"));
+        assert_eq!(idx.claims_of("ns1", "uid-alice"), vec![id("1234567")]);
+        assert_eq!(idx.claims_of("ns2", "uid-alice"), vec![id("7654321")]);
+        assert!(idx.is_taken("ns1", "1234567") && !idx.is_taken("ns2", "1234567"));
     }
 
     #[test]
-    fn a_claim_taken_over_moves_to_the_new_holder() {
-        let idx = ClaimIndex::default();
-        idx.apply(&watcher::Event::Apply(cm("alice", "1234567")));
-        idx.apply(&watcher::Event::Apply(cm("bob", "1234567")));
-        assert!(idx.held_by("uid-alice").is_empty());
-        assert_eq!(idx.held_by("uid-bob").len(), 1);
+    fn a_deleted_claim_wakes_its_holder_and_who_waits_for_the_id() {
+        let idx = Index::default();
+        let bob = with_status_id(user("bob", "acme"), "4455667", 1);
+        let mut dave = user("dave", "acme");
+        dave.spec.conference_id = Some("4455667".into());
+        idx.apply_user(&bob);
+        idx.apply_user(&dave);
+        idx.apply_claim(&claim_meta(&bob, "4455667", "ns1"));
+        let wake = idx.delete_claim("ns1", "4455667");
+        let users: Vec<_> = wake.users.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(users, vec!["bob", "dave"]);
+        assert!(idx.claims_of("ns1", "uid-bob").is_empty());
+    }
+
+    #[test]
+    fn an_id_leaving_a_status_wakes_who_waits_for_it() {
+        let idx = Index::default();
+        let bob = with_status_id(user("bob", "acme"), "4455667", 1);
+        let mut dave = user("dave", "acme");
+        dave.spec.conference_id = Some("4455667".into());
+        idx.apply_user(&bob);
+        idx.apply_user(&dave);
+        let moved = with_status_id(user("bob", "acme"), "9999999", 1);
+        let wake = idx.apply_user(&moved);
+        assert!(wake.users.contains(&("ns1".into(), "dave".into())));
+        let wake = idx.delete_user("ns1", "bob");
+        assert!(wake.users.is_empty(), "9999999 is wanted by nobody");
+        assert!(wake.tenants.contains(&("ns1".into(), "acme".into())));
+    }
+
+    #[test]
+    fn ownership_of_a_contested_id() {
+        let idx = Index::default();
+        let alice = with_status_id(user("alice", "acme"), "1111111", 10);
+        let carol = with_status_id(user("carol", "acme"), "1111111", 20);
+        idx.apply_user(&alice);
+        idx.apply_user(&carol);
+        // alice's claim was deleted by hand; carol claimed the ID since.
+        idx.apply_claim(&claim_meta(&carol, "1111111", "ns1"));
+        let owner = idx.owner("ns1", &id("1111111"), "uid-carol").map(|h| h.name);
+        assert_eq!(owner.as_deref(), Some("alice"), "the earlier holder owns it");
+        assert_eq!(idx.owner("ns1", &id("1111111"), "uid-alice"), None);
+        // With alice's claim restored, the claim decides.
+        idx.apply_claim(&claim_meta(&alice, "2222222", "ns1"));
+        assert_eq!(idx.owner("ns1", &id("1111111"), "uid-alice").map(|h| h.name).as_deref(), Some("carol"));
+        // A claim of a deleted user owns nothing.
+        idx.delete_user("ns1", "carol");
+        assert_eq!(idx.owner("ns1", &id("1111111"), "uid-alice"), None);
+    }
+
+    #[test]
+    fn two_status_only_holders_the_first_created_owns() {
+        let idx = Index::default();
+        idx.apply_user(&with_status_id(user("zed", "acme"), "1111111", 5));
+        idx.apply_user(&with_status_id(user("amy", "acme"), "1111111", 9));
+        assert_eq!(idx.owner("ns1", &id("1111111"), "uid-amy").map(|h| h.name).as_deref(), Some("zed"));
+        assert_eq!(idx.owner("ns1", &id("1111111"), "uid-zed"), None);
+    }
+
+    #[test]
+    fn users_by_tenant() {
+        let idx = Index::default();
+        idx.apply_user(&user("alice", "acme"));
+        idx.apply_user(&user("bob", "acme"));
+        idx.apply_user(&user("eve", "other"));
+        assert_eq!(idx.users_of_tenant("ns1", "acme"), vec!["alice", "bob"]);
+        assert_eq!(idx.user_count("ns1", "other"), 1);
+        let wake = idx.apply_user(&user("eve", "acme"));
+        assert!(
+            wake.tenants.contains(&("ns1".into(), "other".into()))
+                && wake.tenants.contains(&("ns1".into(), "acme".into()))
+        );
     }
 }

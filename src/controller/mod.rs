@@ -1,55 +1,74 @@
-//! Controller wiring: one watch and one cache per kind, shared by the two controllers.
+//! Controller wiring: one watch per kind and namespace, the caches and indexes they fill,
+//! and the two controllers, which start once every cache has been filled.
 //!
-//! - Users: one watch feeds the user cache and the user controller, and tells the tenant
-//!   controller which tenants' user counts may have changed.
-//! - Tenants: one watch feeds the tenant cache and the tenant controller, and enqueues the
-//!   users of a changed tenant (found in the user cache, no API read per user).
-//! - Secrets and conference-ID claims: label-selected watches, so the caches hold only the
-//!   operator's own objects; changes to them wake their owning user.
+//! - Users and tenants are cached (managed fields dropped); PIN Secrets and conference-ID
+//!   claims are watched as metadata only and kept in the index.
+//! - Every change wakes exactly the objects it concerns ([`caches`]): the object itself, a
+//!   tenant's users when its spec changes (from the index, no scan), the holder of a claim
+//!   and the users waiting for an ID that became free, the owner of a PIN Secret.
+//! - A reconcile that panics is contained: logged without its message, counted, reported on
+//!   the object (`Ready=False InternalError`) and retried with backoff; every other object
+//!   keeps being served.
 
 pub mod apply_status;
+pub mod backoff;
+pub mod caches;
 pub mod context;
 pub mod expectations;
 pub mod index;
 pub mod readiness;
 pub mod tenant;
 pub mod user;
+pub mod watch;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt, future};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use futures::{FutureExt, StreamExt, future, stream};
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::api::{ConferencingTenant, ConferencingUser};
-use crate::provisioning::secret::managed_selector;
+use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
+use crate::client::Clients;
+use crate::error::Error;
+use crate::notification::notifier::Notifier;
+use crate::notification::queue::DeliveryQueue;
+use crate::provisioning::secret::pin_secret_selector;
+use crate::telemetry::{KindLabels, Metrics, ReconcileLabels};
+use caches::{ClaimSink, SecretSink, TenantSink, UserSink, Wakers};
 use context::Context;
-use index::ClaimIndex;
+use index::Index;
 use readiness::{Cache, Readiness};
 
 /// How the controllers run.
 #[derive(Clone)]
 pub struct RunConfig {
-    /// Watch only this namespace; all namespaces when `None`.
-    pub namespace: Option<String>,
+    /// The namespaces to serve; all namespaces when empty.
+    pub namespaces: Vec<String>,
     /// Users reconciled at once.
     pub concurrency: u16,
-    /// Sends the e-mails users are owed.
-    pub notifier: Option<Arc<crate::notification::notifier::Notifier>>,
+    /// Sends the e-mails users are owed; none are sent without it.
+    pub notifier: Option<Arc<Notifier>>,
+    /// E-mails sent at once.
+    pub delivery_workers: usize,
+    /// E-mails waiting to be sent, at most.
+    pub delivery_queue: usize,
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
+    K::DynamicType: Default,
 {
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -57,127 +76,193 @@ where
     }
 }
 
-/// Counts and times a reconcile.
-async fn measured<F>(kind: &'static str, f: F) -> crate::Result<kube::runtime::controller::Action>
+fn watchers<K>(
+    client: &Client,
+    namespaces: &[Option<String>],
+    config: &watcher::Config,
+) -> Vec<watch::NamespaceWatcher<K>>
 where
-    F: Future<Output = crate::Result<kube::runtime::controller::Action>>,
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+    K::DynamicType: Default,
 {
-    use crate::telemetry::{KindLabels, METRICS, ReconcileLabels};
+    namespaces
+        .iter()
+        .map(|ns| (ns.clone(), watcher(api::<K>(client, ns.as_deref()), config.clone()).default_backoff().boxed()))
+        .collect()
+}
+
+/// Counts and times a reconcile, and contains a panic in it.
+async fn guarded<K, F, R>(kind: &'static str, obj: Arc<K>, ctx: Arc<Context>, f: F, report: R) -> crate::Result<Action>
+where
+    K: kube::Resource + Send + Sync + 'static,
+    F: Future<Output = crate::Result<Action>>,
+    R: AsyncFnOnce(&Context, &K),
+{
     let start = std::time::Instant::now();
-    let result = f.await;
+    let result = match AssertUnwindSafe(f).catch_unwind().await {
+        Ok(r) => r,
+        Err(_) => {
+            ctx.metrics.panics.get_or_create(&KindLabels { kind: kind.to_string() }).inc();
+            tracing::error!(kind, namespace = ?obj.namespace(), name = %obj.name_any(), "reconcile panicked (a bug); reported on the object and retried with backoff");
+            report(&ctx, &obj).await;
+            Err(Error::Internal {
+                object: format!("{kind} {}/{}", obj.namespace().unwrap_or_default(), obj.name_any()),
+                what: "the reconcile panicked",
+            })
+        }
+    };
     let label = match &result {
-        Ok(_) => "ok",
+        Ok(_) => {
+            ctx.backoff.succeeded(&format!(
+                "{}/{}/{}",
+                if kind == "ConferencingUser" { "user" } else { "tenant" },
+                obj.namespace().unwrap_or_default(),
+                obj.uid().unwrap_or_default()
+            ));
+            "ok"
+        }
         Err(e) => e.metric_label(),
     };
-    METRICS.reconciles.get_or_create(&ReconcileLabels { kind, result: label }).inc();
-    METRICS
+    ctx.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: label }).inc();
+    ctx.metrics
         .reconcile_seconds
         .get_or_create(&KindLabels { kind: kind.to_string() })
         .observe(start.elapsed().as_secs_f64());
     result
 }
 
-async fn reconcile_user(
-    u: Arc<ConferencingUser>,
-    ctx: Arc<Context>,
-) -> crate::Result<kube::runtime::controller::Action> {
-    measured("ConferencingUser", user::reconcile(u, ctx)).await
+async fn reconcile_user(u: Arc<ConferencingUser>, ctx: Arc<Context>) -> crate::Result<Action> {
+    let work = user::reconcile(u.clone(), ctx.clone());
+    guarded("ConferencingUser", u, ctx, work, async |ctx: &Context, u: &ConferencingUser| {
+        user::report_internal_error(ctx, u).await
+    })
+    .await
 }
 
-async fn reconcile_tenant(
-    t: Arc<ConferencingTenant>,
-    ctx: Arc<Context>,
-) -> crate::Result<kube::runtime::controller::Action> {
-    measured("ConferencingTenant", tenant::reconcile(t, ctx)).await
+async fn reconcile_tenant(t: Arc<ConferencingTenant>, ctx: Arc<Context>) -> crate::Result<Action> {
+    let work = tenant::reconcile(t.clone(), ctx.clone());
+    guarded("ConferencingTenant", t, ctx, work, async |ctx: &Context, t: &ConferencingTenant| {
+        tenant::report_internal_error(ctx, t).await
+    })
+    .await
 }
 
 /// Runs both controllers until `shutdown` resolves; in-flight reconciles finish first.
 /// `readiness` is filled as the watches list their objects (and read by `/readyz`).
 pub async fn run(
-    client: Client,
+    clients: Clients,
     config: RunConfig,
+    metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let ns = config.namespace.as_deref();
-    let selector = managed_selector();
-
+    let namespaces: Vec<Option<String>> =
+        if config.namespaces.is_empty() { vec![None] } else { config.namespaces.iter().cloned().map(Some).collect() };
+    let (user_tx, user_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingUser>>();
+    let (tenant_tx, tenant_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingTenant>>();
+    let wakers = Wakers { users: user_tx.clone(), tenants: tenant_tx.clone() };
+    let index = Arc::new(Index::default());
     let (users, user_writer) = reflector::store::<ConferencingUser>();
     let (tenants, tenant_writer) = reflector::store::<ConferencingTenant>();
-    let (secrets, secret_writer) = reflector::store::<Secret>();
-    let claims = Arc::new(ClaimIndex::default());
+    let delivery = config.notifier.as_ref().map(|n| {
+        DeliveryQueue::start(
+            n.clone(),
+            clients.api.clone(),
+            config.delivery_workers,
+            config.delivery_queue,
+            metrics.clone(),
+            user_tx.clone(),
+        )
+    });
 
-    let (tenant_tx, tenant_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingTenant>>();
-    let (user_tx, user_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingUser>>();
+    let plain = watcher::Config::default();
+    let mut tasks = Vec::new();
+    let r = readiness.clone();
+    tasks.push(tokio::spawn(watch::run(
+        "ConferencingUser",
+        watchers::<ConferencingUser>(&clients.watch, &namespaces, &plain),
+        UserSink {
+            writer: caches::Staged::new(user_writer),
+            store: users.clone(),
+            index: index.clone(),
+            wake: wakers.clone(),
+            delivery: delivery.clone(),
+            metrics: metrics.clone(),
+        },
+        move || r.mark(Cache::Users),
+    )));
+    let r = readiness.clone();
+    tasks.push(tokio::spawn(watch::run(
+        "ConferencingTenant",
+        watchers::<ConferencingTenant>(&clients.watch, &namespaces, &plain),
+        TenantSink {
+            writer: caches::Staged::new(tenant_writer),
+            store: tenants.clone(),
+            index: index.clone(),
+            wake: wakers.clone(),
+        },
+        move || r.mark(Cache::Tenants),
+    )));
+    let r = readiness.clone();
+    tasks.push(tokio::spawn(watch::run(
+        "Secret",
+        watchers::<PartialObjectMeta<Secret>>(
+            &clients.watch,
+            &namespaces,
+            &plain.clone().labels(&pin_secret_selector()),
+        ),
+        SecretSink { index: index.clone(), wake: wakers.clone() },
+        move || r.mark(Cache::Secrets),
+    )));
+    let r = readiness.clone();
+    tasks.push(tokio::spawn(watch::run(
+        "ConferenceIdClaim",
+        watchers::<PartialObjectMeta<ConferenceIdClaim>>(&clients.watch, &namespaces, &plain),
+        ClaimSink { index: index.clone(), wake: wakers.clone() },
+        move || r.mark(Cache::Claims),
+    )));
 
-    let ready = readiness.clone();
-    let user_stream = watcher(api::<ConferencingUser>(&client, ns), watcher::Config::default())
-        .default_backoff()
-        .reflect(user_writer)
-        .inspect_ok(move |event| {
-            ready.observe(Cache::Users, event);
-            // Any user change may change its tenant's user count (and a deleted user is
-            // only seen here, not by the user controller).
-            for u in touched(event) {
-                if let Some(ns) = u.namespace() {
-                    let _ = tenant_tx.send(ObjectRef::new(&u.spec.tenant_ref.name).within(&ns));
-                }
-            }
-        })
-        .applied_objects();
+    let (stop_wait, stop_users, stop_tenants) = shutdown_triple(shutdown);
+    let described = if config.namespaces.is_empty() { "(all)".to_string() } else { config.namespaces.join(",") };
+    tracing::info!(namespaces = %described, "waiting for the caches to fill");
+    tokio::select! {
+        () = readiness.wait() => {}
+        () = stop_wait => {
+            tasks.iter().for_each(tokio::task::JoinHandle::abort);
+            tracing::info!("stopped before the caches were filled");
+            return;
+        }
+    }
+    // Everything is reconciled once at start: after a restart, that is how work left half
+    // done is found (it is also why the watches need not replay the first list to the
+    // controllers).
+    for (ns, name) in index.user_names(None) {
+        let _ = user_tx.send(ObjectRef::new(&name).within(&ns));
+    }
+    for t in tenants.state() {
+        let _ = tenant_tx.send(ObjectRef::from_obj(&*t));
+    }
 
-    let users_for_tenants = users.clone();
-    let ready = readiness.clone();
-    let tenant_stream = watcher(api::<ConferencingTenant>(&client, ns), watcher::Config::default())
-        .default_backoff()
-        .reflect(tenant_writer)
-        .inspect_ok(move |event| {
-            ready.observe(Cache::Tenants, event);
-            for t in touched(event) {
-                let (Some(tns), tname) = (t.namespace(), t.name_any()) else {
-                    continue;
-                };
-                for u in users_for_tenants.state() {
-                    if u.namespace().as_deref() == Some(tns.as_str()) && u.spec.tenant_ref.name == tname {
-                        let _ = user_tx.send(ObjectRef::from_obj(&*u));
-                    }
-                }
-            }
-        })
-        .applied_objects();
+    let ctx = Arc::new(Context {
+        recorder: context::recorder(clients.api.clone()),
+        client: clients.api.clone(),
+        users: users.clone(),
+        tenants: tenants.clone(),
+        index,
+        expectations: expectations::Expectations::default(),
+        backoff: backoff::Backoff::default(),
+        notifier: config.notifier.clone(),
+        delivery,
+        metrics,
+    });
 
-    let ready = readiness.clone();
-    let secret_stream = watcher(api::<Secret>(&client, ns), watcher::Config::default().labels(&selector))
-        .default_backoff()
-        .reflect(secret_writer)
-        .inspect_ok(move |event| ready.observe(Cache::Secrets, event))
-        .touched_objects();
-
-    let claim_index = claims.clone();
-    let ready = readiness.clone();
-    let claim_stream = watcher(api::<ConfigMap>(&client, ns), watcher::Config::default().labels(&selector))
-        .default_backoff()
-        .inspect_ok(move |event| {
-            claim_index.apply(event);
-            ready.observe(Cache::Claims, event);
-        })
-        .touched_objects();
-
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        users.clone(),
-        tenants.clone(),
-        secrets,
-        claims,
-        readiness,
-        config.notifier.clone(),
-    ));
-    let (stop_users, stop_tenants) = shutdown_pair(shutdown);
-
-    let user_controller = Controller::for_stream(user_stream, users)
+    let user_controller = Controller::for_stream(stream::pending::<Result<ConferencingUser, watcher::Error>>(), users)
         .with_config(ControllerConfig::default().concurrency(config.concurrency))
-        .owns_stream(secret_stream)
-        .owns_stream(claim_stream)
         .reconcile_on(UnboundedReceiverStream::new(user_rx))
         .graceful_shutdown_on(stop_users)
         .run(reconcile_user, user::error_policy, ctx.clone())
@@ -187,60 +272,44 @@ pub async fn run(
         });
 
     // Debounced: a burst of user changes (a Git sync creating hundreds) becomes one count.
-    let tenant_controller = Controller::for_stream(tenant_stream, tenants)
-        .with_config(ControllerConfig::default().debounce(Duration::from_millis(500)))
-        .reconcile_on(UnboundedReceiverStream::new(tenant_rx))
-        .graceful_shutdown_on(stop_tenants)
-        .run(reconcile_tenant, tenant::error_policy, ctx)
-        .for_each(|res| {
-            log_controller_error("ConferencingTenant", res.err());
-            future::ready(())
-        });
+    let tenant_controller =
+        Controller::for_stream(stream::pending::<Result<ConferencingTenant, watcher::Error>>(), tenants)
+            .with_config(ControllerConfig::default().debounce(Duration::from_millis(500)))
+            .reconcile_on(UnboundedReceiverStream::new(tenant_rx))
+            .graceful_shutdown_on(stop_tenants)
+            .run(reconcile_tenant, tenant::error_policy, ctx)
+            .for_each(|res| {
+                log_controller_error("ConferencingTenant", res.err());
+                future::ready(())
+            });
 
-    tracing::info!(namespace = ns.unwrap_or("(all)"), "controllers started");
+    tracing::info!(namespaces = %described, "caches filled; controllers started");
     future::join(user_controller, tenant_controller).await;
+    tasks.iter().for_each(tokio::task::JoinHandle::abort);
     tracing::info!("controllers stopped");
 }
 
-/// Logs what the controller machinery reports. A watch that fails (most often: the
-/// operator's role lacks a permission) is a warning naming the cause; a request for an object
-/// that has just been deleted is routine.
+/// Logs what the controller machinery reports. Reconcile failures are logged by the error
+/// policies; a request for an object that has just been deleted is routine.
 fn log_controller_error<E: std::error::Error + 'static>(
     kind: &'static str,
     error: Option<kube::runtime::controller::Error<crate::Error, E>>,
 ) {
     use kube::runtime::controller::Error as E2;
     match error {
-        None | Some(E2::ObjectNotFound(_)) => {}
-        Some(E2::ReconcilerFailed(_, _)) => {} // logged by the error policy
-        Some(e) => {
-            // The Display of these errors omits their cause; the cause is what a person needs.
-            let mut chain = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                chain.push_str(": ");
-                chain.push_str(&s.to_string());
-                source = s.source();
-            }
-            tracing::warn!(kind, error = %chain, "watch or queue error; retrying with backoff");
-        }
+        None | Some(E2::ObjectNotFound(_)) | Some(E2::ReconcilerFailed(_, _)) => {}
+        Some(e) => tracing::warn!(kind, error = %e, "controller queue error"),
     }
 }
 
-/// The objects an event adds, changes or deletes.
-fn touched<K>(event: &watcher::Event<K>) -> Vec<&K> {
-    match event {
-        watcher::Event::Apply(o) | watcher::Event::Delete(o) | watcher::Event::InitApply(o) => {
-            vec![o]
-        }
-        watcher::Event::Init | watcher::Event::InitDone => vec![],
-    }
-}
-
-/// Two futures that resolve when `shutdown` does.
-fn shutdown_pair(
+/// Three futures that resolve when `shutdown` does.
+fn shutdown_triple(
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> (impl Future<Output = ()> + Send + Sync + 'static, impl Future<Output = ()> + Send + Sync + 'static) {
+) -> (
+    impl Future<Output = ()> + Send + Sync + 'static,
+    impl Future<Output = ()> + Send + Sync + 'static,
+    impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -249,5 +318,5 @@ fn shutdown_pair(
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stopped| *stopped).await;
     };
-    (wait(rx.clone()), wait(rx))
+    (wait(rx.clone()), wait(rx.clone()), wait(rx))
 }

@@ -1,13 +1,7 @@
-//! Which watch caches have been filled once.
-//!
-//! Reconciles must not act on a partial view (an ID that looks free only because its claim
-//! was not listed yet). kube's `Store::wait_until_ready` cannot be used for this from many
-//! reconciles at once: it keeps a single waker, so with many concurrent waiters all but the
-//! last are never woken (and kube's own controller waits on the same store). This keeps one
-//! `tokio::sync::watch` flag per cache instead, set from the watch stream on its first
-//! `InitDone`, which any number of reconciles can await.
+//! Which caches have been filled once. The controllers start only when all are: a reconcile
+//! must not decide on a partial view (an ID that looks free only because its claim was not
+//! listed yet). `/readyz` reports the same.
 
-use kube::runtime::watcher;
 use tokio::sync::watch;
 
 /// The caches reconciles depend on.
@@ -17,9 +11,9 @@ pub enum Cache {
     Users,
     /// ConferencingTenants.
     Tenants,
-    /// The operator's Secrets.
+    /// The operator's PIN Secrets (metadata).
     Secrets,
-    /// Conference-ID claims.
+    /// Conference-ID claims (metadata).
     Claims,
 }
 
@@ -39,28 +33,23 @@ impl Readiness {
         &self.flags[cache as usize]
     }
 
-    /// Marks `cache` ready when `event` ends its first (or any) full list.
-    pub fn observe<K>(&self, cache: Cache, event: &watcher::Event<K>) {
-        if matches!(event, watcher::Event::InitDone) {
-            self.flag(cache).send_if_modified(|ready| !std::mem::replace(ready, true));
-        }
+    /// Marks `cache` filled.
+    pub fn mark(&self, cache: Cache) {
+        self.flag(cache).send_if_modified(|ready| !std::mem::replace(ready, true));
     }
 
-    /// Whether every cache is ready.
+    /// Whether every cache is filled.
     pub fn all_ready(&self) -> bool {
         self.flags.iter().all(|f| *f.borrow())
     }
 
-    /// Waits until every cache is ready. Returns `false` if the operator is shutting down
-    /// before that (a flag's sender is gone).
-    pub async fn wait(&self) -> bool {
+    /// Waits until every cache is filled.
+    pub async fn wait(&self) {
         for flag in &self.flags {
             let mut rx = flag.subscribe();
-            if rx.wait_for(|ready| *ready).await.is_err() {
-                return false;
-            }
+            // The senders live as long as `self`, so this cannot fail while we borrow it.
+            let _ = rx.wait_for(|ready| *ready).await;
         }
-        true
     }
 }
 
@@ -80,10 +69,11 @@ mod tests {
             .collect();
         tokio::task::yield_now().await;
         for c in [Cache::Users, Cache::Tenants, Cache::Secrets, Cache::Claims] {
-            r.observe::<()>(c, &watcher::Event::InitDone);
+            assert!(!r.all_ready());
+            r.mark(c);
         }
         for w in waiters {
-            assert!(tokio::time::timeout(std::time::Duration::from_secs(5), w).await.expect("woken").expect("joined"));
+            tokio::time::timeout(std::time::Duration::from_secs(5), w).await.expect("woken").expect("joined");
         }
         assert!(r.all_ready());
     }

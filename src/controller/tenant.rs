@@ -1,4 +1,6 @@
-//! The tenant reconcile: validate the spec, count the users, report `Ready`.
+//! The tenant reconcile: validate the spec, count the users, report `Ready` (and `Stalled`
+//! while the spec is invalid), and announce a change of the default dial-in numbers with one
+//! Event on the tenant rather than one per user.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,28 +10,39 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
-use crate::api::condition::{DesiredCondition, merge_conditions};
+use crate::api::condition::{DesiredCondition, merge_conditions, remove_conditions};
 use crate::api::{ConditionType, ConferencingTenant, ConferencingTenantStatus};
 use crate::error::{Error, Result};
-use crate::planning::{PlannedEvent, Severity};
+use crate::planning::PlannedEvent;
+use crate::planning::conditions::INTERNAL_ERROR;
 use crate::validation::validate_tenant;
 
-/// Number of users in `namespace` that reference tenant `name`, from the user cache.
-pub fn user_count(ctx: &Context, namespace: &str, name: &str) -> u32 {
-    let n = ctx
-        .users
-        .state()
-        .iter()
-        .filter(|u| u.namespace().as_deref() == Some(namespace) && u.spec.tenant_ref.name == name)
-        .count();
-    u32::try_from(n).unwrap_or(u32::MAX)
+/// The tenant's status for `ready`: `Stalled` mirrors an invalid spec, `Reconciling` an
+/// internal error being retried; both are absent otherwise (kstatus' abnormal-true style).
+pub fn settle(
+    prev: &ConferencingTenantStatus,
+    ready: DesiredCondition,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<crate::api::Condition> {
+    let mut desired = vec![ready.clone()];
+    if ready.reason == "InvalidSpec" {
+        desired.push(DesiredCondition::true_(ConditionType::Stalled, "InvalidSpec", ready.message.clone()));
+    }
+    if ready.reason == INTERNAL_ERROR {
+        desired.push(DesiredCondition::true_(ConditionType::Reconciling, INTERNAL_ERROR, ready.message.clone()));
+    }
+    let mut conditions = prev.conditions.clone();
+    let absent: Vec<ConditionType> = [ConditionType::Reconciling, ConditionType::Stalled]
+        .into_iter()
+        .filter(|t| !desired.iter().any(|d| d.type_ == *t))
+        .collect();
+    remove_conditions(&mut conditions, &absent);
+    merge_conditions(&conditions, &desired, generation, now)
 }
 
 /// Reconciles one tenant.
 pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Result<Action> {
-    if !ctx.caches_ready().await {
-        return Ok(Action::requeue(Duration::from_secs(2)));
-    }
     if tenant.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -37,33 +50,94 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
     let name = tenant.name_any();
     let generation = tenant.metadata.generation;
     let prev = tenant.status.clone().unwrap_or_default();
-    let (condition, invalid) = match validate_tenant(&tenant) {
-        Ok(_) => (DesiredCondition::true_(ConditionType::Ready, "Reconciled", "the tenant's settings are valid"), None),
-        Err(e) => (DesiredCondition::false_(ConditionType::Ready, "InvalidSpec", e.to_string()), Some(e)),
-    };
-    let status = ConferencingTenantStatus {
-        conditions: merge_conditions(&prev.conditions, &[condition], generation, Timestamp::now()),
-        observed_generation: generation,
-        users: user_count(&ctx, &ns, &name),
+    let users = u32::try_from(ctx.index.user_count(&ns, &name)).unwrap_or(u32::MAX);
+    let mut events = Vec::new();
+    let status = match validate_tenant(&tenant) {
+        Ok(vt) => {
+            let toll = Some(vt.default_toll.number.clone());
+            let toll_free = vt.default_toll_free.as_ref().map(|n| n.number.clone());
+            for (label, before, after) in [
+                ("Toll", &prev.default_service_number, &toll),
+                ("TollFree", &prev.default_toll_free_service_number, &toll_free),
+            ] {
+                if before.is_some() && before != after {
+                    let automatic = if vt.automatic_emails { ", and e-mailed," } else { "" };
+                    events.push(PlannedEvent::normal(
+                        "DefaultNumberChanged",
+                        format!(
+                            "the default {label} number changed from {} to {}: users who do not choose a number ({users} user(s) reference this tenant) are given the new one{automatic} as they are reconciled",
+                            before.as_deref().unwrap_or("(none)"),
+                            after.as_deref().unwrap_or("(none)")
+                        ),
+                    ));
+                }
+            }
+            ConferencingTenantStatus {
+                conditions: settle(
+                    &prev,
+                    DesiredCondition::true_(ConditionType::Ready, "Reconciled", "the tenant's settings are valid"),
+                    generation,
+                    Timestamp::now(),
+                ),
+                observed_generation: generation,
+                users,
+                default_service_number: toll,
+                default_toll_free_service_number: toll_free,
+            }
+        }
+        Err(e) => {
+            let was = crate::api::condition::find(&prev.conditions, ConditionType::Ready);
+            if was.is_none_or(|c| c.reason != "InvalidSpec" || c.message != e.to_string()) {
+                events.push(PlannedEvent::warning("InvalidSpec", e.to_string()));
+            }
+            ConferencingTenantStatus {
+                conditions: settle(
+                    &prev,
+                    DesiredCondition::false_(ConditionType::Ready, "InvalidSpec", e.to_string()),
+                    generation,
+                    Timestamp::now(),
+                ),
+                observed_generation: generation,
+                users,
+                ..prev.clone()
+            }
+        }
     };
     if status != prev {
         super::apply_status::apply_status(&ctx.client, &*tenant, &status).await?;
-        let became_invalid = prev.conditions.iter().all(|c| {
-            c.reason != "InvalidSpec" || c.message != invalid.as_ref().map(ToString::to_string).unwrap_or_default()
-        });
-        if let Some(e) = invalid.filter(|_| became_invalid) {
-            ctx.publish(
-                &*tenant,
-                &PlannedEvent { severity: Severity::Warning, reason: "InvalidSpec".into(), message: e.to_string() },
-            )
-            .await;
+        for e in &events {
+            ctx.publish(&*tenant, e).await;
         }
     }
     Ok(Action::await_change())
 }
 
-/// Requeue after a failure.
-pub fn error_policy(tenant: Arc<ConferencingTenant>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(tenant = %tenant.name_any(), namespace = ?tenant.namespace(), error = %error, "tenant reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+/// Reports a reconcile that panicked on the tenant, as far as that is possible.
+pub async fn report_internal_error(ctx: &Context, tenant: &ConferencingTenant) {
+    let prev = tenant.status.clone().unwrap_or_default();
+    let ready = DesiredCondition::false_(
+        ConditionType::Ready,
+        INTERNAL_ERROR,
+        "the reconcile failed unexpectedly (a bug; see the operator's log); retrying with backoff",
+    );
+    let status = ConferencingTenantStatus {
+        conditions: settle(&prev, ready, tenant.metadata.generation, Timestamp::now()),
+        ..prev.clone()
+    };
+    if status != prev
+        && let Err(e) = super::apply_status::apply_status(&ctx.client, tenant, &status).await
+    {
+        tracing::warn!(tenant = %tenant.name_any(), error = %e, "could not report the internal error on the tenant");
+    }
+}
+
+/// Retries after a failure with per-object exponential backoff.
+pub fn error_policy(tenant: Arc<ConferencingTenant>, error: &Error, ctx: Arc<Context>) -> Action {
+    if error.is_stale_view() {
+        return Action::requeue(Duration::from_millis(500));
+    }
+    let key = format!("tenant/{}/{}", tenant.namespace().unwrap_or_default(), tenant.uid().unwrap_or_default());
+    let delay = ctx.backoff.failed(&key);
+    tracing::warn!(tenant = %tenant.name_any(), namespace = ?tenant.namespace(), error = %error, retry_in = ?delay, "tenant reconcile failed; retrying");
+    Action::requeue(delay)
 }

@@ -18,12 +18,13 @@ use crate::planning::outbox::Attempt;
 /// Whether plain `smtp://` upgrades with STARTTLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum StartTls {
-    /// Upgrade when the server offers it.
+    /// Refuse to send unless the server upgrades: e-mails carry PINs, and an attacker on the
+    /// path can strip the server's STARTTLS offer.
     #[default]
-    Opportunistic,
-    /// Refuse to send unless the server upgrades.
     Required,
-    /// Never upgrade (a trusted local relay only).
+    /// Upgrade when the server offers it, else send in clear (a downgrade sends PINs in clear).
+    Opportunistic,
+    /// Never upgrade (a relay on the same host or a trusted link only).
     Never,
 }
 
@@ -56,12 +57,10 @@ pub enum Transport {
 impl Transport {
     /// Builds the SMTP transport from its configuration.
     pub fn smtp(config: &SmtpConfig) -> Result<Transport> {
-        let url = url::Url::parse(&config.url)
-            .map_err(|e| Error::Config(format!("--smtp-url {:?} is not a URL: {e}", redact(&config.url))))?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| Error::Config(format!("--smtp-url {:?} has no host", redact(&config.url))))?
-            .to_string();
+        let flag = |message: String| Error::Flag { flag: "--smtp-url", message };
+        let url =
+            url::Url::parse(&config.url).map_err(|e| flag(format!("{:?} is not a URL: {e}", redact(&config.url))))?;
+        let host = url.host_str().ok_or_else(|| flag(format!("{:?} has no host", redact(&config.url))))?.to_string();
         let tls_params = || -> Result<TlsParameters> {
             let mut b = TlsParameters::builder(host.clone());
             if let Some(path) = &config.ca_file {
@@ -69,11 +68,13 @@ impl Transport {
                     action: format!("reading --smtp-ca-file {}", path.display()),
                     source,
                 })?;
-                let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| Error::Config(format!("--smtp-ca-file {}: {e}", path.display())))?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| Error::Flag {
+                    flag: "--smtp-ca-file",
+                    message: format!("{} is not a PEM certificate: {e}", path.display()),
+                })?;
                 b = b.add_root_certificate(cert);
             }
-            b.build_rustls().map_err(|e| Error::Config(format!("TLS for {host}: {e}")))
+            b.build_rustls().map_err(|e| flag(format!("TLS for {host}: {e}")))
         };
         let (port, tls) = match (url.scheme(), config.starttls) {
             ("smtps", _) => (url.port().unwrap_or(465), Tls::Wrapper(tls_params()?)),
@@ -81,7 +82,7 @@ impl Transport {
             ("smtp", StartTls::Required) => (url.port().unwrap_or(587), Tls::Required(tls_params()?)),
             ("smtp", StartTls::Never) => (url.port().unwrap_or(25), Tls::None),
             (scheme, _) => {
-                return Err(Error::Config(format!("--smtp-url scheme {scheme:?} is not smtp or smtps")));
+                return Err(flag(format!("scheme {scheme:?} is not smtp or smtps")));
             }
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
@@ -130,14 +131,18 @@ impl Transport {
 
 /// Builds the MIME message: multipart/alternative (text, then HTML), UTF-8, the subject
 /// RFC 2047-encoded where needed (lettre does it), and the deterministic Message-ID.
-pub fn compose(rendered: &RenderedMessage, from: Mailbox, to: Mailbox, message_id: &str) -> Result<Message> {
+pub fn compose(
+    rendered: &RenderedMessage,
+    from: Mailbox,
+    to: Mailbox,
+    message_id: &str,
+) -> std::result::Result<Message, lettre::error::Error> {
     Message::builder()
         .from(from)
         .to(to)
         .subject(rendered.subject.clone())
         .message_id(Some(message_id.to_string()))
         .multipart(MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone()))
-        .map_err(|e| Error::Config(format!("building e-mail {message_id}: {e}")))
 }
 
 /// The URL without a password, for messages.

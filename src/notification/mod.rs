@@ -3,4 +3,5 @@
 pub mod mail;
 pub mod notifier;
 pub mod preview;
+pub mod queue;
 pub mod templates;

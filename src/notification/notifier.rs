@@ -1,14 +1,16 @@
-//! Turns an outbox entry into an e-mail: picks the sender and locale, builds the template
-//! context from the user's status and tenant, reads the PIN only for the three kinds that
-//! carry it, renders, composes and sends.
+//! Turns an e-mail owed to a user into a message: picks the sender and the locale, builds
+//! the template context, renders and composes. Everything that decides who receives what is
+//! taken from the user's spec, the tenant and the user's status as the operator wrote it
+//! ([`prepare`](Notifier::prepare)); the pending entry contributes only its kind and
+//! Message-ID, which the planner checked against the user's history.
 
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, Message};
 
 use super::mail::{Transport, compose};
 use super::templates::{MessageContext, NumberView, Pin, Templates};
-use crate::api::{ConferenceIdMode, ConferencingUserStatus, NotificationKind, PendingNotification, ServiceNumber};
+use crate::api::{ConferenceIdMode, ConferencingUserStatus, Locale, NotificationKind, PendingNotification};
 use crate::planning::outbox::Attempt;
-use crate::validation::{ValidatedTenant, ValidatedUser};
+use crate::validation::{DesiredService, DisabledReason, ValidatedTenant, ValidatedUser};
 
 /// Everything needed to send e-mails.
 pub struct Notifier {
@@ -20,45 +22,72 @@ pub struct Notifier {
     pub default_from: Mailbox,
 }
 
+/// An e-mail ready to be rendered once its PIN (for the kinds that carry one) is known.
+#[derive(Clone, Debug)]
+pub struct PreparedEmail {
+    /// Why it is sent.
+    pub kind: NotificationKind,
+    /// Its Message-ID.
+    pub message_id: String,
+    /// Language.
+    pub locale: Locale,
+    /// Template variables; `pin` is filled in at send time.
+    pub context: MessageContext,
+    /// Sender.
+    pub from: Mailbox,
+    /// Recipient, from the spec.
+    pub to: Mailbox,
+}
+
 impl Notifier {
     /// The sender for `tenant`'s users.
     pub fn sender(&self, tenant: &ValidatedTenant) -> Mailbox {
         match &tenant.sender {
-            Some(s) => Mailbox::new(s.display_name.clone(), s.address.address().clone()),
+            Some(s) => Mailbox::new(s.display_name.as_ref().map(ToString::to_string), s.address.address().clone()),
             None => self.default_from.clone(),
         }
     }
 
-    /// Renders and sends one outbox entry. `pin` is read by the caller from the Secret for
-    /// kinds that carry it. Failures to build the message are permanent: retrying the same
-    /// inputs cannot succeed.
-    pub async fn deliver(
+    /// The e-mail for a pending entry, addressed to the recipient the spec names now.
+    pub fn prepare(
         &self,
         entry: &PendingNotification,
         user: &ValidatedUser,
         tenant: &ValidatedTenant,
         status: &ConferencingUserStatus,
-        pin: Option<Pin>,
-    ) -> Attempt {
-        let ctx = context(entry, user, tenant, status, pin);
-        let rendered = match self.templates.render(entry.kind, user.locale, &ctx) {
-            Ok(r) => r,
-            Err(e) => return Attempt::Permanent(format!("rendering the {} e-mail: {e}", entry.kind)),
-        };
-        let to: Mailbox = match entry.recipient.parse() {
-            Ok(m) => m,
-            Err(e) => return Attempt::Permanent(format!("recipient {:?}: {e}", entry.recipient)),
-        };
-        match compose(&rendered, self.sender(tenant), to, &entry.message_id) {
-            Ok(message) => self.transport.send(message).await,
-            Err(e) => Attempt::Permanent(e.to_string()),
+    ) -> PreparedEmail {
+        PreparedEmail {
+            kind: entry.kind,
+            message_id: entry.message_id.clone(),
+            locale: user.locale,
+            context: context(entry.kind, user, tenant, status, None),
+            from: self.sender(tenant),
+            to: Mailbox::new(None, user.recipient.address().clone()),
         }
+    }
+
+    /// Renders and composes the message. Failures are permanent: the same inputs cannot
+    /// render differently on a retry.
+    pub fn build(&self, email: &PreparedEmail, pin: Option<Pin>) -> Result<Message, String> {
+        let mut ctx = email.context.clone();
+        ctx.pin = if email.kind.carries_pin() { pin } else { None };
+        let rendered = self
+            .templates
+            .render(email.kind, email.locale, &ctx)
+            .map_err(|e| format!("rendering the {} e-mail: {e}", email.kind))?;
+        compose(&rendered, email.from.clone(), email.to.clone(), &email.message_id).map_err(|e| e.to_string())
+    }
+
+    /// Sends a message and classifies the result.
+    pub async fn send(&self, message: Message) -> Attempt {
+        self.transport.send(message).await
     }
 }
 
-/// The template context for an entry, from the status as it is when the e-mail is sent.
+/// The template context for an e-mail of `kind`, from the user's validated spec, its tenant
+/// and the status the operator wrote.
 pub fn context(
-    entry: &PendingNotification,
+    kind: NotificationKind,
     user: &ValidatedUser,
     tenant: &ValidatedTenant,
     status: &ConferencingUserStatus,
@@ -66,27 +95,28 @@ pub fn context(
 ) -> MessageContext {
     let view = |number: &Option<String>| {
         number.as_ref().map(|n| {
-            let known: Option<&ServiceNumber> = tenant.numbers.iter().find(|s| &s.number == n);
+            let known = tenant.numbers.iter().find(|s| &s.number == n);
             NumberView {
                 number: n.clone(),
-                city: known.and_then(|s| s.city.clone()),
+                city: known.and_then(|s| s.city.as_ref().map(ToString::to_string)),
                 country: known.and_then(|s| s.country.clone()),
             }
         })
     };
+    let provider_name = match (&user.service, kind) {
+        (DesiredService::Disabled(DisabledReason::ThirdParty(name)), NotificationKind::ProviderChangedAway) => {
+            Some(name.to_string())
+        }
+        _ => None,
+    };
     MessageContext {
-        display_name: user.display_name.clone(),
+        display_name: user.display_name.to_string(),
         conference_id: status.conference_id.clone(),
         conference_id_dynamic: tenant.id_mode == ConferenceIdMode::Dynamic,
         toll_number: view(&status.service_number),
         toll_free_number: view(&status.toll_free_service_number),
-        provider_name: entry.provider_name.clone(),
+        provider_name,
         tenant_name: tenant.name.clone(),
-        pin: if entry.kind.carries_pin() { pin } else { None },
+        pin: if kind.carries_pin() { pin } else { None },
     }
-}
-
-/// Whether sending `kind` needs the PIN from the Secret.
-pub fn needs_pin(kind: NotificationKind) -> bool {
-    kind.carries_pin()
 }

@@ -6,9 +6,7 @@ use lettre::message::Mailbox;
 
 use super::notifier::context;
 use super::templates::{Pin, Templates};
-use crate::api::{
-    ConferencingTenant, ConferencingUser, ConferencingUserStatus, Locale, NotificationKind, PendingNotification,
-};
+use crate::api::{ConferencingTenant, ConferencingUser, ConferencingUserStatus, Locale, NotificationKind};
 use crate::error::{Error, Result};
 use crate::validation::{DesiredService, validate_tenant, validate_user};
 
@@ -40,17 +38,17 @@ impl Preview {
     pub fn render(&self, templates: &Templates, default_from: Mailbox) -> Result<String> {
         let kind = NotificationKind::from_slug(&self.event).ok_or_else(|| {
             let known: Vec<&str> = NotificationKind::ALL.iter().map(|k| k.slug()).collect();
-            Error::Config(format!("--event {:?} is not one of {}", self.event, known.join(", ")))
+            Error::Input(format!("--event {:?} is not one of {}", self.event, known.join(", ")))
         })?;
         let user: ConferencingUser = serde_yaml::from_str(&self.user)
-            .map_err(|e| Error::Config(format!("the user YAML is not a ConferencingUser: {e}")))?;
+            .map_err(|e| Error::Input(format!("the user YAML is not a ConferencingUser: {e}")))?;
         let tenant: ConferencingTenant = serde_yaml::from_str(self.tenant.as_deref().unwrap_or(SAMPLE_TENANT))
-            .map_err(|e| Error::Config(format!("the tenant YAML is not a ConferencingTenant: {e}")))?;
-        let vt = validate_tenant(&tenant).map_err(|e| Error::Config(format!("tenant: {e}")))?;
-        let mut vu = validate_user(&user, &vt).map_err(|e| Error::Config(format!("user: {e}")))?;
+            .map_err(|e| Error::Input(format!("the tenant YAML is not a ConferencingTenant: {e}")))?;
+        let vt = validate_tenant(&tenant).map_err(|e| Error::Input(format!("tenant: {e}")))?;
+        let mut vu = validate_user(&user, &vt).map_err(|e| Error::Input(format!("user: {e}")))?;
         if let Some(tag) = &self.locale {
             vu.locale = Locale::parse(tag)
-                .ok_or_else(|| Error::Config(format!("--locale {tag:?} is not one of en, fr, zh-CN")))?;
+                .ok_or_else(|| Error::Input(format!("--locale {tag:?} is not one of en, fr, zh-CN")))?;
         }
         // The status the user would have: its own if the YAML carries one, else what the
         // operator would assign.
@@ -64,28 +62,19 @@ impl Preview {
             }
             st
         });
-        let entry = PendingNotification {
-            kind,
-            message_id: "<preview@conferencing-operator.invalid>".into(),
-            recipient: vu.recipient.to_string(),
-            provider_name: user.spec.provider.name.clone(),
-            attempts: 0,
-            last_error: None,
-            next_attempt_time: None,
-            permanently_failed: false,
-        };
         let pin = kind.carries_pin().then(|| Pin::new("X".repeat(vt.pin_length.get())));
-        let ctx = context(&entry, &vu, &vt, &status, pin);
+        let ctx = context(kind, &vu, &vt, &status, pin);
         let rendered = templates
             .render(kind, vu.locale, &ctx)
-            .map_err(|e| Error::Config(format!("rendering {}: {e}", kind.slug())))?;
+            .map_err(|e| Error::Input(format!("rendering {}: {e}", kind.slug())))?;
         let from = match &vt.sender {
-            Some(s) => Mailbox::new(s.display_name.clone(), s.address.address().clone()),
+            Some(s) => Mailbox::new(s.display_name.as_ref().map(ToString::to_string), s.address.address().clone()),
             None => default_from,
         };
+        let recipient = vu.recipient.to_string();
         Ok(format!(
             "From: {from}\nTo: {}\nSubject: {}\nLocale: {}\n\n----- text/plain -----\n{}\n----- text/html -----\n{}\n",
-            entry.recipient, rendered.subject, vu.locale, rendered.text, rendered.html
+            recipient, rendered.subject, vu.locale, rendered.text, rendered.html
         ))
     }
 }

@@ -1,8 +1,10 @@
 //! Deterministic `Message-ID`s: the same (user, outcome, cause) always gives the same ID, so
 //! a message re-sent after a crash is recognisable as the same message by mail clients and
-//! by the tests, and two different causes never share an ID.
+//! by the tests, and two different causes never share an ID. The cause can be read back
+//! ([`cause_of`]), which is how the operator checks that a pending e-mail is one it owes.
 
 use crate::api::NotificationKind;
+use crate::domain::ConferenceId;
 
 /// Right-hand side of every Message-ID. `.invalid` is reserved (RFC 2606), so it can never
 /// collide with a real domain's IDs.
@@ -15,12 +17,57 @@ pub fn token_cause(token: &str) -> String {
     format!("r{hex}")
 }
 
+/// The request token a cause made by [`token_cause`] came from.
+pub fn token_of(cause: &str) -> Option<String> {
+    let hex = cause.strip_prefix('r')?;
+    if hex.len() % 2 != 0 || hex.is_empty() {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// The cause of an outcome that a spec change (of the user at `user`, of its tenant at
+/// `tenant`) brought about.
+pub fn generation_cause(user: i64, tenant: i64) -> String {
+    format!("g{user}.t{tenant}")
+}
+
+/// The generations a cause made by [`generation_cause`] names.
+pub fn generations_of(cause: &str) -> Option<(i64, i64)> {
+    let (u, t) = cause.strip_prefix('g')?.split_once(".t")?;
+    Some((u.parse().ok()?, t.parse().ok()?))
+}
+
+/// The cause of a new ID given because `lost` was taken by another user.
+pub fn reassigned_cause(lost: &ConferenceId) -> String {
+    format!("reassigned.{lost}")
+}
+
+fn clean(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect()
+}
+
 /// `<kind.cause.uid@conferencing-operator.invalid>`.
 pub fn message_id(uid: &str, kind: NotificationKind, cause: &str) -> String {
-    let clean = |s: &str| -> String {
-        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect()
-    };
     format!("<{}.{}.{}@{MESSAGE_ID_DOMAIN}>", kind.slug(), clean(cause), clean(uid))
+}
+
+/// The cause part of `message_id`, if it is a Message-ID of this operator for `kind` and the
+/// user with `uid`.
+pub fn cause_of(message_id: &str, kind: NotificationKind, uid: &str) -> Option<String> {
+    let inner = message_id.strip_prefix('<')?.strip_suffix('>')?;
+    let local = inner.strip_suffix(MESSAGE_ID_DOMAIN)?.strip_suffix('@')?;
+    let rest = local.strip_prefix(kind.slug())?.strip_prefix('.')?;
+    let cause = rest.strip_suffix(clean(uid).as_str())?.strip_suffix('.')?;
+    (!cause.is_empty()).then(|| cause.to_string())
+}
+
+/// A Message-ID as it may be shown in an Event: printable ASCII only, bounded, since it may
+/// have been written by someone else.
+pub fn printable(message_id: &str) -> String {
+    message_id.chars().filter(|c| c.is_ascii_graphic()).take(200).collect()
 }
 
 #[cfg(test)]
@@ -36,5 +83,23 @@ mod tests {
         assert_ne!(a, message_id("u-1", NotificationKind::ConferenceIdReset, &token_cause("2026-11-22 ticket#7")));
         assert!(a.starts_with("<pin-reset.r") && a.ends_with("@conferencing-operator.invalid>"), "{a}");
         assert!(!a[1..a.len() - 1].contains(['<', '>', ' ', '#']));
+    }
+
+    #[test]
+    fn causes_read_back() {
+        let uid = "0b7c-11ef";
+        for cause in [token_cause("ticket 7 / ü"), generation_cause(3, 12), "restore.1800000000123".into()] {
+            for kind in NotificationKind::ALL {
+                let id = message_id(uid, kind, &cause);
+                assert_eq!(cause_of(&id, kind, uid).as_deref(), Some(cause.as_str()), "{id}");
+                assert_eq!(cause_of(&id, kind, "another-uid"), None);
+            }
+        }
+        let id = message_id(uid, NotificationKind::PinReset, "g1.t1");
+        assert_eq!(cause_of(&id, NotificationKind::LicenseAssigned, uid), None, "the kind must match");
+        assert_eq!(token_of(&token_cause("ticket 7 / ü")).as_deref(), Some("ticket 7 / ü"));
+        assert_eq!(token_of("rzz"), None);
+        assert_eq!(generations_of("g3.t12"), Some((3, 12)));
+        assert_eq!(generations_of("g3"), None);
     }
 }

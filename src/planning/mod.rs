@@ -1,7 +1,7 @@
 //! The decision logic, pure: from (validated user, validated tenant, what was observed, the
-//! time) to a [`Plan`]: the actions to take in order, the status to write, the Events to
-//! emit and the e-mails owed. No I/O, no clock, no randomness: the controller carries plans
-//! out (`controller::user::apply`) and every transition is unit-tested here.
+//! time) to a [`Plan`]: what to provision, the status to write, what to clean up afterwards,
+//! the Events to emit and the e-mails owed. No I/O, no clock, no randomness: the controller
+//! carries plans out (`controller::user::apply`) and every transition is unit-tested here.
 //!
 //! Crash safety rests on two rules the plan follows:
 //! 1. Every effect that must happen once (a new PIN, a new conference ID) is keyed by what
@@ -10,48 +10,68 @@
 //!    after a crash finds the effect already done and adopts it instead of doing it again.
 //! 2. The handled request token, the effect's result and the e-mail owed are recorded in
 //!    one status write. Until that write succeeds the request still looks new, so it is
-//!    never lost; once it succeeds the request looks handled, so it is never repeated.
-//!    Clean-up of what the status no longer references (an old claim, a deleted user's PIN
-//!    Secret) comes after the write, so a crash never leaves status pointing at nothing.
+//!    never lost; once it succeeds it looks handled, so it is never repeated.
+//!
+//! The order (provision, then one status write, then clean-up of what the status no longer
+//! references) is the shape of [`Plan`], not a convention: a crash never leaves status
+//! pointing at nothing.
+//!
+//! Status is output, not input: it records what happened, and the planner reads it only to
+//! know what it already did. Where another writer could have put something there that the
+//! operator would act on (an e-mail owed), the planner checks it against the object's own
+//! history first ([`provenance`]).
 
+pub mod conditions;
 pub mod message_id;
 pub mod outbox;
+pub mod provenance;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::condition::{DesiredCondition, merge_conditions};
+use crate::api::condition::DesiredCondition;
 use crate::api::{
-    ConditionType, ConferencingUserStatus, NotificationKind, PIN_MASK, PendingNotification, ProviderType, SecretKeyRef,
+    ConditionType, ConferenceIdMode, ConferencingUserStatus, NotificationKind, PIN_MASK, PendingNotification,
+    ProviderType, SecretKeyRef,
 };
+use crate::domain::{ConferenceId, IdLength, PinLength};
 use crate::provisioning::claim::Holder;
 use crate::provisioning::secret::{PIN_KEY, pin_secret_name};
-use crate::validation::{
-    ConferenceId, DesiredService, DisabledReason, IdLength, NativeService, PinLength, ValidatedTenant, ValidatedUser,
-};
+use crate::validation::{DesiredService, DisabledReason, NativeService, ValidatedTenant, ValidatedUser};
 
 /// How many pending e-mails a user's outbox keeps before the oldest is dropped. Bounds the
 /// status size when the mail server is down for a long time.
 pub const MAX_PENDING: usize = 32;
+
+/// Prefix of the PIN generation (and e-mail cause) of a PIN generated because the Secret was
+/// deleted by hand.
+pub const RESTORE_PREFIX: &str = "restore.";
 
 /// What the controller observed of the user beyond its spec.
 #[derive(Clone, Debug, Default)]
 pub struct Observed<'a> {
     /// The user's current status.
     pub status: Option<&'a ConferencingUserStatus>,
-    /// `Some(generation)` when the PIN Secret exists: the PIN generation it holds.
+    /// `Some(generation)` when the user's own PIN Secret exists (owned by this user's UID; a
+    /// Secret with the right name but another owner counts as absent): the PIN generation
+    /// its annotation names.
     pub pin_secret: Option<Option<&'a str>>,
     /// The conference IDs claimed by this user (from the claim index).
     pub own_claims: &'a [ConferenceId],
-    /// The holder of the spec's static ID, when it is a user other than this one.
+    /// Who holds the spec's static ID, when it is another live user: by its claim, or, when
+    /// the ID is unclaimed, by that user's status (a claim deleted by hand does not free an ID
+    /// someone still holds).
     pub static_id_holder: Option<&'a Holder>,
+    /// Who holds the claim of the ID the status records, when it is another live user: the
+    /// user lost its ID (its claim was deleted by hand and someone else claimed it).
+    pub current_id_holder: Option<&'a Holder>,
 }
 
-/// One step, carried out in order.
+/// What to create or update before the status write. Each is idempotent.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Claim this ID for the user (a static ID, or an own claim adopted after a crash).
-    /// Claiming an ID the user already holds is a no-op.
+pub enum Provision {
+    /// Claim this ID for the user (a static ID, an own claim adopted after a crash, or the
+    /// user's current ID whose claim went missing). Claiming an ID the user holds is a no-op.
     ClaimId(ConferenceId),
     /// Allocate a random unused ID of this length, claim it, and put it in the status.
     AllocateId(IdLength),
@@ -62,11 +82,14 @@ pub enum Action {
         /// Digits.
         length: PinLength,
     },
-    /// Write the planned status.
-    WriteStatus,
-    /// Delete the PIN Secret (after the status no longer references it).
+}
+
+/// What to remove after the status write, because the status no longer references it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Delete the PIN Secret.
     DeletePinSecret,
-    /// Release these claims (after the status no longer references them).
+    /// Release these claims.
     ReleaseIds(Vec<ConferenceId>),
 }
 
@@ -91,27 +114,36 @@ pub struct PlannedEvent {
 }
 
 impl PlannedEvent {
-    fn normal(reason: &str, message: impl Into<String>) -> Self {
+    /// A Normal Event.
+    pub fn normal(reason: &str, message: impl Into<String>) -> Self {
         Self { severity: Severity::Normal, reason: reason.into(), message: message.into() }
     }
-    fn warning(reason: &str, message: impl Into<String>) -> Self {
+    /// A Warning Event.
+    pub fn warning(reason: &str, message: impl Into<String>) -> Self {
         Self { severity: Severity::Warning, reason: reason.into(), message: message.into() }
     }
 }
 
-/// The result of planning.
+/// The result of planning: provision, one status write, clean-up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
-    /// Steps in order. [`Action::WriteStatus`] is present only when the status changes.
-    pub actions: Vec<Action>,
-    /// The status to write. When the plan allocates an ID, `conferenceId` is filled in by
-    /// the controller with the ID it claimed.
+    /// Before the status write, in order.
+    pub provision: Vec<Provision>,
+    /// The status to write (the controller writes it only when it differs from the observed
+    /// one). When the plan allocates an ID, `conferenceId` is filled in by the controller with
+    /// the ID it claimed.
     pub status: ConferencingUserStatus,
+    /// The `Ready` condition the status carries; the other conditions follow from it and
+    /// from the outbox ([`conditions::settle`]), also after delivery results are merged in.
+    pub ready: DesiredCondition,
+    /// After the status write.
+    pub cleanup: Vec<Cleanup>,
     /// Events to publish once the status is written.
     pub events: Vec<PlannedEvent>,
-    /// What happened to the user, in order: the notifications the reference system sends,
+    /// What happened to the user, in order: the changes the reference system e-mails about,
     /// whether or not the tenant's policy lets them be e-mailed. Each becomes a Normal Event
-    /// (see [`describe`]) once the status is written and the new ID is known.
+    /// (see [`describe`]) once the status is written and the new ID is known, except those a
+    /// tenant change caused (the tenant's Event covers them all at once).
     pub outcomes: Vec<Outcome>,
 }
 
@@ -122,12 +154,17 @@ pub struct Outcome {
     pub kind: NotificationKind,
     /// For ProviderChangedAway: the new provider.
     pub provider_name: Option<String>,
+    /// Caused by a change of the tenant rather than of the user.
+    pub by_tenant: bool,
 }
 
 impl Plan {
-    /// Whether the plan changes anything.
-    pub fn is_noop(&self) -> bool {
-        self.actions.is_empty()
+    /// Whether carrying the plan out changes anything, given the status it was planned from.
+    pub fn is_noop(&self, observed: Option<&ConferencingUserStatus>) -> bool {
+        self.provision.is_empty()
+            && self.cleanup.is_empty()
+            && observed.is_some_and(|o| o == &self.status)
+            && self.events.is_empty()
     }
 }
 
@@ -141,16 +178,18 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
         observed,
         prev,
         st: prev.clone(),
-        pre: Vec::new(),
-        post: Vec::new(),
+        provision: Vec::new(),
+        cleanup: Vec::new(),
         events: Vec::new(),
         outcomes: Vec::new(),
+        ready: DesiredCondition::true_(ConditionType::Ready, "Reconciled", ""),
         now,
     };
+    p.check_outbox();
     match &user.service {
         DesiredService::Native(svc) => {
             if let Some(holder) = p.static_conflict(svc) {
-                return conflict_plan(user, prev, holder, now);
+                return p.conflict(svc, holder);
             }
             p.native(svc);
         }
@@ -159,44 +198,17 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
     p.finish()
 }
 
-/// The plan when the spec's static ID is held by another user: nothing about the user
-/// changes but the Ready condition, which names the holder.
-fn conflict_plan(user: &ValidatedUser, prev: &ConferencingUserStatus, holder: &Holder, now: Timestamp) -> Plan {
-    let mut st = prev.clone();
-    let id = match &user.service {
-        DesiredService::Native(svc) => svc.static_id.as_ref().map(ToString::to_string).unwrap_or_default(),
-        _ => String::new(),
-    };
-    let message = format!(
-        "spec.conferenceId {id} is already held by user {}; choose another ID or remove it from that user",
-        holder.name
-    );
-    st.observed_generation = Some(user.generation);
-    st.conditions = merge_conditions(
-        &prev.conditions,
-        &[DesiredCondition::false_(ConditionType::Ready, "ConferenceIdConflict", message.clone())],
-        Some(user.generation),
-        now,
-    );
-    let changed = &st != prev;
-    Plan {
-        actions: if changed { vec![Action::WriteStatus] } else { vec![] },
-        events: if changed { vec![PlannedEvent::warning("ConferenceIdConflict", message)] } else { vec![] },
-        status: st,
-        outcomes: vec![],
-    }
-}
-
 struct Planner<'a> {
     user: &'a ValidatedUser,
     tenant: &'a ValidatedTenant,
     observed: &'a Observed<'a>,
     prev: &'a ConferencingUserStatus,
     st: ConferencingUserStatus,
-    pre: Vec<Action>,
-    post: Vec<Action>,
+    provision: Vec<Provision>,
+    cleanup: Vec<Cleanup>,
     events: Vec<PlannedEvent>,
-    outcomes: Vec<(NotificationKind, String, Option<String>)>,
+    outcomes: Vec<(NotificationKind, String, Option<String>, bool)>,
+    ready: DesiredCondition,
     now: Timestamp,
 }
 
@@ -211,19 +223,76 @@ fn new_token<'t>(requested: &'t Option<String>, handled: &Option<String>) -> Opt
 impl<'a> Planner<'a> {
     /// The cause of an outcome that is not a request: the user's and the tenant's generation.
     fn generation_cause(&self) -> String {
-        format!("g{}.t{}", self.user.generation, self.tenant.generation)
+        message_id::generation_cause(self.user.generation, self.tenant.generation)
     }
 
     fn provisioned(&self) -> bool {
         self.prev.pin_secret_ref.is_some()
     }
 
-    fn static_conflict(&self, svc: &NativeService) -> Option<&'a Holder> {
-        let id = svc.static_id.as_ref()?;
-        if self.prev.conference_id.as_deref() == Some(id.as_str()) && self.observed.static_id_holder.is_none() {
-            return None;
+    /// Drops pending e-mails the operator cannot derive from the user's own history (another
+    /// writer of the status subresource put them there), and points the rest at the current
+    /// recipient. An e-mail refused for good is tried again, once, when the recipient changes.
+    fn check_outbox(&mut self) {
+        let secret_generation = self.observed.pin_secret.flatten();
+        let (kept, dropped): (Vec<PendingNotification>, Vec<PendingNotification>) =
+            std::mem::take(&mut self.st.notifications.pending)
+                .into_iter()
+                .partition(|n| provenance::derivable(n, self.user, self.tenant, secret_generation));
+        for n in dropped {
+            self.events.push(PlannedEvent::warning(
+                "NotificationDropped",
+                format!(
+                    "a pending {} e-mail ({}) was dropped without sending: it does not follow from this user's spec and history (the status was edited by someone other than the operator, or a newer request replaced it)",
+                    n.kind,
+                    message_id::printable(&n.message_id)
+                ),
+            ));
         }
+        self.st.notifications.pending = kept;
+        outbox::retarget(&mut self.st, &self.user.recipient.to_string());
+    }
+
+    /// The holder of the spec's static ID when it is another live user (the observation
+    /// already applies the rule of who owns a contested ID).
+    fn static_conflict(&self, svc: &NativeService) -> Option<&'a Holder> {
+        svc.static_id.as_ref()?;
         self.observed.static_id_holder
+    }
+
+    /// The plan when the spec's static ID is held by another user: `Ready` names the holder.
+    /// The user keeps its PIN and any other ID; if its status or a claim of its own names the
+    /// contested ID (two users held it, which an earlier version allowed, or a claim deleted
+    /// by hand was re-taken), it lets go of it so that the rightful holder can re-claim it.
+    fn conflict(mut self, svc: &NativeService, holder: &Holder) -> Plan {
+        let id = svc.static_id.clone().map(|i| i.to_string()).unwrap_or_default();
+        let message = format!(
+            "spec.conferenceId {id} is already held by user {}; choose another ID or remove it from that user",
+            holder.name
+        );
+        if self.st.conference_id.as_deref() == Some(id.as_str()) {
+            self.st.conference_id = None;
+        }
+        let contested: Vec<ConferenceId> =
+            self.observed.own_claims.iter().filter(|c| c.as_str() == id).cloned().collect();
+        if !contested.is_empty() {
+            self.cleanup.push(Cleanup::ReleaseIds(contested));
+        }
+        self.ready = DesiredCondition::false_(ConditionType::Ready, "ConferenceIdConflict", message.clone());
+        let was = crate::api::condition::find(&self.prev.conditions, ConditionType::Ready);
+        if was.is_none_or(|c| c.reason != "ConferenceIdConflict" || c.message != message) {
+            self.events.push(PlannedEvent::warning("ConferenceIdConflict", message));
+        }
+        self.st.observed_generation = Some(self.user.generation);
+        conditions::settle(&mut self.st, &self.ready, Some(self.user.generation), self.now);
+        Plan {
+            provision: vec![],
+            status: self.st,
+            ready: self.ready,
+            cleanup: self.cleanup,
+            events: self.events,
+            outcomes: vec![],
+        }
     }
 
     fn native(&mut self, svc: &NativeService) {
@@ -251,52 +320,16 @@ impl<'a> Planner<'a> {
             self.set_new_pin(format!("provision.g{}", self.user.generation));
             self.set_numbers(svc);
             // A reset asked for together with provisioning is satisfied by it.
-            self.outcome(kind, self.generation_cause(), None);
+            self.outcome(kind, self.generation_cause(), None, false);
         } else {
-            let current = self.prev.conference_id.clone();
-            match (&svc.static_id, reset_id) {
-                (Some(s), _) if current.as_deref() != Some(s.as_str()) => {
-                    self.set_id(Some(s.clone()));
-                    self.outcome(NotificationKind::ConferenceIdReset, self.generation_cause(), None);
-                }
-                (Some(s), Some(_)) => self.events.push(PlannedEvent::warning(
-                    "ConferenceIdResetIgnored",
-                    format!(
-                        "requests.resetConferenceId was ignored: spec.conferenceId names the static ID {s}; change or remove it to reset"
-                    ),
-                )),
-                (None, Some(token)) => {
-                    let orphan = self
-                        .observed
-                        .own_claims
-                        .iter()
-                        .find(|c| Some(c.as_str()) != current.as_deref())
-                        .cloned();
-                    self.set_id(orphan);
-                    self.outcome(NotificationKind::ConferenceIdReset, message_id::token_cause(token), None);
-                }
-                _ if current.is_none() => self.set_id(None),
-                _ => self.release_other_claims(current.as_deref()),
-            }
-
-            if let Some(token) = reset_pin {
-                self.set_new_pin(format!("reset-pin.{token}"));
-                self.outcome(NotificationKind::PinReset, message_id::token_cause(token), None);
-            } else if self.observed.pin_secret.is_none() {
-                // Someone deleted the Secret: the user needs a PIN they can read, and to be told.
-                let prev_gen = self.prev.pin_generation.clone().unwrap_or_default();
-                self.set_new_pin(format!("restore.{prev_gen}"));
-                self.events.push(PlannedEvent::warning(
-                    "PinSecretMissing",
-                    "the PIN Secret was deleted; a new PIN was generated",
-                ));
-                self.outcome(NotificationKind::PinReset, format!("restore.{}", self.generation_cause()), None);
-            }
-
+            self.keep_or_change_id(svc, reset_id);
+            self.keep_or_change_pin(reset_pin);
             let numbers_before = (self.prev.service_number.clone(), self.prev.toll_free_service_number.clone());
             self.set_numbers(svc);
             if numbers_before != (self.st.service_number.clone(), self.st.toll_free_service_number.clone()) {
-                self.outcome(NotificationKind::ServiceNumberChanged, self.generation_cause(), None);
+                // When the user's spec is unchanged since the last reconcile, the tenant moved.
+                let by_tenant = self.prev.observed_generation == Some(self.user.generation);
+                self.outcome(NotificationKind::ServiceNumberChanged, self.generation_cause(), None, by_tenant);
             }
         }
         self.handle_info_request(true);
@@ -314,17 +347,111 @@ impl<'a> Planner<'a> {
             )
         };
         let dynamic = match self.tenant.id_mode {
-            crate::api::ConferenceIdMode::Dynamic => "; the tenant uses dynamic conference IDs for scheduled meetings",
-            crate::api::ConferenceIdMode::Static => "",
+            ConferenceIdMode::Dynamic => "; the tenant uses dynamic conference IDs for scheduled meetings",
+            ConferenceIdMode::Static => "",
         };
-        self.ready(format!("audio conferencing is enabled{dynamic}{pin_note}"));
+        self.ready = DesiredCondition::true_(
+            ConditionType::Ready,
+            "Reconciled",
+            format!("audio conferencing is enabled{dynamic}{pin_note}"),
+        );
+    }
+
+    /// The conference ID of a provisioned user: a new static ID, a reset, a lost ID, or the
+    /// current one (re-claimed if its claim went missing).
+    fn keep_or_change_id(&mut self, svc: &NativeService, reset_id: Option<&str>) {
+        let current = self.prev.conference_id.as_deref().and_then(ConferenceId::parse);
+        match (&svc.static_id, reset_id) {
+            (Some(s), _) if current.as_ref() != Some(s) => {
+                self.set_id(Some(s.clone()));
+                self.outcome(NotificationKind::ConferenceIdReset, self.generation_cause(), None, false);
+            }
+            (Some(s), token) => {
+                if token.is_some() {
+                    self.events.push(PlannedEvent::warning(
+                        "ConferenceIdResetIgnored",
+                        format!(
+                            "requests.resetConferenceId was ignored: spec.conferenceId names the static ID {s}; change or remove it to reset"
+                        ),
+                    ));
+                }
+                self.set_id(Some(s.clone()));
+            }
+            (None, Some(token)) => {
+                let orphan = self.observed.own_claims.iter().find(|c| Some(*c) != current.as_ref()).cloned();
+                self.set_id(orphan);
+                self.outcome(NotificationKind::ConferenceIdReset, message_id::token_cause(token), None, false);
+            }
+            (None, None) => match current {
+                None => {
+                    let own = self.observed.own_claims.first().cloned();
+                    self.set_id(own);
+                }
+                Some(c) if self.observed.current_id_holder.is_some() => {
+                    let holder = self.observed.current_id_holder.map(|h| h.name.clone()).unwrap_or_default();
+                    self.events.push(PlannedEvent::warning(
+                        "ConferenceIdLost",
+                        format!(
+                            "conference ID {c} is held by user {holder} (this user's claim on it was deleted and the ID taken since); a new ID was allocated"
+                        ),
+                    ));
+                    let orphan = self.observed.own_claims.iter().find(|o| **o != c).cloned();
+                    self.set_id(orphan);
+                    self.outcome(NotificationKind::ConferenceIdReset, message_id::reassigned_cause(&c), None, false);
+                }
+                // The usual case; or the claim was deleted by hand: claim it again.
+                Some(c) if self.observed.own_claims.is_empty() || self.observed.own_claims.contains(&c) => {
+                    self.set_id(Some(c));
+                }
+                // The status names an ID the user has no claim on, while it holds another: the
+                // claim is the record, the status only reports it.
+                Some(_) => {
+                    let own = self.observed.own_claims.first().cloned();
+                    self.set_id(own);
+                }
+            },
+        }
+    }
+
+    /// The PIN of a provisioned user: a reset, a restore when the Secret is gone, or the
+    /// current one.
+    fn keep_or_change_pin(&mut self, reset_pin: Option<&str>) {
+        if let Some(token) = reset_pin {
+            self.set_new_pin(format!("reset-pin.{token}"));
+            self.outcome(NotificationKind::PinReset, message_id::token_cause(token), None, false);
+            return;
+        }
+        match self.observed.pin_secret {
+            None => {
+                // The Secret was deleted (or never was this user's): the user needs a PIN they
+                // can read, and to be told. Keyed by the time, so that each restored PIN has
+                // its own generation and its e-mail its own Message-ID.
+                let generation = format!("{RESTORE_PREFIX}{}", self.now.as_millisecond());
+                self.set_new_pin(generation.clone());
+                self.events.push(PlannedEvent::warning(
+                    "PinSecretMissing",
+                    "the PIN Secret was deleted; a new PIN was generated",
+                ));
+                self.outcome(NotificationKind::PinReset, generation, None, false);
+            }
+            Some(secret_generation) if secret_generation != self.prev.pin_generation.as_deref() => {
+                let g = secret_generation.unwrap_or_default().to_string();
+                self.st.pin_generation = Some(g.clone());
+                if g.starts_with(RESTORE_PREFIX) {
+                    // A restore whose status write did not happen (a crash): adopt it.
+                    self.st.pin_last_reset_time = Some(Time(self.now));
+                    self.outcome(NotificationKind::PinReset, g, None, false);
+                }
+            }
+            Some(_) => {}
+        }
     }
 
     fn disabled(&mut self, reason: &DisabledReason) {
         if self.provisioned() {
             let (kind, provider) = match reason {
                 DisabledReason::Unlicensed => (NotificationKind::LicenseRemoved, None),
-                DisabledReason::ThirdParty(name) => (NotificationKind::ProviderChangedAway, Some(name.clone())),
+                DisabledReason::ThirdParty(name) => (NotificationKind::ProviderChangedAway, Some(name.to_string())),
                 DisabledReason::NoProvider => (NotificationKind::ProviderChangedAway, None),
             };
             self.st.conference_id = None;
@@ -335,10 +462,10 @@ impl<'a> Planner<'a> {
             self.st.pin_secret_ref = None;
             self.st.pin_generation = None;
             self.st.pin_last_reset_time = None;
-            self.outcome(kind, self.generation_cause(), provider);
+            self.outcome(kind, self.generation_cause(), provider, false);
         }
         if self.observed.pin_secret.is_some() {
-            self.post.push(Action::DeletePinSecret);
+            self.cleanup.push(Cleanup::DeletePinSecret);
         }
         self.release_other_claims(None);
 
@@ -365,7 +492,11 @@ impl<'a> Planner<'a> {
             DisabledReason::ThirdParty(name) => format!("audio conferencing is provided by {name}"),
             DisabledReason::NoProvider => "the user has no audio-conferencing provider".to_string(),
         };
-        self.ready(format!("audio conferencing is not provided by this operator: {why}"));
+        self.ready = DesiredCondition::true_(
+            ConditionType::Ready,
+            "Reconciled",
+            format!("audio conferencing is not provided by this operator: {why}"),
+        );
     }
 
     fn handle_info_request(&mut self, enabled: bool) {
@@ -374,7 +505,7 @@ impl<'a> Planner<'a> {
             new_token(&tokens.send_conferencing_info, &self.prev.handled_requests.send_conferencing_info)
         {
             if enabled {
-                self.outcome(NotificationKind::ConferencingInfoRequested, message_id::token_cause(token), None);
+                self.outcome(NotificationKind::ConferencingInfoRequested, message_id::token_cause(token), None, false);
             } else {
                 self.events.push(PlannedEvent::warning(
                     "RequestIgnored",
@@ -385,17 +516,20 @@ impl<'a> Planner<'a> {
         self.st.handled_requests.send_conferencing_info = tokens.send_conferencing_info.clone();
     }
 
-    /// Sets the conference ID: `Some(id)` claims it, `None` allocates one. Claims of the
-    /// user other than the new ID are released after the status write.
+    /// Sets the conference ID: `Some(id)` claims it (a no-op when the user's claim is
+    /// already there), `None` allocates one. Claims of the user other than the new ID are
+    /// released after the status write.
     fn set_id(&mut self, id: Option<ConferenceId>) {
         match id {
             Some(id) => {
-                self.pre.push(Action::ClaimId(id.clone()));
+                if !self.observed.own_claims.contains(&id) {
+                    self.provision.push(Provision::ClaimId(id.clone()));
+                }
                 self.st.conference_id = Some(id.to_string());
-                self.release_other_claims(Some(id.as_str()));
+                self.release_other_claims(Some(&id));
             }
             None => {
-                self.pre.push(Action::AllocateId(self.tenant.id_length));
+                self.provision.push(Provision::AllocateId(self.tenant.id_length));
                 // Filled in by the controller with the ID it claims.
                 self.st.conference_id = None;
                 self.release_other_claims(None);
@@ -403,12 +537,11 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn release_other_claims(&mut self, keep: Option<&str>) {
-        let stale: Vec<ConferenceId> =
-            self.observed.own_claims.iter().filter(|c| Some(c.as_str()) != keep).cloned().collect();
-        self.post.retain(|a| !matches!(a, Action::ReleaseIds(_)));
+    fn release_other_claims(&mut self, keep: Option<&ConferenceId>) {
+        let stale: Vec<ConferenceId> = self.observed.own_claims.iter().filter(|c| Some(*c) != keep).cloned().collect();
+        self.cleanup.retain(|a| !matches!(a, Cleanup::ReleaseIds(_)));
         if !stale.is_empty() {
-            self.post.push(Action::ReleaseIds(stale));
+            self.cleanup.push(Cleanup::ReleaseIds(stale));
         }
     }
 
@@ -417,7 +550,8 @@ impl<'a> Planner<'a> {
     fn set_new_pin(&mut self, generation: String) {
         let already = self.observed.pin_secret.flatten() == Some(generation.as_str());
         if !already {
-            self.pre.push(Action::GeneratePin { generation: generation.clone(), length: self.tenant.pin_length });
+            self.provision
+                .push(Provision::GeneratePin { generation: generation.clone(), length: self.tenant.pin_length });
         }
         self.st.pin = Some(PIN_MASK.to_string());
         self.st.pin_secret_ref = Some(SecretKeyRef { name: pin_secret_name(&self.user.name), key: PIN_KEY.into() });
@@ -430,24 +564,15 @@ impl<'a> Planner<'a> {
         self.st.toll_free_service_number = svc.toll_free.as_ref().map(|n| n.number.clone());
     }
 
-    fn outcome(&mut self, kind: NotificationKind, cause: String, provider: Option<String>) {
-        self.outcomes.push((kind, cause, provider));
-    }
-
-    fn ready(&mut self, message: String) {
-        self.st.conditions = merge_conditions(
-            &self.prev.conditions,
-            &[DesiredCondition::true_(ConditionType::Ready, "Reconciled", message)],
-            Some(self.user.generation),
-            self.now,
-        );
+    fn outcome(&mut self, kind: NotificationKind, cause: String, provider: Option<String>, by_tenant: bool) {
+        self.outcomes.push((kind, cause, provider, by_tenant));
     }
 
     fn finish(mut self) -> Plan {
         self.st.observed_generation = Some(self.user.generation);
         let mut outcomes = Vec::new();
-        for (kind, cause, provider) in std::mem::take(&mut self.outcomes) {
-            outcomes.push(Outcome { kind, provider_name: provider.clone() });
+        for (kind, cause, provider, by_tenant) in std::mem::take(&mut self.outcomes) {
+            outcomes.push(Outcome { kind, provider_name: provider.clone(), by_tenant });
             if kind.is_automatic() && !self.tenant.automatic_emails {
                 self.events.push(PlannedEvent::normal(
                     "NotificationSuppressed",
@@ -479,13 +604,15 @@ impl<'a> Planner<'a> {
                 format!("{dropped} undelivered e-mail(s) were dropped: the outbox keeps at most {MAX_PENDING}"),
             ));
         }
-
-        let mut actions = self.pre;
-        if &self.st != self.prev || !actions.is_empty() {
-            actions.push(Action::WriteStatus);
+        conditions::settle(&mut self.st, &self.ready, Some(self.user.generation), self.now);
+        Plan {
+            provision: self.provision,
+            status: self.st,
+            ready: self.ready,
+            cleanup: self.cleanup,
+            events: self.events,
+            outcomes,
         }
-        actions.extend(self.post);
-        Plan { actions, status: self.st, events: self.events, outcomes }
     }
 }
 
@@ -515,8 +642,9 @@ pub fn describe(outcome: &Outcome, st: &ConferencingUserStatus) -> PlannedEvent 
     PlannedEvent::normal(outcome.kind.as_str(), message)
 }
 
-/// The status for a user that cannot be planned (invalid spec, missing tenant): everything
-/// the user holds is kept, only `Ready` and `observedGeneration` change.
+/// The status for a user that cannot be planned (invalid spec, missing tenant, an internal
+/// error): everything the user holds is kept, only the conditions and `observedGeneration`
+/// change.
 pub fn blocked_status(
     prev: Option<&ConferencingUserStatus>,
     generation: Option<i64>,
@@ -526,12 +654,7 @@ pub fn blocked_status(
 ) -> ConferencingUserStatus {
     let mut st = prev.cloned().unwrap_or_default();
     st.observed_generation = generation;
-    st.conditions = merge_conditions(
-        &st.conditions,
-        &[DesiredCondition::false_(ConditionType::Ready, reason, message)],
-        generation,
-        now,
-    );
+    conditions::settle(&mut st, &DesiredCondition::false_(ConditionType::Ready, reason, message), generation, now);
     st
 }
 

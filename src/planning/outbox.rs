@@ -53,6 +53,24 @@ pub fn backoff(attempts: u32) -> SignedDuration {
     BACKOFF_BASE.checked_mul(factor).map_or(BACKOFF_CAP, |d| d.min(BACKOFF_CAP))
 }
 
+/// Points every pending e-mail at `recipient`, the address the spec names now. An e-mail the
+/// mail server refused for good is tried again, once, when the recipient changed since: the
+/// refusal was about the old address, and the user is still owed the e-mail (the licence
+/// e-mail with its PIN, say).
+pub fn retarget(status: &mut ConferencingUserStatus, recipient: &str) {
+    for n in &mut status.notifications.pending {
+        if n.recipient != recipient {
+            n.recipient = recipient.to_string();
+            if n.permanently_failed {
+                n.permanently_failed = false;
+                n.attempts = 0;
+                n.last_error = None;
+                n.next_attempt_time = None;
+            }
+        }
+    }
+}
+
 /// Records the result of attempting the pending entry `message_id`.
 pub fn record(status: &mut ConferencingUserStatus, message_id: &str, attempt: &Attempt, now: Timestamp) {
     let pending = &mut status.notifications.pending;
@@ -101,7 +119,7 @@ pub fn set_condition(status: &mut ConferencingUserStatus, generation: Option<i64
             ConditionType::NotificationDelivered,
             "PermanentFailure",
             format!(
-                "the mail server refused the {} e-mail to {} ({}); fix the address or the server, then ask again with requests.sendConferencingInfo",
+                "the mail server refused the {} e-mail to {} for good ({}); fix the recipient (spec.email or spec.sendEmailToAddress) and it is sent again, or fix the relay",
                 f.kind,
                 f.recipient,
                 f.last_error.as_deref().unwrap_or("no detail")
@@ -193,6 +211,18 @@ mod tests {
         let c = &st.conditions[0];
         assert_eq!((c.type_.as_str(), c.reason.as_str()), ("NotificationDelivered", "PermanentFailure"));
         assert!(c.message.contains("550"));
+    }
+
+    #[test]
+    fn a_new_recipient_revives_a_permanently_failed_email_once() {
+        let mut st = status_with(&["<m>"]);
+        record(&mut st, "<m>", &Attempt::Permanent("550 no such user".into()), t(0));
+        retarget(&mut st, "a@b.example");
+        assert!(due(&st, t(1)).is_empty(), "same address: stays failed");
+        retarget(&mut st, "fixed@b.example");
+        let d = due(&st, t(1));
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].recipient.as_str(), d[0].attempts), ("fixed@b.example", 0));
     }
 
     #[test]

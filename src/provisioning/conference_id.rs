@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use rand::{RngCore, TryRngCore, rngs::OsRng};
 
 use super::pin::random_digits;
-use crate::validation::{ConferenceId, IdLength};
+use crate::domain::{ConferenceId, IdLength};
 
 /// A random ID of `length` digits not in `in_use`. The first digit is not 0, so that the ID
 /// reads the same whether or not a phone system strips leading zeros.

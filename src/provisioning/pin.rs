@@ -4,7 +4,7 @@ use std::fmt;
 
 use rand::{RngCore, TryRngCore, rngs::OsRng};
 
-use crate::validation::PinLength;
+use crate::domain::PinLength;
 
 /// A leader PIN. Its `Debug` and `Display` print `*****` so that it cannot reach a log line,
 /// an Event or an error by accident; [`Pin::expose`] is the one way to read it.

@@ -28,9 +28,9 @@ pub fn pin_secret_name(user: &str) -> String {
     format!("{user}{PIN_SECRET_SUFFIX}")
 }
 
-/// The label selector of every object the operator owns.
-pub fn managed_selector() -> String {
-    format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+/// The label selector of the operator's PIN Secrets.
+pub fn pin_secret_selector() -> String {
+    format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{COMPONENT_LABEL}={PIN_COMPONENT}")
 }
 
 /// Builds the PIN Secret for `user`, holding `pin` for `generation`.
@@ -55,13 +55,44 @@ pub fn pin_secret(user: &ConferencingUser, pin: &Pin, generation: &str) -> Secre
     }
 }
 
-/// The PIN generation a Secret holds, from its annotation.
-pub fn secret_generation(secret: &Secret) -> Option<&str> {
-    secret.annotations().get(PIN_GENERATION_ANNOTATION).map(String::as_str)
+/// What the operator knows of a PIN Secret from its metadata (the cache holds no PINs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretMeta {
+    /// The Secret's UID, for delete preconditions.
+    pub uid: String,
+    /// Its resourceVersion, for update preconditions.
+    pub resource_version: String,
+    /// UID of its controlling ConferencingUser, if any.
+    pub owner_uid: Option<String>,
+    /// The PIN generation its annotation names.
+    pub generation: Option<String>,
+}
+
+impl SecretMeta {
+    /// Reads what matters from a Secret's metadata.
+    pub fn from_meta(meta: &ObjectMeta) -> SecretMeta {
+        SecretMeta {
+            uid: meta.uid.clone().unwrap_or_default(),
+            resource_version: meta.resource_version.clone().unwrap_or_default(),
+            owner_uid: meta
+                .owner_references
+                .as_ref()
+                .and_then(|o| o.iter().find(|o| o.controller == Some(true) && o.kind == "ConferencingUser"))
+                .map(|o| o.uid.clone()),
+            generation: meta.annotations.as_ref().and_then(|a| a.get(PIN_GENERATION_ANNOTATION)).cloned(),
+        }
+    }
+
+    /// Whether the Secret belongs to the user with this UID. A Secret is adopted on its owner
+    /// alone, never on its name or annotation: a user deleted and re-created with the same
+    /// name is another user and must not inherit the old PIN.
+    pub fn owned_by(&self, uid: &str) -> bool {
+        self.owner_uid.as_deref() == Some(uid)
+    }
 }
 
 /// The PIN a Secret holds.
 pub fn secret_pin(secret: &Secret) -> Option<Pin> {
     let bytes = secret.data.as_ref()?.get(PIN_KEY)?;
-    String::from_utf8(bytes.0.clone()).ok().map(Pin::from_secret)
+    String::from_utf8(bytes.0.clone()).ok().filter(|p| p.bytes().all(|b| b.is_ascii_digit())).map(Pin::from_secret)
 }

@@ -1,127 +1,166 @@
-//! Step 4: carries a plan out, action by action, in order. Each action is idempotent, so a
-//! plan interrupted anywhere can simply be planned and applied again (see `crate::planning`).
+//! Step 4: carries a plan's provision and clean-up steps out. Each step is idempotent and
+//! conditioned on what the operator last saw (creates cannot overwrite; updates and deletes
+//! carry the object's resourceVersion or UID), so a plan interrupted anywhere can be planned
+//! and applied again, and a writer with a stale view fails instead of overwriting.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::reflector::ObjectRef;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kube::{Resource, ResourceExt};
 
-use crate::api::{ConferencingUser, FIELD_MANAGER};
+use super::dereference::Dereferenced;
+use crate::api::{ConferenceIdClaim, ConferencingUser, ConferencingUserStatus};
 use crate::controller::context::Context;
+use crate::domain::{ConferenceId, IdLength};
 use crate::error::{Error, Result, is_conflict, is_not_found};
-use crate::planning::{Action, Plan};
+use crate::planning::{Cleanup, Provision};
 use crate::provisioning::claim::{self, Holder};
-use crate::provisioning::secret::{pin_secret, pin_secret_name};
-use crate::provisioning::{conference_id, pin};
-use crate::validation::{ConferenceId, IdLength};
+use crate::provisioning::conference_id;
+use crate::provisioning::pin::{self, Pin};
+use crate::provisioning::secret::{SecretMeta, pin_secret, pin_secret_name};
 
 /// Random candidates tried before giving up on allocating an ID.
 const MAX_ALLOCATION_ATTEMPTS: usize = 64;
 
-/// Carries out `plan` for `user`; returns the status as it now stands.
-pub async fn apply(ctx: &Context, user: &ConferencingUser, plan: Plan) -> Result<crate::api::ConferencingUserStatus> {
-    let Plan { actions, mut status, events, outcomes } = plan;
-    for action in actions {
-        match action {
-            Action::ClaimId(id) => claim_id(ctx, user, &id).await?,
-            Action::AllocateId(length) => {
+fn object(user: &ConferencingUser) -> String {
+    format!("ConferencingUser {}/{}", user.namespace().unwrap_or_default(), user.name_any())
+}
+
+fn apply_error(user: &ConferencingUser, action: String) -> impl FnOnce(kube::Error) -> Error {
+    let object = object(user);
+    move |source| Error::Apply { object, action, source }
+}
+
+/// Carries out the provision steps; fills the allocated ID into `status`. Returns the PIN it
+/// generated, if any, so that the e-mail that carries it need not read it back.
+pub async fn provision(
+    ctx: &Context,
+    user: &ConferencingUser,
+    deref: &Dereferenced,
+    steps: Vec<Provision>,
+    status: &mut ConferencingUserStatus,
+) -> Result<Option<Pin>> {
+    let mut generated = None;
+    for step in steps {
+        match step {
+            Provision::ClaimId(id) => claim_id(ctx, user, &id).await?,
+            Provision::AllocateId(length) => {
                 let id = allocate_id(ctx, user, length).await?;
                 status.conference_id = Some(id.to_string());
             }
-            Action::GeneratePin { generation, length } => {
+            Provision::GeneratePin { generation, length } => {
                 let pin = pin::generate(length, status.conference_id.as_deref());
-                crate::telemetry::METRICS.pins_issued.inc();
-                write_pin(ctx, user, &pin_secret(user, &pin, &generation)).await?;
+                write_pin(ctx, user, deref, &pin, &generation).await?;
+                ctx.metrics.pins_issued.inc();
+                generated = Some(pin);
             }
-            Action::WriteStatus => {
-                super::status::write(ctx, user, &status).await?;
-                let described = outcomes.iter().map(|o| crate::planning::describe(o, &status));
-                for e in described.collect::<Vec<_>>().iter().chain(&events) {
-                    ctx.publish(user, e).await;
-                }
-            }
-            Action::DeletePinSecret => delete_pin_secret(ctx, user).await?,
-            Action::ReleaseIds(ids) => {
+        }
+    }
+    Ok(generated)
+}
+
+/// Carries out the clean-up steps.
+pub async fn cleanup(ctx: &Context, user: &ConferencingUser, deref: &Dereferenced, steps: Vec<Cleanup>) -> Result<()> {
+    for step in steps {
+        match step {
+            Cleanup::DeletePinSecret => delete_pin_secret(ctx, user, deref).await?,
+            Cleanup::ReleaseIds(ids) => {
                 for id in ids {
                     release_id(ctx, user, &id).await?;
                 }
             }
         }
     }
-    Ok(status)
+    Ok(())
 }
 
-fn claims_api(ctx: &Context, ns: &str) -> Api<ConfigMap> {
+fn claims_api(ctx: &Context, ns: &str) -> Api<ConferenceIdClaim> {
     Api::namespaced(ctx.client.clone(), ns)
 }
 
+fn me(user: &ConferencingUser) -> Holder {
+    Holder { name: user.name_any(), uid: user.uid().unwrap_or_default() }
+}
+
 /// Claims `id` for the user. Creating the claim is the atomic step; `AlreadyExists` means
-/// someone holds it: the user itself (done), a user that no longer exists (take it over), or
-/// another live user (conflict).
+/// someone holds it: the user itself (done), a user that no longer exists or a malformed
+/// claim (take it over), or another live user (conflict; the index learns the holder, so
+/// that the next plan knows).
 async fn claim_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
-    let uid = user.uid().unwrap_or_default();
-    if ctx.claims.holder(&ns, id).is_some_and(|h| h.uid == uid) {
+    let me = me(user);
+    if ctx.index.claim_holder(&ns, id).is_some_and(|h| h == me) {
         return Ok(());
     }
     match try_create_claim(ctx, user, id).await? {
-        None => Ok(()),
-        Some((holder, _)) if holder.uid == uid => Ok(()),
-        Some((holder, existing)) if ctx.live_user(&ns, &holder.name, &holder.uid).is_none() => {
-            take_over(ctx, user, id, &existing).await
+        Created::Yes => Ok(()),
+        Created::Exists { holder: Some(h), .. } if h == me => Ok(()),
+        Created::Exists { holder: Some(h), uid, .. } if ctx.index.is_live(&ns, &h) => {
+            ctx.index.record_claim(&ns, id, &h, &uid);
+            Err(Error::ConferenceIdConflict { id: id.to_string(), holder: h })
         }
-        Some((holder, _)) => Err(Error::ConferenceIdConflict { id: id.to_string(), holder }),
+        Created::Exists { uid, resource_version, .. } => take_over(ctx, user, id, uid, resource_version).await,
     }
 }
 
-/// Creates the claim. `Ok(None)`: created; `Ok(Some(holder, claim))`: it already exists.
-async fn try_create_claim(
+enum Created {
+    Yes,
+    Exists { holder: Option<Holder>, uid: String, resource_version: Option<String> },
+}
+
+async fn try_create_claim(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<Created> {
+    let ns = user.namespace().unwrap_or_default();
+    let api = claims_api(ctx, &ns);
+    let name = id.to_string();
+    match api.create(&PostParams::default(), &claim::claim(user, id)).await {
+        Ok(created) => {
+            ctx.index.record_claim(&ns, id, &me(user), &created.uid().unwrap_or_default());
+            ctx.metrics.ids_issued.inc();
+            Ok(Created::Yes)
+        }
+        Err(e) if is_conflict(&e) => {
+            let existing = api
+                .get_metadata(&name)
+                .await
+                .map_err(apply_error(user, format!("reading ConferenceIdClaim {ns}/{name}")))?;
+            Ok(Created::Exists {
+                holder: claim::parse(&existing.metadata).map(|(_, h)| h),
+                uid: existing.metadata.uid.clone().unwrap_or_default(),
+                resource_version: existing.metadata.resource_version.clone(),
+            })
+        }
+        Err(e) => Err(apply_error(user, format!("creating ConferenceIdClaim {ns}/{name}"))(e)),
+    }
+}
+
+/// Replaces a claim left by a deleted user (or edited into nonsense). The delete is
+/// conditional on the claim's UID and resourceVersion, so two operators racing for it cannot
+/// both win, and a claim re-taken in between is not deleted.
+async fn take_over(
     ctx: &Context,
     user: &ConferencingUser,
     id: &ConferenceId,
-) -> Result<Option<(Holder, ConfigMap)>> {
+    uid: String,
+    resource_version: Option<String>,
+) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
-    let api = claims_api(ctx, &ns);
-    let name = claim::claim_name(id);
-    crate::telemetry::record_write("create", "ConfigMap", &ns, &name);
-    match api.create(&PostParams::default(), &claim::claim(user, id)).await {
-        Ok(_) => {
-            crate::telemetry::METRICS.ids_issued.inc();
-            Ok(None)
-        }
-        Err(e) if is_conflict(&e) => {
-            let existing =
-                api.get(&name).await.map_err(Error::kube(format!("reading conference-ID claim {ns}/{name}")))?;
-            let holder = claim::parse(&existing)
-                .map(|(_, h)| h)
-                .unwrap_or(Holder { name: "(unknown)".into(), uid: String::new() });
-            Ok(Some((holder, existing)))
-        }
-        Err(e) => Err(Error::Kube { action: format!("creating conference-ID claim {ns}/{name}"), source: e }),
-    }
-}
-
-/// Replaces a claim left by a deleted user. The delete is conditional on the claim's UID and
-/// resourceVersion, so two operators racing for it cannot both win.
-async fn take_over(ctx: &Context, user: &ConferencingUser, id: &ConferenceId, stale: &ConfigMap) -> Result<()> {
-    let ns = user.namespace().unwrap_or_default();
-    let name = claim::claim_name(id);
+    let name = id.to_string();
     let dp = DeleteParams {
-        preconditions: Some(Preconditions { uid: stale.uid(), resource_version: stale.resource_version() }),
+        preconditions: Some(Preconditions { uid: Some(uid), resource_version }),
         ..DeleteParams::default()
     };
-    crate::telemetry::record_write("delete", "ConfigMap", &ns, &name);
     match claims_api(ctx, &ns).delete(&name, &dp).await {
-        Ok(_) => {}
+        Ok(_) => ctx.index.forget_claim(&ns, id),
         Err(e) if is_not_found(&e) || is_conflict(&e) => {}
-        Err(e) => {
-            return Err(Error::Kube { action: format!("releasing stale claim {ns}/{name}"), source: e });
-        }
+        Err(e) => return Err(apply_error(user, format!("releasing stale ConferenceIdClaim {ns}/{name}"))(e)),
     }
     match try_create_claim(ctx, user, id).await? {
-        None => Ok(()),
-        Some((holder, _)) if holder.uid == user.uid().unwrap_or_default() => Ok(()),
-        Some((holder, _)) => Err(Error::ConferenceIdConflict { id: id.to_string(), holder }),
+        Created::Yes => Ok(()),
+        Created::Exists { holder: Some(h), .. } if h == me(user) => Ok(()),
+        Created::Exists { holder, uid, .. } => {
+            let holder = holder.unwrap_or(Holder { name: "(unknown)".into(), uid: String::new() });
+            ctx.index.record_claim(&ns, id, &holder, &uid);
+            Err(Error::ConferenceIdConflict { id: id.to_string(), holder })
+        }
     }
 }
 
@@ -129,9 +168,11 @@ async fn take_over(ctx: &Context, user: &ConferencingUser, id: &ConferenceId, st
 async fn allocate_id(ctx: &Context, user: &ConferencingUser, length: IdLength) -> Result<ConferenceId> {
     let ns = user.namespace().unwrap_or_default();
     for _ in 0..MAX_ALLOCATION_ATTEMPTS {
-        let id = conference_id::candidate(length, &|s| ctx.claims.contains(&ns, s));
-        if try_create_claim(ctx, user, &id).await?.is_none() {
-            return Ok(id);
+        let id = conference_id::candidate(length, &|s| ctx.index.is_taken(&ns, s));
+        match try_create_claim(ctx, user, &id).await? {
+            Created::Yes => return Ok(id),
+            Created::Exists { holder: Some(h), uid, .. } => ctx.index.record_claim(&ns, &id, &h, &uid),
+            Created::Exists { .. } => {}
         }
     }
     Err(Error::IdSpaceExhausted { namespace: ns, length: length.get(), attempts: MAX_ALLOCATION_ATTEMPTS })
@@ -139,43 +180,81 @@ async fn allocate_id(ctx: &Context, user: &ConferencingUser, length: IdLength) -
 
 async fn release_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
-    let name = claim::claim_name(id);
-    let uid = user.uid().unwrap_or_default();
-    if ctx.claims.holder(&ns, id).is_some_and(|h| h.uid != uid) {
+    if ctx.index.claim_holder(&ns, id).is_none_or(|h| h != me(user)) {
         return Ok(());
     }
-    crate::telemetry::record_write("delete", "ConfigMap", &ns, &name);
-    match claims_api(ctx, &ns).delete(&name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(Error::Kube { action: format!("releasing conference ID {id} in {ns}"), source: e }),
+    let name = id.to_string();
+    let dp = DeleteParams {
+        preconditions: ctx.index.claim_uid(&ns, id).map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+        ..DeleteParams::default()
+    };
+    match claims_api(ctx, &ns).delete(&name, &dp).await {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) || is_conflict(&e) => {}
+        Err(e) => return Err(apply_error(user, format!("releasing ConferenceIdClaim {ns}/{name}"))(e)),
     }
-}
-
-async fn write_pin(ctx: &Context, user: &ConferencingUser, secret: &Secret) -> Result<()> {
-    let ns = user.namespace().unwrap_or_default();
-    let name = secret.name_any();
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    crate::telemetry::record_write("apply", "Secret", &ns, &name);
-    // The error is built from the action only: a kube error never echoes the request body,
-    // so the PIN cannot reach a log through it.
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(secret))
-        .await
-        .map_err(Error::kube(format!("writing PIN Secret {ns}/{name}")))?;
+    ctx.index.forget_claim(&ns, id);
     Ok(())
 }
 
-async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser) -> Result<()> {
+/// Writes the PIN Secret: created when there is none, replaced (conditioned on the
+/// resourceVersion last seen) when the user has one. An object of another owner under the
+/// name is deleted first (conditioned on its UID), never adopted.
+async fn write_pin(
+    ctx: &Context,
+    user: &ConferencingUser,
+    deref: &Dereferenced,
+    pin: &Pin,
+    generation: &str,
+) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
     let name = pin_secret_name(&user.name_any());
-    if ctx.secrets.get(&ObjectRef::new(&name).within(&ns)).is_none() {
-        return Ok(());
-    }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    crate::telemetry::record_write("delete", "Secret", &ns, &name);
-    match api.delete(&name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(Error::Kube { action: format!("deleting PIN Secret {ns}/{name}"), source: e }),
+    if let Some(foreign) = &deref.foreign_secret {
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions { uid: Some(foreign.uid.clone()), resource_version: None }),
+            ..DeleteParams::default()
+        };
+        match api.delete(&name, &dp).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(apply_error(user, format!("deleting Secret {ns}/{name} of another owner"))(e)),
+        }
+        ctx.index.forget_secret(&ns, &name);
     }
+    let mut secret = pin_secret(user, pin, generation);
+    // The error is built from the action only: a kube error never echoes the request body,
+    // so the PIN cannot reach a log through it.
+    let written = match &deref.pin_secret {
+        Some(own) => {
+            secret.meta_mut().resource_version = Some(own.resource_version.clone());
+            api.replace(&name, &PostParams::default(), &secret)
+                .await
+                .map_err(apply_error(user, format!("replacing PIN Secret {ns}/{name}")))?
+        }
+        None => api
+            .create(&PostParams::default(), &secret)
+            .await
+            .map_err(apply_error(user, format!("creating PIN Secret {ns}/{name}")))?,
+    };
+    ctx.index.record_secret(&ns, &name, SecretMeta::from_meta(&written.metadata));
+    Ok(())
+}
+
+async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser, deref: &Dereferenced) -> Result<()> {
+    let Some(own) = &deref.pin_secret else { return Ok(()) };
+    let ns = user.namespace().unwrap_or_default();
+    let name = pin_secret_name(&user.name_any());
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let dp = DeleteParams {
+        preconditions: Some(Preconditions { uid: Some(own.uid.clone()), resource_version: None }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&name, &dp).await {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) || is_conflict(&e) => {}
+        Err(e) => return Err(apply_error(user, format!("deleting PIN Secret {ns}/{name}"))(e)),
+    }
+    ctx.index.forget_secret(&ns, &name);
+    Ok(())
 }

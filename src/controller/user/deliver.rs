@@ -1,99 +1,118 @@
-//! Step 6: delivers the e-mails the status owes. Each was recorded in the same status write
-//! as the change that caused it, so none is lost if the operator stops; this sends them,
-//! then records the result. A crash between sending and recording re-sends the same
-//! Message-ID once (at-least-once delivery); nothing else can produce a duplicate.
+//! Step 5: hands the e-mails the status owes to the delivery queue and merges the results it
+//! already has into the status about to be written. A reconcile waits for the e-mails it just
+//! queued only briefly, and not at all while the mail server is slow, so that a slow or
+//! unreachable relay never holds provisioning back; later results wake the user again.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
+use futures::future::join_all;
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::reflector::ObjectRef;
-use kube::{Api, ResourceExt};
 
-use crate::api::{ConferencingUser, ConferencingUserStatus};
+use crate::api::ConferencingUserStatus;
 use crate::controller::context::Context;
-use crate::error::{Error, Result};
-use crate::notification::templates::Pin;
+use crate::notification::queue::{GRACE, Job, PinSource, Progress, Submitted, UserKey};
+use crate::notification::templates::Pin as TemplatePin;
 use crate::planning::outbox::{self, Attempt};
 use crate::planning::{PlannedEvent, Severity};
-use crate::provisioning::secret::{pin_secret_name, secret_pin};
-use crate::telemetry::{METRICS, NotificationLabels};
+use crate::provisioning::pin::Pin;
+use crate::provisioning::secret::pin_secret_name;
 use crate::validation::{ValidatedTenant, ValidatedUser};
 
-/// Sends what is due; returns when to come back for retries.
-pub async fn deliver(
-    ctx: &Context,
-    user: &ConferencingUser,
-    vu: &ValidatedUser,
-    vt: &ValidatedTenant,
-    status: &ConferencingUserStatus,
-) -> Result<Option<Duration>> {
-    let Some(notifier) = ctx.notifier.as_ref() else { return Ok(None) };
-    let due = outbox::due(status, Timestamp::now());
-    let mut st = status.clone();
-    let mut events = Vec::new();
-    for entry in &due {
-        let pin = if entry.kind.carries_pin() { read_pin(ctx, user).await? } else { None };
-        let attempt = if entry.kind.carries_pin() && pin.is_none() {
-            Attempt::Permanent("the PIN no longer exists (the user was disabled before the e-mail was sent)".into())
-        } else {
-            notifier.deliver(entry, vu, vt, &st, pin).await
-        };
-        match &attempt {
-            Attempt::Delivered => {
-                tracing::info!(user = %vu.name, namespace = %vu.namespace, kind = %entry.kind, message_id = %entry.message_id, "e-mail delivered");
-                events.push(PlannedEvent {
-                    severity: Severity::Normal,
-                    reason: "NotificationSent".into(),
-                    message: format!("{} e-mail sent to {}", entry.kind, entry.recipient),
-                });
-            }
-            Attempt::Transient(e) => {
-                tracing::warn!(user = %vu.name, namespace = %vu.namespace, kind = %entry.kind, error = %e, "e-mail delivery failed; will retry");
-            }
-            Attempt::Permanent(e) => {
-                tracing::warn!(user = %vu.name, namespace = %vu.namespace, kind = %entry.kind, error = %e, "e-mail refused permanently");
-                events.push(PlannedEvent {
-                    severity: Severity::Warning,
-                    reason: "NotificationFailed".into(),
-                    message: format!("{} e-mail to {} failed permanently: {e}", entry.kind, entry.recipient),
-                });
-            }
-        }
-        let result = match &attempt {
-            Attempt::Delivered => "sent",
-            Attempt::Transient(_) => "retried",
-            Attempt::Permanent(_) => "failed",
-        };
-        METRICS.notifications.get_or_create(&NotificationLabels { result }).inc();
-        outbox::record(&mut st, &entry.message_id, &attempt, Timestamp::now());
-    }
-    let owed = st.notifications.pending.iter().filter(|n| !n.permanently_failed).count();
-    METRICS.set_pending(&vu.uid, owed);
-    outbox::set_condition(&mut st, user.metadata.generation, Timestamp::now());
-    if &st != status {
-        super::status::write(ctx, user, &st).await?;
-        for e in &events {
-            ctx.publish(user, e).await;
-        }
-    }
-    Ok(outbox::next_due(&st).map(|t| {
-        let wait = t.duration_since(Timestamp::now()).as_millis().max(0);
-        Duration::from_millis(u64::try_from(wait).unwrap_or(0)) + Duration::from_millis(100)
-    }))
+/// What delivery did to the status.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Message-IDs whose results were merged into the status (to forget once written).
+    pub recorded: Vec<String>,
+    /// Message-IDs merged as delivered.
+    pub delivered: Vec<String>,
+    /// Some e-mail is still being sent; its result wakes the user.
+    pub in_flight: bool,
+    /// The queue was full; come back later.
+    pub queue_full: bool,
+    /// Composing an e-mail hit a bug.
+    pub panicked: bool,
+    /// Warning Events for e-mails refused for good.
+    pub events: Vec<PlannedEvent>,
 }
 
-async fn read_pin(ctx: &Context, user: &ConferencingUser) -> Result<Option<Pin>> {
-    let ns = user.namespace().unwrap_or_default();
-    let name = pin_secret_name(&user.name_any());
-    let cached: Option<Arc<Secret>> = ctx.secrets.get(&ObjectRef::new(&name).within(&ns));
-    let secret = match cached {
-        Some(s) => Some((*s).clone()),
-        None => Api::<Secret>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&name)
-            .await
-            .map_err(Error::kube(format!("reading PIN Secret {ns}/{name}")))?,
-    };
-    Ok(secret.as_ref().and_then(secret_pin).map(|p| Pin::new(p.expose())))
+/// Merges known results, queues what is due, and waits briefly for what it queued.
+pub async fn deliver(
+    ctx: &Context,
+    user: &UserKey,
+    vu: &ValidatedUser,
+    vt: &ValidatedTenant,
+    status: &mut ConferencingUserStatus,
+    fresh_pin: Option<&Pin>,
+) -> Delivery {
+    let mut d = Delivery::default();
+    let (Some(queue), Some(notifier)) = (ctx.delivery.as_ref(), ctx.notifier.as_ref()) else { return d };
+    merge(ctx, user, status, &mut d);
+    let mut waiting = Vec::new();
+    for entry in outbox::due(status, Timestamp::now()) {
+        if queue.progress(user, &entry.message_id).is_some() {
+            continue;
+        }
+        let pin = match (entry.kind.carries_pin(), fresh_pin) {
+            (false, _) => PinSource::None,
+            // The PIN generated in this pass is the one the Secret now holds.
+            (true, Some(p)) => PinSource::Known(TemplatePin::new(p.expose())),
+            (true, None) => PinSource::Secret { name: pin_secret_name(&vu.name) },
+        };
+        let job = Job { user: user.clone(), email: notifier.prepare(&entry, vu, vt, status), pin };
+        match queue.submit(job) {
+            Submitted::Queued(done) => waiting.push(done),
+            Submitted::Full => d.queue_full = true,
+        }
+    }
+    if !waiting.is_empty() && !queue.congested() {
+        let _ = tokio::time::timeout(GRACE, join_all(waiting)).await;
+        merge(ctx, user, status, &mut d);
+    }
+    d.in_flight = status
+        .notifications
+        .pending
+        .iter()
+        .any(|n| matches!(queue.progress(user, &n.message_id), Some(Progress::InFlight)));
+    d
+}
+
+/// Merges the ledger's finished results into the status.
+fn merge(ctx: &Context, user: &UserKey, status: &mut ConferencingUserStatus, d: &mut Delivery) {
+    let Some(queue) = ctx.delivery.as_ref() else { return };
+    let ids: Vec<String> = status.notifications.pending.iter().map(|n| n.message_id.clone()).collect();
+    for id in ids {
+        if d.recorded.contains(&id) {
+            continue;
+        }
+        let Some(Progress::Done { attempt, at, panicked }) = queue.progress(user, &id) else { continue };
+        let entry = status.notifications.pending.iter().find(|n| n.message_id == id).cloned();
+        outbox::record(status, &id, &attempt, at);
+        d.recorded.push(id.clone());
+        d.panicked |= panicked;
+        match (&attempt, entry) {
+            (Attempt::Delivered, _) => d.delivered.push(id),
+            (Attempt::Permanent(e), Some(n)) => d.events.push(PlannedEvent {
+                severity: Severity::Warning,
+                reason: "NotificationFailed".into(),
+                message: format!(
+                    "{} e-mail to {} was refused for good: {e}; fix the recipient and it is sent again",
+                    n.kind, n.recipient
+                ),
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// When to come back: the earliest retry due, or soon when the queue was full.
+pub fn requeue_after(status: &ConferencingUserStatus, d: &Delivery) -> Option<Duration> {
+    let retry = outbox::next_due(status).map(|t| {
+        let wait = t.duration_since(Timestamp::now()).as_millis().max(0);
+        Duration::from_millis(u64::try_from(wait).unwrap_or(0)) + Duration::from_millis(100)
+    });
+    let full = d.queue_full.then_some(Duration::from_secs(10));
+    // An e-mail in flight wakes the user when it is done; the timer only guards against a
+    // lost wake-up.
+    let in_flight = d.in_flight.then_some(Duration::from_secs(60));
+    [retry, full, in_flight].into_iter().flatten().min()
 }

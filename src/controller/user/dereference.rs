@@ -1,4 +1,7 @@
-//! Step 1: everything the user refers to, from the watch caches (no API reads).
+//! Step 1: everything the user refers to, from the caches and the index. One API read at
+//! most: a PIN Secret that the status references but the index lacks is looked up before it
+//! is taken as deleted, because the index may not show the operator's own recent write yet,
+//! and a missing Secret means generating a new PIN.
 
 use std::sync::Arc;
 
@@ -8,49 +11,62 @@ use kube::{Api, ResourceExt};
 
 use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::controller::context::Context;
+use crate::domain::ConferenceId;
 use crate::error::{Error, Result};
 use crate::provisioning::claim::Holder;
-use crate::provisioning::secret::pin_secret_name;
-use crate::validation::ConferenceId;
+use crate::provisioning::secret::{SecretMeta, pin_secret_name};
 
 /// What the user refers to.
 pub struct Dereferenced {
     /// The tenant named by `spec.tenantRef`, in the user's namespace.
     pub tenant: Option<Arc<ConferencingTenant>>,
-    /// The user's PIN Secret.
-    pub pin_secret: Option<Arc<Secret>>,
+    /// The user's own PIN Secret (owned by this user's UID).
+    pub pin_secret: Option<SecretMeta>,
+    /// An object with the PIN Secret's name that is not this user's (a user deleted and
+    /// re-created with the same name left it, or someone made it by hand); replaced, never
+    /// adopted.
+    pub foreign_secret: Option<SecretMeta>,
     /// The IDs this user holds claims on.
     pub own_claims: Vec<ConferenceId>,
-    /// The holder of the spec's static ID, when it is another user that still exists.
+    /// The owner of the spec's static ID, when it is another live user.
     pub static_id_holder: Option<Holder>,
+    /// The owner of the ID the status records, when it is another live user.
+    pub current_id_holder: Option<Holder>,
 }
 
-/// Reads the caches. The one API read: a PIN Secret that the status references but the cache
-/// lacks is looked up before it is taken as deleted, because the cache may simply not show
-/// the operator's own recent write yet, and a missing Secret means generating a new PIN.
+/// Reads the caches.
 pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Dereferenced> {
     let ns = user.namespace().unwrap_or_default();
     let uid = user.uid().unwrap_or_default();
     let tenant = ctx.tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&ns));
     let secret_name = pin_secret_name(&user.name_any());
-    let mut pin_secret = ctx.secrets.get(&ObjectRef::new(&secret_name).within(&ns));
+    let mut secret = ctx.index.secret(&ns, &secret_name);
     let referenced = user.status.as_ref().is_some_and(|s| s.pin_secret_ref.is_some());
-    if pin_secret.is_none() && referenced {
+    if secret.is_none() && referenced {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-        pin_secret = api
-            .get_opt(&secret_name)
+        secret = api
+            .get_metadata_opt(&secret_name)
             .await
-            .map_err(Error::kube(format!("reading PIN Secret {ns}/{secret_name}")))?
-            .map(Arc::new);
+            .map_err(|source| Error::Dereference {
+                object: format!("ConferencingUser {ns}/{}", user.name_any()),
+                what: format!("PIN Secret {ns}/{secret_name}"),
+                source,
+            })?
+            .map(|m| SecretMeta::from_meta(&m.metadata));
+        if let Some(s) = &secret {
+            ctx.index.record_secret(&ns, &secret_name, s.clone());
+        }
     }
-    let own_claims = ctx.claims.held_by(&uid);
-    let static_id_holder = user
-        .spec
-        .conference_id
-        .as_deref()
-        .and_then(ConferenceId::parse)
-        .and_then(|id| ctx.claims.holder(&ns, &id))
-        // A claim left by a deleted user does not block anyone: it is taken over.
-        .filter(|h| h.uid != uid && ctx.live_user(&ns, &h.name, &h.uid).is_some());
-    Ok(Dereferenced { tenant, pin_secret, own_claims, static_id_holder })
+    let (pin_secret, foreign_secret) = match secret {
+        Some(s) if s.owned_by(&uid) => (Some(s), None),
+        Some(s) => (None, Some(s)),
+        None => (None, None),
+    };
+    let own_claims = ctx.index.claims_of(&ns, &uid);
+    let static_id = user.spec.conference_id.as_deref().and_then(ConferenceId::parse);
+    let static_id_holder = static_id.as_ref().and_then(|id| ctx.index.owner(&ns, id, &uid));
+    let current = user.status.as_ref().and_then(|s| s.conference_id.as_deref()).and_then(ConferenceId::parse);
+    let current_id_holder =
+        current.filter(|c| Some(c) != static_id.as_ref()).and_then(|id| ctx.index.owner(&ns, &id, &uid));
+    Ok(Dereferenced { tenant, pin_secret, foreign_secret, own_claims, static_id_holder, current_id_holder })
 }

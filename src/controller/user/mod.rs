@@ -1,7 +1,8 @@
 //! The user reconcile, as a pipeline of named steps, a file each:
 //! [`dereference`] (tenant, PIN Secret, claims, from the caches) -> [`validate`] (a
 //! `ValidatedUser`, or a reason the user is blocked) -> plan ([`crate::planning`], pure) ->
-//! [`apply`] (carry the plan out) -> [`status`] (server-side apply of the status).
+//! [`apply`] provision -> [`deliver`] (queue e-mails, merge results) -> [`status`] (one write)
+//! -> [`apply`] clean-up.
 
 pub mod apply;
 pub mod deliver;
@@ -18,75 +19,157 @@ use kube::runtime::controller::Action;
 
 use super::context::Context;
 use crate::api::ConferencingUser;
+use crate::api::condition::DesiredCondition;
+use crate::api::{ConditionType, ConferencingUserStatus};
 use crate::error::{Error, Result};
-use crate::planning::{self, Observed, PlannedEvent};
+use crate::notification::queue::UserKey;
+use crate::planning::conditions::{INTERNAL_ERROR, settle};
+use crate::planning::{self, Observed, Plan, PlannedEvent, describe};
+
+/// How long a reconcile that found the cache older than its own last write waits for the
+/// watch to catch up before trusting the cache anyway (the watch event wakes it earlier).
+const CACHE_CATCH_UP: Duration = Duration::from_secs(15);
+
+/// The key of a user in the delivery ledger and the backoff.
+pub fn key(user: &ConferencingUser) -> UserKey {
+    UserKey {
+        namespace: user.namespace().unwrap_or_default(),
+        name: user.name_any(),
+        uid: user.uid().unwrap_or_default(),
+    }
+}
 
 /// Reconciles one user.
 pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result<Action> {
-    tracing::debug!(user = %user.name_any(), "reconcile start");
-    if !ctx.caches_ready().await {
-        return Ok(Action::requeue(Duration::from_secs(2)));
-    }
-    tracing::debug!(user = %user.name_any(), "caches ready");
+    let who = key(&user);
     if user.metadata.deletion_timestamp.is_some() {
-        // Its Secret and claim are owned by it and go with it.
+        // Its Secret and claims are owned by it and go with it.
         return Ok(Action::await_change());
     }
-    if !ctx.expectations.satisfied(&user.uid().unwrap_or_default(), user.resource_version().as_deref()) {
-        return Ok(Action::requeue(Duration::from_millis(200)));
+    if !ctx.expectations.satisfied(&who.uid, user.resource_version().as_deref()) {
+        return Ok(Action::requeue(CACHE_CATCH_UP));
     }
     let deref = dereference::dereference(&user, &ctx).await?;
     let (vu, vt) = match validate::validate(&user, &deref) {
         Ok(v) => v,
         Err(blocked) => {
-            let st = planning::blocked_status(
-                user.status.as_ref(),
-                user.metadata.generation,
-                blocked.reason,
-                &blocked.message,
-                Timestamp::now(),
-            );
-            if Some(&st) != user.status.as_ref() {
-                status::write(&ctx, &user, &st).await?;
-                ctx.publish(
-                    &*user,
-                    &PlannedEvent {
-                        severity: planning::Severity::Warning,
-                        reason: blocked.reason.into(),
-                        message: blocked.message,
-                    },
-                )
-                .await;
-            }
+            write_blocked(&ctx, &user, blocked.reason, &blocked.message).await?;
             return Ok(Action::await_change());
         }
     };
     let observed = Observed {
         status: user.status.as_ref(),
-        pin_secret: deref.pin_secret.as_ref().map(|s| crate::provisioning::secret::secret_generation(s)),
+        pin_secret: deref.pin_secret.as_ref().map(|s| s.generation.as_deref()),
         own_claims: &deref.own_claims,
         static_id_holder: deref.static_id_holder.as_ref(),
+        current_id_holder: deref.current_id_holder.as_ref(),
     };
-    let plan = planning::plan(&vu, &vt, &observed, Timestamp::now());
-    let status = match apply::apply(&ctx, &user, plan).await {
-        Err(Error::ConferenceIdConflict { holder, .. }) => {
-            // Another user claimed the ID between our cache read and our claim: plan again
-            // knowing the holder, which only reports the conflict.
-            let observed = Observed { static_id_holder: Some(&holder), ..observed };
-            let plan = planning::plan(&vu, &vt, &observed, Timestamp::now());
-            apply::apply(&ctx, &user, plan).await?
+    let Plan { provision, mut status, ready, cleanup, events, outcomes } =
+        planning::plan(&vu, &vt, &observed, Timestamp::now());
+
+    let fresh_pin = match apply::provision(&ctx, &user, &deref, provision, &mut status).await {
+        Ok(p) => p,
+        // Another user took the ID between the cache read and the claim; the index now knows
+        // the holder, and the next plan reports the conflict (or picks another ID).
+        Err(Error::ConferenceIdConflict { .. }) => return Ok(Action::requeue(Duration::from_millis(500))),
+        Err(e @ Error::IdSpaceExhausted { .. }) => {
+            write_blocked(&ctx, &user, "IdSpaceExhausted", &e.to_string()).await?;
+            return Ok(Action::await_change());
         }
-        other => other?,
+        Err(e) => return Err(e),
     };
-    match deliver::deliver(&ctx, &user, &vu, &vt, &status).await? {
-        Some(retry) => Ok(Action::requeue(retry)),
-        None => Ok(Action::await_change()),
+
+    let delivery = deliver::deliver(&ctx, &who, &vu, &vt, &mut status, fresh_pin.as_ref()).await;
+    drop(fresh_pin);
+    let ready = if delivery.panicked {
+        DesiredCondition::false_(
+            ConditionType::Ready,
+            INTERNAL_ERROR,
+            "composing an e-mail failed unexpectedly (a bug; see the operator's log); retrying with backoff",
+        )
+    } else {
+        ready
+    };
+    settle(&mut status, &ready, user.metadata.generation, Timestamp::now());
+
+    if user.status.as_ref() != Some(&status) {
+        status::write(&ctx, &user, &status).await?;
+        let emailed = |kind| {
+            status
+                .notifications
+                .delivered
+                .iter()
+                .find(|d| d.kind == kind && delivery.delivered.contains(&d.message_id))
+                .map(|d| d.recipient.clone())
+        };
+        let described = outcomes.iter().filter(|o| !o.by_tenant).map(|o| {
+            let mut e = describe(o, &status);
+            if let Some(to) = emailed(o.kind) {
+                e.message.push_str(&format!("; e-mailed to {to}"));
+            }
+            e
+        });
+        let all: Vec<PlannedEvent> = described.chain(events).chain(delivery.events.iter().cloned()).collect();
+        for e in &all {
+            ctx.publish(&*user, e).await;
+        }
+    }
+    if let Some(queue) = &ctx.delivery {
+        queue.forget(&who, &delivery.recorded);
+        let pending: Vec<String> = status.notifications.pending.iter().map(|n| n.message_id.clone()).collect();
+        queue.prune(&who, &pending);
+    }
+    apply::cleanup(&ctx, &user, &deref, cleanup).await?;
+    let owed = status.notifications.pending.iter().filter(|n| !n.permanently_failed).count();
+    ctx.metrics.set_pending(&who.uid, owed);
+    if delivery.panicked {
+        return Err(Error::Internal { object: object(&user), what: "composing an e-mail panicked" });
+    }
+    Ok(deliver::requeue_after(&status, &delivery).map_or_else(Action::await_change, Action::requeue))
+}
+
+fn object(user: &ConferencingUser) -> String {
+    format!("ConferencingUser {}/{}", user.namespace().unwrap_or_default(), user.name_any())
+}
+
+/// Writes `Ready=False` with `reason`, keeping everything the user holds; a Warning Event
+/// when the reason or message is new.
+pub async fn write_blocked(ctx: &Context, user: &ConferencingUser, reason: &str, message: &str) -> Result<()> {
+    let st =
+        planning::blocked_status(user.status.as_ref(), user.metadata.generation, reason, message, Timestamp::now());
+    if Some(&st) == user.status.as_ref() {
+        return Ok(());
+    }
+    status::write(ctx, user, &st).await?;
+    let before = user.status.as_ref().and_then(|s| crate::api::condition::find(&s.conditions, ConditionType::Ready));
+    if before.is_none_or(|c| c.reason != reason || c.message != message) {
+        ctx.publish(user, &PlannedEvent::warning(reason, message)).await;
+    }
+    Ok(())
+}
+
+/// Reports a reconcile that panicked on the user, as far as that is possible; a failure to
+/// write is only logged (the error policy retries the reconcile with backoff anyway).
+pub async fn report_internal_error(ctx: &Context, user: &ConferencingUser) {
+    let message = "the reconcile failed unexpectedly (a bug; see the operator's log); retrying with backoff";
+    let prev: Option<&ConferencingUserStatus> = user.status.as_ref();
+    let st = planning::blocked_status(prev, user.metadata.generation, INTERNAL_ERROR, message, Timestamp::now());
+    if prev != Some(&st)
+        && let Err(e) = status::write(ctx, user, &st).await
+    {
+        tracing::warn!(user = %user.name_any(), error = %e, "could not report the internal error on the user");
     }
 }
 
-/// Transient failures back off (the controller's per-object exponential backoff); this is
-/// the requeue after it.
-pub fn error_policy(user: Arc<ConferencingUser>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(user = %user.name_any(), namespace = ?user.namespace(), error = %error, kind = error.metric_label(), "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+/// Retries after a failure: a stale view at once (the newer object is on its way), anything
+/// else with per-object exponential backoff.
+pub fn error_policy(user: Arc<ConferencingUser>, error: &Error, ctx: Arc<Context>) -> Action {
+    let k = key(&user);
+    if error.is_stale_view() {
+        tracing::debug!(user = %k.name, namespace = %k.namespace, error = %error, "stale view; retrying");
+        return Action::requeue(Duration::from_millis(500));
+    }
+    let delay = ctx.backoff.failed(&format!("user/{}/{}", k.namespace, k.uid));
+    tracing::warn!(user = %k.name, namespace = %k.namespace, error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed; retrying");
+    Action::requeue(delay)
 }

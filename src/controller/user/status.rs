@@ -1,4 +1,5 @@
-//! Step 5: the status, written with server-side apply under the operator's field manager.
+//! Step 6: the status, written with server-side apply under the operator's field manager,
+//! conditioned on the resourceVersion it was planned from.
 
 use kube::ResourceExt;
 

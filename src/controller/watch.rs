@@ -1,0 +1,184 @@
+//! One logical watch per kind, over every namespace the operator serves: a watcher per
+//! namespace (or one cluster-wide), whose events a [`Sink`] applies to the caches and turns
+//! into wake-ups.
+//!
+//! Why not kube's shared reflector streams: the operator's wake-ups need deletions (a claim
+//! or a PIN Secret deleted by hand must wake its user; a deleted holder must wake the users
+//! waiting for its ID), which kube's shared dispatch does not broadcast; a subscriber that
+//! joins after the first list misses it; and one kube store cannot be fed from several
+//! namespaces' watchers, because each watcher's relist would wipe the others' objects. Here
+//! every watcher's relist is turned into applies plus the deletions the relist implies for
+//! that namespace alone, and the cache is reported ready once every namespace was listed.
+
+use std::collections::HashSet;
+
+use futures::stream::{BoxStream, SelectAll};
+use futures::{Stream, StreamExt};
+use kube::ResourceExt;
+use kube::runtime::watcher;
+
+/// Receives the changes of one kind.
+pub trait Sink<K> {
+    /// An object was added or changed (or listed).
+    fn apply(&mut self, obj: K);
+    /// An object was deleted.
+    fn delete(&mut self, obj: K);
+    /// A relist of `namespace` (`None`: all namespaces) found exactly `present` (names):
+    /// every other object of the namespace the sink knows was deleted meanwhile.
+    fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>);
+    /// Every namespace has been listed once.
+    fn listed(&mut self) {}
+}
+
+/// A watcher of one namespace (`None`: all), as kube's `watcher` yields it.
+pub type NamespaceWatcher<K> = (Option<String>, BoxStream<'static, watcher::Result<watcher::Event<K>>>);
+
+/// Drives the watchers (one per namespace) into `sink` until they end.
+/// `ready` is called once, when every watcher has completed its first list.
+pub async fn run<K, S>(kind: &'static str, watchers: Vec<NamespaceWatcher<K>>, mut sink: S, ready: impl FnOnce())
+where
+    K: kube::Resource + Send + 'static,
+    S: Sink<K>,
+{
+    let namespaces: Vec<Option<String>> = watchers.iter().map(|(ns, _)| ns.clone()).collect();
+    let mut relists: Vec<Option<HashSet<String>>> = vec![None; namespaces.len()];
+    let mut listed = vec![false; namespaces.len()];
+    let mut ready = Some(ready);
+    let mut all: SelectAll<BoxStream<'static, (usize, watcher::Result<watcher::Event<K>>)>> = SelectAll::new();
+    for (i, (_, stream)) in watchers.into_iter().enumerate() {
+        all.push(tagged(i, stream));
+    }
+    while let Some((i, event)) = all.next().await {
+        match event {
+            Ok(watcher::Event::Apply(o)) => sink.apply(o),
+            Ok(watcher::Event::Delete(o)) => sink.delete(o),
+            Ok(watcher::Event::Init) => relists[i] = Some(HashSet::new()),
+            Ok(watcher::Event::InitApply(o)) => {
+                if let Some(seen) = relists[i].as_mut() {
+                    seen.insert(o.name_any());
+                }
+                sink.apply(o);
+            }
+            Ok(watcher::Event::InitDone) => {
+                if let Some(seen) = relists[i].take() {
+                    sink.retain(namespaces[i].as_deref(), &seen);
+                }
+                listed[i] = true;
+                if listed.iter().all(|l| *l)
+                    && let Some(r) = ready.take()
+                {
+                    sink.listed();
+                    tracing::info!(kind, "cache filled");
+                    r();
+                }
+            }
+            Err(e) => {
+                // Most often a missing permission; the watcher retries with backoff. The
+                // Display of watcher errors omits their cause, which is what a person needs.
+                let mut chain = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    source = s.source();
+                }
+                tracing::warn!(kind, namespace = namespaces[i].as_deref().unwrap_or("(all)"), error = %chain, "watch error; retrying with backoff");
+            }
+        }
+    }
+}
+
+fn tagged<T: Send + 'static>(
+    i: usize,
+    stream: impl Stream<Item = T> + Send + 'static,
+) -> BoxStream<'static, (usize, T)> {
+    stream.map(move |e| (i, e)).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::stream;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use std::collections::BTreeSet;
+
+    #[derive(Default)]
+    struct Recorder {
+        objects: BTreeSet<(String, String)>,
+        deleted: Vec<(String, String)>,
+    }
+
+    impl Sink<ConfigMap> for Recorder {
+        fn apply(&mut self, o: ConfigMap) {
+            self.objects.insert((o.namespace().unwrap_or_default(), o.name_any()));
+        }
+        fn delete(&mut self, o: ConfigMap) {
+            let key = (o.namespace().unwrap_or_default(), o.name_any());
+            self.objects.remove(&key);
+            self.deleted.push(key);
+        }
+        fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+            let gone: Vec<_> = self
+                .objects
+                .iter()
+                .filter(|(ns, n)| namespace.is_none_or(|want| want == ns) && !present.contains(n))
+                .cloned()
+                .collect();
+            for k in gone {
+                self.objects.remove(&k);
+                self.deleted.push(k);
+            }
+        }
+    }
+
+    fn cm(ns: &str, name: &str) -> ConfigMap {
+        let mut c = ConfigMap::default();
+        c.metadata.name = Some(name.into());
+        c.metadata.namespace = Some(ns.into());
+        c
+    }
+
+    #[tokio::test]
+    async fn a_relist_deletes_only_within_its_own_namespace_and_readiness_waits_for_all() {
+        use watcher::Event::*;
+        let a = vec![
+            Ok(Init),
+            Ok(InitApply(cm("a", "one"))),
+            Ok(InitApply(cm("a", "two"))),
+            Ok(InitDone),
+            // A relist (after 410 Gone) that no longer has "two".
+            Ok(Init),
+            Ok(InitApply(cm("a", "one"))),
+            Ok(InitDone),
+        ];
+        let b = vec![Ok(Init), Ok(InitApply(cm("b", "two"))), Ok(InitDone), Ok(Apply(cm("b", "three")))];
+        let ready = std::cell::Cell::new(0);
+        let mut rec = Recorder::default();
+        run(
+            "ConfigMap",
+            vec![(Some("a".into()), stream::iter(a).boxed()), (Some("b".into()), stream::iter(b).boxed())],
+            &mut rec,
+            || ready.set(ready.get() + 1),
+        )
+        .await;
+        assert_eq!(ready.get(), 1);
+        assert_eq!(rec.deleted, vec![("a".to_string(), "two".to_string())]);
+        let left: Vec<_> = rec.objects.iter().map(|(ns, n)| format!("{ns}/{n}")).collect();
+        assert_eq!(left, vec!["a/one", "b/three", "b/two"]);
+    }
+
+    impl<K, T: Sink<K>> Sink<K> for &mut T {
+        fn apply(&mut self, obj: K) {
+            (**self).apply(obj)
+        }
+        fn delete(&mut self, obj: K) {
+            (**self).delete(obj)
+        }
+        fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+            (**self).retain(namespace, present)
+        }
+        fn listed(&mut self) {
+            (**self).listed()
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The conditions a user's status carries, derived from its `Ready` condition and its outbox,
+//! following kstatus (kubernetes-sigs/cli-utils) so that Flux, Argo CD and `kubectl wait`
+//! understand them: `Reconciling` and `Stalled` are abnormal-true conditions, present only
+//! while they hold.
+
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::condition::{DesiredCondition, merge_conditions, remove_conditions};
+use crate::api::{ConditionStatus, ConditionType, ConferencingUserStatus};
+
+/// `Ready=False` reasons that cannot clear without a change by a person.
+pub const STALLED_REASONS: [&str; 5] =
+    ["InvalidSpec", "TenantNotFound", "TenantInvalid", "ConferenceIdConflict", "IdSpaceExhausted"];
+
+/// `Ready=False` reason of a reconcile that failed unexpectedly (a bug); retried with backoff.
+pub const INTERNAL_ERROR: &str = "InternalError";
+
+/// Sets `Ready` to `ready` and derives `Reconciling`, `Stalled` and `NotificationDelivered`.
+/// Idempotent, and a condition's time only moves when its status changes, so settling an
+/// unchanged status changes nothing.
+pub fn settle(st: &mut ConferencingUserStatus, ready: &DesiredCondition, generation: Option<i64>, now: Timestamp) {
+    super::outbox::set_condition(st, generation, now);
+    let pending = &st.notifications.pending;
+    let failed = pending.iter().find(|p| p.permanently_failed);
+    let waiting: Vec<_> = pending.iter().filter(|p| !p.permanently_failed).collect();
+
+    let mut desired = vec![ready.clone()];
+    let blocked = ready.status == ConditionStatus::False && STALLED_REASONS.contains(&ready.reason.as_str());
+    if blocked {
+        desired.push(DesiredCondition::true_(ConditionType::Stalled, &ready.reason, ready.message.clone()));
+    } else if let Some(f) = failed {
+        desired.push(DesiredCondition::true_(
+            ConditionType::Stalled,
+            "PermanentFailure",
+            format!(
+                "the mail server refused the {} e-mail to {} for good ({}); fix the recipient (spec.email or spec.sendEmailToAddress) and it is sent again, or fix the relay",
+                f.kind,
+                f.recipient,
+                f.last_error.as_deref().unwrap_or("no detail")
+            ),
+        ));
+    }
+    if ready.status == ConditionStatus::False && ready.reason == INTERNAL_ERROR {
+        desired.push(DesiredCondition::true_(ConditionType::Reconciling, INTERNAL_ERROR, ready.message.clone()));
+    } else if !waiting.is_empty() {
+        let (reason, message) = match waiting.iter().find_map(|p| p.last_error.as_deref()) {
+            Some(e) => ("RetryingNotifications", format!("{} e-mail(s) to deliver; last error: {e}", waiting.len())),
+            None => ("NotificationsPending", format!("{} e-mail(s) to deliver", waiting.len())),
+        };
+        desired.push(DesiredCondition::true_(ConditionType::Reconciling, reason, message));
+    }
+    let absent: Vec<ConditionType> = [ConditionType::Reconciling, ConditionType::Stalled]
+        .into_iter()
+        .filter(|t| !desired.iter().any(|d| d.type_ == *t))
+        .collect();
+    remove_conditions(&mut st.conditions, &absent);
+    st.conditions = merge_conditions(&st.conditions, &desired, generation, now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::condition::find;
+    use crate::api::{NotificationKind, PendingNotification};
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).expect("valid")
+    }
+
+    fn pending(failed: bool, error: Option<&str>) -> PendingNotification {
+        PendingNotification {
+            kind: NotificationKind::PinReset,
+            message_id: "<m>".into(),
+            recipient: "a@b.example".into(),
+            provider_name: None,
+            attempts: u32::from(error.is_some()),
+            last_error: error.map(Into::into),
+            next_attempt_time: None,
+            permanently_failed: failed,
+        }
+    }
+
+    fn types(st: &ConferencingUserStatus) -> Vec<(&str, &str)> {
+        st.conditions.iter().map(|c| (c.type_.as_str(), c.reason.as_str())).collect()
+    }
+
+    #[test]
+    fn a_converged_user_has_only_ready_and_delivered() {
+        let mut st = ConferencingUserStatus::default();
+        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok"), Some(1), t(0));
+        assert_eq!(types(&st), vec![("Ready", "Reconciled")]);
+    }
+
+    #[test]
+    fn reconciling_appears_while_emails_wait_and_clears_when_delivered() {
+        let ready = DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok");
+        let mut st = ConferencingUserStatus::default();
+        st.notifications.pending.push(pending(false, None));
+        settle(&mut st, &ready, Some(1), t(0));
+        assert_eq!(
+            find(&st.conditions, ConditionType::Reconciling).map(|c| c.reason.as_str()),
+            Some("NotificationsPending")
+        );
+        st.notifications.pending[0] = pending(false, Some("451 try later"));
+        settle(&mut st, &ready, Some(1), t(1));
+        let r = find(&st.conditions, ConditionType::Reconciling).expect("reconciling");
+        assert_eq!(r.reason, "RetryingNotifications");
+        assert!(r.message.contains("451"));
+        st.notifications.pending.clear();
+        settle(&mut st, &ready, Some(1), t(2));
+        assert!(find(&st.conditions, ConditionType::Reconciling).is_none());
+    }
+
+    #[test]
+    fn stalled_for_what_needs_a_person() {
+        for reason in STALLED_REASONS {
+            let mut st = ConferencingUserStatus::default();
+            settle(&mut st, &DesiredCondition::false_(ConditionType::Ready, reason, "why"), Some(2), t(0));
+            let s = find(&st.conditions, ConditionType::Stalled).expect("stalled");
+            assert_eq!((s.reason.as_str(), s.observed_generation), (reason, Some(2)));
+        }
+        let mut st = ConferencingUserStatus::default();
+        st.notifications.pending.push(pending(true, Some("550 no such user")));
+        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok"), Some(1), t(0));
+        assert_eq!(find(&st.conditions, ConditionType::Stalled).map(|c| c.reason.as_str()), Some("PermanentFailure"));
+        assert!(find(&st.conditions, ConditionType::Reconciling).is_none(), "nothing left to retry");
+        st.notifications.pending.clear();
+        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok"), Some(1), t(1));
+        assert!(find(&st.conditions, ConditionType::Stalled).is_none());
+    }
+
+    #[test]
+    fn internal_errors_are_reconciling_not_stalled() {
+        let mut st = ConferencingUserStatus::default();
+        settle(&mut st, &DesiredCondition::false_(ConditionType::Ready, INTERNAL_ERROR, "bug"), Some(1), t(0));
+        assert_eq!(types(&st), vec![("Ready", INTERNAL_ERROR), ("Reconciling", INTERNAL_ERROR)]);
+    }
+
+    #[test]
+    fn settling_twice_changes_nothing() {
+        let ready = DesiredCondition::false_(ConditionType::Ready, "InvalidSpec", "spec.email: bad");
+        let mut st = ConferencingUserStatus::default();
+        settle(&mut st, &ready, Some(1), t(0));
+        let once = st.clone();
+        settle(&mut st, &ready, Some(1), t(9));
+        assert_eq!(st, once);
+    }
+}
