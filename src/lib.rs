@@ -9,6 +9,7 @@ pub mod crd;
 pub mod error;
 #[cfg(test)]
 pub mod fixtures;
+pub mod kubectl_plugin;
 pub mod planning;
 pub mod telemetry;
 
