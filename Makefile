@@ -1,8 +1,11 @@
 # The commands a contributor runs.
-.PHONY: crds test run lint up down
+.PHONY: crds argocd-cm test run lint up down
 
 crds: ## regenerate crds/ from the API types
 	cargo run --quiet -- crd --output-dir crds
+
+argocd-cm: ## regenerate integrations/argocd/argocd-cm.yaml from the .lua files
+	UPDATE_ARGOCD_CM=1 cargo test --quiet --test argocd argocd_cm
 
 test: ## the whole suite, provisioning a local control plane if needed
 	scripts/test

@@ -8,6 +8,7 @@ pub mod error;
 #[cfg(test)]
 pub mod fixtures;
 pub mod http;
+pub mod kubectl_plugin;
 pub mod leader;
 pub mod notification;
 pub mod planning;

@@ -1,0 +1,133 @@
+//! Recognising objects that a GitOps tool keeps in sync with Git. Writing a request token into
+//! such an object behind the tool's back can backfire: when the manifest in Git sets the same
+//! field, the next sync puts Git's value back, and because the operator acts on any token that
+//! differs from the last one it handled, Git's older token coming back asks for the action a
+//! second time. So the plugin refuses and prints the change to commit instead.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// Field managers of GitOps controllers that apply objects from Git.
+pub const GITOPS_MANAGERS: [(&str, &str); 4] = [
+    ("argocd-controller", "Argo CD"),
+    ("argocd-application-controller", "Argo CD"),
+    ("kustomize-controller", "Flux"),
+    ("helm-controller", "Flux"),
+];
+
+/// Annotations and labels GitOps tools put on the objects they manage.
+pub const GITOPS_MARKERS: [(&str, &str); 6] = [
+    ("argocd.argoproj.io/tracking-id", "Argo CD"),
+    ("argocd.argoproj.io/instance", "Argo CD"),
+    ("kustomize.toolkit.fluxcd.io/name", "Flux"),
+    ("kustomize.toolkit.fluxcd.io/namespace", "Flux"),
+    ("helm.toolkit.fluxcd.io/name", "Flux"),
+    ("helm.toolkit.fluxcd.io/namespace", "Flux"),
+];
+
+/// One sign that a GitOps tool manages the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// The tool, for people: `Argo CD` or `Flux`.
+    pub tool: &'static str,
+    /// What gave it away, e.g. `annotation argocd.argoproj.io/tracking-id`.
+    pub sign: String,
+}
+
+/// Every sign that a GitOps tool manages the object; empty when none does.
+pub fn detect(meta: &ObjectMeta) -> Vec<Evidence> {
+    let mut found = Vec::new();
+    for (manager, tool) in GITOPS_MANAGERS {
+        let manages = meta.managed_fields.iter().flatten().any(|m| m.manager.as_deref() == Some(manager));
+        if manages {
+            found.push(Evidence { tool, sign: format!("field manager {manager}") });
+        }
+    }
+    for (key, tool) in GITOPS_MARKERS {
+        if meta.annotations.as_ref().is_some_and(|a| a.contains_key(key)) {
+            found.push(Evidence { tool, sign: format!("annotation {key}") });
+        }
+        if meta.labels.as_ref().is_some_and(|l| l.contains_key(key)) {
+            found.push(Evidence { tool, sign: format!("label {key}") });
+        }
+    }
+    found
+}
+
+/// The tools named by `evidence`, deduplicated, for a sentence (`Argo CD`, `Argo CD and Flux`).
+pub fn tools(evidence: &[Evidence]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for e in evidence {
+        if !names.contains(&e.tool) {
+            names.push(e.tool);
+        }
+    }
+    names.join(" and ")
+}
+
+/// The YAML to merge into the object's manifest in Git: `spec.requests.<field>: <token>`.
+pub fn manifest_change(field: &str, token: &str) -> Result<String, serde_yaml::Error> {
+    let mut requests = serde_yaml::Mapping::new();
+    requests.insert(field.into(), token.into());
+    let mut spec = serde_yaml::Mapping::new();
+    spec.insert("requests".into(), serde_yaml::Value::Mapping(requests));
+    let mut doc = serde_yaml::Mapping::new();
+    doc.insert("spec".into(), serde_yaml::Value::Mapping(spec));
+    serde_yaml::to_string(&doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+
+    use super::*;
+
+    fn managed_by(manager: &str) -> ObjectMeta {
+        ObjectMeta {
+            managed_fields: Some(vec![ManagedFieldsEntry {
+                manager: Some(manager.into()),
+                operation: Some("Apply".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn recognises_gitops_field_managers() {
+        for (manager, tool) in GITOPS_MANAGERS {
+            assert_eq!(detect(&managed_by(manager)), vec![Evidence { tool, sign: format!("field manager {manager}") }]);
+        }
+        assert!(detect(&managed_by("kubectl-client-side-apply")).is_empty());
+        assert!(detect(&managed_by("kubectl-conferencing")).is_empty());
+        assert!(detect(&ObjectMeta::default()).is_empty());
+    }
+
+    #[test]
+    fn recognises_annotations_and_labels() {
+        let meta = ObjectMeta {
+            annotations: Some(BTreeMap::from([(
+                "argocd.argoproj.io/tracking-id".to_string(),
+                "app:conferencing.io/ConferencingUser:acme/alice".to_string(),
+            )])),
+            labels: Some(BTreeMap::from([("kustomize.toolkit.fluxcd.io/name".to_string(), "acme".to_string())])),
+            ..Default::default()
+        };
+        let found = detect(&meta);
+        assert_eq!(found.len(), 2);
+        assert_eq!(tools(&found), "Argo CD and Flux");
+        let only_label = ObjectMeta {
+            labels: Some(BTreeMap::from([("argocd.argoproj.io/instance".into(), "acme".into())])),
+            ..meta
+        };
+        assert!(detect(&only_label).iter().any(|e| e.sign == "label argocd.argoproj.io/instance"));
+    }
+
+    #[test]
+    fn the_change_to_commit_is_a_mergeable_spec_fragment() {
+        let yaml = manifest_change("resetPin", "kubectl-2026-11-24T10:00:00Z-0a1b").expect("yaml");
+        let back: serde_json::Value = serde_yaml::from_str(&yaml).expect("parses");
+        assert_eq!(back, serde_json::json!({"spec": {"requests": {"resetPin": "kubectl-2026-11-24T10:00:00Z-0a1b"}}}));
+    }
+}

@@ -1,0 +1,156 @@
+//! `kubectl conferencing`: a kubectl plugin for the people who run the operator. kubectl finds
+//! the `kubectl-conferencing` binary on PATH and passes every argument after `conferencing`
+//! through unchanged, so the plugin reads the kubeconfig itself, as kubectl does.
+//!
+//! Verbs: `status`, `reset-pin`, `reset-conference-id`, `send-info`, `who-has`, `explain`; one
+//! module each. The binary (`src/bin/kubectl-conferencing.rs`) only calls [`main`].
+
+pub mod advice;
+pub mod error;
+pub mod explain;
+pub mod gitops;
+pub mod kubeconfig;
+pub mod progress;
+pub mod request;
+pub mod status;
+pub mod view;
+pub mod who_has;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use error::PluginError;
+
+/// Field manager of the plugin's writes, so that `managedFields` shows who asked.
+pub const FIELD_MANAGER: &str = "kubectl-conferencing";
+
+/// How a run ended, as the process exit code. Documented in `kubectl conferencing --help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// 0: done (or, for `who-has`, the claim and the users agree).
+    Ok,
+    /// 1: an error (API, kubeconfig, an object that does not exist), or `who-has` found no
+    /// holder.
+    Failed,
+    /// 3: refused, because a GitOps tool manages the object (`--force` overrides).
+    Refused,
+    /// 4: the operator did not handle the request within `--timeout`.
+    TimedOut,
+    /// 5: the operator looked but could not do what was asked (the user is blocked, or the
+    /// request was ignored), or `who-has` found the claim and the users' status disagreeing.
+    NotDone,
+}
+
+impl Verdict {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Failed => 1,
+            Verdict::Refused => 3,
+            Verdict::TimedOut => 4,
+            Verdict::NotDone => 5,
+        }
+    }
+}
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  done; for who-has: one holder, and the users' status agrees
+  1  error (API, kubeconfig, no such object); for who-has: nobody holds the ID
+  2  wrong usage
+  3  refused: a GitOps tool manages the object; commit the printed YAML instead, or use --force
+  4  timed out waiting for the operator
+  5  the operator could not do it (the user is blocked or the request was ignored);
+     for who-has: the claim and the users' status disagree";
+
+/// Manage dial-in audio conferencing users through the conferencing operator.
+#[derive(Parser, Debug)]
+#[command(name = "kubectl conferencing", bin_name = "kubectl conferencing", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Cluster connection, as kubectl's own flags.
+    #[command(flatten)]
+    pub connection: kubeconfig::ConnectionArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// The plugin's verbs.
+#[derive(Subcommand, Debug)]
+pub enum Verb {
+    /// Per tenant: users, how many are Ready, blocked users and why, e-mails pending or failed.
+    Status {
+        /// Every namespace.
+        #[arg(short = 'A', long, conflicts_with = "namespace")]
+        all_namespaces: bool,
+        /// Only this tenant.
+        tenant: Option<String>,
+    },
+    /// Ask the operator for a new leader PIN for USER, and wait until it is done.
+    ResetPin(request::RequestArgs),
+    /// Ask the operator for a new conference ID for USER, and wait until it is done.
+    ResetConferenceId(request::RequestArgs),
+    /// Ask the operator to e-mail USER their dial-in information, and wait until it is done.
+    SendInfo(request::RequestArgs),
+    /// Which user holds conference ID ID in the namespace.
+    WhoHas {
+        /// The conference ID (digits).
+        #[arg(value_parser = who_has::parse_id)]
+        id: String,
+    },
+    /// Why USER is not Ready, and what to change.
+    Explain {
+        /// The ConferencingUser.
+        user: String,
+    },
+}
+
+/// Runs the plugin with the process's arguments; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    main_with(std::env::args_os())
+}
+
+/// Runs the plugin with `args` (the first is the program name).
+pub fn main_with(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // clap prints help and version to stdout with 0, and usage errors to stderr with 2.
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(Verdict::Failed.code());
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(verdict) => ExitCode::from(verdict.code()),
+        Err(e) => {
+            eprintln!("error: {}", error::chain(&e));
+            ExitCode::from(Verdict::Failed.code())
+        }
+    }
+}
+
+/// Carries out one parsed command line.
+pub async fn run(cli: Cli) -> Result<Verdict, PluginError> {
+    let conn = kubeconfig::connect(&cli.connection).await?;
+    let mut out = std::io::stdout().lock();
+    match cli.verb {
+        Verb::Status { all_namespaces, tenant } => {
+            let scope = if all_namespaces { None } else { Some(conn.namespace.as_str()) };
+            status::run(&conn.client, scope, tenant.as_deref(), &mut out).await
+        }
+        Verb::ResetPin(args) => request::run(&conn, request::Request::ResetPin, &args, &mut out).await,
+        Verb::ResetConferenceId(args) => {
+            request::run(&conn, request::Request::ResetConferenceId, &args, &mut out).await
+        }
+        Verb::SendInfo(args) => request::run(&conn, request::Request::SendConferencingInfo, &args, &mut out).await,
+        Verb::WhoHas { id } => who_has::run(&conn.client, &conn.namespace, &id, &mut out).await,
+        Verb::Explain { user } => explain::run(&conn.client, &conn.namespace, &user, &mut out).await,
+    }
+}

@@ -1,0 +1,265 @@
+//! `kubectl conferencing status [-n NS | -A] [TENANT]`: per tenant, its users, how many are
+//! Ready, the blocked ones and why, and the e-mails pending or refused for good.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+use tabwriter::TabWriter;
+
+use super::view::{self, State};
+use super::{PluginError, Verdict};
+use crate::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
+
+/// One tenant's line and details.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantSummary {
+    /// Namespace.
+    pub namespace: String,
+    /// Tenant name.
+    pub name: String,
+    /// The tenant's own state: `True`, `False (Reason)`, `Pending` (no status yet), or
+    /// `NotFound` (users reference it but it does not exist).
+    pub tenant_ready: String,
+    /// Users that reference the tenant.
+    pub users: usize,
+    /// Of those, Ready for their current generation.
+    pub ready: usize,
+    /// Users that cannot progress or are not Ready: (user, reason, message).
+    pub blocked: Vec<(String, String, String)>,
+    /// Users the operator has not caught up with: (user, what).
+    pub waiting: Vec<(String, String)>,
+    /// E-mails owed: (user, description).
+    pub pending: Vec<(String, String)>,
+    /// E-mails refused for good: (user, description).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Groups users under their tenants (including tenants that users name but that do not
+/// exist), optionally only `only_tenant`.
+pub fn summarize(
+    tenants: &[ConferencingTenant],
+    users: &[ConferencingUser],
+    only_tenant: Option<&str>,
+) -> Vec<TenantSummary> {
+    let mut by_tenant: BTreeMap<(String, String), TenantSummary> = BTreeMap::new();
+    for t in tenants {
+        let key = (t.namespace().unwrap_or_default(), t.name_any());
+        let tenant_ready = match t.status.as_ref() {
+            None => "Pending".to_string(),
+            Some(st) => match view::condition(&st.conditions, "Ready") {
+                Some(c) if c.status == ConditionStatus::True => "True".to_string(),
+                Some(c) => format!("{:?} ({})", c.status, c.reason),
+                None => "Pending".to_string(),
+            },
+        };
+        by_tenant
+            .insert(key.clone(), TenantSummary { namespace: key.0, name: key.1, tenant_ready, ..Default::default() });
+    }
+    for u in users {
+        let key = (u.namespace().unwrap_or_default(), u.spec.tenant_ref.name.clone());
+        let summary = by_tenant.entry(key.clone()).or_insert_with(|| TenantSummary {
+            namespace: key.0.clone(),
+            name: key.1.clone(),
+            tenant_ready: "NotFound".into(),
+            ..Default::default()
+        });
+        let name = u.name_any();
+        summary.users += 1;
+        if view::is_ready(u) {
+            summary.ready += 1;
+        }
+        match view::user_state(u) {
+            State::NotReconciled => summary.waiting.push((name.clone(), "not reconciled yet".into())),
+            State::Stale { observed, generation } => summary.waiting.push((
+                name.clone(),
+                format!(
+                    "generation {generation} not observed yet (status is of {})",
+                    observed.map_or("none".to_string(), |o| o.to_string())
+                ),
+            )),
+            State::Stalled(c) => summary.blocked.push((name.clone(), c.reason.clone(), c.message.clone())),
+            State::Waiting(Some(c)) if c.status == ConditionStatus::False => {
+                summary.blocked.push((name.clone(), c.reason.clone(), c.message.clone()))
+            }
+            _ => {}
+        }
+        for n in view::pending(u) {
+            summary.pending.push((name.clone(), view::describe_pending(n)));
+        }
+        for n in view::failed(u) {
+            summary.failed.push((name.clone(), view::describe_pending(n)));
+        }
+    }
+    by_tenant.into_values().filter(|s| only_tenant.is_none_or(|t| s.name == t)).collect()
+}
+
+/// Writes the summaries: a table, then the details of tenants that have any.
+pub fn render(summaries: &[TenantSummary], all_namespaces: bool, out: &mut impl Write) -> std::io::Result<()> {
+    let mut tw = TabWriter::new(Vec::new()).padding(2);
+    if all_namespaces {
+        write!(tw, "NAMESPACE\t")?;
+    }
+    writeln!(tw, "TENANT\tTENANT READY\tUSERS\tREADY\tBLOCKED\tE-MAILS PENDING\tE-MAILS FAILED")?;
+    for s in summaries {
+        if all_namespaces {
+            write!(tw, "{}\t", s.namespace)?;
+        }
+        writeln!(
+            tw,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            s.name,
+            s.tenant_ready,
+            s.users,
+            s.ready,
+            s.blocked.len(),
+            s.pending.len(),
+            s.failed.len()
+        )?;
+    }
+    for s in summaries {
+        if s.blocked.is_empty() && s.waiting.is_empty() && s.pending.is_empty() && s.failed.is_empty() {
+            continue;
+        }
+        writeln!(tw)?;
+        writeln!(tw, "Tenant {}/{}:", s.namespace, s.name)?;
+        if !s.blocked.is_empty() {
+            writeln!(tw, "  Blocked users:")?;
+            for (user, reason, message) in &s.blocked {
+                writeln!(tw, "    {user}\t{reason}\t{message}")?;
+            }
+        }
+        if !s.waiting.is_empty() {
+            writeln!(tw, "  Waiting for the operator:")?;
+            for (user, what) in &s.waiting {
+                writeln!(tw, "    {user}\t{what}")?;
+            }
+        }
+        if !s.pending.is_empty() {
+            writeln!(tw, "  E-mails pending:")?;
+            for (user, what) in &s.pending {
+                writeln!(tw, "    {user}\t{what}")?;
+            }
+        }
+        if !s.failed.is_empty() {
+            writeln!(tw, "  E-mails refused for good (fix the address, then `kubectl conferencing send-info USER`):")?;
+            for (user, what) in &s.failed {
+                writeln!(tw, "    {user}\t{what}")?;
+            }
+        }
+    }
+    let bytes = tw.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    out.write_all(&bytes)
+}
+
+/// Runs `status` in `namespace` (all namespaces when `None`).
+pub async fn run(
+    client: &Client,
+    namespace: Option<&str>,
+    tenant: Option<&str>,
+    out: &mut impl Write,
+) -> Result<Verdict, PluginError> {
+    let (tenants, users): (Api<ConferencingTenant>, Api<ConferencingUser>) = match namespace {
+        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    let where_ = namespace.map_or("all namespaces".to_string(), |ns| format!("namespace {ns}"));
+    let tenants = tenants
+        .list(&ListParams::default())
+        .await
+        .map_err(PluginError::kube(format!("listing ConferencingTenants in {where_}")))?;
+    let users = users
+        .list(&ListParams::default())
+        .await
+        .map_err(PluginError::kube(format!("listing ConferencingUsers in {where_}")))?;
+    let summaries = summarize(&tenants.items, &users.items, tenant);
+    if summaries.is_empty() {
+        if let Some(t) = tenant {
+            return Err(PluginError::TenantNotFound {
+                namespace: namespace.unwrap_or("(any)").to_string(),
+                name: t.to_string(),
+            });
+        }
+        writeln!(out, "No conferencing tenants or users in {where_}.")?;
+        return Ok(Verdict::Ok);
+    }
+    render(&summaries, namespace.is_none(), out)?;
+    Ok(Verdict::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(yaml: &str) -> ConferencingUser {
+        serde_yaml::from_str(yaml).expect("user yaml")
+    }
+
+    fn tenant(name: &str) -> ConferencingTenant {
+        serde_yaml::from_str(&format!(
+            "apiVersion: conferencing.io/v1alpha1\nkind: ConferencingTenant\nmetadata: {{name: {name}, namespace: acme, generation: 1}}\n\
+             spec: {{serviceNumbers: [{{number: '+14255550100', type: Toll}}]}}\n\
+             status: {{observedGeneration: 1, users: 0, conditions: [{{type: Ready, status: 'True', reason: Reconciled, message: ok, lastTransitionTime: '2026-01-01T00:00:00Z'}}]}}"
+        ))
+        .expect("tenant yaml")
+    }
+
+    const READY: &str = "{type: Ready, status: 'True', reason: Reconciled, message: enabled, lastTransitionTime: '2026-01-01T00:00:00Z'}";
+
+    fn with(name: &str, tenant: &str, status: &str) -> ConferencingUser {
+        user(&format!(
+            "apiVersion: conferencing.io/v1alpha1\nkind: ConferencingUser\nmetadata: {{name: {name}, namespace: acme, generation: 2}}\n\
+             spec: {{tenantRef: {{name: {tenant}}}, displayName: X, email: {name}@acme.example}}\n{status}"
+        ))
+    }
+
+    #[test]
+    fn counts_ready_blocked_waiting_and_mail() {
+        let users = vec![
+            with("alice", "acme", &format!("status: {{observedGeneration: 2, conditions: [{READY}]}}")),
+            with(
+                "bob",
+                "acme",
+                "status: {observedGeneration: 2, conditions: [{type: Ready, status: 'False', reason: ConferenceIdConflict, message: held by alice, lastTransitionTime: '2026-01-01T00:00:00Z'}]}",
+            ),
+            with("chen", "acme", ""),
+            with(
+                "dana",
+                "acme",
+                &format!(
+                    "status: {{observedGeneration: 2, conditions: [{READY}], notifications: {{pending: [\
+                     {{kind: PinReset, messageId: '<a>', recipient: dana@acme.example, attempts: 2, lastError: connection refused}},\
+                     {{kind: LicenseAssigned, messageId: '<b>', recipient: dana@acme.example, attempts: 1, lastError: '550 no such user', permanentlyFailed: true}}]}}}}"
+                ),
+            ),
+            with("eve", "gone", &format!("status: {{observedGeneration: 1, conditions: [{READY}]}}")),
+        ];
+        let s = summarize(&[tenant("acme")], &users, None);
+        assert_eq!(s.len(), 2);
+        let acme = &s[0];
+        assert_eq!((acme.name.as_str(), acme.users, acme.ready), ("acme", 4, 2));
+        assert_eq!(acme.tenant_ready, "True");
+        assert_eq!(acme.blocked, vec![("bob".into(), "ConferenceIdConflict".into(), "held by alice".into())]);
+        assert_eq!(acme.waiting, vec![("chen".into(), "not reconciled yet".into())]);
+        assert_eq!(acme.pending.len(), 1);
+        assert!(
+            acme.pending[0].1.contains("PinReset to dana@acme.example, 2 attempts, last error: connection refused")
+        );
+        assert_eq!(acme.failed.len(), 1);
+        assert!(acme.failed[0].1.contains("550 no such user"));
+        let gone = &s[1];
+        assert_eq!((gone.name.as_str(), gone.tenant_ready.as_str(), gone.ready), ("gone", "NotFound", 0));
+        assert!(gone.waiting[0].1.contains("generation 2 not observed yet"));
+
+        let only = summarize(&[tenant("acme")], &users, Some("gone"));
+        assert_eq!(only.len(), 1);
+
+        let mut out = Vec::new();
+        render(&s, false, &mut out).expect("render");
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(text.starts_with("TENANT"), "{text}");
+        assert!(text.contains("Blocked users:") && text.contains("ConferenceIdConflict"), "{text}");
+        assert!(text.contains("E-mails refused for good"), "{text}");
+    }
+}
