@@ -87,7 +87,7 @@ pub struct ServiceNumber {
     pub type_: NumberType,
     /// City the number is local to, shown to users in e-mails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 100), regex(pattern = super::DISPLAY_STRING_PATTERN))]
     pub city: Option<String>,
     /// Country of the number, ISO 3166-1 alpha-2 (e.g. `US`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,7 +95,7 @@ pub struct ServiceNumber {
     pub country: Option<String>,
     /// Language of the number's prompts, e.g. `en-US`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 35))]
+    #[schemars(length(max = 35), regex(pattern = super::DISPLAY_STRING_PATTERN))]
     pub language: Option<String>,
     /// Whether this is the default number of its type for users who do not choose one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,7 +195,7 @@ pub struct NotificationPolicy {
     pub send_email_from_address: Option<String>,
     /// Sender display name used with `sendEmailFromAddress`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = 128), regex(pattern = super::DISPLAY_STRING_PATTERN))]
     pub send_email_from_display_name: Option<String>,
     /// Language of e-mails to users who do not set `locale`.
     #[serde(default)]

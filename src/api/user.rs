@@ -63,7 +63,7 @@ pub struct ConferencingUserSpec {
     pub tenant_ref: TenantRef,
 
     /// The user's name as shown in e-mails.
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = super::DISPLAY_STRING_PATTERN))]
     pub display_name: String,
 
     /// The user's primary e-mail address.
@@ -140,7 +140,7 @@ pub struct ProviderSpec {
     pub type_: ProviderType,
     /// Name of the third-party provider; required when `type` is ThirdParty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 128))]
+    #[schemars(length(max = 128), regex(pattern = super::DISPLAY_STRING_PATTERN))]
     pub name: Option<String>,
 }
 
