@@ -1,5 +1,6 @@
 //! conferencing-operator: manages dial-in audio conferencing declaratively.
 pub mod api;
+pub mod config_repo;
 pub mod notification;
 pub mod provisioning;
 pub mod validation;

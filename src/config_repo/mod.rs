@@ -1,0 +1,9 @@
+//! Config-repository tools: `validate` catches mistakes in a tree of tenants and users before
+//! it is merged, and `plan` shows what applying it will do to people (actions and e-mails),
+//! both with the same validation and planning code the controller runs.
+
+pub mod findings;
+pub mod live;
+pub mod load;
+pub mod schema;
+pub mod validate;
