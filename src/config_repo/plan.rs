@@ -368,7 +368,9 @@ fn actions(
         Some(p) => format!("{:?}", p.type_),
         None => "none".into(),
     };
-    if !was_enabled && enabled {
+    // A user moving back to this operator's provider keeps its licence: that is a provider
+    // change, reported below, not a licence assignment.
+    if !was_enabled && enabled && prev.licensed != Some(true) {
         out.push(act(
             ActionKind::LicenseAssigned,
             format!(

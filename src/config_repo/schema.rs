@@ -178,7 +178,7 @@ pub fn check_object(schema: &KindSchema, root: &Node) -> Vec<Issue> {
             check_metadata(&e.value, &mut out);
         }
     }
-    walk(&schema.root, root, &mut path, &mut out, true);
+    walk(&schema.root, root, root.pos, &mut path, &mut out, true);
     out
 }
 
@@ -200,7 +200,8 @@ fn join(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
-fn walk(s: &Schema, n: &Node, path: &mut String, out: &mut Vec<Issue>, top: bool) {
+/// `at` is where the node's field is written (its key), where a missing child is reported.
+fn walk(s: &Schema, n: &Node, at: Pos, path: &mut String, out: &mut Vec<Issue>, top: bool) {
     let issue = |code, path: &str, pos, message: String| Issue { code, path: path.to_string(), pos, message };
     if let NodeKind::Scalar { value: Value::Null, .. } = n.kind {
         // The API server prunes a null of a non-nullable field before validating, as if it
@@ -240,7 +241,7 @@ fn walk(s: &Schema, n: &Node, path: &mut String, out: &mut Vec<Issue>, top: bool
                     Some(cs) => {
                         let saved = path.len();
                         *path = child;
-                        walk(cs, &e.value, path, out, false);
+                        walk(cs, &e.value, e.key_pos, path, out, false);
                         path.truncate(saved);
                     }
                     None if s.preserve_unknown => {}
@@ -267,7 +268,7 @@ fn walk(s: &Schema, n: &Node, path: &mut String, out: &mut Vec<Issue>, top: bool
                 let present = entries.iter().any(|e| &e.key == r && !is_null(&e.value));
                 if !present {
                     let child = join(path, r);
-                    out.push(issue(Code::MissingField, &child, n.pos, format!("{} is required", display(&child))));
+                    out.push(issue(Code::MissingField, &child, at, format!("{} is required", display(&child))));
                 }
             }
         }
@@ -293,7 +294,7 @@ fn walk(s: &Schema, n: &Node, path: &mut String, out: &mut Vec<Issue>, top: bool
                 for (i, item) in items.iter().enumerate() {
                     let saved = path.len();
                     path.push_str(&format!("[{i}]"));
-                    walk(is, item, path, out, false);
+                    walk(is, item, item.pos, path, out, false);
                     path.truncate(saved);
                 }
             }
