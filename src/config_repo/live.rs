@@ -100,8 +100,9 @@ pub async fn read(namespaces: &BTreeSet<String>) -> Result<LiveState, LiveError>
     Ok(state)
 }
 
-/// Conference-ID claims: ConferenceIdClaim objects where that kind is served, else the
-/// ConfigMap claims of operator versions before it.
+/// Conference-ID claims: ConferenceIdClaim objects where that kind is served, and the
+/// ConfigMap claims of operator versions before it. Both are read because during an upgrade
+/// from one to the other a namespace holds both.
 async fn claims(client: &Client, ns: &str) -> Result<Vec<LiveClaim>, LiveError> {
     let ar = ApiResource {
         group: GROUP.into(),
@@ -111,44 +112,46 @@ async fn claims(client: &Client, ns: &str) -> Result<Vec<LiveClaim>, LiveError> 
         plural: "conferenceidclaims".into(),
     };
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
-    match api.list(&ListParams::default()).await {
-        Ok(list) => {
-            return Ok(list
-                .items
-                .iter()
-                .filter_map(|o| {
-                    let spec = o.data.get("spec")?;
-                    Some(LiveClaim {
-                        namespace: ns.to_string(),
-                        conference_id: spec.get("conferenceId")?.as_str()?.to_string(),
-                        holder_name: spec.get("holder")?.get("name")?.as_str()?.to_string(),
-                        holder_uid: spec.get("holder")?.get("uid")?.as_str()?.to_string(),
-                    })
+    let mut out: Vec<LiveClaim> = match api.list(&ListParams::default()).await {
+        Ok(list) => list
+            .items
+            .iter()
+            .filter_map(|o| {
+                let spec = o.data.get("spec")?;
+                Some(LiveClaim {
+                    namespace: ns.to_string(),
+                    conference_id: spec.get("conferenceId")?.as_str()?.to_string(),
+                    holder_name: spec.get("holder")?.get("name")?.as_str()?.to_string(),
+                    holder_uid: spec.get("holder")?.get("uid")?.as_str()?.to_string(),
                 })
-                .collect());
-        }
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
+            })
+            .collect(),
+        Err(kube::Error::Api(s)) if s.code == 404 => Vec::new(),
         Err(source) => {
             return Err(LiveError::Read { action: format!("listing ConferenceIdClaims in namespace {ns}"), source });
         }
-    }
+    };
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
     let lp = ListParams::default().labels(&format!("{COMPONENT_LABEL}={CLAIM_COMPONENT}"));
     let list = cms
         .list(&lp)
         .await
         .map_err(|source| LiveError::Read { action: format!("listing claim ConfigMaps in namespace {ns}"), source })?;
-    Ok(list
-        .items
-        .iter()
-        .filter_map(|cm| {
-            let data = cm.data.as_ref()?;
-            Some(LiveClaim {
+    for cm in &list.items {
+        let Some(data) = cm.data.as_ref() else { continue };
+        let (Some(id), Some(name), Some(uid)) =
+            (data.get(ID_KEY), data.get(HOLDER_NAME_KEY), cm.labels().get(HOLDER_UID_LABEL))
+        else {
+            continue;
+        };
+        if !out.iter().any(|c| &c.conference_id == id) {
+            out.push(LiveClaim {
                 namespace: ns.to_string(),
-                conference_id: data.get(ID_KEY)?.clone(),
-                holder_name: data.get(HOLDER_NAME_KEY)?.clone(),
-                holder_uid: cm.labels().get(HOLDER_UID_LABEL)?.clone(),
-            })
-        })
-        .collect())
+                conference_id: id.clone(),
+                holder_name: name.clone(),
+                holder_uid: uid.clone(),
+            });
+        }
+    }
+    Ok(out)
 }
