@@ -12,7 +12,7 @@ use super::findings::{Code, Finding, ObjectRef, Severity};
 use super::live::LiveState;
 use super::load::{Document, Loaded, Node, NodeKind, Pos};
 use super::schema::{self, KindSchema, Schemas};
-use crate::api::{ConferencingTenant, ConferencingUser, NotificationKind, NumberType};
+use crate::api::{ConferencingTenant, ConferencingUser, NotificationKind, NumberType, ProviderType};
 use crate::planning::message_id::{message_id, token_cause};
 use crate::validation::{DesiredService, InvalidSpec, ValidatedTenant, ValidatedUser, validate_tenant, validate_user};
 
@@ -593,7 +593,9 @@ impl Validator<'_> {
                         .object(Some(&users[i].id))
                         .field("spec.conferenceId"),
                 );
-                users[i].blocked = Some(Blocked { reason: "ConferenceIdConflict", message });
+                if users[i].blocked.is_none() {
+                    users[i].blocked = Some(Blocked { reason: "ConferenceIdConflict", message });
+                }
                 users[i].validated = None;
                 continue;
             }
@@ -608,7 +610,9 @@ impl Validator<'_> {
                         .object(Some(&users[i].id))
                         .field("spec.conferenceId"),
                 );
-                users[i].blocked = Some(Blocked { reason: "ConferenceIdConflict", message });
+                if users[i].blocked.is_none() {
+                    users[i].blocked = Some(Blocked { reason: "ConferenceIdConflict", message });
+                }
                 users[i].validated = None;
             }
         }
@@ -647,11 +651,13 @@ impl Validator<'_> {
     }
 }
 
+/// The static ID a user will hold: from the spec, so that a user with another mistake is
+/// still checked (its ID is reported now, not after the other fix), but only for a user the
+/// spec enables (a disabled user holds no ID).
 fn static_id(u: &UserEntry) -> Option<String> {
-    match &u.validated.as_ref()?.service {
-        DesiredService::Native(svc) => svc.static_id.as_ref().map(ToString::to_string),
-        DesiredService::Disabled(_) => None,
-    }
+    let spec = &u.object.as_ref()?.spec;
+    let enabled = spec.audio_conferencing_license && spec.provider.type_ == ProviderType::Native;
+    spec.conference_id.clone().filter(|_| enabled)
 }
 
 fn tenant_message(e: &InvalidSpec) -> String {
@@ -777,5 +783,13 @@ mod tests {
         assert_eq!(codes(&r), vec!["CO302", "CO405", "CO404"], "{:?}", r.findings);
         assert_eq!(r.findings[1].line, 12);
         assert_eq!(r.tree.users[0].blocked.as_ref().map(|b| b.reason), Some("InvalidSpec"));
+    }
+
+    #[test]
+    fn a_duplicate_static_id_is_reported_even_when_the_user_has_another_mistake() {
+        let bob = user("bob", "  conferenceId: \"4455667\"\n");
+        let frank = user("frank", "  conferenceId: \"4455667\"\n  tollFreeServiceNumber: \"+14255550100\"\n");
+        let r = run(&[("t.yaml", TENANT_YAML), ("b.yaml", &bob), ("f.yaml", &frank)]);
+        assert_eq!(codes(&r), vec!["CO402", "CO405"], "{:?}", r.findings);
     }
 }
