@@ -486,3 +486,13 @@ fn plan_needs_a_before_state() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("--from") && out.stderr.contains("--live"), "{}", out.stderr);
 }
+
+#[test]
+fn every_finding_code_is_documented() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/gitops.md")).expect("docs/gitops.md");
+    for code in Code::ALL {
+        let row = format!("| {} | {} | {} |", code.id(), code.name(), format!("{:?}", code.severity()).to_lowercase());
+        assert!(doc.contains(&row), "docs/gitops.md lacks the row `{row}`");
+    }
+}

@@ -297,7 +297,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 }
 
 fn load_file(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
-    let file = path.display().to_string();
+    // `validate .` walks `./acme/...`; annotations must name `acme/...`, as the repository does.
+    let file = path.strip_prefix(".").unwrap_or(path).display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { file: file.clone(), source })?;
     loaded.documents.extend(parse_str(&file, &text)?);
     loaded.files += 1;
