@@ -207,15 +207,21 @@ async fn run_plan(args: PlanArgs) -> Result<Exit, Exit> {
     let schemas = schemas()?;
     let opts = Options { default_namespace: args.namespace.clone() };
     let now = Timestamp::now();
-    let to_loaded = load(&args.to)?;
-    let (prior, live) = if args.live {
+    let (prior, to) = if args.live {
+        let to_loaded = load(&args.to)?;
         let live = read_live(&to_loaded, &args.namespace).await?;
-        (simulate::from_live(&live), Some(live))
+        (simulate::from_live(&live), validate(to_loaded, &schemas, &opts, Some(&live)))
     } else {
-        let from = validate(load(&args.from)?, &schemas, &opts, None);
-        (simulate::converge(&from.tree, now), None)
+        // The two trees are independent until planning: read and check them side by side.
+        let (prior, to) = std::thread::scope(|s| {
+            let from =
+                s.spawn(|| load(&args.from).map(|l| simulate::converge(&validate(l, &schemas, &opts, None).tree, now)));
+            let to = load(&args.to).map(|l| validate(l, &schemas, &opts, None));
+            let from = from.join().unwrap_or(Err(Exit::BadInput));
+            (from, to)
+        });
+        (prior?, to?)
     };
-    let to = validate(to_loaded, &schemas, &opts, live.as_ref());
     let report = plan_tree(&to, &prior, now);
     match args.output {
         PlanOutput::Text => print(&render::text(&report)),

@@ -13,7 +13,7 @@ const MARKDOWN_USERS: usize = 200;
 
 fn headline(p: &PlanReport) -> String {
     let s = &p.summary;
-    let mut kinds: Vec<String> = s.emails_by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let mut kinds: Vec<String> = s.emails_by_kind.iter().map(|(k, n)| format!("{} {k}", thousands(*n))).collect();
     if kinds.is_empty() {
         kinds.push("none".into());
     }
