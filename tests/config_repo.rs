@@ -496,3 +496,13 @@ fn every_finding_code_is_documented() {
         assert!(doc.contains(&row), "docs/gitops.md lacks the row `{row}`");
     }
 }
+
+#[test]
+fn planning_a_tree_against_itself_changes_nothing() {
+    // The converged state of a tree is a fixed point of the planner: no action, no e-mail.
+    let out = run(&["plan", "--from", "examples", "--to", "examples", "--output", "json"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = json(&out);
+    assert_eq!(plan["users"], serde_json::json!([]), "{}", out.stdout);
+    assert_eq!((plan["summary"]["users"].as_u64(), plan["summary"]["emails"].as_u64()), (Some(5), Some(0)));
+}

@@ -2,7 +2,7 @@
 //! once converged (synthesised by running the controller's own planner on each user until it
 //! has nothing left to do), or the cluster's objects and their status (`--live`).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -184,9 +184,4 @@ pub fn from_live(live: &LiveState) -> Prior {
         prior.users.insert((ns, name), p);
     }
     prior
-}
-
-/// The namespaces `prior` has users or tenants in.
-pub fn namespaces(prior: &Prior) -> BTreeSet<String> {
-    prior.users.keys().chain(prior.tenants.keys()).map(|(ns, _)| ns.clone()).collect()
 }
