@@ -1,6 +1,7 @@
 //! conferencing-operator: manages dial-in audio conferencing declaratively.
 pub mod api;
 pub mod client;
+pub mod config_repo;
 pub mod controller;
 pub mod crd;
 pub mod domain;

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use conferencing_operator::client::{Clients, Fence};
+use conferencing_operator::config_repo::{
+    self,
+    cli::{PlanArgs, ValidateArgs},
+};
 use conferencing_operator::controller::readiness::Readiness;
 use conferencing_operator::controller::{self, RunConfig};
 use conferencing_operator::http::{self, Health};
@@ -41,6 +45,13 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
+    /// Check a config repository's tenants and users before merge (exit 0: no error, 1:
+    /// errors, 2: unreadable input).
+    Validate(ValidateArgs),
+    /// Show what applying a tree will do to people: actions and e-mails per user (exit 0: a
+    /// plan, 1: the tree does not validate, 2: bad input, 3: more e-mails than
+    /// --fail-on-emails).
+    Plan(PlanArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -147,6 +158,9 @@ struct RenderArgs {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        // Their exit statuses are part of their contract with CI, so they are returned as is.
+        Command::Validate(args) => return ExitCode::from(config_repo::cli::validate_command(args).await),
+        Command::Plan(args) => return ExitCode::from(config_repo::cli::plan_command(args).await),
         Command::Run(args) => run(args).await,
         Command::Render(args) => render(args),
         Command::Crd { output_dir } => print_crds(output_dir),

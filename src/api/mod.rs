@@ -27,6 +27,14 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Value of [`MANAGED_BY_LABEL`].
 pub const MANAGED_BY_VALUE: &str = "conferencing-operator";
 
+/// CRD `pattern` of strings shown to people (names, cities, languages): no control
+/// characters (C0, DEL, C1), no line or paragraph separators (U+2028/2029) and no bidi
+/// overrides or isolates (U+202A-202E, U+2066-2069). A line break in a display name breaks
+/// e-mail headers, and bidi controls can make a name read as another. Written with `\x{...}`
+/// escapes, which both Go's RE2 (the API server) and Rust's `regex` accept.
+pub const DISPLAY_STRING_PATTERN: &str =
+    r"^[^\x{0000}-\x{001F}\x{007F}-\x{009F}\x{2028}\x{2029}\x{202A}-\x{202E}\x{2066}-\x{2069}]*$";
+
 /// The locales the bundled e-mail templates are written in.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,

@@ -1,0 +1,556 @@
+//! `plan`: what applying a tree will do to people, computed by the controller's own pure
+//! planner against the state before the change (the `--from` tree converged, or the cluster).
+//!
+//! For each affected user: the actions, the e-mails (kind, recipient, language; never a
+//! PIN: the planner never has one), e-mails the tenant's policy suppresses, and anything
+//! that blocks. The summary counts them and names a tenant change that fans out to many
+//! users. The JSON form is a stable, documented schema (docs/gitops.md).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use k8s_openapi::jiff::Timestamp;
+use serde::Serialize;
+
+use super::findings::Finding;
+use super::simulate::{Prior, PriorUser, synthetic_uid};
+use super::validate::Report;
+use crate::api::{ConferencingUserStatus, NotificationKind, ProviderSpec, ProviderType};
+use crate::planning::{Observed, Provision, plan};
+use crate::validation::{ValidatedTenant, validate_user};
+
+/// Version of the JSON schema; bumped only on an incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a plan says will happen.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanReport {
+    /// Version of this schema.
+    pub schema_version: u32,
+    /// `offline` (`--from`) or `live`.
+    pub mode: &'static str,
+    /// Whether the `--to` tree validates.
+    pub valid: bool,
+    /// The `--to` tree's findings (errors and warnings).
+    pub findings: Vec<Finding>,
+    /// Counts.
+    pub summary: Summary,
+    /// Users that change, are blocked, or are removed, in tree order.
+    pub users: Vec<UserPlan>,
+}
+
+/// The counts of a plan.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Users in the `--to` tree.
+    pub users: usize,
+    /// Users with at least one action or e-mail.
+    pub users_changed: usize,
+    /// Users the operator would not reconcile.
+    pub users_blocked: usize,
+    /// Users no longer in the tree (deleted where the GitOps tool prunes).
+    pub users_removed: usize,
+    /// E-mails that will be sent.
+    pub emails: usize,
+    /// E-mails by kind (`PinReset`, ...).
+    pub emails_by_kind: BTreeMap<String, usize>,
+    /// Automatic e-mails the tenants' policy suppresses.
+    pub suppressed_emails: usize,
+    /// Tenant changes that reach many users.
+    pub fan_out: Vec<FanOut>,
+}
+
+/// A tenant change and the users it reaches.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FanOut {
+    /// Namespace of the tenant.
+    pub namespace: String,
+    /// The tenant.
+    pub tenant: String,
+    /// What changed, e.g. `the default toll number`.
+    pub change: String,
+    /// The e-mail it causes, when it causes one.
+    pub kind: Option<NotificationKind>,
+    /// Users to whom the tenant change alone causes this (planned against the tenant as it
+    /// was, they would not get it).
+    pub users: usize,
+    /// The sentence for people, e.g. "changing the default toll number of tenant acme
+    /// re-sends a dial-in e-mail to 4,212 users".
+    pub sentence: String,
+}
+
+/// What happens to one user.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPlan {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The tenant referenced.
+    pub tenant: String,
+    /// What the operator will do, in order.
+    pub actions: Vec<PlannedAction>,
+    /// E-mails that will be sent.
+    pub emails: Vec<Email>,
+    /// Automatic e-mails not sent because the tenant turned them off.
+    pub suppressed_emails: Vec<Email>,
+    /// Why the operator would not reconcile the user, if it would not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<BlockedOut>,
+    /// Warnings the operator would publish as Events (an ignored request, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// A blocking reason.
+#[derive(Clone, Debug, Serialize)]
+pub struct BlockedOut {
+    /// The user's `Ready=False` reason: InvalidSpec, TenantNotFound, TenantInvalid or
+    /// ConferenceIdConflict.
+    pub reason: String,
+    /// What to fix.
+    pub message: String,
+}
+
+/// One action.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedAction {
+    /// The kind of action.
+    #[serde(rename = "type")]
+    pub kind: ActionKind,
+    /// For people; never a PIN.
+    pub description: String,
+}
+
+/// Kinds of action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ActionKind {
+    /// Audio conferencing enabled (licence assigned or first provisioning).
+    LicenseAssigned,
+    /// A PIN is generated (first, or because the Secret is missing).
+    PinGenerated,
+    /// The PIN is reset by request.
+    PinReset,
+    /// A conference ID is allocated (random) or the static one claimed, for a user without one.
+    ConferenceIdAllocated,
+    /// The conference ID is replaced by a new random one.
+    ConferenceIdReset,
+    /// The conference ID changes to a static one.
+    ConferenceIdChanged,
+    /// The Toll or TollFree number in effect changes.
+    ServiceNumberChanged,
+    /// The provider changes.
+    ProviderChanged,
+    /// The licence is removed.
+    LicenseRemoved,
+    /// PIN deleted and conference ID released.
+    Deprovisioned,
+    /// The tenant's conference-ID mode in effect changes.
+    ConferenceIdModeChanged,
+    /// The user is no longer in the tree.
+    Removed,
+}
+
+/// One e-mail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Email {
+    /// As in `status.notifications` (`PinReset`, ...).
+    pub kind: NotificationKind,
+    /// Where it goes.
+    pub recipient: String,
+    /// Its language.
+    pub locale: String,
+}
+
+impl PlanReport {
+    /// E-mails that will be sent.
+    pub fn emails(&self) -> usize {
+        self.summary.emails
+    }
+}
+
+/// Per tenant, the users reached by its change, by the e-mail kind they get (`None`: no e-mail).
+type Reached = HashMap<(String, String), HashMap<Option<NotificationKind>, usize>>;
+
+/// Plans `to` (validated) against `prior`.
+pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
+    let tree = &to.tree;
+    let mut users = Vec::new();
+    let mut summary = Summary { users: tree.users.len(), ..Summary::default() };
+    // Users whose own spec is unchanged, by tenant, and the e-mail kinds they get: a tenant
+    // change is what reaches them.
+    let mut reached: Reached = HashMap::new();
+
+    for u in &tree.users {
+        let key = (u.id.namespace.clone(), u.id.name.clone());
+        let before = prior.users.get(&key);
+        let tenant_name = u.object.as_ref().map(|o| o.spec.tenant_ref.name.clone()).unwrap_or_default();
+        let mut up = UserPlan {
+            namespace: u.id.namespace.clone(),
+            name: u.id.name.clone(),
+            tenant: tenant_name.clone(),
+            actions: Vec::new(),
+            emails: Vec::new(),
+            suppressed_emails: Vec::new(),
+            blocked: None,
+            notes: Vec::new(),
+        };
+        if let Some(b) = &u.blocked {
+            up.blocked = Some(BlockedOut { reason: b.reason.to_string(), message: b.message.clone() });
+            summary.users_blocked += 1;
+            users.push(up);
+            continue;
+        }
+        let (Some(v), Some(t)) = (&u.validated, &u.tenant) else { continue };
+        let tenant_key = (u.id.namespace.clone(), t.name.clone());
+        let mut v = v.clone();
+        let mut t = t.clone();
+        t.generation = tenant_generation(prior, &tenant_key, to);
+        v.uid = match before {
+            Some(p) if !p.uid.is_empty() => p.uid.clone(),
+            _ => synthetic_uid(&u.id.namespace, &u.id.name),
+        };
+        let spec_unchanged = before.is_some_and(|p| p.spec.as_ref() == u.object.as_ref().map(|o| &o.spec));
+        v.generation = match before {
+            Some(p) if spec_unchanged => p.generation,
+            Some(p) => p.generation + 1,
+            None => 1,
+        };
+        let empty = PriorUser::default();
+        let p = before.unwrap_or(&empty);
+        let observed = Observed {
+            status: p.status.as_ref(),
+            pin_secret: p.pin_secret.as_ref().map(|g| g.as_deref()),
+            own_claims: &p.claims,
+            ..Default::default()
+        };
+        let planned = plan(&v, &t, &observed, now);
+        let prev = p.status.clone().unwrap_or_default();
+        up.actions = actions(&prev, &planned.status, &planned.provision, &t);
+        let known: HashSet<&str> = prev
+            .notifications
+            .pending
+            .iter()
+            .map(|n| n.message_id.as_str())
+            .chain(prev.notifications.delivered.iter().map(|n| n.message_id.as_str()))
+            .collect();
+        for n in &planned.status.notifications.pending {
+            if !known.contains(n.message_id.as_str()) {
+                up.emails.push(Email { kind: n.kind, recipient: n.recipient.clone(), locale: v.locale.to_string() });
+            }
+        }
+        for o in &planned.outcomes {
+            if o.kind.is_automatic() && !t.automatic_emails {
+                up.suppressed_emails.push(Email {
+                    kind: o.kind,
+                    recipient: v.recipient.to_string(),
+                    locale: v.locale.to_string(),
+                });
+            }
+        }
+        up.notes = planned
+            .events
+            .iter()
+            .filter(|e| e.severity == crate::planning::Severity::Warning)
+            .map(|e| format!("{}: {}", e.reason, e.message))
+            .collect();
+
+        let changed = !up.actions.is_empty() || !up.emails.is_empty();
+        if changed {
+            summary.users_changed += 1;
+            // What the tenant change alone causes: the same user and prior state planned
+            // against the tenant as it was.
+            let before_tenant = prior.tenants.get(&tenant_key).filter(|b| b.generation != t.generation);
+            if let Some(old_t) = before_tenant.and_then(|b| b.validated.as_ref())
+                && let Some(obj) = &u.object
+                && let Ok(mut old_v) = validate_user(obj, old_t)
+            {
+                old_v.uid = v.uid.clone();
+                old_v.generation = v.generation;
+                let old_plan = plan(&old_v, old_t, &observed, now);
+                let old_kinds: HashSet<NotificationKind> = old_plan
+                    .status
+                    .notifications
+                    .pending
+                    .iter()
+                    .filter(|n| !known.contains(n.message_id.as_str()))
+                    .map(|n| n.kind)
+                    .collect();
+                let new_kinds: HashSet<NotificationKind> =
+                    up.emails.iter().map(|e| e.kind).filter(|k| !old_kinds.contains(k)).collect();
+                let by_kind = reached.entry(tenant_key).or_default();
+                for k in &new_kinds {
+                    *by_kind.entry(Some(*k)).or_default() += 1;
+                }
+                let old_actions = actions(&prev, &old_plan.status, &old_plan.provision, old_t);
+                if new_kinds.is_empty() && old_actions.len() < up.actions.len() {
+                    *by_kind.entry(None).or_default() += 1;
+                }
+            }
+        }
+        summary.emails += up.emails.len();
+        for e in &up.emails {
+            *summary.emails_by_kind.entry(e.kind.to_string()).or_default() += 1;
+        }
+        summary.suppressed_emails += up.suppressed_emails.len();
+        if changed || !up.suppressed_emails.is_empty() || !up.notes.is_empty() {
+            users.push(up);
+        }
+    }
+
+    // Users of the namespaces the tree covers that it no longer has.
+    let in_tree: HashSet<(String, String)> =
+        tree.users.iter().map(|u| (u.id.namespace.clone(), u.id.name.clone())).collect();
+    let namespaces = tree.namespaces();
+    let mut removed: Vec<&(String, String)> =
+        prior.users.keys().filter(|k| namespaces.contains(&k.0) && !in_tree.contains(*k)).collect();
+    removed.sort();
+    for (ns, name) in removed {
+        summary.users_removed += 1;
+        users.push(UserPlan {
+            namespace: ns.clone(),
+            name: name.clone(),
+            tenant: String::new(),
+            actions: vec![PlannedAction {
+                kind: ActionKind::Removed,
+                description: "no longer in the tree: deleted where the GitOps tool prunes (its PIN Secret and conference ID go with it; no e-mail is sent)".into(),
+            }],
+            emails: Vec::new(),
+            suppressed_emails: Vec::new(),
+            blocked: None,
+            notes: Vec::new(),
+        });
+    }
+
+    summary.fan_out = fan_out(to, prior, &reached);
+    PlanReport {
+        schema_version: SCHEMA_VERSION,
+        mode: if prior.live { "live" } else { "offline" },
+        valid: !to.has_errors(),
+        findings: to.findings.clone(),
+        summary,
+        users,
+    }
+}
+
+/// The generation the tenant will have: the prior one, plus one when the tree changes its
+/// spec (the API server bumps it on every spec change).
+fn tenant_generation(prior: &Prior, key: &(String, String), to: &Report) -> i64 {
+    let before = prior.tenants.get(key);
+    let now_spec = to.tree.tenant(&key.0, &key.1).and_then(|t| t.object.as_ref()).map(|o| &o.spec);
+    match (before, now_spec) {
+        (Some(b), Some(s)) if b.spec.as_ref() == Some(s) => b.generation,
+        (Some(b), Some(_)) => b.generation + 1,
+        (Some(b), None) => b.generation,
+        (None, _) => 1,
+    }
+}
+
+fn act(kind: ActionKind, description: String) -> PlannedAction {
+    PlannedAction { kind, description }
+}
+
+/// The actions, from the planner's steps and the difference between the statuses.
+fn actions(
+    prev: &ConferencingUserStatus,
+    next: &ConferencingUserStatus,
+    steps: &[Provision],
+    t: &ValidatedTenant,
+) -> Vec<PlannedAction> {
+    let mut out = Vec::new();
+    let was_enabled = prev.pin_secret_ref.is_some();
+    let enabled = next.pin_secret_ref.is_some();
+    let provider_name = |p: &Option<ProviderSpec>| match p {
+        Some(ProviderSpec { type_: ProviderType::ThirdParty, name: Some(n) }) => format!("ThirdParty ({n})"),
+        Some(p) => format!("{:?}", p.type_),
+        None => "none".into(),
+    };
+    // A user moving back to this operator's provider keeps its licence: that is a provider
+    // change, reported below, not a licence assignment.
+    if !was_enabled && enabled && prev.licensed != Some(true) {
+        out.push(act(
+            ActionKind::LicenseAssigned,
+            format!(
+                "audio conferencing enabled: dial-in {}{}",
+                next.service_number.as_deref().unwrap_or("(none)"),
+                next.toll_free_service_number.as_deref().map(|n| format!(", toll-free {n}")).unwrap_or_default()
+            ),
+        ));
+    }
+    if prev.licensed == Some(true) && next.licensed == Some(false) {
+        out.push(act(ActionKind::LicenseRemoved, "audio-conferencing licence removed".into()));
+    }
+    if prev.provider.is_some() && prev.provider != next.provider {
+        out.push(act(
+            ActionKind::ProviderChanged,
+            format!("provider changes from {} to {}", provider_name(&prev.provider), provider_name(&next.provider)),
+        ));
+    }
+    for step in steps {
+        match step {
+            Provision::GeneratePin { generation, .. } => {
+                if generation.starts_with("reset-pin.") {
+                    out.push(act(ActionKind::PinReset, "a new PIN replaces the current one (on request)".into()));
+                } else if generation.starts_with("restore.") {
+                    out.push(act(ActionKind::PinGenerated, "a new PIN is generated: the PIN Secret is missing".into()));
+                } else {
+                    out.push(act(ActionKind::PinGenerated, format!("a {}-digit PIN is generated", t.pin_length.get())));
+                }
+            }
+            Provision::AllocateId(len) => match &prev.conference_id {
+                Some(old) if was_enabled => out.push(act(
+                    ActionKind::ConferenceIdReset,
+                    format!("conference ID {old} is replaced by a new random {}-digit ID", len.get()),
+                )),
+                _ => out.push(act(
+                    ActionKind::ConferenceIdAllocated,
+                    format!("a random {}-digit conference ID is allocated", len.get()),
+                )),
+            },
+            Provision::ClaimId(id) if prev.conference_id.as_deref() != Some(id.as_str()) => match &prev.conference_id {
+                Some(old) if was_enabled => {
+                    out.push(act(ActionKind::ConferenceIdChanged, format!("conference ID changes from {old} to {id}")))
+                }
+                _ => out.push(act(ActionKind::ConferenceIdAllocated, format!("conference ID {id} is claimed"))),
+            },
+            _ => {}
+        }
+    }
+    if was_enabled && enabled {
+        for (label, a, b) in [
+            ("dial-in number", &prev.service_number, &next.service_number),
+            ("toll-free number", &prev.toll_free_service_number, &next.toll_free_service_number),
+        ] {
+            if a != b {
+                out.push(act(
+                    ActionKind::ServiceNumberChanged,
+                    format!(
+                        "{label} changes from {} to {}",
+                        a.as_deref().unwrap_or("(none)"),
+                        b.as_deref().unwrap_or("(none)")
+                    ),
+                ));
+            }
+        }
+        if prev.conference_id_mode.is_some() && prev.conference_id_mode != next.conference_id_mode {
+            out.push(act(
+                ActionKind::ConferenceIdModeChanged,
+                format!(
+                    "conference-ID mode changes from {:?} to {:?}",
+                    prev.conference_id_mode.unwrap_or_default(),
+                    next.conference_id_mode.unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if was_enabled && !enabled {
+        out.push(act(
+            ActionKind::Deprovisioned,
+            format!("PIN deleted and conference ID {} released", prev.conference_id.as_deref().unwrap_or("(none)")),
+        ));
+    }
+    out
+}
+
+/// The tenant changes that reach users whose own spec did not change.
+fn fan_out(to: &Report, prior: &Prior, reached: &Reached) -> Vec<FanOut> {
+    let mut out = Vec::new();
+    let mut keys: Vec<&(String, String)> = reached.keys().collect();
+    keys.sort();
+    for key in keys {
+        let Some(before) = prior.tenants.get(key).and_then(|t| t.validated.as_ref()) else { continue };
+        let Some(after) = to.tree.tenant(&key.0, &key.1).and_then(|t| t.validated.as_ref()) else { continue };
+        let change = describe_tenant_change(before, after);
+        if change.is_empty() {
+            continue;
+        }
+        let mut by_kind: Vec<(&Option<NotificationKind>, &usize)> = reached[key].iter().collect();
+        by_kind.sort_by_key(|(k, _)| k.map(|k| NotificationKind::ALL.iter().position(|x| *x == k)));
+        for (kind, n) in by_kind {
+            let what = match kind {
+                Some(NotificationKind::ServiceNumberChanged) => "re-sends a dial-in e-mail to".to_string(),
+                Some(k) => format!("sends a {k} e-mail to"),
+                None => "changes, without an e-mail,".to_string(),
+            };
+            out.push(FanOut {
+                namespace: key.0.clone(),
+                tenant: key.1.clone(),
+                change: change.clone(),
+                kind: *kind,
+                users: *n,
+                sentence: format!(
+                    "changing {change} of tenant {} {what} {} {}",
+                    key.1,
+                    thousands(*n),
+                    if *n == 1 { "user" } else { "users" }
+                ),
+            });
+        }
+    }
+    out
+}
+
+fn describe_tenant_change(a: &ValidatedTenant, b: &ValidatedTenant) -> String {
+    let mut parts = Vec::new();
+    if a.default_toll.number != b.default_toll.number {
+        parts.push("the default toll number");
+    }
+    if a.default_toll_free.as_ref().map(|n| &n.number) != b.default_toll_free.as_ref().map(|n| &n.number) {
+        parts.push("the default toll-free number");
+    }
+    if a.id_mode != b.id_mode {
+        parts.push("the conference-ID mode");
+    }
+    if a.id_length != b.id_length {
+        parts.push("the conference-ID length");
+    }
+    if a.pin_length != b.pin_length {
+        parts.push("the PIN length");
+    }
+    if a.automatic_emails != b.automatic_emails {
+        parts.push("automatic e-mails");
+    }
+    if a.numbers != b.numbers && parts.is_empty() {
+        parts.push("the dial-in numbers");
+    }
+    if a.default_locale != b.default_locale {
+        parts.push("the default language");
+    }
+    if a.allow_pstn_only_meetings_by_default != b.allow_pstn_only_meetings_by_default {
+        parts.push("the PSTN-only meeting default");
+    }
+    match parts.len() {
+        0 => String::new(),
+        1 => parts[0].to_string(),
+        n => format!("{} and {}", parts[..n - 1].join(", "), parts[n - 1]),
+    }
+}
+
+/// `4212` as `4,212`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(4212), "4,212");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
