@@ -100,7 +100,8 @@ struct MailArgs {
     /// and are logged as a warning at start-up.
     #[arg(long, env = "CONFERENCING_SMTP_STARTTLS", value_enum, default_value_t = StartTls::Required)]
     smtp_starttls: StartTls,
-    /// File holding the SMTP AUTH user name (a mounted Secret); AUTH is used when it is given.
+    /// File holding the SMTP AUTH user name (a mounted Secret); AUTH is used when the file
+    /// exists, and then --smtp-password-file must name the password's file.
     #[arg(long, env = "CONFERENCING_SMTP_USERNAME_FILE")]
     smtp_username_file: Option<PathBuf>,
     /// File holding the SMTP AUTH password (a mounted Secret). Never logged.
@@ -379,6 +380,12 @@ fn notifier(args: &MailArgs) -> Result<Notifier, Error> {
             // at mounted files, which are absent for an unauthenticated relay.
             let credentials = match &args.smtp_username_file {
                 None => None,
+                // The manifests always point at the optional mounted Secret: without its
+                // `username` key the relay is used without AUTH.
+                Some(user_file) if !user_file.exists() => {
+                    tracing::info!(file = %user_file.display(), "no SMTP user name file: sending without AUTH");
+                    None
+                }
                 Some(user_file) => {
                     let user = read_secret_file("--smtp-username-file", user_file)?;
                     let Some(password_file) = &args.smtp_password_file else {

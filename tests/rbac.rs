@@ -142,3 +142,101 @@ async fn the_manifests_role_is_sufficient_and_each_rule_is_needed() {
     let _ = child.wait();
     kubectl(&["delete", "clusterrole,clusterrolebinding", &scratch, "--ignore-not-found"], None);
 }
+
+/// The rendered namespaced overlay, with its namespaces renamed: `conferencing-system` (the
+/// operator's own) to `system`, and its one tenant namespace `acme` to each of `tenants`
+/// (the overlay's Role and RoleBinding copied per tenant, as its README says to do).
+fn namespaced_overlay(system: &str, tenants: &[&str]) -> Vec<Value> {
+    let rendered = kubectl(&["kustomize", concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/overlays/namespaced")], None);
+    let objects: Vec<Value> = serde_yaml::Deserializer::from_str(&rendered)
+        .map(|d| <Value as serde::Deserialize>::deserialize(d).expect("yaml"))
+        .collect();
+    let mut out = Vec::new();
+    for o in objects {
+        let kind = o["kind"].as_str().unwrap_or_default().to_string();
+        if !matches!(
+            kind.as_str(),
+            "Namespace" | "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding"
+        ) {
+            continue;
+        }
+        let text = serde_yaml::to_string(&o).expect("yaml").replace("conferencing-system", system);
+        if text.contains("namespace: acme") {
+            for t in tenants {
+                out.push(
+                    serde_yaml::from_str(&text.replace("namespace: acme", &format!("namespace: {t}"))).expect("yaml"),
+                );
+            }
+        } else if kind != "Namespace" {
+            out.push(serde_yaml::from_str(&text).expect("yaml"));
+        }
+    }
+    out
+}
+
+fn can_i(verb: &str, resource: &str, namespace: &str, sa: &str) -> bool {
+    let out = Command::new("kubectl")
+        .args(["auth", "can-i", verb, resource, "-n", namespace, "--as", sa])
+        .output()
+        .expect("kubectl auth can-i");
+    String::from_utf8_lossy(&out.stdout).trim() == "yes"
+}
+
+#[tokio::test]
+async fn the_namespaced_overlay_opens_nothing_outside_its_namespaces_and_suffices() {
+    let Some(env) = TestEnv::new("rbac-ns").await else { return };
+    let Some(second) = TestEnv::new("rbac-ns2").await else { return };
+    let system = format!("{}-sys", env.ns);
+    kubectl(&["create", "namespace", &system], None);
+    let objects = namespaced_overlay(&system, &[&env.ns, &second.ns]);
+    for o in &objects {
+        assert!(
+            !matches!(o["kind"].as_str(), Some("ClusterRole" | "ClusterRoleBinding")),
+            "the namespaced overlay holds no cluster-wide right: {o:?}"
+        );
+        for rule in o["rules"].as_sequence().into_iter().flatten() {
+            let resources = serde_yaml::to_string(&rule["resources"]).expect("yaml");
+            assert!(!resources.contains("configmaps"), "no ConfigMap rights: {rule:?}");
+        }
+    }
+    kubectl(&["apply", "-f", "-"], Some(&to_yaml(&objects)));
+    let sa = format!("system:serviceaccount:{system}:conferencing-operator");
+    assert!(!can_i("get", "secrets", "kube-system", &sa), "no Secret in kube-system");
+    assert!(!can_i("list", "secrets", "default", &sa), "no Secret in a namespace it does not serve");
+    assert!(!can_i("list", "configmaps", &env.ns, &sa), "no ConfigMaps at all");
+    assert!(can_i("create", "secrets", &env.ns, &sa) && can_i("create", "secrets", &second.ns, &sa));
+
+    // The whole flow, in both namespaces, as that ServiceAccount with exactly these rights.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = kubeconfig_for(&system, "conferencing-operator", dir.path());
+    let config_str = config.display().to_string();
+    let log = env.log_path("namespaced.log");
+    let namespaces = format!("{},{}", env.ns, second.ns);
+    let mut child = env.spawn_operator(
+        &log,
+        &["--namespace", &namespaces, "--leader-election-namespace", &system],
+        &[("KUBECONFIG", config_str.as_str())],
+    );
+    let (_, users) = env.apply_examples().await;
+    second.apply_examples().await;
+    let mut dana = users.iter().find(|u| u.name_any() == "dana").expect("dana").clone();
+    dana.spec.requests.reset_pin = Some("rbac".into());
+    dana.spec.requests.reset_conference_id = Some("rbac".into());
+    env.apply(&dana).await;
+    env.wait_user("dana", "requests handled", |u| {
+        u.status.as_ref().is_some_and(|s| s.handled_requests.reset_conference_id.as_deref() == Some("rbac"))
+    })
+    .await;
+    env.delete::<conferencing_operator::api::ConferencingUser>("alice").await;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!text.contains("forbidden"), "the operator met a forbidden call:\n{}", tail(&text, 20));
+    for ns in [&env.ns, &second.ns] {
+        assert!(
+            text.lines().any(|l| l.contains("api write") && l.contains(&format!("namespace={ns} "))),
+            "one operator serves both namespaces; nothing written in {ns}:\n{}",
+            tail(&text, 30)
+        );
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}

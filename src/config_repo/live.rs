@@ -112,4 +112,3 @@ pub async fn read(namespaces: &BTreeSet<String>) -> Result<LiveState, LiveError>
     }
     Ok(state)
 }
-
