@@ -6,6 +6,7 @@ pub mod controller;
 pub mod crd;
 pub mod domain;
 pub mod error;
+pub mod fault;
 #[cfg(test)]
 pub mod fixtures;
 pub mod http;

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use conferencing_operator::api::{ConferencingUser, NotificationKind};
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
@@ -16,25 +15,6 @@ fn read(path: &Path) -> String {
 
 fn writes(log: &str) -> usize {
     log.lines().filter(|l| l.contains("api write")).count()
-}
-
-/// The port the operator logged it serves HTTP on.
-fn http_port(log: &str) -> Option<u16> {
-    let line = log.lines().find(|l| l.contains("serving /healthz"))?;
-    let addr = line.split("addr=").nth(1)?.split_whitespace().next()?;
-    addr.rsplit(':').next()?.trim_matches('"').parse().ok()
-}
-
-async fn get(port: u16, path: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .expect("write");
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.expect("read");
-    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-    (status, body)
 }
 
 fn stop(mut child: Child, signal: &str) {
@@ -99,22 +79,11 @@ async fn metrics_parse_and_count_what_happened() {
     env.apply_examples().await;
     env.wait_converged(Duration::from_secs(2)).await;
     let port = http_port(&env.log()).expect("the operator logged its HTTP port");
-    assert_eq!(get(port, "/healthz").await.0, 200);
-    assert_eq!(get(port, "/readyz").await.0, 200);
-    let (status, body) = get(port, "/metrics").await;
+    assert_eq!(http_get(port, "/healthz").await.0, 200);
+    assert_eq!(http_get(port, "/readyz").await.0, 200);
+    let (status, body) = http_get(port, "/metrics").await;
     assert_eq!(status, 200);
-
-    let mut samples = std::collections::HashMap::new();
-    for line in body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("not a sample line: {line:?}"));
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number in {line:?}"));
-        let metric = name.split('{').next().unwrap_or_default();
-        assert!(
-            !metric.is_empty() && metric.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
-            "bad metric name in {line:?}"
-        );
-        samples.insert(name.to_string(), value);
-    }
+    let samples = metric_samples(&body);
     assert!(body.trim_end().ends_with("# EOF"), "OpenMetrics text ends with # EOF");
     // Four of the five example users are Native: four PINs, four IDs, four licence e-mails
     // plus Dana's on-request e-mail, all delivered to the outbox.

@@ -4,29 +4,13 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use kube::ResourceExt;
 use serde_yaml::Value;
+use support::identity::{kubeconfig_for, kubectl, to_yaml};
 use support::*;
-
-fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = Command::new("kubectl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl on PATH");
-    if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-    }
-    let out = child.wait_with_output().expect("kubectl");
-    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The RBAC objects of the rendered base: Namespace, ServiceAccount, roles and bindings.
 fn rbac_objects() -> Vec<Value> {
@@ -40,27 +24,6 @@ fn rbac_objects() -> Vec<Value> {
             )
         })
         .collect()
-}
-
-fn to_yaml(objects: &[Value]) -> String {
-    objects.iter().map(|o| serde_yaml::to_string(o).expect("yaml")).collect::<Vec<_>>().join("---\n")
-}
-
-/// A kubeconfig for the same cluster as the current one, authenticated as `namespace/sa`.
-fn kubeconfig_for(namespace: &str, sa: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let token = kubectl(&["create", "token", sa, "-n", namespace, "--duration", "1h"], None);
-    let current: Value = serde_yaml::from_str(&kubectl(&["config", "view", "--minify", "--raw", "-o", "yaml"], None))
-        .expect("kubeconfig");
-    let cluster = current["clusters"][0]["cluster"].clone();
-    let config = serde_yaml::to_string(&serde_yaml::from_str::<Value>(&format!(
-        "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {}}}]\nusers: [{{name: u, user: {{token: {}}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n",
-        serde_json::to_string(&cluster).expect("json"),
-        token.trim()
-    )).expect("kubeconfig yaml"))
-    .expect("yaml");
-    let path = dir.join(format!("{sa}.kubeconfig"));
-    std::fs::write(&path, config).expect("write kubeconfig");
-    path
 }
 
 #[tokio::test]

@@ -104,7 +104,9 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
         }
     };
     if status != prev {
-        super::apply_status::apply_status(&ctx.client, &*tenant, &status).await?;
+        let mut next = (*tenant).clone();
+        next.status = Some(status);
+        super::apply_status::write_status(&ctx.client, &next).await?;
         for e in &events {
             ctx.publish(&*tenant, e).await;
         }
@@ -124,8 +126,10 @@ pub async fn report_internal_error(ctx: &Context, tenant: &ConferencingTenant) {
         conditions: settle(&prev, ready, tenant.metadata.generation, Timestamp::now()),
         ..prev.clone()
     };
+    let mut next = tenant.clone();
+    next.status = Some(status.clone());
     if status != prev
-        && let Err(e) = super::apply_status::apply_status(&ctx.client, tenant, &status).await
+        && let Err(e) = super::apply_status::write_status(&ctx.client, &next).await
     {
         tracing::warn!(tenant = %tenant.name_any(), error = %e, "could not report the internal error on the tenant");
     }

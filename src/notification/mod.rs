@@ -1,5 +1,6 @@
 //! Notification e-mails: templates, rendering and delivery.
 
+pub mod ledger;
 pub mod mail;
 pub mod notifier;
 pub mod preview;

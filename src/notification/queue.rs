@@ -4,13 +4,10 @@
 //! it never waits for a mail server longer than a short grace period, and not at all while
 //! the server is slow, so an unreachable relay cannot hold provisioning back.
 //!
-//! The ledger remembers, per user, the e-mails queued or sent whose result the status does
-//! not record yet. A message in it is never handed to the mail server again: if recording a
-//! delivery fails (status forbidden, conflict, API down), the e-mail is not re-sent on every
-//! retry; the result waits in the ledger until a status write records it. Only a restart in
-//! that window can send a message twice, with the same Message-ID.
+//! The ledger ([`super::ledger`]) remembers what was queued or sent until the user's status,
+//! as the cache shows it, records it, so a failed or not-yet-visible status write never
+//! makes the operator send an e-mail again.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,9 +19,12 @@ use kube::Api;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::{mpsc, oneshot};
 
+use super::ledger::Ledger;
+pub use super::ledger::Progress;
 use super::notifier::{Notifier, PreparedEmail};
 use super::templates::Pin;
 use crate::api::ConferencingUser;
+use crate::planning::conditions::DELIVERY_INTERNAL_ERROR;
 use crate::planning::outbox::Attempt;
 use crate::provisioning::secret::{SecretMeta, secret_pin};
 use crate::telemetry::{KindLabels, Metrics, NotificationLabels};
@@ -63,27 +63,6 @@ pub struct Job {
     pub pin: PinSource,
 }
 
-/// What became of an e-mail, as the ledger records it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// Queued or being sent.
-    InFlight,
-    /// Done with this result, at this time; `panicked` when composing it hit a bug.
-    Done {
-        /// The result.
-        attempt: Attempt,
-        /// When.
-        at: Timestamp,
-        /// Whether a panic was caught while composing or sending it.
-        panicked: bool,
-    },
-}
-
-struct Entry {
-    progress: Progress,
-    since: Instant,
-}
-
 /// Whether a job was taken.
 pub enum Submitted {
     /// Queued; the receiver resolves when it is done.
@@ -95,7 +74,7 @@ pub enum Submitted {
 /// The queue, its workers and the ledger.
 pub struct DeliveryQueue {
     tx: mpsc::Sender<(Job, oneshot::Sender<()>)>,
-    ledger: Mutex<HashMap<(String, String), HashMap<String, Entry>>>,
+    ledger: Mutex<Ledger>,
     /// A queued e-mail older than this means the mail server is slow: reconciles stop waiting.
     slow_after: Duration,
     metrics: Arc<Metrics>,
@@ -118,7 +97,7 @@ impl DeliveryQueue {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let queue = Arc::new(DeliveryQueue {
             tx,
-            ledger: Mutex::new(HashMap::new()),
+            ledger: Mutex::new(Ledger::default()),
             slow_after: GRACE,
             metrics: metrics.clone(),
         });
@@ -137,7 +116,7 @@ impl DeliveryQueue {
                         Ok(a) => (a, false),
                         Err(_) => (
                             Attempt::Transient(format!(
-                                "internal error while composing the {kind} e-mail (a bug; see the operator's log); retrying"
+                                "{DELIVERY_INTERNAL_ERROR} the {kind} e-mail (a bug; see the operator's log); retrying"
                             )),
                             true,
                         ),
@@ -165,7 +144,7 @@ impl DeliveryQueue {
                             tracing::warn!(user = %user.name, namespace = %user.namespace, %kind, error = %e, "e-mail refused permanently")
                         }
                     }
-                    queue.set(&user, &message_id, Progress::Done { attempt, at: Timestamp::now(), panicked });
+                    queue.set(&user, &message_id, Progress::Done { attempt, at: Timestamp::now() });
                     let _ = done.send(());
                     let _ = wake.send(ObjectRef::new(&user.name).within(&user.namespace));
                 }
@@ -174,23 +153,17 @@ impl DeliveryQueue {
         queue
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), HashMap<String, Entry>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn set(&self, user: &UserKey, message_id: &str, progress: Progress) {
-        self.lock()
-            .entry((user.namespace.clone(), user.uid.clone()))
-            .or_default()
-            .insert(message_id.to_string(), Entry { progress, since: Instant::now() });
+        self.lock().set(&key(user), message_id, progress, Instant::now());
     }
 
     /// What the ledger knows of an e-mail.
     pub fn progress(&self, user: &UserKey, message_id: &str) -> Option<Progress> {
-        self.lock()
-            .get(&(user.namespace.clone(), user.uid.clone()))
-            .and_then(|m| m.get(message_id))
-            .map(|e| e.progress.clone())
+        self.lock().progress(&key(user), message_id)
     }
 
     /// Queues an e-mail, unless the queue is full. It is marked in flight at once, so it is
@@ -212,45 +185,27 @@ impl DeliveryQueue {
     /// Whether the mail server is slow: some e-mail has been in flight for longer than the
     /// grace period. Reconciles then record what is owed and return without waiting.
     pub fn congested(&self) -> bool {
-        self.lock()
-            .values()
-            .flat_map(HashMap::values)
-            .any(|e| matches!(e.progress, Progress::InFlight) && e.since.elapsed() > self.slow_after)
+        self.lock().stuck(self.slow_after, Instant::now())
     }
 
-    /// Forgets e-mails whose result a status write has recorded.
-    pub fn forget(&self, user: &UserKey, message_ids: &[String]) {
-        let mut ledger = self.lock();
-        let key = (user.namespace.clone(), user.uid.clone());
-        if let Some(m) = ledger.get_mut(&key) {
-            for id in message_ids {
-                if matches!(m.get(id).map(|e| &e.progress), Some(Progress::Done { .. })) {
-                    m.remove(id);
-                }
-            }
-            if m.is_empty() {
-                ledger.remove(&key);
-            }
-        }
+    /// See [`Ledger::written`].
+    pub fn written(&self, user: &UserKey, recorded: &[String], pending: &[String]) {
+        self.lock().written(&key(user), recorded, pending);
     }
 
-    /// Forgets finished e-mails that the status no longer owes (dropped, or the user was
-    /// disabled): their results will never be recorded.
-    pub fn prune(&self, user: &UserKey, pending: &[String]) {
-        let mut ledger = self.lock();
-        let key = (user.namespace.clone(), user.uid.clone());
-        if let Some(m) = ledger.get_mut(&key) {
-            m.retain(|id, e| matches!(e.progress, Progress::InFlight) || pending.contains(id));
-            if m.is_empty() {
-                ledger.remove(&key);
-            }
-        }
+    /// See [`Ledger::observe`].
+    pub fn observe(&self, user: &UserKey, status: Option<&crate::api::ConferencingUserStatus>) {
+        self.lock().observe(&key(user), status, Instant::now());
     }
 
     /// Forgets a deleted user's e-mails.
     pub fn forget_user(&self, namespace: &str, uid: &str) {
-        self.lock().remove(&(namespace.to_string(), uid.to_string()));
+        self.lock().forget_user(&(namespace.to_string(), uid.to_string()));
     }
+}
+
+fn key(user: &UserKey) -> (String, String) {
+    (user.namespace.clone(), user.uid.clone())
 }
 
 /// Sends one e-mail: its PIN from where the job says, then render, compose, send.
@@ -294,6 +249,7 @@ async fn send(
             }
         }
     };
+    crate::fault::maybe_panic("delivery", &user.namespace, &user.name);
     match notifier.build(&email, pin) {
         Ok(message) => notifier.send(message).await,
         Err(e) => Attempt::Permanent(e),

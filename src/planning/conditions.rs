@@ -15,11 +15,35 @@ pub const STALLED_REASONS: [&str; 5] =
 /// `Ready=False` reason of a reconcile that failed unexpectedly (a bug); retried with backoff.
 pub const INTERNAL_ERROR: &str = "InternalError";
 
+/// How the delivery queue's record of an e-mail whose composition panicked begins. While an
+/// e-mail so recorded is owed, the user is `Ready=False InternalError`.
+pub const DELIVERY_INTERNAL_ERROR: &str = "internal error while composing";
+
 /// Sets `Ready` to `ready` and derives `Reconciling`, `Stalled` and `NotificationDelivered`.
 /// Idempotent, and a condition's time only moves when its status changes, so settling an
 /// unchanged status changes nothing.
 pub fn settle(st: &mut ConferencingUserStatus, ready: &DesiredCondition, generation: Option<i64>, now: Timestamp) {
     super::outbox::set_condition(st, generation, now);
+    let broken = st
+        .notifications
+        .pending
+        .iter()
+        .find(|p| p.last_error.as_deref().is_some_and(|e| e.starts_with(DELIVERY_INTERNAL_ERROR)));
+    let overridden;
+    let ready = match broken {
+        Some(p) if ready.status == ConditionStatus::True => {
+            overridden = DesiredCondition::false_(
+                ConditionType::Ready,
+                INTERNAL_ERROR,
+                format!(
+                    "composing the {} e-mail failed unexpectedly (a bug; see the operator's log); retrying with backoff",
+                    p.kind
+                ),
+            );
+            &overridden
+        }
+        _ => ready,
+    };
     let pending = &st.notifications.pending;
     let failed = pending.iter().find(|p| p.permanently_failed);
     let waiting: Vec<_> = pending.iter().filter(|p| !p.permanently_failed).collect();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use conferencing_operator::api::{ConferencingTenant, ConferencingUser};
+use conferencing_operator::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -27,6 +27,8 @@ pub struct TestEnv {
     operator: Option<Child>,
     pub log: PathBuf,
     _dir: tempfile::TempDir,
+    /// The cluster's kubeconfig when it is not the one in KUBECONFIG (a private control plane).
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// Connects to the cluster, or explains why not. Fails under CI, skips (returns `None`)
@@ -52,8 +54,13 @@ pub async fn cluster() -> Option<Client> {
 
 /// Installs the CRDs from the code if they are missing, and waits until they are served.
 pub async fn ensure_crds(client: &Client) {
+    install_crds(client, [ConferenceIdClaim::crd(), ConferencingTenant::crd(), ConferencingUser::crd()]).await;
+}
+
+/// Creates these CRDs where missing and waits until they are served.
+pub async fn install_crds(client: &Client, crds: impl IntoIterator<Item = CustomResourceDefinition>) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in [ConferencingTenant::crd(), ConferencingUser::crd()] {
+    for crd in crds {
         let name = crd.name_any();
         // POST/PUT rather than server-side apply: API servers before 1.25 reject the CEL
         // rules in an apply patch but silently drop them from a plain write.
@@ -80,6 +87,15 @@ impl TestEnv {
     pub async fn new(name: &str) -> Option<TestEnv> {
         let client = cluster().await?;
         ensure_crds(&client).await;
+        Some(Self::in_cluster(client, None, name).await)
+    }
+
+    /// A fresh namespace on a private control plane (whose CRDs the test installs).
+    pub async fn on(cluster: &private::PrivateCluster, name: &str) -> TestEnv {
+        Self::in_cluster(cluster.client().await, Some(cluster.kubeconfig.clone()), name).await
+    }
+
+    async fn in_cluster(client: Client, kubeconfig: Option<PathBuf>, name: &str) -> TestEnv {
         let suffix: String = (0..5).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
         let ns = format!("t-{name}-{suffix}");
         let nsapi: Api<Namespace> = Api::all(client.clone());
@@ -88,7 +104,7 @@ impl TestEnv {
         nsapi.create(&PostParams::default(), &n).await.expect("create namespace");
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("operator.log");
-        Some(TestEnv { client, ns, operator: None, log, _dir: dir })
+        TestEnv { client, ns, operator: None, log, _dir: dir, kubeconfig }
     }
 
     /// Starts the operator binary, watching only this test's namespace.
@@ -98,9 +114,32 @@ impl TestEnv {
 
     /// Starts the operator with extra arguments to `run`.
     pub fn start_operator_with(&mut self, extra: &[&str]) {
+        self.start_operator_env(extra, &[]);
+    }
+
+    /// Starts the operator with extra arguments and environment.
+    pub fn start_operator_env(&mut self, extra: &[&str], env: &[(&str, &str)]) {
         assert!(self.operator.is_none(), "operator already running");
         let log = self.log.clone();
-        self.operator = Some(self.spawn_operator(&log, extra, &[]));
+        self.operator = Some(self.spawn_operator(&log, extra, env));
+    }
+
+    /// The operator's process ID, while it runs.
+    pub fn operator_pid(&self) -> Option<u32> {
+        self.operator.as_ref().map(Child::id)
+    }
+
+    /// Whether the operator process is still running (it never exited or restarted).
+    pub fn operator_running(&mut self) -> bool {
+        self.operator.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The operator's metrics, as `name{labels}` -> value.
+    pub async fn metrics(&self) -> std::collections::HashMap<String, f64> {
+        let port = http_port(&self.log()).expect("the operator logged its HTTP port");
+        let (status, body) = http_get(port, "/metrics").await;
+        assert_eq!(status, 200, "{body}");
+        metric_samples(&body)
     }
 
     /// Spawns an operator process logging to `log`, with extra arguments and environment.
@@ -119,8 +158,11 @@ impl TestEnv {
         if !extra.iter().any(|a| a.starts_with("--http-addr")) {
             args.extend(["--http-addr".into(), "127.0.0.1:0".into()]);
         }
-        Command::new(env!("CARGO_BIN_EXE_conferencing-operator"))
-            .args(&args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_conferencing-operator"));
+        if let Some(k) = &self.kubeconfig {
+            cmd.env("KUBECONFIG", k);
+        }
+        cmd.args(&args)
             .args(extra)
             .env("RUST_LOG", "warn,conferencing_operator=info")
             .env("NO_COLOR", "1")
@@ -140,6 +182,8 @@ impl TestEnv {
     /// Stops the operator with SIGTERM (as Kubernetes does) and waits for it to exit.
     pub fn stop_operator(&mut self) {
         if let Some(mut child) = self.operator.take() {
+            // A test may have paused it (SIGSTOP); a paused process cannot handle SIGTERM.
+            let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
             let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
@@ -149,7 +193,12 @@ impl TestEnv {
                 if Instant::now() > deadline {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!("operator did not stop within 20 s of SIGTERM");
+                    // Panicking again while a failed test unwinds would abort every test of
+                    // the binary; the first failure is the one to report.
+                    if !std::thread::panicking() {
+                        panic!("operator did not stop within 20 s of SIGTERM");
+                    }
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -336,6 +385,12 @@ impl Drop for TestEnv {
         self.stop_operator();
         if std::thread::panicking() {
             eprintln!("operator log for {}:\n{}", self.ns, tail(&self.log(), 60));
+            // The whole log, for a failure that needs more than its tail.
+            if let Some(dir) = std::env::var_os("CONFERENCING_TEST_KEEP_LOGS") {
+                let to = PathBuf::from(dir).join(format!("{}.log", self.ns));
+                let _ = std::fs::copy(&self.log, &to);
+                eprintln!("full operator log kept at {}", to.display());
+            }
         }
     }
 }
@@ -402,4 +457,43 @@ impl TestEnv {
         self.user(&u.name_any()).await.resource_version()
     }
 }
+pub mod identity;
+pub mod private;
 pub mod smtp;
+
+/// The port an operator logged it serves HTTP on.
+pub fn http_port(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains("serving /healthz"))?;
+    let addr = line.split("addr=").nth(1)?.split_whitespace().next()?;
+    addr.rsplit(':').next()?.trim_matches('"').parse().ok()
+}
+
+/// A plain HTTP GET on localhost: (status, body).
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.expect("read");
+    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+/// The samples of an OpenMetrics text, `name{labels}` -> value; fails on a malformed line.
+pub fn metric_samples(body: &str) -> std::collections::HashMap<String, f64> {
+    let mut samples = std::collections::HashMap::new();
+    for line in body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("not a sample line: {line:?}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number in {line:?}"));
+        let metric = name.split('{').next().unwrap_or_default();
+        assert!(
+            !metric.is_empty() && metric.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name in {line:?}"
+        );
+        samples.insert(name.to_string(), value);
+    }
+    samples
+}

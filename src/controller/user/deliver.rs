@@ -29,23 +29,24 @@ pub struct Delivery {
     pub in_flight: bool,
     /// The queue was full; come back later.
     pub queue_full: bool,
-    /// Composing an e-mail hit a bug.
-    pub panicked: bool,
     /// Warning Events for e-mails refused for good.
     pub events: Vec<PlannedEvent>,
 }
 
 /// Merges known results, queues what is due, and waits briefly for what it queued.
+/// `observed` is the status as the cache shows it (to forget deliveries it records).
 pub async fn deliver(
     ctx: &Context,
     user: &UserKey,
     vu: &ValidatedUser,
     vt: &ValidatedTenant,
+    observed: Option<&ConferencingUserStatus>,
     status: &mut ConferencingUserStatus,
     fresh_pin: Option<&Pin>,
 ) -> Delivery {
     let mut d = Delivery::default();
     let (Some(queue), Some(notifier)) = (ctx.delivery.as_ref(), ctx.notifier.as_ref()) else { return d };
+    queue.observe(user, observed);
     merge(ctx, user, status, &mut d);
     let mut waiting = Vec::new();
     for entry in outbox::due(status, Timestamp::now()) {
@@ -84,11 +85,10 @@ fn merge(ctx: &Context, user: &UserKey, status: &mut ConferencingUserStatus, d: 
         if d.recorded.contains(&id) {
             continue;
         }
-        let Some(Progress::Done { attempt, at, panicked }) = queue.progress(user, &id) else { continue };
+        let Some(Progress::Done { attempt, at }) = queue.progress(user, &id) else { continue };
         let entry = status.notifications.pending.iter().find(|n| n.message_id == id).cloned();
         outbox::record(status, &id, &attempt, at);
         d.recorded.push(id.clone());
-        d.panicked |= panicked;
         match (&attempt, entry) {
             (Attempt::Delivered, _) => d.delivered.push(id),
             (Attempt::Permanent(e), Some(n)) => d.events.push(PlannedEvent {

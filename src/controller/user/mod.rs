@@ -19,7 +19,6 @@ use kube::runtime::controller::Action;
 
 use super::context::Context;
 use crate::api::ConferencingUser;
-use crate::api::condition::DesiredCondition;
 use crate::api::{ConditionType, ConferencingUserStatus};
 use crate::error::{Error, Result};
 use crate::notification::queue::UserKey;
@@ -49,6 +48,7 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
     if !ctx.expectations.satisfied(&who.uid, user.resource_version().as_deref()) {
         return Ok(Action::requeue(CACHE_CATCH_UP));
     }
+    crate::fault::maybe_panic("reconcile", &who.namespace, &who.name);
     let deref = dereference::dereference(&user, &ctx).await?;
     let (vu, vt) = match validate::validate(&user, &deref) {
         Ok(v) => v,
@@ -79,17 +79,10 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         Err(e) => return Err(e),
     };
 
-    let delivery = deliver::deliver(&ctx, &who, &vu, &vt, &mut status, fresh_pin.as_ref()).await;
+    let delivery = deliver::deliver(&ctx, &who, &vu, &vt, user.status.as_ref(), &mut status, fresh_pin.as_ref()).await;
     drop(fresh_pin);
-    let ready = if delivery.panicked {
-        DesiredCondition::false_(
-            ConditionType::Ready,
-            INTERNAL_ERROR,
-            "composing an e-mail failed unexpectedly (a bug; see the operator's log); retrying with backoff",
-        )
-    } else {
-        ready
-    };
+    // An e-mail whose composition panicked is recorded as such and retried with the outbox's
+    // backoff; settling reports it as `InternalError` until it is delivered.
     settle(&mut status, &ready, user.metadata.generation, Timestamp::now());
 
     if user.status.as_ref() != Some(&status) {
@@ -115,21 +108,13 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         }
     }
     if let Some(queue) = &ctx.delivery {
-        queue.forget(&who, &delivery.recorded);
         let pending: Vec<String> = status.notifications.pending.iter().map(|n| n.message_id.clone()).collect();
-        queue.prune(&who, &pending);
+        queue.written(&who, &delivery.recorded, &pending);
     }
     apply::cleanup(&ctx, &user, &deref, cleanup).await?;
     let owed = status.notifications.pending.iter().filter(|n| !n.permanently_failed).count();
     ctx.metrics.set_pending(&who.uid, owed);
-    if delivery.panicked {
-        return Err(Error::Internal { object: object(&user), what: "composing an e-mail panicked" });
-    }
     Ok(deliver::requeue_after(&status, &delivery).map_or_else(Action::await_change, Action::requeue))
-}
-
-fn object(user: &ConferencingUser) -> String {
-    format!("ConferencingUser {}/{}", user.namespace().unwrap_or_default(), user.name_any())
 }
 
 /// Writes `Ready=False` with `reason`, keeping everything the user holds; a Warning Event

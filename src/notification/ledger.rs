@@ -1,0 +1,181 @@
+//! The delivery ledger: per user, the e-mails queued or sent whose result the user's status
+//! does not show yet. Pure (the caller passes the time), tested without a mail server.
+//!
+//! Its one job is that a message is never handed to the mail server again while a record of
+//! it is on its way: a status write that fails (forbidden, conflict, API down), or one that
+//! succeeds while the operator's cache still shows the older status, must not make the next
+//! reconcile send the e-mail again. So a delivery is remembered until the cache shows it
+//! delivered, and only a restart in that window can send a message twice (with the same
+//! Message-ID).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::ConferencingUserStatus;
+use crate::planning::outbox::Attempt;
+
+/// How long a finished e-mail is remembered at most: a cache that has not caught up by then
+/// has a problem no ledger fixes, and memory must stay bounded.
+pub const FORGET_AFTER: Duration = Duration::from_secs(600);
+
+/// What became of an e-mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Queued or being sent.
+    InFlight,
+    /// Done with this result, at this time.
+    Done {
+        /// The result.
+        attempt: Attempt,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+#[derive(Debug)]
+struct Entry {
+    progress: Progress,
+    since: Instant,
+}
+
+/// Users are keyed by (namespace, UID): a user re-created with the same name is another user.
+type Key = (String, String);
+
+/// The ledger.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    users: HashMap<Key, HashMap<String, Entry>>,
+}
+
+impl Ledger {
+    /// Records what became of `message_id`.
+    pub fn set(&mut self, user: &Key, message_id: &str, progress: Progress, now: Instant) {
+        self.users.entry(user.clone()).or_default().insert(message_id.to_string(), Entry { progress, since: now });
+    }
+
+    /// What is known of `message_id`.
+    pub fn progress(&self, user: &Key, message_id: &str) -> Option<Progress> {
+        self.users.get(user)?.get(message_id).map(|e| e.progress.clone())
+    }
+
+    /// Whether some e-mail has been in flight for longer than `after`.
+    pub fn stuck(&self, after: Duration, now: Instant) -> bool {
+        self.users
+            .values()
+            .flat_map(HashMap::values)
+            .any(|e| e.progress == Progress::InFlight && now.saturating_duration_since(e.since) > after)
+    }
+
+    fn retain(&mut self, user: &Key, mut keep: impl FnMut(&str, &Entry) -> bool) {
+        if let Some(m) = self.users.get_mut(user) {
+            m.retain(|id, e| keep(id, e));
+            if m.is_empty() {
+                self.users.remove(user);
+            }
+        }
+    }
+
+    /// After a status write that recorded `recorded` and left `pending` owed: forgets the
+    /// failed attempts it recorded and the results of e-mails no longer owed. Deliveries are
+    /// kept until the cache shows them ([`Ledger::observe`]).
+    pub fn written(&mut self, user: &Key, recorded: &[String], pending: &[String]) {
+        self.retain(user, |id, e| match &e.progress {
+            Progress::InFlight | Progress::Done { attempt: Attempt::Delivered, .. } => true,
+            Progress::Done { .. } => !recorded.iter().any(|r| r == id) && pending.iter().any(|p| p == id),
+        });
+    }
+
+    /// The status as the cache shows it: deliveries it lists as delivered are forgotten, and
+    /// anything finished more than [`FORGET_AFTER`] ago.
+    pub fn observe(&mut self, user: &Key, status: Option<&ConferencingUserStatus>, now: Instant) {
+        let shown = |id: &str| status.is_some_and(|s| s.notifications.delivered.iter().any(|d| d.message_id == id));
+        self.retain(user, |id, e| {
+            let old = now.saturating_duration_since(e.since) >= FORGET_AFTER;
+            match &e.progress {
+                Progress::InFlight => true,
+                Progress::Done { attempt: Attempt::Delivered, .. } => !shown(id) && !old,
+                Progress::Done { .. } => !old,
+            }
+        });
+    }
+
+    /// Forgets a deleted user.
+    pub fn forget_user(&mut self, user: &Key) {
+        self.users.remove(user);
+    }
+
+    /// E-mails remembered, across users.
+    pub fn len(&self) -> usize {
+        self.users.values().map(HashMap::len).sum()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{DeliveredNotification, NotificationKind};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn key() -> Key {
+        ("ns".into(), "uid-alice".into())
+    }
+
+    fn done(attempt: Attempt) -> Progress {
+        Progress::Done { attempt, at: Timestamp::from_second(1_800_000_000).expect("t") }
+    }
+
+    fn delivered(id: &str) -> ConferencingUserStatus {
+        let mut st = ConferencingUserStatus::default();
+        st.notifications.delivered.push(DeliveredNotification {
+            kind: NotificationKind::LicenseAssigned,
+            message_id: id.into(),
+            recipient: "a@b.example".into(),
+            time: Time(Timestamp::from_second(1_800_000_000).expect("t")),
+        });
+        st
+    }
+
+    #[test]
+    fn a_delivery_is_remembered_until_the_cache_shows_it() {
+        let (mut l, t0) = (Ledger::default(), Instant::now());
+        l.set(&key(), "<m>", done(Attempt::Delivered), t0);
+        // The status write succeeded; the cache is still older (the e-mail looks owed).
+        l.written(&key(), &["<m>".into()], &[]);
+        l.observe(&key(), Some(&ConferencingUserStatus::default()), t0);
+        assert_eq!(l.progress(&key(), "<m>"), Some(done(Attempt::Delivered)), "not forgotten: it would be sent again");
+        l.observe(&key(), Some(&delivered("<m>")), t0);
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn failed_attempts_are_forgotten_once_recorded_and_everything_after_a_while() {
+        let (mut l, t0) = (Ledger::default(), Instant::now());
+        l.set(&key(), "<t>", done(Attempt::Transient("451".into())), t0);
+        l.set(&key(), "<gone>", done(Attempt::Permanent("550".into())), t0);
+        l.set(&key(), "<f>", Progress::InFlight, t0);
+        l.written(&key(), &["<t>".into()], &["<t>".into(), "<f>".into()]);
+        assert_eq!(l.progress(&key(), "<t>"), None, "recorded");
+        assert_eq!(l.progress(&key(), "<gone>"), None, "no longer owed");
+        assert_eq!(l.progress(&key(), "<f>"), Some(Progress::InFlight), "still sending");
+        l.set(&key(), "<d>", done(Attempt::Delivered), t0);
+        l.observe(&key(), None, t0 + FORGET_AFTER);
+        assert_eq!(l.len(), 1, "only what is in flight stays");
+        assert!(l.stuck(Duration::from_secs(1), t0 + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn users_are_keyed_by_namespace_and_uid() {
+        let (mut l, t0) = (Ledger::default(), Instant::now());
+        l.set(&key(), "<m>", Progress::InFlight, t0);
+        assert_eq!(l.progress(&("other".into(), "uid-alice".into()), "<m>"), None);
+        l.forget_user(&key());
+        assert!(l.is_empty());
+    }
+}
