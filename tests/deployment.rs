@@ -7,6 +7,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use conferencing_operator::api::{ConferencingUser, NotificationKind};
+use kube::ResourceExt;
 use support::*;
 
 fn read(path: &Path) -> String {
@@ -101,4 +102,100 @@ async fn metrics_parse_and_count_what_happened() {
             .is_some_and(|v| *v >= 5.0)
     );
     assert!(samples.keys().any(|k| k.starts_with("conferencing_reconcile_duration_seconds_bucket")));
+}
+
+/// The PIN-reset e-mails in the shared outbox, as (Message-ID, text).
+fn pin_reset_emails(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let raw = std::fs::read(e.path()).unwrap_or_default();
+        let Some(m) = mail_parser::MessageParser::default().parse(&raw) else { continue };
+        let id = m.message_id().unwrap_or_default().to_string();
+        if id.starts_with("pin-reset.") {
+            out.push((id, m.body_text(0).map(|c| c.into_owned()).unwrap_or_default()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_paused_leader_that_resumes_after_losing_its_lease_writes_nothing() {
+    let Some(env) = TestEnv::new("fencing").await else { return };
+    let (a_log, b_log) = (env.log_path("a.log"), env.log_path("b.log"));
+    let mut a = env.spawn_operator(&a_log, &FAST_LEASE, &[("POD_NAME", "replica-a")]);
+    wait_until("replica a leads", TIMEOUT, || async {
+        read(&a_log).contains("acquired the leader lease").then_some(())
+    })
+    .await;
+    let b = env.spawn_operator(&b_log, &FAST_LEASE, &[("POD_NAME", "replica-b")]);
+    let (_, users) = env.apply_examples().await;
+    env.wait_converged(Duration::from_secs(2)).await;
+
+    // The leader is paused (a long GC pause, a frozen VM, a partition) past its lease, just
+    // as a request arrives, so that it may hold work in flight.
+    let pid = a.id().to_string();
+    let mut bob: ConferencingUser = users[1].clone();
+    bob.spec.requests.reset_pin = Some("as-a-pauses".into());
+    env.apply(&bob).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    Command::new("kill").args(["-STOP", &pid]).status().expect("SIGSTOP");
+    wait_until("replica b takes over", Duration::from_secs(30), || async {
+        read(&b_log).contains("acquired the leader lease").then_some(())
+    })
+    .await;
+    let mut alice: ConferencingUser = users[0].clone();
+    alice.spec.requests.reset_pin = Some("while-a-is-paused".into());
+    env.apply(&alice).await;
+    env.wait_user("alice", "reset handled by the new leader", |u| {
+        u.status.as_ref().and_then(|s| s.handled_requests.reset_pin.as_deref()) == Some("while-a-is-paused")
+    })
+    .await;
+    env.wait_user("bob", "bob's reset handled", |u| {
+        u.status.as_ref().and_then(|s| s.handled_requests.reset_pin.as_deref()) == Some("as-a-pauses")
+    })
+    .await;
+    let writes_before = writes(&read(&a_log));
+
+    // It resumes, with in-flight work and a view of the world that is seconds old.
+    Command::new("kill").args(["-CONT", &pid]).status().expect("SIGCONT");
+    let resumed = Instant::now();
+    let deadline = resumed + Duration::from_secs(30);
+    let exit = loop {
+        if let Ok(Some(status)) = a.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the old leader did not stop within 30 s of SIGCONT");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let stopped_after = resumed.elapsed();
+    let log = read(&a_log);
+    eprintln!(
+        "the old leader stopped {stopped_after:?} after SIGCONT ({exit}); writes after resuming: {}; writes refused: {}",
+        writes(&log) - writes_before,
+        log.lines().filter(|l| l.contains("write refused")).count()
+    );
+    assert_eq!(writes(&log), writes_before, "no API write after resuming:\n{}", tail(&log, 20));
+    assert!(!exit.success(), "it exits (to restart as a standby)");
+    assert!(log.contains("lost the leader lease"));
+
+    env.wait_converged(Duration::from_secs(2)).await;
+    let resets = pin_reset_emails(&env.outbox());
+    let for_user = |uid: String| -> Vec<(String, String)> {
+        resets.iter().filter(|(id, _)| id.ends_with(&format!("{uid}@conferencing-operator.invalid"))).cloned().collect()
+    };
+    // The request made after the takeover: exactly one e-mail, with the PIN in the Secret.
+    let alice_uid = env.user("alice").await.uid().expect("uid");
+    let (alice_pin, _) = env.pin("alice").await;
+    let to_alice = for_user(alice_uid);
+    assert_eq!(to_alice.len(), 1, "exactly one PIN-reset e-mail: {to_alice:?}");
+    assert!(to_alice[0].1.contains(&alice_pin), "whose PIN is the one in the Secret");
+    // The request in flight when the leader froze: the old leader may have sent it before
+    // freezing, and the new one, finding no record, sends it again (at least once; the same
+    // Message-ID, the same PIN: the Secret the old leader wrote is adopted, never replaced).
+    let bob_uid = env.user("bob").await.uid().expect("uid");
+    let (bob_pin, _) = env.pin("bob").await;
+    let to_bob = for_user(bob_uid);
+    assert!((1..=2).contains(&to_bob.len()), "{to_bob:?}");
+    assert!(to_bob.iter().all(|(id, text)| *id == to_bob[0].0 && text.contains(&bob_pin)), "{to_bob:?}");
+    stop(b, "-TERM");
 }
