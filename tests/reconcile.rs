@@ -377,3 +377,40 @@ async fn converged_examples_cause_no_writes_for_30_seconds() {
     assert_eq!(versions, after, "a user object changed after convergence");
     eprintln!("after convergence: {} writes in 30 s", env.api_writes() - writes);
 }
+
+#[tokio::test]
+async fn kstatus_conditions_appear_while_they_hold_and_clear() {
+    use conferencing_operator::api::ConditionType;
+    use conferencing_operator::api::condition::find;
+    let Some((env, _)) = env_with_tenant("kstatus").await else { return };
+    let cond = |u: &ConferencingUser, t: ConditionType| {
+        u.status.as_ref().and_then(|s| find(&s.conditions, t).map(|c| (c.reason.clone(), c.observed_generation)))
+    };
+    // Stalled: a static ID another user holds, until it is freed.
+    let (_, users) = example_objects();
+    let bob = users.iter().find(|u| u.name_any() == "bob").expect("bob").clone();
+    env.apply(&bob).await;
+    env.wait_ready("bob").await;
+    let mut carol = alice();
+    carol.metadata.name = Some("carol".into());
+    carol.spec.conference_id = bob.spec.conference_id.clone();
+    env.apply(&carol).await;
+    let c = env.wait_reason("carol", "ConferenceIdConflict").await;
+    assert_eq!(cond(&c, ConditionType::Stalled), Some(("ConferenceIdConflict".into(), c.metadata.generation)));
+    assert_eq!(cond(&c, ConditionType::Reconciling), None);
+    env.delete::<ConferencingUser>("bob").await;
+    let c = env.wait_ready("carol").await;
+    assert_eq!(cond(&c, ConditionType::Stalled), None, "cleared once it can progress");
+    // Stalled for an invalid spec, cleared when fixed.
+    let mut dave = alice();
+    dave.metadata.name = Some("dave".into());
+    dave.spec.service_number = Some("+19995550100".into());
+    env.apply(&dave).await;
+    let d = env.wait_reason("dave", "InvalidSpec").await;
+    assert_eq!(cond(&d, ConditionType::Stalled).map(|c| c.0), Some("InvalidSpec".into()));
+    dave.spec.service_number = None;
+    env.apply(&dave).await;
+    let d = env.wait_ready("dave").await;
+    assert_eq!(cond(&d, ConditionType::Stalled), None);
+    assert_eq!(cond(&d, ConditionType::Reconciling), None, "e-mails delivered: nothing under way");
+}
