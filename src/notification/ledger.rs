@@ -8,7 +8,7 @@
 //! delivered, and only a restart in that window can send a message twice (with the same
 //! Message-ID).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
@@ -47,11 +47,17 @@ type Key = (String, String);
 #[derive(Debug, Default)]
 pub struct Ledger {
     users: HashMap<Key, HashMap<String, Entry>>,
+    /// E-mails put in flight, oldest first, to tell cheaply how long the oldest has waited
+    /// (entries finished since are skipped lazily).
+    queued: VecDeque<(Instant, Key, String)>,
 }
 
 impl Ledger {
     /// Records what became of `message_id`.
     pub fn set(&mut self, user: &Key, message_id: &str, progress: Progress, now: Instant) {
+        if progress == Progress::InFlight {
+            self.queued.push_back((now, user.clone(), message_id.to_string()));
+        }
         self.users.entry(user.clone()).or_default().insert(message_id.to_string(), Entry { progress, since: now });
     }
 
@@ -60,12 +66,19 @@ impl Ledger {
         self.users.get(user)?.get(message_id).map(|e| e.progress.clone())
     }
 
-    /// Whether some e-mail has been in flight for longer than `after`.
-    pub fn stuck(&self, after: Duration, now: Instant) -> bool {
-        self.users
-            .values()
-            .flat_map(HashMap::values)
-            .any(|e| e.progress == Progress::InFlight && now.saturating_duration_since(e.since) > after)
+    /// Whether the oldest e-mail in flight has waited longer than `after`. Amortised O(1):
+    /// it runs on every reconcile that queues an e-mail.
+    pub fn stuck(&mut self, after: Duration, now: Instant) -> bool {
+        while let Some((since, user, id)) = self.queued.front() {
+            let still = self.users.get(user).and_then(|m| m.get(id)).is_some_and(|e| {
+                e.progress == Progress::InFlight && e.since == *since
+            });
+            if still {
+                return now.saturating_duration_since(*since) > after;
+            }
+            self.queued.pop_front();
+        }
+        false
     }
 
     fn retain(&mut self, user: &Key, mut keep: impl FnMut(&str, &Entry) -> bool) {
@@ -101,7 +114,7 @@ impl Ledger {
         });
     }
 
-    /// Forgets a deleted user.
+    /// Forgets a deleted user (its queued entries are skipped by [`Ledger::stuck`]).
     pub fn forget_user(&mut self, user: &Key) {
         self.users.remove(user);
     }
@@ -168,6 +181,8 @@ mod tests {
         l.observe(&key(), None, t0 + FORGET_AFTER);
         assert_eq!(l.len(), 1, "only what is in flight stays");
         assert!(l.stuck(Duration::from_secs(1), t0 + Duration::from_secs(2)));
+        l.set(&key(), "<f>", done(Attempt::Delivered), t0 + Duration::from_secs(2));
+        assert!(!l.stuck(Duration::from_secs(1), t0 + Duration::from_secs(3)), "nothing in flight any more");
     }
 
     #[test]
