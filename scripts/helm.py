@@ -160,7 +160,7 @@ def main():
         elif args.cmd == "get":
             with config(args) as cfg:
                 if args.what == "manifest":
-                    sys.stdout.write(cfg.get_all(args.name).get("manifest", ""))
+                    sys.stdout.write(cfg.status(args.name)["manifest"])
                 else:
                     print(yaml.safe_dump(cfg.get_values(args.name) or {}), end="")
         elif args.cmd == "status":
