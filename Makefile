@@ -1,8 +1,9 @@
 # The commands a contributor runs.
 .PHONY: crds argocd-cm test run lint up down
 
-crds: ## regenerate crds/ from the API types
+crds: ## regenerate crds/ from the API types, and the Helm chart's copy of them
 	cargo run --quiet -- crd --output-dir crds
+	cargo run --quiet -- crd --output-dir charts/conferencing-operator/files/crds
 
 argocd-cm: ## regenerate integrations/argocd/argocd-cm.yaml from the .lua files
 	UPDATE_ARGOCD_CM=1 cargo test --quiet --test argocd argocd_cm
