@@ -534,7 +534,7 @@ async fn install_check_uninstall(mode: &str) {
         kubectl(&args, None).1.trim() == "yes"
     };
     assert!(can("create", "secrets", &served), "PIN Secrets in the served namespace");
-    assert!(can("patch", "conferencingusers.conferencing.io/status", &served), "user status");
+    assert!(can("update", "conferencingusers.conferencing.io/status", &served), "user status");
     assert!(can("update", "leases.coordination.k8s.io", &ns), "leader election in the release namespace");
     assert!(!can("list", "configmaps", &served), "no ConfigMap rights");
     assert!(!can("patch", "conferencingusers.conferencing.io", &served), "the spec is the user's, not the operator's");

@@ -70,9 +70,11 @@ impl Ledger {
     /// it runs on every reconcile that queues an e-mail.
     pub fn stuck(&mut self, after: Duration, now: Instant) -> bool {
         while let Some((since, user, id)) = self.queued.front() {
-            let still = self.users.get(user).and_then(|m| m.get(id)).is_some_and(|e| {
-                e.progress == Progress::InFlight && e.since == *since
-            });
+            let still = self
+                .users
+                .get(user)
+                .and_then(|m| m.get(id))
+                .is_some_and(|e| e.progress == Progress::InFlight && e.since == *since);
             if still {
                 return now.saturating_duration_since(*since) > after;
             }
