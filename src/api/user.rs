@@ -254,11 +254,75 @@ pub struct HandledRequests {
     /// Last `requests.sendConferencingInfo` token handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_conferencing_info: Option<String>,
+    /// Tokens handled before those, oldest first, at most eight per request: a token that
+    /// comes back (a Git revert, a sync of an older commit) is not a new request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<HandledToken>,
 }
 
 impl HandledRequests {
     fn is_empty(&self) -> bool {
         self == &HandledRequests::default()
+    }
+
+    /// The token last handled for `request`.
+    pub fn current(&self, request: RequestKind) -> Option<&String> {
+        match request {
+            RequestKind::ResetPin => self.reset_pin.as_ref(),
+            RequestKind::ResetConferenceId => self.reset_conference_id.as_ref(),
+            RequestKind::SendConferencingInfo => self.send_conferencing_info.as_ref(),
+        }
+    }
+
+    /// Whether `token` was handled for `request` before the current one.
+    pub fn handled_before(&self, request: RequestKind, token: &str) -> bool {
+        self.previous.iter().any(|p| p.request == request && p.token == token)
+    }
+}
+
+/// A request token handled in the past.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HandledToken {
+    /// Which request.
+    pub request: RequestKind,
+    /// The token.
+    pub token: String,
+}
+
+/// The one-shot requests of `spec.requests`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RequestKind {
+    /// `requests.resetPin`.
+    ResetPin,
+    /// `requests.resetConferenceId`.
+    ResetConferenceId,
+    /// `requests.sendConferencingInfo`.
+    SendConferencingInfo,
+}
+
+impl RequestKind {
+    /// Every request.
+    pub const ALL: [RequestKind; 3] =
+        [RequestKind::ResetPin, RequestKind::ResetConferenceId, RequestKind::SendConferencingInfo];
+
+    /// The field name under `spec.requests`.
+    pub fn field(self) -> &'static str {
+        match self {
+            RequestKind::ResetPin => "resetPin",
+            RequestKind::ResetConferenceId => "resetConferenceId",
+            RequestKind::SendConferencingInfo => "sendConferencingInfo",
+        }
+    }
+}
+
+impl Requests {
+    /// The token asked for `request`.
+    pub fn token(&self, request: RequestKind) -> Option<&String> {
+        match request {
+            RequestKind::ResetPin => self.reset_pin.as_ref(),
+            RequestKind::ResetConferenceId => self.reset_conference_id.as_ref(),
+            RequestKind::SendConferencingInfo => self.send_conferencing_info.as_ref(),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Recognising objects that a GitOps tool keeps in sync with Git. Writing a request token into
-//! such an object behind the tool's back can backfire: when the manifest in Git sets the same
-//! field, the next sync puts Git's value back, and because the operator acts on any token that
-//! differs from the last one it handled, Git's older token coming back asks for the action a
-//! second time. So the plugin refuses and prints the change to commit instead.
+//! such an object behind the tool's back leaves Git and the cluster disagreeing: when the
+//! manifest in Git sets the same field, the next sync puts Git's value back (the operator
+//! recognises a token it handled before and does nothing but warn, `RequestTokenReused`), and
+//! the request is not recorded where the team reviews changes. So the plugin refuses and
+//! prints the change to commit instead.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

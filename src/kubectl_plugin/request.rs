@@ -393,14 +393,14 @@ pub async fn run(
         let signs: Vec<&str> = evidence.iter().map(|e| e.sign.as_str()).collect();
         if !args.force {
             eprintln!(
-                "Refusing to change ConferencingUser {ns}/{name}: {tools} manages it ({}). If its manifest sets this request, the next sync puts Git's older token back and the operator acts on that again. Commit this change to the user's manifest instead (or run again with --force):",
+                "Refusing to change ConferencingUser {ns}/{name}: {tools} manages it ({}). If its manifest sets this request, the next sync puts Git's value back and the request is recorded nowhere it is reviewed. Commit this change to the user's manifest instead (or run again with --force):",
                 signs.join(", ")
             );
             write!(out, "{change}")?;
             return Ok(Verdict::Refused);
         }
         eprintln!(
-            "warning: {tools} manages ConferencingUser {ns}/{name} ({}); writing the request anyway (--force). If its manifest sets this request, commit the same token before the next sync, or the sync puts the old token back and the operator acts on it again:\n{change}",
+            "warning: {tools} manages ConferencingUser {ns}/{name} ({}); writing the request anyway (--force). If its manifest sets this request, commit the same token, or the next sync puts Git's value back (the operator ignores a token it handled before, with a RequestTokenReused Warning):\n{change}",
             signs.join(", ")
         );
     }

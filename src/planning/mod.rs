@@ -31,8 +31,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::condition::DesiredCondition;
 use crate::api::{
-    ConditionType, ConferenceIdMode, ConferencingUserStatus, NotificationKind, PIN_MASK, PendingNotification,
-    ProviderType, SecretKeyRef,
+    ConditionType, ConferenceIdMode, ConferencingUserStatus, HandledToken, NotificationKind, PIN_MASK,
+    PendingNotification, ProviderType, RequestKind, SecretKeyRef,
 };
 use crate::domain::{ConferenceId, IdLength, PinLength};
 use crate::provisioning::claim::Holder;
@@ -212,13 +212,8 @@ struct Planner<'a> {
     now: Timestamp,
 }
 
-/// A request token that differs from the one last handled.
-fn new_token<'t>(requested: &'t Option<String>, handled: &Option<String>) -> Option<&'t str> {
-    match requested {
-        Some(t) if Some(t) != handled.as_ref() => Some(t.as_str()),
-        _ => None,
-    }
-}
+/// How many earlier tokens of each request are remembered (see `HandledRequests::previous`).
+pub const TOKEN_HISTORY: usize = 8;
 
 impl<'a> Planner<'a> {
     /// The cause of an outcome that is not a request: the user's and the tenant's generation.
@@ -228,6 +223,52 @@ impl<'a> Planner<'a> {
 
     fn provisioned(&self) -> bool {
         self.prev.pin_secret_ref.is_some()
+    }
+
+    /// The token of `request` if it asks for the action now: it differs from the one last
+    /// handled and was not handled before (a token that comes back, through a Git revert or a
+    /// sync of an older commit, is recorded as handled with a Warning, and does nothing).
+    fn new_token(&mut self, request: RequestKind) -> Option<String> {
+        let requested = self.user.requests.token(request)?;
+        let handled = &self.prev.handled_requests;
+        if Some(requested) == handled.current(request) {
+            return None;
+        }
+        if handled.handled_before(request, requested) {
+            self.events.push(PlannedEvent::warning(
+                "RequestTokenReused",
+                format!(
+                    "requests.{} {requested:?} was already handled before; nothing was done. To ask again, use a new value (a date or a ticket number)",
+                    request.field()
+                ),
+            ));
+            return None;
+        }
+        Some(requested.clone())
+    }
+
+    /// Records the spec's tokens as handled, remembering the ones they replace.
+    fn record_tokens(&mut self) {
+        for request in RequestKind::ALL {
+            let requested = self.user.requests.token(request).cloned();
+            let before = self.prev.handled_requests.current(request).cloned();
+            let h = &mut self.st.handled_requests;
+            match request {
+                RequestKind::ResetPin => h.reset_pin = requested.clone(),
+                RequestKind::ResetConferenceId => h.reset_conference_id = requested.clone(),
+                RequestKind::SendConferencingInfo => h.send_conferencing_info = requested.clone(),
+            }
+            if let Some(old) = before.filter(|old| Some(old) != requested.as_ref()) {
+                h.previous.retain(|p| !(p.request == request && p.token == old));
+                h.previous.push(HandledToken { request, token: old });
+                let mine = h.previous.iter().filter(|p| p.request == request).count();
+                if mine > TOKEN_HISTORY
+                    && let Some(i) = h.previous.iter().position(|p| p.request == request)
+                {
+                    h.previous.remove(i);
+                }
+            }
+        }
     }
 
     /// Drops pending e-mails the operator cannot derive from the user's own history (another
@@ -296,10 +337,8 @@ impl<'a> Planner<'a> {
     }
 
     fn native(&mut self, svc: &NativeService) {
-        let tokens = &self.user.requests;
-        let handled = &self.prev.handled_requests;
-        let reset_pin = new_token(&tokens.reset_pin, &handled.reset_pin);
-        let reset_id = new_token(&tokens.reset_conference_id, &handled.reset_conference_id);
+        let reset_pin = self.new_token(RequestKind::ResetPin);
+        let reset_id = self.new_token(RequestKind::ResetConferenceId);
         self.st.conference_id_mode = Some(self.tenant.id_mode);
 
         if !self.provisioned() {
@@ -322,8 +361,8 @@ impl<'a> Planner<'a> {
             // A reset asked for together with provisioning is satisfied by it.
             self.outcome(kind, self.generation_cause(), None, false);
         } else {
-            self.keep_or_change_id(svc, reset_id);
-            self.keep_or_change_pin(reset_pin);
+            self.keep_or_change_id(svc, reset_id.as_deref());
+            self.keep_or_change_pin(reset_pin.as_deref());
             let numbers_before = (self.prev.service_number.clone(), self.prev.toll_free_service_number.clone());
             self.set_numbers(svc);
             if numbers_before != (self.st.service_number.clone(), self.st.toll_free_service_number.clone()) {
@@ -333,8 +372,7 @@ impl<'a> Planner<'a> {
             }
         }
         self.handle_info_request(true);
-        self.st.handled_requests.reset_pin = tokens.reset_pin.clone();
-        self.st.handled_requests.reset_conference_id = tokens.reset_conference_id.clone();
+        self.record_tokens();
         self.st.licensed = Some(true);
         self.st.provider = Some(self.user.provider.clone());
         let pin_note = if self.tenant.automatic_emails {
@@ -469,22 +507,19 @@ impl<'a> Planner<'a> {
         }
         self.release_other_claims(None);
 
-        let tokens = &self.user.requests;
-        let handled = &self.prev.handled_requests;
-        for (name, requested, done) in [
-            ("resetPin", &tokens.reset_pin, &handled.reset_pin),
-            ("resetConferenceId", &tokens.reset_conference_id, &handled.reset_conference_id),
-        ] {
-            if new_token(requested, done).is_some() {
+        for request in [RequestKind::ResetPin, RequestKind::ResetConferenceId] {
+            if self.new_token(request).is_some() {
                 self.events.push(PlannedEvent::warning(
                     "RequestIgnored",
-                    format!("requests.{name} was ignored: the user is not enabled for audio conferencing"),
+                    format!(
+                        "requests.{} was ignored: the user is not enabled for audio conferencing",
+                        request.field()
+                    ),
                 ));
             }
         }
         self.handle_info_request(false);
-        self.st.handled_requests.reset_pin = tokens.reset_pin.clone();
-        self.st.handled_requests.reset_conference_id = tokens.reset_conference_id.clone();
+        self.record_tokens();
         self.st.licensed = Some(self.user.licensed);
         self.st.provider = Some(self.user.provider.clone());
         let why = match reason {
@@ -500,12 +535,9 @@ impl<'a> Planner<'a> {
     }
 
     fn handle_info_request(&mut self, enabled: bool) {
-        let tokens = &self.user.requests;
-        if let Some(token) =
-            new_token(&tokens.send_conferencing_info, &self.prev.handled_requests.send_conferencing_info)
-        {
+        if let Some(token) = self.new_token(RequestKind::SendConferencingInfo) {
             if enabled {
-                self.outcome(NotificationKind::ConferencingInfoRequested, message_id::token_cause(token), None, false);
+                self.outcome(NotificationKind::ConferencingInfoRequested, message_id::token_cause(&token), None, false);
             } else {
                 self.events.push(PlannedEvent::warning(
                     "RequestIgnored",
@@ -513,7 +545,6 @@ impl<'a> Planner<'a> {
                 ));
             }
         }
-        self.st.handled_requests.send_conferencing_info = tokens.send_conferencing_info.clone();
     }
 
     /// Sets the conference ID: `Some(id)` claims it (a no-op when the user's claim is

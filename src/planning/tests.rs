@@ -806,3 +806,45 @@ fn reconciling_while_emails_wait() {
     assert_eq!(r.reason, "NotificationsPending");
     assert!(crate::api::condition::find(&w.status().conditions, ConditionType::Stalled).is_none());
 }
+
+#[test]
+fn a_token_that_comes_back_is_not_a_new_request() {
+    // A PIN reset by T1, then T2; then a Git revert (or an Argo CD sync of the older commit)
+    // puts T1 back: nothing happens but a Warning, and T2 coming back does nothing either.
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    for token in ["T1", "T2"] {
+        u.spec.requests.reset_pin = Some(token.into());
+        assert_eq!(kinds(&w.run(&u, &t)), vec![NotificationKind::PinReset]);
+    }
+    assert_eq!(w.pins_generated, 3);
+    for token in ["T1", "T2", "T1"] {
+        u.spec.requests.reset_pin = Some(token.into());
+        let p = w.run(&u, &t);
+        assert!(p.outcomes.is_empty(), "{token} was handled before");
+        assert_eq!(p.events.iter().filter(|e| e.reason == "RequestTokenReused").count(), 1);
+        assert_eq!(w.status().handled_requests.reset_pin.as_deref(), Some(token), "recorded as handled");
+        assert!(w.run_is_noop(&u, &t), "and warned about once");
+    }
+    assert_eq!(w.pins_generated, 3, "no PIN for a token seen before");
+    u.spec.requests.reset_pin = Some("T3".into());
+    assert_eq!(kinds(&w.run(&u, &t)), vec![NotificationKind::PinReset], "a new token still works");
+}
+
+#[test]
+fn the_token_history_is_bounded_per_request() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    for i in 0..20 {
+        u.spec.requests.send_conferencing_info = Some(format!("i{i}"));
+        u.spec.requests.reset_pin = Some(format!("p{i}"));
+        w.run(&u, &t);
+    }
+    let previous = &w.status().handled_requests.previous;
+    for r in [RequestKind::SendConferencingInfo, RequestKind::ResetPin] {
+        assert_eq!(previous.iter().filter(|p| p.request == r).count(), TOKEN_HISTORY);
+    }
+    assert!(previous.iter().any(|p| p.token == "p18") && !previous.iter().any(|p| p.token == "p10"));
+}
