@@ -366,7 +366,8 @@ impl Bench {
         );
 
         // 4. Restart.
-        let peak_1 = op.stop().await?;
+        let memory_1 = op.stop().await?;
+        say(n, format_args!("stopped the converged operator: {memory_1}"));
         let mut op = self.spawn(&config, work.join("operator-2.log"))?;
         op.wait_addr(Duration::from_secs(60)).await?;
         let (idle_at, restarted) = wait_idle("restart to idle", timeout(&self.args, 60, 20, n), quiet, &mut op).await?;
@@ -415,7 +416,8 @@ impl Bench {
             ),
         );
         let fanned_template = get_user(&client, &ns, &cluster::user_name(0)).await?;
-        let peak_2 = op.stop().await?;
+        let memory_2 = op.stop().await?;
+        say(n, format_args!("stopped the restarted operator after the fan-out: {memory_2}"));
         drop(tracker);
         drop(smtp);
 
@@ -450,7 +452,7 @@ impl Bench {
             users: n,
             convergence,
             floor: floor_time,
-            peak_rss_kib: peak_1.max(peak_2),
+            peak_rss_kib: memory_1.peak_kib.max(memory_2.peak_kib),
             writes,
             steady_writes,
             steady_window,

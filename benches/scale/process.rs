@@ -145,16 +145,19 @@ impl Operator {
         })
     }
 
-    /// VmHWM, KiB.
-    pub fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        report::status_kib(&status, "VmHWM")
+    /// A `/proc/PID/status` field in KiB (`VmHWM`, `VmRSS`).
+    fn status_kib(&self, field: &'static str) -> Result<u64, BenchError> {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|status| report::status_kib(&status, field))
+            .ok_or(BenchError::Proc { pid: self.pid(), what: field })
     }
 
-    /// Stops the operator as Kubernetes would (SIGTERM), returning its VmHWM read just before.
-    pub async fn stop(mut self) -> Result<u64, BenchError> {
+    /// Stops the operator as Kubernetes would (SIGTERM), returning its memory read just
+    /// before: the peak (VmHWM) and what it held at the end (VmRSS).
+    pub async fn stop(mut self) -> Result<Memory, BenchError> {
         self.poll()?;
-        let peak = self.peak_rss_kib().ok_or(BenchError::Proc { pid: self.pid(), what: "VmHWM" })?;
+        let peak = Memory { peak_kib: self.status_kib("VmHWM")?, last_kib: self.status_kib("VmRSS")? };
         let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
         // The operator gives in-flight work 10 s after SIGTERM.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -181,6 +184,22 @@ impl Drop for Operator {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// An operator process's memory when it was stopped.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    /// VmHWM.
+    pub peak_kib: u64,
+    /// VmRSS.
+    pub last_kib: u64,
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        write!(f, "peak RSS {:.1} MiB, RSS at stop {:.1} MiB", mib(self.peak_kib), mib(self.last_kib))
     }
 }
 
