@@ -1,0 +1,438 @@
+//! What the benchmark does on the API server: the namespaces, tenant and users it sets up,
+//! the watch it times the operator with, the floor's writes, and the clean-up.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use conferencing_operator::api::{
+    ConditionStatus, ConferenceIdClaim, ConferencingTenant, ConferencingTenantSpec, ConferencingUser,
+    ConferencingUserSpec, ConferencingUserStatus, FIELD_MANAGER, NotificationKind, NumberType, ServiceNumber,
+    TenantRef,
+};
+use conferencing_operator::domain::{ConferenceId, PinLength};
+use conferencing_operator::provisioning::{claim, pin, secret};
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, CustomResourceExt, Resource, ResourceExt};
+use serde_json::json;
+
+use super::BenchError;
+
+/// The tenant's numbers: two Toll numbers (the fan-out moves the default from the first to
+/// the second) and a TollFree one.
+pub const TOLL_A: &str = "+14255550100";
+pub const TOLL_B: &str = "+442075550123";
+const TOLL_FREE: &str = "+18005550199";
+/// PIN and conference-ID lengths: 8-digit IDs leave 30,000 users a sparse ID space (0.03 %),
+/// so allocation collisions stay as rare as in a real tenant.
+pub const PIN_LENGTH: u8 = 6;
+pub const ID_LENGTH: u8 = 8;
+pub const TENANT: &str = "bench";
+
+fn kerr(what: impl Into<String>) -> impl FnOnce(kube::Error) -> BenchError {
+    let what = what.into();
+    move |source| BenchError::Kube { what, source }
+}
+
+/// Creates the three CRDs from the crate's types where they are missing (as the tests do:
+/// POST, never replace) and waits until they are served.
+pub async fn ensure_crds(client: &Client) -> Result<(), BenchError> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in [ConferencingTenant::crd(), ConferencingUser::crd(), ConferenceIdClaim::crd()] {
+        let name = crd.name_any();
+        if api.get_opt(&name).await.map_err(kerr(format!("reading CRD {name}")))?.is_none() {
+            match api.create(&PostParams::default(), &crd).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => return Err(kerr(format!("creating CRD {name}"))(e)),
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let crd = api.get(&name).await.map_err(kerr(format!("reading CRD {name}")))?;
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            if established {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError::Timeout {
+                    phase: "CRDs".into(),
+                    after: Duration::from_secs(60),
+                    progress: format!("{name} not Established"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+pub async fn create_namespace(client: &Client, name: &str) -> Result<(), BenchError> {
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(name.into());
+    ns.metadata.labels = Some(BTreeMap::from([("app.kubernetes.io/part-of".into(), "bench-scale".into())]));
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .map_err(kerr(format!("creating namespace {name}")))?;
+    Ok(())
+}
+
+fn number(n: &str, type_: NumberType, default: bool) -> ServiceNumber {
+    ServiceNumber { number: n.into(), type_, city: None, country: None, language: None, default: Some(default) }
+}
+
+fn numbers(default_toll: &str) -> Vec<ServiceNumber> {
+    vec![
+        number(TOLL_A, NumberType::Toll, default_toll == TOLL_A),
+        number(TOLL_B, NumberType::Toll, default_toll == TOLL_B),
+        number(TOLL_FREE, NumberType::TollFree, true),
+    ]
+}
+
+pub async fn create_tenant(client: &Client, ns: &str) -> Result<(), BenchError> {
+    let spec: ConferencingTenantSpec = serde_json::from_value(json!({
+        "serviceNumbers": numbers(TOLL_A),
+        "pin": { "length": PIN_LENGTH },
+        "conferenceIds": { "mode": "Static", "length": ID_LENGTH },
+    }))
+    .map_err(|e| BenchError::Setup(format!("tenant spec: {e}")))?;
+    let tenant = ConferencingTenant::new(TENANT, spec);
+    Api::<ConferencingTenant>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &tenant)
+        .await
+        .map_err(kerr(format!("creating tenant {ns}/{TENANT}")))?;
+    Ok(())
+}
+
+/// Moves the tenant's default Toll number to [`TOLL_B`]: every user without a number of
+/// their own gets a new one and a ServiceNumberChanged e-mail.
+pub async fn change_default_number(client: &Client, ns: &str) -> Result<(), BenchError> {
+    let patch = json!({ "spec": { "serviceNumbers": numbers(TOLL_B) } });
+    Api::<ConferencingTenant>::namespaced(client.clone(), ns)
+        .patch(TENANT, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kerr(format!("changing the default number of {ns}/{TENANT}")))?;
+    Ok(())
+}
+
+pub fn user_name(i: usize) -> String {
+    format!("user-{i:06}")
+}
+
+fn user(i: usize) -> Result<ConferencingUser, BenchError> {
+    let spec: ConferencingUserSpec = serde_json::from_value(json!({
+        "tenantRef": TenantRef { name: TENANT.into() },
+        "displayName": format!("Bench User {i}"),
+        "email": format!("{}@bench.example", user_name(i)),
+        "audioConferencingLicense": true,
+        "provider": { "type": "Native" },
+    }))
+    .map_err(|e| BenchError::Setup(format!("user spec: {e}")))?;
+    Ok(ConferencingUser::new(&user_name(i), spec))
+}
+
+/// Creates `n` licensed Native users, `concurrency` at a time; returns them as created.
+pub async fn create_users(
+    client: &Client,
+    ns: &str,
+    n: usize,
+    concurrency: usize,
+) -> Result<Vec<ConferencingUser>, BenchError> {
+    let api: Api<ConferencingUser> = Api::namespaced(client.clone(), ns);
+    let users: Vec<ConferencingUser> = (0..n).map(user).collect::<Result<_, _>>()?;
+    let mut created: Vec<ConferencingUser> = stream::iter(users)
+        .map(|u| {
+            let api = api.clone();
+            async move {
+                let name = u.name_any();
+                api.create(&PostParams::default(), &u).await.map_err(kerr(format!("creating user {name}")))
+            }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    created.sort_by_key(ResourceExt::name_any);
+    Ok(created)
+}
+
+/// What the benchmark needs to know of one user, from the watch.
+#[derive(Clone, Debug, Default)]
+pub struct UserView {
+    /// Ready=True for the current generation.
+    pub ready: bool,
+    pub conference_id: bool,
+    pub pending: usize,
+    pub delivered: Vec<NotificationKind>,
+    pub service_number: Option<String>,
+}
+
+impl UserView {
+    fn of(u: &ConferencingUser) -> UserView {
+        let Some(st) = &u.status else { return UserView::default() };
+        let ready = st.observed_generation == u.metadata.generation
+            && st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == ConditionStatus::True);
+        UserView {
+            ready,
+            conference_id: st.conference_id.is_some(),
+            pending: st.notifications.pending.len(),
+            delivered: st.notifications.delivered.iter().map(|d| d.kind).collect(),
+            service_number: st.service_number.clone(),
+        }
+    }
+
+    /// Provisioned and told: Ready with an ID, the licence e-mail delivered, nothing owed.
+    pub fn converged(&self) -> bool {
+        self.ready
+            && self.conference_id
+            && self.pending == 0
+            && self.delivered.contains(&NotificationKind::LicenseAssigned)
+    }
+
+    /// Shows `number` and has been e-mailed about it.
+    pub fn fanned_out(&self, number: &str) -> bool {
+        self.ready
+            && self.service_number.as_deref() == Some(number)
+            && self.pending == 0
+            && self.delivered.contains(&NotificationKind::ServiceNumberChanged)
+    }
+}
+
+#[derive(Default)]
+struct Seen {
+    users: HashMap<String, UserView>,
+    synced: bool,
+    last_error: Option<String>,
+}
+
+/// One watch on the namespace's users, kept as a map of [`UserView`]s: the benchmark's only
+/// read load on the API server while it times the operator (no polling lists).
+pub struct Tracker {
+    seen: Arc<Mutex<Seen>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Tracker {
+    pub fn start(client: &Client, ns: &str) -> Tracker {
+        let api: Api<ConferencingUser> = Api::namespaced(client.clone(), ns);
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let s = seen.clone();
+        let task = tokio::spawn(async move {
+            let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+            let mut initial: HashMap<String, UserView> = HashMap::new();
+            while let Some(event) = events.next().await {
+                let mut seen = s.lock().unwrap_or_else(PoisonError::into_inner);
+                match event {
+                    Ok(watcher::Event::Init) => initial.clear(),
+                    Ok(watcher::Event::InitApply(u)) => {
+                        initial.insert(u.name_any(), UserView::of(&u));
+                    }
+                    Ok(watcher::Event::InitDone) => {
+                        seen.users = std::mem::take(&mut initial);
+                        seen.synced = true;
+                    }
+                    Ok(watcher::Event::Apply(u)) => {
+                        seen.users.insert(u.name_any(), UserView::of(&u));
+                    }
+                    Ok(watcher::Event::Delete(u)) => {
+                        seen.users.remove(&u.name_any());
+                    }
+                    Err(e) => seen.last_error = Some(e.to_string()),
+                }
+            }
+        });
+        Tracker { seen, task }
+    }
+
+    /// Whether the first list has arrived.
+    pub fn synced(&self) -> bool {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner).synced
+    }
+
+    /// Users that satisfy `f`, and the watch's last error.
+    pub fn count(&self, f: impl Fn(&UserView) -> bool) -> (usize, Option<String>) {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        (seen.users.values().filter(|v| f(v)).count(), seen.last_error.clone())
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The writes of one floor user, built before the clock starts so that the floor times the
+/// API writes alone.
+struct FloorUser {
+    name: String,
+    uid: String,
+    secret: Secret,
+    claim: ConferenceIdClaim,
+    status: ConferencingUserStatus,
+    resource_version: Option<String>,
+}
+
+/// Rewrites the operator's status of `template` into the status of another user: every
+/// mention of the template's name, UID and conference ID (conditions' messages, Message-IDs,
+/// recipients, the Secret's name) becomes the other user's, so the status has the shape and
+/// size of the operator's.
+fn status_for(template: &ConferencingUser, to: &FloorUser) -> Result<ConferencingUserStatus, BenchError> {
+    let status = template.status.as_ref().ok_or_else(|| BenchError::Setup("the template user has no status".into()))?;
+    let mut text = serde_json::to_string(status).map_err(|e| BenchError::Setup(format!("template status: {e}")))?;
+    for (from, to) in [
+        (template.uid().unwrap_or_default(), to.uid.clone()),
+        (template.name_any(), to.name.clone()),
+        (status.conference_id.clone().unwrap_or_default(), to.claim.spec.conference_id.clone()),
+    ] {
+        if !from.is_empty() {
+            text = text.replace(&from, &to);
+        }
+    }
+    serde_json::from_str(&text).map_err(|e| BenchError::Setup(format!("rewritten template status: {e}")))
+}
+
+/// The status write the operator makes: server-side apply of `status` alone under its field
+/// manager, conditioned on the resourceVersion.
+async fn apply_status(
+    api: &Api<ConferencingUser>,
+    name: &str,
+    resource_version: Option<String>,
+    status: &ConferencingUserStatus,
+) -> Result<Option<String>, BenchError> {
+    let patch = json!({
+        "apiVersion": ConferencingUser::api_version(&()),
+        "kind": ConferencingUser::kind(&()),
+        "metadata": { "resourceVersion": resource_version },
+        "status": status,
+    });
+    let written = api
+        .patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await
+        .map_err(kerr(format!("floor: status of {name}")))?;
+    Ok(written.resource_version())
+}
+
+/// The floor: a bare kube-rs client making, per user and `concurrency` users at a time, the
+/// writes the operator needs to converge a user (create the PIN Secret, create the
+/// ConferenceIdClaim, apply the status once), and then the one status write per user a
+/// fan-out needs. API writes only: no e-mail, no Event.
+pub struct Floor {
+    client: Client,
+    ns: String,
+    users: Vec<FloorUser>,
+}
+
+impl Floor {
+    /// Prepares the floor's objects for `users` (created in `ns`), from the operator's
+    /// converged `template` user.
+    pub fn prepare(
+        client: &Client,
+        ns: &str,
+        users: &[ConferencingUser],
+        template: &ConferencingUser,
+    ) -> Result<Floor, BenchError> {
+        let length = PinLength::new(PIN_LENGTH).ok_or_else(|| BenchError::Setup("PIN length".into()))?;
+        let generation =
+            template.status.as_ref().and_then(|s| s.pin_generation.clone()).unwrap_or_else(|| "provision.g1".into());
+        let mut out = Vec::with_capacity(users.len());
+        for (i, u) in users.iter().enumerate() {
+            // Distinct IDs of the tenant's length, none starting with 0.
+            let id = format!("{}", 10u64.pow(u32::from(ID_LENGTH) - 1) + i as u64);
+            let cid = ConferenceId::parse(&id).ok_or_else(|| BenchError::Setup(format!("conference ID {id}")))?;
+            let mut f = FloorUser {
+                name: u.name_any(),
+                uid: u.uid().unwrap_or_default(),
+                secret: secret::pin_secret(u, &pin::generate(length, Some(&id)), &generation),
+                claim: claim::claim(u, &cid),
+                status: ConferencingUserStatus::default(),
+                resource_version: u.resource_version(),
+            };
+            f.status = status_for(template, &f)?;
+            out.push(f);
+        }
+        Ok(Floor { client: client.clone(), ns: ns.into(), users: out })
+    }
+
+    /// Times the convergence floor.
+    pub async fn converge(&mut self, concurrency: usize) -> Result<Duration, BenchError> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
+        let claims: Api<ConferenceIdClaim> = Api::namespaced(self.client.clone(), &self.ns);
+        let users: Api<ConferencingUser> = Api::namespaced(self.client.clone(), &self.ns);
+        let start = Instant::now();
+        let written: Vec<(usize, Option<String>)> = stream::iter(self.users.iter().enumerate())
+            .map(|(i, u)| {
+                let (secrets, claims, users) = (secrets.clone(), claims.clone(), users.clone());
+                async move {
+                    let pp = PostParams::default();
+                    secrets.create(&pp, &u.secret).await.map_err(kerr(format!("floor: Secret of {}", u.name)))?;
+                    claims.create(&pp, &u.claim).await.map_err(kerr(format!("floor: claim of {}", u.name)))?;
+                    let rv = apply_status(&users, &u.name, u.resource_version.clone(), &u.status).await?;
+                    Ok::<_, BenchError>((i, rv))
+                }
+            })
+            .buffer_unordered(concurrency)
+            .try_collect()
+            .await?;
+        let elapsed = start.elapsed();
+        for (i, rv) in written {
+            self.users[i].resource_version = rv;
+        }
+        Ok(elapsed)
+    }
+
+    /// Times the fan-out floor: each user's status becomes the operator's fanned-out
+    /// `template`'s, rewritten for the user.
+    pub async fn fan_out(&mut self, concurrency: usize, template: &ConferencingUser) -> Result<Duration, BenchError> {
+        let api: Api<ConferencingUser> = Api::namespaced(self.client.clone(), &self.ns);
+        let statuses: Vec<ConferencingUserStatus> =
+            self.users.iter().map(|u| status_for(template, u)).collect::<Result<_, _>>()?;
+        let start = Instant::now();
+        stream::iter(self.users.iter().zip(&statuses))
+            .map(|(u, st)| apply_status(&api, &u.name, u.resource_version.clone(), st))
+            .buffer_unordered(concurrency)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(start.elapsed())
+    }
+}
+
+/// Deletes what the benchmark created in `ns`, kind by kind, then the namespace. The local
+/// control plane runs no garbage collector or namespace controller, so the objects are
+/// deleted explicitly (keeping etcd small across runs) and the namespace stays Terminating.
+pub async fn clean_up(client: &Client, ns: &str) -> Result<(), BenchError> {
+    let lp = ListParams::default();
+    let dp = DeleteParams::default();
+    let managed = ListParams::default().labels("app.kubernetes.io/managed-by=conferencing-operator");
+    // A collection delete of tens of thousands of objects can outlast the API server's
+    // request timeout; it goes on deleting, so ask again until the kind is empty.
+    for attempt in 1..=10 {
+        let results = [
+            Api::<ConferencingUser>::namespaced(client.clone(), ns).delete_collection(&dp, &lp).await.err(),
+            Api::<ConferenceIdClaim>::namespaced(client.clone(), ns).delete_collection(&dp, &lp).await.err(),
+            Api::<Secret>::namespaced(client.clone(), ns).delete_collection(&dp, &managed).await.err(),
+            Api::<Event>::namespaced(client.clone(), ns).delete_collection(&dp, &lp).await.err(),
+            Api::<ConferencingTenant>::namespaced(client.clone(), ns).delete_collection(&dp, &lp).await.err(),
+        ];
+        if results.iter().all(Option::is_none) {
+            break;
+        }
+        if attempt == 10 {
+            let e = results.into_iter().flatten().next();
+            return Err(BenchError::Cleanup(format!("{ns}: {}", e.map(|e| e.to_string()).unwrap_or_default())));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    match Api::<Namespace>::all(client.clone()).delete(ns, &dp).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(BenchError::Cleanup(format!("deleting namespace {ns}: {e}"))),
+    }
+}
