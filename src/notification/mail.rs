@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, Message, MultiPart};
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
 
+use super::relay::{Relay, Security};
 use super::templates::RenderedMessage;
 use crate::error::{Error, Result};
 use crate::planning::outbox::Attempt;
@@ -49,7 +49,7 @@ pub struct SmtpConfig {
 #[derive(Clone)]
 pub enum Transport {
     /// A real mail server.
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(std::sync::Arc<Relay>),
     /// `.eml` files in a directory.
     Outbox(AsyncFileTransport<Tokio1Executor>, PathBuf),
 }
@@ -76,24 +76,28 @@ impl Transport {
             }
             b.build_rustls().map_err(|e| flag(format!("TLS for {host}: {e}")))
         };
-        let (port, tls) = match (url.scheme(), config.starttls) {
-            ("smtps", _) => (url.port().unwrap_or(465), Tls::Wrapper(tls_params()?)),
-            ("smtp", StartTls::Opportunistic) => (url.port().unwrap_or(587), Tls::Opportunistic(tls_params()?)),
-            ("smtp", StartTls::Required) => (url.port().unwrap_or(587), Tls::Required(tls_params()?)),
-            ("smtp", StartTls::Never) => (url.port().unwrap_or(25), Tls::None),
+        let (port, security) = match (url.scheme(), config.starttls) {
+            ("smtps", _) => (url.port().unwrap_or(465), Security::Implicit(tls_params()?)),
+            ("smtp", StartTls::Opportunistic) => {
+                (url.port().unwrap_or(587), Security::StartTls { params: tls_params()?, required: false })
+            }
+            ("smtp", StartTls::Required) => {
+                (url.port().unwrap_or(587), Security::StartTls { params: tls_params()?, required: true })
+            }
+            ("smtp", StartTls::Never) => (url.port().unwrap_or(25), Security::Plain),
             (scheme, _) => {
                 return Err(flag(format!("scheme {scheme:?} is not smtp or smtps")));
             }
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .tls(tls)
-            .timeout(Some(config.timeout))
-            .pool_config(PoolConfig::new().max_size(config.pool_size.max(1)));
-        if let Some((user, password)) = &config.credentials {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-        }
-        Ok(Transport::Smtp(builder.build()))
+        let credentials = config.credentials.as_ref().map(|(u, p)| Credentials::new(u.clone(), p.clone()));
+        Ok(Transport::Smtp(std::sync::Arc::new(Relay::new(
+            host,
+            port,
+            security,
+            credentials,
+            config.timeout,
+            usize::try_from(config.pool_size.max(1)).unwrap_or(1),
+        ))))
     }
 
     /// Builds the file transport, creating the directory.
@@ -116,11 +120,7 @@ impl Transport {
     /// Sends one message and classifies the result.
     pub async fn send(&self, message: Message) -> Attempt {
         match self {
-            Transport::Smtp(t) => match t.send(message).await {
-                Ok(_) => Attempt::Delivered,
-                Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
-                Err(e) => Attempt::Transient(e.to_string()),
-            },
+            Transport::Smtp(relay) => relay.send(&message).await,
             Transport::Outbox(t, _) => match t.send(message).await {
                 Ok(_) => Attempt::Delivered,
                 Err(e) => Attempt::Transient(e.to_string()),

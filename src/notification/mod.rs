@@ -5,4 +5,5 @@ pub mod mail;
 pub mod notifier;
 pub mod preview;
 pub mod queue;
+pub mod relay;
 pub mod templates;

@@ -511,10 +511,7 @@ impl<'a> Planner<'a> {
             if self.new_token(request).is_some() {
                 self.events.push(PlannedEvent::warning(
                     "RequestIgnored",
-                    format!(
-                        "requests.{} was ignored: the user is not enabled for audio conferencing",
-                        request.field()
-                    ),
+                    format!("requests.{} was ignored: the user is not enabled for audio conferencing", request.field()),
                 ));
             }
         }
