@@ -1,31 +1,28 @@
-//! What every reconcile shares: the client, the caches and indexes, the Event recorder, the
+//! What every reconcile shares: the client, the caches and indexes, the Event publisher, the
 //! delivery queue and the metrics.
 
 use std::sync::Arc;
 
 use kube::Client;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
 use super::backoff::Backoff;
+use super::events::Events;
 use super::expectations::Expectations;
 use super::index::Index;
 use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::notification::notifier::Notifier;
 use crate::notification::queue::DeliveryQueue;
-use crate::planning::{PlannedEvent, Severity};
+use crate::planning::PlannedEvent;
 use crate::telemetry::Metrics;
-
-/// Name the operator reports Events under.
-pub const CONTROLLER_NAME: &str = "conferencing-operator";
 
 /// Shared by every reconcile.
 pub struct Context {
     /// API client (writes counted and fenced).
     pub client: Client,
     /// Publishes Events.
-    pub recorder: Recorder,
+    pub events: Events,
     /// Users, from the user watch (managed fields stripped).
     pub users: Store<ConferencingUser>,
     /// Tenants, from the tenant watch.
@@ -50,32 +47,8 @@ impl Context {
         self.users.get(&ObjectRef::new(name).within(namespace)).filter(|u| u.uid().as_deref() == Some(uid))
     }
 
-    /// Publishes an Event about `obj`. A failure is logged, not returned: an Event that
-    /// cannot be written must not undo or repeat the work it describes.
+    /// Publishes an Event about `obj` (a failure is logged).
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: &PlannedEvent) {
-        let ev = Event {
-            type_: match event.severity {
-                Severity::Normal => EventType::Normal,
-                Severity::Warning => EventType::Warning,
-            },
-            reason: event.reason.clone(),
-            note: Some(event.message.clone()),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        let reference = obj.object_ref(&());
-        if let Err(e) = self.recorder.publish(&ev, &reference).await {
-            tracing::warn!(error = %e, object = ?reference.name, reason = %event.reason, "could not publish Event");
-        }
+        self.events.publish(obj, event).await;
     }
-}
-
-/// The reporter of the operator's Events.
-pub fn reporter() -> Reporter {
-    Reporter { controller: CONTROLLER_NAME.into(), instance: std::env::var("POD_NAME").ok() }
-}
-
-/// A recorder on `client`.
-pub fn recorder(client: Client) -> Recorder {
-    Recorder::new(client, reporter())
 }

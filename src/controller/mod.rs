@@ -14,6 +14,7 @@ pub mod apply_status;
 pub mod backoff;
 pub mod caches;
 pub mod context;
+pub mod events;
 pub mod expectations;
 pub mod index;
 pub mod readiness;
@@ -249,7 +250,7 @@ pub async fn run(
     }
 
     let ctx = Arc::new(Context {
-        recorder: context::recorder(clients.api.clone()),
+        events: events::Events::new(clients.api.clone()),
         client: clients.api.clone(),
         users: users.clone(),
         tenants: tenants.clone(),
