@@ -3,7 +3,6 @@
 //! from users and tenants, and Secrets and claims are watched as metadata only (a PIN is read
 //! from the API when an e-mail that carries it is sent, never cached).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -15,7 +14,7 @@ use kube::runtime::watcher;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::index::{Index, Wake};
-use super::watch::Sink;
+use super::watch::{Present, Sink};
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::notification::queue::DeliveryQueue;
 use crate::provisioning::secret::PIN_GENERATION_ANNOTATION;
@@ -87,10 +86,11 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Staged<K> {
         }
     }
 
-    fn retain_staged(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+    fn retain_staged(&mut self, namespace: Option<&str>, present: &Present) {
         if let Some(s) = &mut self.staged {
             s.retain(|k, _| {
-                namespace.is_some_and(|ns| k.namespace.as_deref() != Some(ns)) || present.contains(&k.name)
+                namespace.is_some_and(|ns| k.namespace.as_deref() != Some(ns))
+                    || present.contains(&(k.namespace.clone().unwrap_or_default(), k.name.clone()))
             });
         }
     }
@@ -160,9 +160,9 @@ impl Sink<ConferencingUser> for UserSink {
         }
     }
 
-    fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+    fn retain(&mut self, namespace: Option<&str>, present: &Present) {
         for (ns, name) in self.index.user_names(namespace) {
-            if !present.contains(&name) {
+            if !present.contains(&(ns.clone(), name.clone())) {
                 match self.store.get(&ObjectRef::new(&name).within(&ns)) {
                     Some(u) => self.delete((*u).clone()),
                     None => {
@@ -224,14 +224,15 @@ impl Sink<ConferencingTenant> for TenantSink {
         }
     }
 
-    fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+    fn retain(&mut self, namespace: Option<&str>, present: &Present) {
         self.writer.retain_staged(namespace, present);
         let gone: Vec<_> = self
             .store
             .state()
             .into_iter()
             .filter(|t| {
-                namespace.is_none_or(|ns| t.namespace().as_deref() == Some(ns)) && !present.contains(&t.name_any())
+                namespace.is_none_or(|ns| t.namespace().as_deref() == Some(ns))
+                    && !present.contains(&(t.namespace().unwrap_or_default(), t.name_any()))
             })
             .collect();
         for t in gone {
@@ -265,9 +266,9 @@ impl Sink<PartialObjectMeta<Secret>> for SecretSink {
         self.wake.send(self.index.delete_secret(&s.namespace().unwrap_or_default(), &s.name_any()));
     }
 
-    fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+    fn retain(&mut self, namespace: Option<&str>, present: &Present) {
         for (ns, name) in self.index.secret_names(namespace) {
-            if !present.contains(&name) {
+            if !present.contains(&(ns.clone(), name.clone())) {
                 self.wake.send(self.index.delete_secret(&ns, &name));
             }
         }
@@ -292,9 +293,9 @@ impl Sink<PartialObjectMeta<ConferenceIdClaim>> for ClaimSink {
         self.wake.send(self.index.delete_claim(&c.namespace().unwrap_or_default(), &c.name_any()));
     }
 
-    fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+    fn retain(&mut self, namespace: Option<&str>, present: &Present) {
         for (ns, name) in self.index.claim_names(namespace) {
-            if !present.contains(&name) {
+            if !present.contains(&(ns.clone(), name.clone())) {
                 self.wake.send(self.index.delete_claim(&ns, &name));
             }
         }

@@ -23,12 +23,17 @@ pub trait Sink<K> {
     fn apply(&mut self, obj: K);
     /// An object was deleted.
     fn delete(&mut self, obj: K);
-    /// A relist of `namespace` (`None`: all namespaces) found exactly `present` (names):
-    /// every other object of the namespace the sink knows was deleted meanwhile.
-    fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>);
+    /// A relist of `namespace` (`None`: all namespaces) found exactly `present`
+    /// (namespace, name): every other object of the namespace the sink knows was deleted
+    /// meanwhile. Keyed by namespace too, because a cluster-wide relist holds the same name
+    /// in many namespaces.
+    fn retain(&mut self, namespace: Option<&str>, present: &Present);
     /// Every namespace has been listed once.
     fn listed(&mut self) {}
 }
+
+/// The objects a relist found, as (namespace, name).
+pub type Present = HashSet<(String, String)>;
 
 /// A watcher of one namespace (`None`: all), as kube's `watcher` yields it.
 pub type NamespaceWatcher<K> = (Option<String>, BoxStream<'static, watcher::Result<watcher::Event<K>>>);
@@ -41,7 +46,7 @@ where
     S: Sink<K>,
 {
     let namespaces: Vec<Option<String>> = watchers.iter().map(|(ns, _)| ns.clone()).collect();
-    let mut relists: Vec<Option<HashSet<String>>> = vec![None; namespaces.len()];
+    let mut relists: Vec<Option<Present>> = vec![None; namespaces.len()];
     let mut listed = vec![false; namespaces.len()];
     let mut ready = Some(ready);
     let mut all: SelectAll<BoxStream<'static, (usize, watcher::Result<watcher::Event<K>>)>> = SelectAll::new();
@@ -55,7 +60,7 @@ where
             Ok(watcher::Event::Init) => relists[i] = Some(HashSet::new()),
             Ok(watcher::Event::InitApply(o)) => {
                 if let Some(seen) = relists[i].as_mut() {
-                    seen.insert(o.name_any());
+                    seen.insert((o.namespace().unwrap_or_default(), o.name_any()));
                 }
                 sink.apply(o);
             }
@@ -117,11 +122,11 @@ mod tests {
             self.objects.remove(&key);
             self.deleted.push(key);
         }
-        fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+        fn retain(&mut self, namespace: Option<&str>, present: &Present) {
             let gone: Vec<_> = self
                 .objects
                 .iter()
-                .filter(|(ns, n)| namespace.is_none_or(|want| want == ns) && !present.contains(n))
+                .filter(|k| namespace.is_none_or(|want| want == k.0) && !present.contains(*k))
                 .cloned()
                 .collect();
             for k in gone {
@@ -167,6 +172,27 @@ mod tests {
         assert_eq!(left, vec!["a/one", "b/three", "b/two"]);
     }
 
+    #[tokio::test]
+    async fn a_cluster_wide_relist_deletes_a_name_that_is_gone_from_one_namespace_only() {
+        use watcher::Event::*;
+        // One watcher over all namespaces; "x" exists in both, then is deleted from "a"
+        // while the watch was down: the relist still has "b/x", which must not keep "a/x".
+        let all = vec![
+            Ok(Init),
+            Ok(InitApply(cm("a", "x"))),
+            Ok(InitApply(cm("b", "x"))),
+            Ok(InitDone),
+            Ok(Init),
+            Ok(InitApply(cm("b", "x"))),
+            Ok(InitDone),
+        ];
+        let mut rec = Recorder::default();
+        run("ConfigMap", vec![(None, stream::iter(all).boxed())], &mut rec, || ()).await;
+        assert_eq!(rec.deleted, vec![("a".to_string(), "x".to_string())]);
+        let left: Vec<_> = rec.objects.iter().map(|(ns, n)| format!("{ns}/{n}")).collect();
+        assert_eq!(left, vec!["b/x"]);
+    }
+
     impl<K, T: Sink<K>> Sink<K> for &mut T {
         fn apply(&mut self, obj: K) {
             (**self).apply(obj)
@@ -174,7 +200,7 @@ mod tests {
         fn delete(&mut self, obj: K) {
             (**self).delete(obj)
         }
-        fn retain(&mut self, namespace: Option<&str>, present: &HashSet<String>) {
+        fn retain(&mut self, namespace: Option<&str>, present: &Present) {
             (**self).retain(namespace, present)
         }
         fn listed(&mut self) {
