@@ -351,7 +351,7 @@ impl Floor {
                 name: u.name_any(),
                 uid: u.uid().unwrap_or_default(),
                 secret: secret::pin_secret(u, &pin::generate(length, Some(&id)), &generation),
-                claim: claim::claim(u, &cid),
+                claim: claim::claim(u, &cid, None),
                 status: ConferencingUserStatus::default(),
                 resource_version: u.resource_version(),
             };

@@ -400,7 +400,7 @@ fn actions(
                     out.push(act(ActionKind::PinGenerated, format!("a {}-digit PIN is generated", t.pin_length.get())));
                 }
             }
-            Provision::AllocateId(len) => match &prev.conference_id {
+            Provision::AllocateId { length: len, .. } => match &prev.conference_id {
                 Some(old) if was_enabled => out.push(act(
                     ActionKind::ConferenceIdReset,
                     format!("conference ID {old} is replaced by a new random {}-digit ID", len.get()),

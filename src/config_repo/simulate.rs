@@ -120,7 +120,7 @@ pub fn converge(tree: &Tree, now: Timestamp) -> Prior {
                                 p.claims.push(id);
                             }
                         }
-                        Provision::AllocateId(len) => {
+                        Provision::AllocateId { length: len, .. } => {
                             let taken = used.entry(ns.clone()).or_default();
                             let counter = counters.entry(ns.clone()).or_insert(0);
                             let id = synthetic_id(len.get(), counter, taken);

@@ -60,11 +60,7 @@ fn build(regarding: &ObjectReference, event: &PlannedEvent, instance: &str, now:
     Event {
         metadata: ObjectMeta {
             // Unique per object and instant, as the API asks of Event names.
-            name: Some(format!(
-                "{}.{:x}",
-                regarding.name.as_deref().unwrap_or(CONTROLLER_NAME),
-                now.as_nanosecond()
-            )),
+            name: Some(format!("{}.{:x}", regarding.name.as_deref().unwrap_or(CONTROLLER_NAME), now.as_nanosecond())),
             namespace: regarding.namespace.clone(),
             ..ObjectMeta::default()
         },

@@ -17,10 +17,10 @@ use kube::ResourceExt;
 use kube::api::ObjectMeta;
 use kube::core::PartialObjectMeta;
 
-use crate::api::{ConferenceIdClaim, ConferencingUser};
+use crate::api::{ConferenceIdClaim, ConferencingUser, ProviderType};
 use crate::domain::ConferenceId;
 use crate::provisioning::claim::{self, Holder};
-use crate::provisioning::secret::SecretMeta;
+use crate::provisioning::secret::{SecretMeta, pin_secret_name};
 
 type Ns = String;
 
@@ -32,12 +32,24 @@ struct UserEntry {
     status_id: Option<ConferenceId>,
     spec_id: Option<ConferenceId>,
     created: Option<Timestamp>,
+    /// Licensed, with this operator as provider: the only users that hold a conference ID.
+    native: bool,
+}
+
+/// What the index keeps of a claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ClaimEntry {
+    holder: Holder,
+    /// The claim object's UID (for delete preconditions).
+    uid: String,
+    /// The ID this one was allocated to replace.
+    replaces: Option<ConferenceId>,
 }
 
 #[derive(Default)]
 struct Maps {
-    /// Per namespace, per ID: the holder and the claim object's UID (for delete preconditions).
-    claims: HashMap<Ns, HashMap<ConferenceId, (Holder, String)>>,
+    /// Per namespace, per ID.
+    claims: HashMap<Ns, HashMap<ConferenceId, ClaimEntry>>,
     claims_by_holder: HashMap<(Ns, String), BTreeSet<ConferenceId>>,
     secrets: HashMap<(Ns, String), SecretMeta>,
     users: HashMap<(Ns, String), UserEntry>,
@@ -108,11 +120,12 @@ impl Maps {
         self.claims_by_holder.get(&(ns.to_string(), uid.to_string())).is_some_and(|s| !s.is_empty())
     }
 
-    fn insert_claim(&mut self, ns: &str, id: ConferenceId, holder: Holder, uid: String) -> Option<Holder> {
-        self.claims_by_holder.entry((ns.to_string(), holder.uid.clone())).or_default().insert(id.clone());
-        let old = self.claims.entry(ns.to_string()).or_default().insert(id.clone(), (holder.clone(), uid)).map(|o| o.0);
+    fn insert_claim(&mut self, ns: &str, id: ConferenceId, entry: ClaimEntry) -> Option<Holder> {
+        let holder_uid = entry.holder.uid.clone();
+        self.claims_by_holder.entry((ns.to_string(), holder_uid.clone())).or_default().insert(id.clone());
+        let old = self.claims.entry(ns.to_string()).or_default().insert(id.clone(), entry).map(|o| o.holder);
         if let Some(o) = &old
-            && o.uid != holder.uid
+            && o.uid != holder_uid
         {
             self.forget_holder(ns, &o.uid, &id);
         }
@@ -120,7 +133,7 @@ impl Maps {
     }
 
     fn remove_claim(&mut self, ns: &str, id: &ConferenceId) -> Option<Holder> {
-        let (old, _) = self.claims.get_mut(ns)?.remove(id)?;
+        let old = self.claims.get_mut(ns)?.remove(id)?.holder;
         if self.claims.get(ns).is_some_and(HashMap::is_empty) {
             self.claims.remove(ns);
         }
@@ -170,6 +183,7 @@ impl Index {
             status_id: u.status.as_ref().and_then(|s| s.conference_id.as_deref()).and_then(ConferenceId::parse),
             spec_id: u.spec.conference_id.as_deref().and_then(ConferenceId::parse),
             created: u.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            native: u.spec.audio_conferencing_license && u.spec.provider.type_ == ProviderType::Native,
         };
         let mut wake = Wake::default();
         let mut m = self.write();
@@ -238,13 +252,16 @@ impl Index {
         let (ns, _) = ns_name(&c.metadata);
         let mut wake = Wake::default();
         if let Some((id, holder)) = claim::parse(&c.metadata) {
-            let uid = c.metadata.uid.clone().unwrap_or_default();
+            let entry = ClaimEntry {
+                holder: holder.clone(),
+                uid: c.metadata.uid.clone().unwrap_or_default(),
+                replaces: claim::replaces(&c.metadata),
+            };
             let mut m = self.write();
-            let known = m.claims.get(&ns).and_then(|ids| ids.get(&id)).is_some_and(|(h, u)| *h == holder && *u == uid);
-            if known {
+            if m.claims.get(&ns).and_then(|ids| ids.get(&id)) == Some(&entry) {
                 return wake;
             }
-            if let Some(old) = m.insert_claim(&ns, id, holder.clone(), uid)
+            if let Some(old) = m.insert_claim(&ns, id, entry)
                 && old.uid != holder.uid
             {
                 wake.users.insert((ns.clone(), old.name));
@@ -268,8 +285,16 @@ impl Index {
     }
 
     /// Records a claim the operator just created (or found), before its watch event arrives.
-    pub fn record_claim(&self, ns: &str, id: &ConferenceId, holder: &Holder, claim_uid: &str) {
-        self.write().insert_claim(ns, id.clone(), holder.clone(), claim_uid.to_string());
+    pub fn record_claim(
+        &self,
+        ns: &str,
+        id: &ConferenceId,
+        holder: &Holder,
+        claim_uid: &str,
+        replaces: Option<&ConferenceId>,
+    ) {
+        let entry = ClaimEntry { holder: holder.clone(), uid: claim_uid.to_string(), replaces: replaces.cloned() };
+        self.write().insert_claim(ns, id.clone(), entry);
     }
 
     /// Forgets a claim the operator just deleted.
@@ -289,12 +314,24 @@ impl Index {
 
     /// Who holds the claim of `id` in `namespace`.
     pub fn claim_holder(&self, namespace: &str, id: &ConferenceId) -> Option<Holder> {
-        self.read().claims.get(namespace)?.get(id).map(|(h, _)| h.clone())
+        self.read().claims.get(namespace)?.get(id).map(|c| c.holder.clone())
     }
 
     /// The UID of the claim object of `id` in `namespace`.
     pub fn claim_uid(&self, namespace: &str, id: &ConferenceId) -> Option<String> {
-        self.read().claims.get(namespace)?.get(id).map(|(_, u)| u.clone())
+        self.read().claims.get(namespace)?.get(id).map(|c| c.uid.clone())
+    }
+
+    /// The claims of the user with this UID that were allocated to replace an ID it lost:
+    /// (new, lost).
+    pub fn replacements_of(&self, namespace: &str, uid: &str) -> Vec<(ConferenceId, ConferenceId)> {
+        let m = self.read();
+        let (Some(claims), Some(own)) =
+            (m.claims.get(namespace), m.claims_by_holder.get(&(namespace.to_string(), uid.to_string())))
+        else {
+            return Vec::new();
+        };
+        own.iter().filter_map(|id| Some((id.clone(), claims.get(id)?.replaces.clone()?))).collect()
     }
 
     /// The IDs claimed by the user with this UID in `namespace`.
@@ -318,11 +355,17 @@ impl Index {
     /// Who owns `id` in `namespace`, if it is a live user other than `me` (a UID).
     ///
     /// Normally the holder of its claim. But a live user whose status names the ID and who
-    /// holds no claim at all held the ID before any claim that exists now: its own claim was
-    /// deleted by hand (or by an upgrade from ConfigMap claims) and someone claimed the ID
-    /// since. That user owns it, and the later claimant is the one in conflict. Among several
-    /// such users (two users shown with one ID, as an earlier version allowed), the one
-    /// created first owns it.
+    /// holds no claim at all may have held the ID before any claim that exists now: its own
+    /// claim was deleted by hand (or by an upgrade from ConfigMap claims) and someone claimed
+    /// the ID since. That user owns it, and the later claimant is the one in conflict. Among
+    /// several such users (two users shown with one ID, as an earlier version allowed), the
+    /// one created first owns it.
+    ///
+    /// Status can be written by others, so a status alone proves nothing: the user must also
+    /// be one the operator provisioned, which shows in objects a status writer cannot forge
+    /// through the status: a spec that is licensed with this operator as provider, and a PIN
+    /// Secret controlled by the user's UID. Otherwise writing a user's status could take an
+    /// ID from its holder (and have the holder e-mailed a new one).
     pub fn owner(&self, namespace: &str, id: &ConferenceId, me: &str) -> Option<Holder> {
         let m = self.read();
         let status_only = m
@@ -332,7 +375,11 @@ impl Index {
             .flatten()
             .filter_map(|name| {
                 let e = m.users.get(&(namespace.to_string(), name.clone()))?;
-                (!m.has_claims(namespace, &e.uid)).then(|| (e.created, name.clone(), e.uid.clone()))
+                let provisioned = e.native
+                    && m.secrets
+                        .get(&(namespace.to_string(), pin_secret_name(name)))
+                        .is_some_and(|s| s.owned_by(&e.uid));
+                (provisioned && !m.has_claims(namespace, &e.uid)).then(|| (e.created, name.clone(), e.uid.clone()))
             })
             .min();
         let owner = match status_only {
@@ -341,7 +388,7 @@ impl Index {
                 .claims
                 .get(namespace)
                 .and_then(|c| c.get(id))
-                .map(|(h, _)| h)
+                .map(|c| &c.holder)
                 .filter(|h| m.live(namespace, h))
                 .cloned(),
         };
@@ -373,12 +420,10 @@ impl Index {
         let mut wake = Wake::default();
         let mut m = self.write();
         if let Some(old) = m.secrets.remove(&(ns.to_string(), name.to_string()))
-            && let Some(uid) = old.owner_uid
+            && let (Some(uid), Some(owner)) = (old.owner_uid, old.owner_name)
+            && m.users.get(&(ns.to_string(), owner.clone())).is_some_and(|e| e.uid == uid)
         {
-            let owner = m.users.iter().find(|((n, _), e)| n == ns && e.uid == uid).map(|((_, name), _)| name.clone());
-            if let Some(o) = owner {
-                wake.users.insert((ns.to_string(), o));
-            }
+            wake.users.insert((ns.to_string(), owner));
         }
         wake
     }
@@ -419,7 +464,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn claim_meta(holder: &ConferencingUser, id: &str, ns: &str) -> PartialObjectMeta<ConferenceIdClaim> {
-        let mut c = claim::claim(holder, &ConferenceId::parse(id).expect("id"));
+        let mut c = claim::claim(holder, &ConferenceId::parse(id).expect("id"), None);
         c.metadata.namespace = Some(ns.into());
         PartialObjectMeta { types: None, metadata: c.metadata, _phantom: std::marker::PhantomData }
     }
@@ -432,6 +477,32 @@ mod tests {
 
     fn id(s: &str) -> ConferenceId {
         ConferenceId::parse(s).expect("id")
+    }
+
+    /// The PIN Secret the operator writes for `u`, as its watch shows it.
+    fn pin_secret_of(u: &ConferencingUser) -> PartialObjectMeta<Secret> {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+        let metadata = ObjectMeta {
+            name: Some(pin_secret_name(&u.name_any())),
+            namespace: u.namespace(),
+            uid: Some(format!("secret-{}", u.name_any())),
+            resource_version: Some("1".into()),
+            owner_references: Some(vec![OwnerReference {
+                kind: "ConferencingUser".into(),
+                name: u.name_any(),
+                uid: u.uid().unwrap_or_default(),
+                controller: Some(true),
+                ..OwnerReference::default()
+            }]),
+            ..ObjectMeta::default()
+        };
+        PartialObjectMeta { types: None, metadata, _phantom: std::marker::PhantomData }
+    }
+
+    /// A user the operator provisioned: its status names `id`, and it has its PIN Secret.
+    fn provisioned(idx: &Index, u: &ConferencingUser) {
+        idx.apply_user(u);
+        idx.apply_secret(&pin_secret_of(u));
     }
 
     #[test]
@@ -483,8 +554,8 @@ mod tests {
         let idx = Index::default();
         let alice = with_status_id(user("alice", "acme"), "1111111", 10);
         let carol = with_status_id(user("carol", "acme"), "1111111", 20);
-        idx.apply_user(&alice);
-        idx.apply_user(&carol);
+        provisioned(&idx, &alice);
+        provisioned(&idx, &carol);
         // alice's claim was deleted by hand; carol claimed the ID since.
         idx.apply_claim(&claim_meta(&carol, "1111111", "ns1"));
         let owner = idx.owner("ns1", &id("1111111"), "uid-carol").map(|h| h.name);
@@ -501,10 +572,52 @@ mod tests {
     #[test]
     fn two_status_only_holders_the_first_created_owns() {
         let idx = Index::default();
-        idx.apply_user(&with_status_id(user("zed", "acme"), "1111111", 5));
-        idx.apply_user(&with_status_id(user("amy", "acme"), "1111111", 9));
+        provisioned(&idx, &with_status_id(user("zed", "acme"), "1111111", 5));
+        provisioned(&idx, &with_status_id(user("amy", "acme"), "1111111", 9));
         assert_eq!(idx.owner("ns1", &id("1111111"), "uid-amy").map(|h| h.name).as_deref(), Some("zed"));
         assert_eq!(idx.owner("ns1", &id("1111111"), "uid-zed"), None);
+    }
+
+    #[test]
+    fn a_status_written_by_someone_else_takes_no_id_from_its_holder() {
+        let idx = Index::default();
+        let carol = with_status_id(user("carol", "acme"), "1111111", 20);
+        provisioned(&idx, &carol);
+        idx.apply_claim(&claim_meta(&carol, "1111111", "ns1"));
+        // A status writer names carol's ID on users created earlier that hold no claim:
+        // one unlicensed, one with a third-party provider, one licensed with no PIN Secret,
+        // one whose "PIN Secret" is controlled by another UID.
+        let mut unlicensed = with_status_id(user("u1", "acme"), "1111111", 1);
+        unlicensed.spec.audio_conferencing_license = false;
+        let mut third = with_status_id(user("u2", "acme"), "1111111", 2);
+        third.spec.provider.type_ = ProviderType::ThirdParty;
+        let no_secret = with_status_id(user("u3", "acme"), "1111111", 3);
+        let foreign = with_status_id(user("u4", "acme"), "1111111", 4);
+        for u in [&unlicensed, &third] {
+            provisioned(&idx, u);
+        }
+        idx.apply_user(&no_secret);
+        idx.apply_user(&foreign);
+        let mut s = pin_secret_of(&foreign);
+        s.metadata.owner_references.as_mut().expect("refs")[0].uid = "uid-someone-else".into();
+        idx.apply_secret(&s);
+        assert_eq!(idx.owner("ns1", &id("1111111"), "uid-carol"), None, "carol keeps her ID");
+        assert_eq!(idx.owner("ns1", &id("1111111"), "uid-u3").map(|h| h.name).as_deref(), Some("carol"));
+    }
+
+    #[test]
+    fn a_deleted_pin_secret_wakes_its_owner_only_if_the_owner_is_that_user() {
+        let idx = Index::default();
+        let alice = user("alice", "acme");
+        provisioned(&idx, &alice);
+        let wake = idx.delete_secret("ns1", &pin_secret_name("alice"));
+        assert!(wake.users.contains(&("ns1".into(), "alice".into())));
+        // Re-created alice (another UID) is not woken for the old alice's Secret.
+        idx.apply_secret(&pin_secret_of(&alice));
+        let mut again = user("alice", "acme");
+        again.metadata.uid = Some("uid-alice-2".into());
+        idx.apply_user(&again);
+        assert!(idx.delete_secret("ns1", &pin_secret_name("alice")).users.is_empty());
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub struct Observed<'a> {
     /// Who holds the claim of the ID the status records, when it is another live user: the
     /// user lost its ID (its claim was deleted by hand and someone else claimed it).
     pub current_id_holder: Option<&'a Holder>,
+    /// The user's claims that were allocated to replace an ID the user lost to another
+    /// user: (new, lost), from the claims (which only the operator writes).
+    pub replacements: &'a [(ConferenceId, ConferenceId)],
 }
 
 /// What to create or update before the status write. Each is idempotent.
@@ -74,7 +77,13 @@ pub enum Provision {
     /// user's current ID whose claim went missing). Claiming an ID the user holds is a no-op.
     ClaimId(ConferenceId),
     /// Allocate a random unused ID of this length, claim it, and put it in the status.
-    AllocateId(IdLength),
+    AllocateId {
+        /// Digits.
+        length: IdLength,
+        /// The ID the user lost to another user, which the new one replaces (recorded on
+        /// the claim).
+        replaces: Option<ConferenceId>,
+    },
     /// Generate a PIN of this length and store it in the PIN Secret under `generation`.
     GeneratePin {
         /// What caused it; stored in the Secret's annotation and in `status.pinGeneration`.
@@ -221,8 +230,18 @@ impl<'a> Planner<'a> {
         message_id::generation_cause(self.user.generation, self.tenant.generation)
     }
 
+    /// Whether the status says the user was enabled for audio conferencing. Enough to keep
+    /// an enabled user's ID and restore its PIN when its Secret and claim were deleted by hand.
     fn provisioned(&self) -> bool {
         self.prev.pin_secret_ref.is_some()
+    }
+
+    /// Whether the user was enabled, by its status and by the operator's own objects (its
+    /// PIN Secret or a claim), which a status writer cannot forge: a status edited to look
+    /// provisioned must not make the operator tell a user that a licence they never had was
+    /// removed.
+    fn provably_provisioned(&self) -> bool {
+        self.provisioned() && (self.observed.pin_secret.is_some() || !self.observed.own_claims.is_empty())
     }
 
     /// The token of `request` if it asks for the action now: it differs from the one last
@@ -275,11 +294,14 @@ impl<'a> Planner<'a> {
     /// writer of the status subresource put them there), and points the rest at the current
     /// recipient. An e-mail refused for good is tried again, once, when the recipient changes.
     fn check_outbox(&mut self) {
-        let secret_generation = self.observed.pin_secret.flatten();
+        let evidence = provenance::Evidence {
+            secret_generation: self.observed.pin_secret.flatten(),
+            replacements: self.observed.replacements,
+        };
         let (kept, dropped): (Vec<PendingNotification>, Vec<PendingNotification>) =
             std::mem::take(&mut self.st.notifications.pending)
                 .into_iter()
-                .partition(|n| provenance::derivable(n, self.user, self.tenant, secret_generation));
+                .partition(|n| provenance::derivable(n, self.user, self.tenant, evidence));
         for n in dropped {
             self.events.push(PlannedEvent::warning(
                 "NotificationDropped",
@@ -425,6 +447,20 @@ impl<'a> Planner<'a> {
                     let own = self.observed.own_claims.first().cloned();
                     self.set_id(own);
                 }
+                // A reassignment (below) whose status write did not happen: finish it, and
+                // tell the user. Known from the claim, which only the operator writes.
+                Some(c) if self.replacement_of(&c).is_some() => {
+                    let replacement = self.replacement_of(&c);
+                    self.set_id(replacement);
+                    self.outcome(NotificationKind::ConferenceIdReset, message_id::reassigned_cause(&c), None, false);
+                }
+                // The status names an ID the user has no claim on, while it holds another: the
+                // claim is the record, the status only reports it (or was written by someone
+                // else: it decides nothing, and no one is e-mailed).
+                Some(c) if !self.observed.own_claims.is_empty() && !self.observed.own_claims.contains(&c) => {
+                    let own = self.observed.own_claims.first().cloned();
+                    self.set_id(own);
+                }
                 Some(c) if self.observed.current_id_holder.is_some() => {
                     let holder = self.observed.current_id_holder.map(|h| h.name.clone()).unwrap_or_default();
                     self.events.push(PlannedEvent::warning(
@@ -434,19 +470,14 @@ impl<'a> Planner<'a> {
                         ),
                     ));
                     let orphan = self.observed.own_claims.iter().find(|o| **o != c).cloned();
-                    self.set_id(orphan);
+                    match orphan {
+                        Some(o) => self.set_id(Some(o)),
+                        None => self.allocate_id(Some(c.clone())),
+                    }
                     self.outcome(NotificationKind::ConferenceIdReset, message_id::reassigned_cause(&c), None, false);
                 }
                 // The usual case; or the claim was deleted by hand: claim it again.
-                Some(c) if self.observed.own_claims.is_empty() || self.observed.own_claims.contains(&c) => {
-                    self.set_id(Some(c));
-                }
-                // The status names an ID the user has no claim on, while it holds another: the
-                // claim is the record, the status only reports it.
-                Some(_) => {
-                    let own = self.observed.own_claims.first().cloned();
-                    self.set_id(own);
-                }
+                Some(c) => self.set_id(Some(c)),
             },
         }
     }
@@ -486,22 +517,24 @@ impl<'a> Planner<'a> {
     }
 
     fn disabled(&mut self, reason: &DisabledReason) {
-        if self.provisioned() {
+        if self.provably_provisioned() {
             let (kind, provider) = match reason {
                 DisabledReason::Unlicensed => (NotificationKind::LicenseRemoved, None),
                 DisabledReason::ThirdParty(name) => (NotificationKind::ProviderChangedAway, Some(name.to_string())),
                 DisabledReason::NoProvider => (NotificationKind::ProviderChangedAway, None),
             };
-            self.st.conference_id = None;
-            self.st.conference_id_mode = None;
-            self.st.service_number = None;
-            self.st.toll_free_service_number = None;
-            self.st.pin = None;
-            self.st.pin_secret_ref = None;
-            self.st.pin_generation = None;
-            self.st.pin_last_reset_time = None;
             self.outcome(kind, self.generation_cause(), provider, false);
         }
+        // Whatever the status said (it may have been written by someone else), a user who is
+        // not enabled shows no ID, number or PIN.
+        self.st.conference_id = None;
+        self.st.conference_id_mode = None;
+        self.st.service_number = None;
+        self.st.toll_free_service_number = None;
+        self.st.pin = None;
+        self.st.pin_secret_ref = None;
+        self.st.pin_generation = None;
+        self.st.pin_last_reset_time = None;
         if self.observed.pin_secret.is_some() {
             self.cleanup.push(Cleanup::DeletePinSecret);
         }
@@ -556,13 +589,25 @@ impl<'a> Planner<'a> {
                 self.st.conference_id = Some(id.to_string());
                 self.release_other_claims(Some(&id));
             }
-            None => {
-                self.provision.push(Provision::AllocateId(self.tenant.id_length));
-                // Filled in by the controller with the ID it claims.
-                self.st.conference_id = None;
-                self.release_other_claims(None);
-            }
+            None => self.allocate_id(None),
         }
+    }
+
+    /// The user's claim allocated to replace `lost`.
+    fn replacement_of(&self, lost: &ConferenceId) -> Option<ConferenceId> {
+        self.observed
+            .replacements
+            .iter()
+            .find(|(new, l)| l == lost && new != lost && self.observed.own_claims.contains(new))
+            .map(|(new, _)| new.clone())
+    }
+
+    /// Allocates a new ID (`replaces`: the ID the user lost, recorded on the new claim).
+    fn allocate_id(&mut self, replaces: Option<ConferenceId>) {
+        self.provision.push(Provision::AllocateId { length: self.tenant.id_length, replaces });
+        // Filled in by the controller with the ID it claims.
+        self.st.conference_id = None;
+        self.release_other_claims(None);
     }
 
     fn release_other_claims(&mut self, keep: Option<&ConferenceId>) {

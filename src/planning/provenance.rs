@@ -9,7 +9,8 @@
 //! entry's kind, and its cause is one the planner produces for this object: a request token
 //! equal to the spec's current token of that request, generations no newer than the user's
 //! and the tenant's, a PIN restore whose generation the user's own PIN Secret carries (which
-//! a status writer cannot forge), and a kind that fits what the spec asks for now.
+//! a status writer cannot forge), a reassignment of an ID that one of the user's own claims
+//! was allocated to replace (ditto), and a kind that fits what the spec asks for now.
 
 use super::RESTORE_PREFIX;
 use super::message_id::{cause_of, generations_of, token_of};
@@ -17,14 +18,23 @@ use crate::api::{NotificationKind, PendingNotification};
 use crate::domain::ConferenceId;
 use crate::validation::{DesiredService, DisabledReason, ValidatedTenant, ValidatedUser};
 
-/// Whether `entry` follows from the user's spec and history. `secret_generation` is the
-/// generation named by the user's own PIN Secret, if it has one.
+/// What the operator's own objects say about a user, which a status writer cannot forge.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Evidence<'a> {
+    /// The generation named by the user's own PIN Secret, if it has one.
+    pub secret_generation: Option<&'a str>,
+    /// The user's claims allocated to replace an ID it lost: (new, lost).
+    pub replacements: &'a [(ConferenceId, ConferenceId)],
+}
+
+/// Whether `entry` follows from the user's spec and history.
 pub fn derivable(
     entry: &PendingNotification,
     user: &ValidatedUser,
     tenant: &ValidatedTenant,
-    secret_generation: Option<&str>,
+    evidence: Evidence<'_>,
 ) -> bool {
+    let secret_generation = evidence.secret_generation;
     let Some(cause) = cause_of(&entry.message_id, entry.kind, &user.uid) else {
         return false;
     };
@@ -50,7 +60,10 @@ pub fn derivable(
             native
                 && (by_token(&requests.reset_conference_id)
                     || by_generation()
-                    || cause.strip_prefix("reassigned.").and_then(ConferenceId::parse).is_some())
+                    || cause
+                        .strip_prefix("reassigned.")
+                        .and_then(ConferenceId::parse)
+                        .is_some_and(|lost| evidence.replacements.iter().any(|(_, l)| *l == lost)))
         }
         NotificationKind::ConferencingInfoRequested => native && by_token(&requests.send_conferencing_info),
         NotificationKind::LicenseAssigned
@@ -70,7 +83,7 @@ pub fn derivable(
 mod tests {
     use super::*;
     use crate::fixtures::{tenant, user};
-    use crate::planning::message_id::{generation_cause, message_id, token_cause};
+    use crate::planning::message_id::{generation_cause, message_id, reassigned_cause, token_cause};
     use crate::validation::{validate_tenant, validate_user};
 
     fn entry(kind: NotificationKind, cause: &str, uid: &str) -> PendingNotification {
@@ -93,7 +106,9 @@ mod tests {
         u.metadata.generation = Some(3);
         u.spec.requests.reset_pin = Some("T1".into());
         let vu = validate_user(&u, &t).expect("user");
-        let ok = |e: &PendingNotification, secret: Option<&str>| derivable(e, &vu, &t, secret);
+        let ok = |e: &PendingNotification, secret: Option<&str>| {
+            derivable(e, &vu, &t, Evidence { secret_generation: secret, replacements: &[] })
+        };
 
         assert!(ok(&entry(NotificationKind::PinReset, &token_cause("T1"), "uid-alice"), None));
         assert!(ok(&entry(NotificationKind::LicenseAssigned, &generation_cause(3, 1), "uid-alice"), None));
@@ -123,5 +138,12 @@ mod tests {
             !ok(&entry(NotificationKind::ConferencingInfoRequested, &token_cause("x"), "uid-alice"), None),
             "no such request"
         );
+
+        // A reassignment: only of an ID one of the user's claims replaces.
+        let lost = ConferenceId::parse("1234567").expect("id");
+        let reassigned = entry(NotificationKind::ConferenceIdReset, &reassigned_cause(&lost), "uid-alice");
+        assert!(!ok(&reassigned, None), "no claim replaces 1234567");
+        let replacements = [(ConferenceId::parse("7654321").expect("id"), lost)];
+        assert!(derivable(&reassigned, &vu, &t, Evidence { secret_generation: None, replacements: &replacements }));
     }
 }

@@ -23,6 +23,8 @@ struct World {
     events: Vec<PlannedEvent>,
     /// Who else holds the ID the status records (a claim deleted by hand and re-taken).
     current_holder: Option<Holder>,
+    /// Claims allocated to replace a lost ID: (new, lost).
+    replaces: Vec<(ConferenceId, ConferenceId)>,
 }
 
 impl World {
@@ -39,6 +41,7 @@ impl World {
             own_claims: &self.claims,
             static_id_holder: holder,
             current_id_holder: self.current_holder.as_ref(),
+            replacements: &self.replaces,
         };
         plan(&u, &t, &observed, now())
     }
@@ -58,10 +61,13 @@ impl World {
                         self.claims.push(i);
                     }
                 }
-                Provision::AllocateId(len) => {
+                Provision::AllocateId { length: len, replaces } => {
                     self.next_id += 1;
                     let s = format!("{:0>width$}", 7_000_000 + self.next_id, width = len.get());
                     self.claims.push(id(&s));
+                    if let Some(lost) = replaces {
+                        self.replaces.push((id(&s), lost));
+                    }
                     plan.status.conference_id = Some(s);
                 }
                 Provision::GeneratePin { generation, .. } => {
@@ -145,7 +151,7 @@ fn enabling_allocates_an_id_generates_a_pin_and_owes_the_licence_email() {
     assert_eq!(
         p.provision,
         vec![
-            Provision::AllocateId(IdLength::new(7).expect("7")),
+            Provision::AllocateId { length: IdLength::new(7).expect("7"), replaces: None },
             Provision::GeneratePin { generation: "provision.g1".into(), length: PinLength::new(5).expect("5") },
         ]
     );
@@ -270,7 +276,7 @@ fn reset_conference_id_allocates_and_releases_the_old_one_after_the_status_write
     let old = id(w.status().conference_id.as_deref().expect("id"));
     u.spec.requests.reset_conference_id = Some("r1".into());
     let p = w.run(&u, &t);
-    assert_eq!(p.provision, vec![Provision::AllocateId(IdLength::new(7).expect("7"))]);
+    assert_eq!(p.provision, vec![Provision::AllocateId { length: IdLength::new(7).expect("7"), replaces: None }]);
     assert_eq!(p.cleanup, vec![Cleanup::ReleaseIds(vec![old.clone()])]);
     assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
     assert_ne!(w.status().conference_id.as_deref(), Some(old.as_str()));
@@ -353,6 +359,29 @@ fn new_user_with_a_held_static_id_gets_nothing() {
     let p = World::default().plan_with(&u, &t, Some(&bob));
     assert!(p.provision.is_empty() && p.cleanup.is_empty());
     assert!(p.status.pin.is_none() && p.status.conference_id.is_none());
+}
+
+#[test]
+fn a_status_forged_to_look_provisioned_sends_no_licence_removed_and_is_cleared() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    u.spec.audio_conferencing_license = false;
+    let mut w = World::default();
+    w.run(&u, &t);
+    // Someone with access to the status makes the unlicensed user look provisioned.
+    let mut st = w.status().clone();
+    st.pin = Some("*****".into());
+    st.pin_secret_ref = Some(SecretKeyRef { name: "alice-pin".into(), key: "pin".into() });
+    st.conference_id = Some("1234567".into());
+    st.service_number = Some("+1 555 0100".into());
+    w.status = Some(st);
+    u.metadata.generation = Some(2);
+    let p = w.run(&u, &t);
+    assert!(p.outcomes.is_empty(), "{:?}", p.outcomes);
+    let st = w.status();
+    assert!(
+        st.pin.is_none() && st.pin_secret_ref.is_none() && st.conference_id.is_none() && st.service_number.is_none()
+    );
 }
 
 #[test]
@@ -725,11 +754,55 @@ fn an_id_lost_to_another_user_is_replaced_and_the_user_told() {
     w.current_holder = Some(Holder { name: "carol".into(), uid: "uid-carol".into() });
     let p = w.run(&u, &t);
     w.current_holder = None;
-    assert_eq!(p.provision, vec![Provision::AllocateId(IdLength::new(7).expect("7"))]);
+    assert_eq!(
+        p.provision,
+        vec![Provision::AllocateId { length: IdLength::new(7).expect("7"), replaces: Some(lost.clone()) }]
+    );
     assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
     assert!(p.events.iter().any(|e| e.reason == "ConferenceIdLost" && e.message.contains("carol")));
     assert_ne!(w.status().conference_id.as_deref(), Some(lost.as_str()));
     assert!(w.run_is_noop(&u, &t));
+}
+
+#[test]
+fn a_reassignment_interrupted_before_its_status_write_is_finished_and_the_user_told_once() {
+    let t = tenant("acme");
+    let u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let lost = w.claims[0].clone();
+    w.claims.clear();
+    w.current_holder = Some(Holder { name: "carol".into(), uid: "uid-carol".into() });
+    // The new claim is created; the operator dies before the status write.
+    let first = w.plan(&u, &t);
+    let first = w.apply(first, 1);
+    assert!(first.outcomes.iter().any(|o| o.kind == NotificationKind::ConferenceIdReset));
+    assert_eq!(w.status().conference_id.as_deref(), Some(lost.as_str()), "status not written yet");
+    // After the restart: the claim says it replaces the lost ID, so the same e-mail is planned.
+    let p = w.run(&u, &t);
+    assert!(p.provision.is_empty(), "{p:?}");
+    assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
+    let ids = |p: &Plan| p.status.notifications.pending.iter().map(|n| n.message_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&p), ids(&first), "one Message-ID for both attempts");
+    assert_ne!(w.status().conference_id.as_deref(), Some(lost.as_str()));
+    w.current_holder = None;
+    assert!(w.run_is_noop(&u, &t));
+}
+
+#[test]
+fn a_status_naming_another_users_id_sends_nothing_and_takes_nothing() {
+    let t = tenant("acme");
+    let u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let real = w.claims[0].clone();
+    // Someone with access to the status names carol's ID in alice's status.
+    let mut st = w.status().clone();
+    st.conference_id = Some("5555555".into());
+    w.status = Some(st);
+    w.current_holder = Some(Holder { name: "carol".into(), uid: "uid-carol".into() });
+    let p = w.run(&u, &t);
+    assert!(p.provision.is_empty() && p.outcomes.is_empty() && p.cleanup.is_empty(), "{p:?}");
+    assert!(!p.events.iter().any(|e| e.reason == "ConferenceIdLost"), "{:?}", p.events);
+    assert_eq!(w.status().conference_id.as_deref(), Some(real.as_str()));
 }
 
 #[test]

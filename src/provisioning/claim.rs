@@ -14,13 +14,21 @@ use crate::api::{
 };
 use crate::domain::ConferenceId;
 
-/// Builds the claim of `id` for `user`.
-pub fn claim(user: &ConferencingUser, id: &ConferenceId) -> ConferenceIdClaim {
+/// On a claim allocated because its holder lost its ID to another user: the lost ID. It lets
+/// a reassignment whose status write did not happen (a crash) be finished, e-mail included,
+/// after a restart, and tells it apart from a status that merely names another user's ID
+/// (written by someone else), which must e-mail no one. The claim, not the status, says so.
+pub const REPLACES_ANNOTATION: &str = "conferencing.io/replaces";
+
+/// Builds the claim of `id` for `user`; `replaces` is the ID it replaces, if it was
+/// allocated because the user lost that one.
+pub fn claim(user: &ConferencingUser, id: &ConferenceId, replaces: Option<&ConferenceId>) -> ConferenceIdClaim {
     ConferenceIdClaim {
         metadata: ObjectMeta {
             name: Some(id.to_string()),
             namespace: user.namespace(),
             labels: Some(BTreeMap::from([(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string())])),
+            annotations: replaces.map(|r| BTreeMap::from([(REPLACES_ANNOTATION.to_string(), r.to_string())])),
             owner_references: user.controller_owner_ref(&()).map(|r| vec![r]),
             ..ObjectMeta::default()
         },
@@ -29,6 +37,11 @@ pub fn claim(user: &ConferencingUser, id: &ConferenceId) -> ConferenceIdClaim {
             holder: ClaimHolder { name: user.name_any(), uid: user.uid().unwrap_or_default() },
         },
     }
+}
+
+/// The ID a claim replaces (see [`REPLACES_ANNOTATION`]).
+pub fn replaces(meta: &ObjectMeta) -> Option<ConferenceId> {
+    meta.annotations.as_ref()?.get(REPLACES_ANNOTATION).and_then(|r| ConferenceId::parse(r))
 }
 
 /// Who holds a claim.

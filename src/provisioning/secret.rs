@@ -64,6 +64,8 @@ pub struct SecretMeta {
     pub resource_version: String,
     /// UID of its controlling ConferencingUser, if any.
     pub owner_uid: Option<String>,
+    /// Name of that ConferencingUser (finds the owner to wake without a scan).
+    pub owner_name: Option<String>,
     /// The PIN generation its annotation names.
     pub generation: Option<String>,
 }
@@ -74,11 +76,8 @@ impl SecretMeta {
         SecretMeta {
             uid: meta.uid.clone().unwrap_or_default(),
             resource_version: meta.resource_version.clone().unwrap_or_default(),
-            owner_uid: meta
-                .owner_references
-                .as_ref()
-                .and_then(|o| o.iter().find(|o| o.controller == Some(true) && o.kind == "ConferencingUser"))
-                .map(|o| o.uid.clone()),
+            owner_uid: controller(meta).map(|o| o.uid.clone()),
+            owner_name: controller(meta).map(|o| o.name.clone()),
             generation: meta.annotations.as_ref().and_then(|a| a.get(PIN_GENERATION_ANNOTATION)).cloned(),
         }
     }
@@ -89,6 +88,10 @@ impl SecretMeta {
     pub fn owned_by(&self, uid: &str) -> bool {
         self.owner_uid.as_deref() == Some(uid)
     }
+}
+
+fn controller(meta: &ObjectMeta) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    meta.owner_references.as_ref()?.iter().find(|o| o.controller == Some(true) && o.kind == "ConferencingUser")
 }
 
 /// The PIN a Secret holds.

@@ -43,8 +43,8 @@ pub async fn provision(
     for step in steps {
         match step {
             Provision::ClaimId(id) => claim_id(ctx, user, &id).await?,
-            Provision::AllocateId(length) => {
-                let id = allocate_id(ctx, user, length).await?;
+            Provision::AllocateId { length, replaces } => {
+                let id = allocate_id(ctx, user, length, replaces.as_ref()).await?;
                 status.conference_id = Some(id.to_string());
             }
             Provision::GeneratePin { generation, length } => {
@@ -91,11 +91,11 @@ async fn claim_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> 
     if ctx.index.claim_holder(&ns, id).is_some_and(|h| h == me) {
         return Ok(());
     }
-    match try_create_claim(ctx, user, id).await? {
+    match try_create_claim(ctx, user, id, None).await? {
         Created::Yes => Ok(()),
         Created::Exists { holder: Some(h), .. } if h == me => Ok(()),
         Created::Exists { holder: Some(h), uid, .. } if ctx.index.is_live(&ns, &h) => {
-            ctx.index.record_claim(&ns, id, &h, &uid);
+            ctx.index.record_claim(&ns, id, &h, &uid, None);
             Err(Error::ConferenceIdConflict { id: id.to_string(), holder: h })
         }
         Created::Exists { uid, resource_version, .. } => take_over(ctx, user, id, uid, resource_version).await,
@@ -107,13 +107,18 @@ enum Created {
     Exists { holder: Option<Holder>, uid: String, resource_version: Option<String> },
 }
 
-async fn try_create_claim(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<Created> {
+async fn try_create_claim(
+    ctx: &Context,
+    user: &ConferencingUser,
+    id: &ConferenceId,
+    replaces: Option<&ConferenceId>,
+) -> Result<Created> {
     let ns = user.namespace().unwrap_or_default();
     let api = claims_api(ctx, &ns);
     let name = id.to_string();
-    match api.create(&PostParams::default(), &claim::claim(user, id)).await {
+    match api.create(&PostParams::default(), &claim::claim(user, id, replaces)).await {
         Ok(created) => {
-            ctx.index.record_claim(&ns, id, &me(user), &created.uid().unwrap_or_default());
+            ctx.index.record_claim(&ns, id, &me(user), &created.uid().unwrap_or_default(), replaces);
             ctx.metrics.ids_issued.inc();
             Ok(Created::Yes)
         }
@@ -153,25 +158,30 @@ async fn take_over(
         Err(e) if is_not_found(&e) || is_conflict(&e) => {}
         Err(e) => return Err(apply_error(user, format!("releasing stale ConferenceIdClaim {ns}/{name}"))(e)),
     }
-    match try_create_claim(ctx, user, id).await? {
+    match try_create_claim(ctx, user, id, None).await? {
         Created::Yes => Ok(()),
         Created::Exists { holder: Some(h), .. } if h == me(user) => Ok(()),
         Created::Exists { holder, uid, .. } => {
             let holder = holder.unwrap_or(Holder { name: "(unknown)".into(), uid: String::new() });
-            ctx.index.record_claim(&ns, id, &holder, &uid);
+            ctx.index.record_claim(&ns, id, &holder, &uid, None);
             Err(Error::ConferenceIdConflict { id: id.to_string(), holder })
         }
     }
 }
 
 /// Picks random IDs that the index says are free until a claim succeeds.
-async fn allocate_id(ctx: &Context, user: &ConferencingUser, length: IdLength) -> Result<ConferenceId> {
+async fn allocate_id(
+    ctx: &Context,
+    user: &ConferencingUser,
+    length: IdLength,
+    replaces: Option<&ConferenceId>,
+) -> Result<ConferenceId> {
     let ns = user.namespace().unwrap_or_default();
     for _ in 0..MAX_ALLOCATION_ATTEMPTS {
         let id = conference_id::candidate(length, &|s| ctx.index.is_taken(&ns, s));
-        match try_create_claim(ctx, user, &id).await? {
+        match try_create_claim(ctx, user, &id, replaces).await? {
             Created::Yes => return Ok(id),
-            Created::Exists { holder: Some(h), uid, .. } => ctx.index.record_claim(&ns, &id, &h, &uid),
+            Created::Exists { holder: Some(h), uid, .. } => ctx.index.record_claim(&ns, &id, &h, &uid, None),
             Created::Exists { .. } => {}
         }
     }

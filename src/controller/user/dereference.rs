@@ -32,6 +32,8 @@ pub struct Dereferenced {
     pub static_id_holder: Option<Holder>,
     /// The owner of the ID the status records, when it is another live user.
     pub current_id_holder: Option<Holder>,
+    /// This user's claims allocated to replace an ID it lost: (new, lost).
+    pub replacements: Vec<(ConferenceId, ConferenceId)>,
 }
 
 /// Reads the caches.
@@ -67,6 +69,15 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
     let static_id_holder = static_id.as_ref().and_then(|id| ctx.index.owner(&ns, id, &uid));
     let current = user.status.as_ref().and_then(|s| s.conference_id.as_deref()).and_then(ConferenceId::parse);
     let current_id_holder =
-        current.filter(|c| Some(c) != static_id.as_ref()).and_then(|id| ctx.index.owner(&ns, &id, &uid));
-    Ok(Dereferenced { tenant, pin_secret, foreign_secret, own_claims, static_id_holder, current_id_holder })
+        current.as_ref().filter(|c| Some(*c) != static_id.as_ref()).and_then(|id| ctx.index.owner(&ns, id, &uid));
+    let replacements = ctx.index.replacements_of(&ns, &uid);
+    Ok(Dereferenced {
+        tenant,
+        pin_secret,
+        foreign_secret,
+        own_claims,
+        static_id_holder,
+        current_id_holder,
+        replacements,
+    })
 }

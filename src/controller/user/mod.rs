@@ -63,6 +63,7 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         own_claims: &deref.own_claims,
         static_id_holder: deref.static_id_holder.as_ref(),
         current_id_holder: deref.current_id_holder.as_ref(),
+        replacements: &deref.replacements,
     };
     let Plan { provision, mut status, ready, cleanup, events, outcomes } =
         planning::plan(&vu, &vt, &observed, Timestamp::now());
