@@ -380,6 +380,63 @@ async fn a_forged_pending_email_is_dropped_with_one_warning_and_never_sent() {
     assert_eq!(env.event_count("alice", "NotificationDropped").await, 1, "one Warning Event");
 }
 
+#[tokio::test]
+async fn a_status_the_operator_cannot_read_stalls_no_one_and_is_rebuilt_without_an_email() {
+    let Some((mut env, server)) = start_with_smtp("unreadable-status").await else { return };
+    env.apply(&person("alice")).await;
+    env.apply(&person("bob")).await;
+    env.wait_ready("alice").await;
+    env.wait_ready("bob").await;
+    server.wait_for(2, TIMEOUT).await;
+    env.wait_converged(Duration::from_secs(2)).await;
+    let alice_id = conference_id(&env.user("alice").await).expect("alice's ID");
+
+    // A value the API server accepts but that does not fit the operator's types (a time
+    // with twelve fractional digits): before, one such object broke the decoding of the
+    // whole list, and with it every user of the namespace. A count past u32 is refused by
+    // the schema's maximum.
+    let raw: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        env.client.clone(),
+        &env.ns,
+        &kube::api::ApiResource::erase::<ConferencingUser>(&()),
+    );
+    let pending = |attempts: u64| {
+        json!({"status": {"notifications": {"pending": [{
+            "kind": "PinReset", "messageId": "<x@evil.example>",
+            "recipient": "attacker@evil.example", "attempts": attempts
+        }]}}})
+    };
+    let refused = raw.patch_status("alice", &PatchParams::default(), &Patch::Merge(pending(99_999_999_999))).await;
+    assert!(refused.is_err(), "the schema refuses a count past u32");
+    raw.patch_status("alice", &PatchParams::default(), &Patch::Merge(pending(1))).await.expect("patch");
+    raw.patch_status(
+        "alice",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"pinLastResetTime": "2026-11-24T10:00:00.123456789123Z"}})),
+    )
+    .await
+    .expect("the API server accepts it");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Other users are still served...
+    env.apply(&person("carol")).await;
+    env.wait_ready("carol").await;
+    let mut bob = person("bob");
+    bob.spec.requests.send_conferencing_info = Some("t1".into());
+    env.apply(&bob).await;
+    server.wait_for(4, TIMEOUT).await;
+    // ...and alice's status is rebuilt from her spec and the operator's own objects: same
+    // ID, Ready, and nothing sent because of what the status said.
+    let alice = env.wait_ready("alice").await;
+    assert_eq!(conference_id(&alice).as_deref(), Some(alice_id.as_str()));
+    assert!(alice.status.as_ref().expect("status").notifications.pending.is_empty());
+    env.wait_converged(Duration::from_secs(2)).await;
+    assert!(mails_to(&server, "attacker@evil.example").is_empty());
+    assert_eq!(mails_to(&server, "alice@acme.example").len(), 1, "alice's licence e-mail only");
+    assert!(env.event_count("alice", "StatusUnreadable").await >= 1, "a Warning says why the status was rebuilt");
+    assert!(env.operator_running());
+}
+
 // ------------------------------------------------------------------ faults
 
 #[tokio::test]

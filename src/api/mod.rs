@@ -8,6 +8,7 @@
 
 pub mod claim;
 pub mod condition;
+pub mod lenient;
 pub mod tenant;
 pub mod user;
 

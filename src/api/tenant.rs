@@ -237,9 +237,15 @@ fn default_true() -> bool {
 }
 
 /// What the operator observed of the tenant.
+// Read leniently (see `crate::api::lenient`): a field that does not fit is dropped and named
+// in `unreadable`, never allowed to break the decoding of a whole list.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct ConferencingTenantStatus {
+    /// Fields of the stored status that could not be read and were dropped (written by
+    /// someone other than the operator). Never stored: a status that had any is rewritten.
+    #[serde(skip)]
+    pub unreadable: Vec<String>,
     /// Current state; `Ready` says whether the tenant is valid.
     #[serde(default)]
     pub conditions: Vec<Condition>,
@@ -248,6 +254,7 @@ pub struct ConferencingTenantStatus {
     pub observed_generation: Option<i64>,
     /// Number of users that reference this tenant.
     #[serde(default)]
+    #[schemars(range(max = 4_294_967_295_u32))]
     pub users: u32,
     /// The default Toll number users get unless they choose one, as last reconciled; a change
     /// is announced with a `DefaultNumberChanged` Event.
@@ -256,4 +263,19 @@ pub struct ConferencingTenantStatus {
     /// The default TollFree number, as last reconciled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_toll_free_service_number: Option<String>,
+}
+
+impl Serialize for ConferencingTenantStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ConferencingTenantStatus::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConferencingTenantStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (mut status, unreadable) =
+            crate::api::lenient::deserialize(d, |d| ConferencingTenantStatus::deserialize(d))?;
+        status.unreadable = unreadable;
+        Ok(status)
+    }
 }

@@ -184,9 +184,15 @@ pub struct Requests {
 }
 
 /// What the operator observed and did for the user.
+// Read leniently (see `crate::api::lenient`): a field that does not fit is dropped and named
+// in `unreadable`, never allowed to break the decoding of a whole list.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct ConferencingUserStatus {
+    /// Fields of the stored status that could not be read and were dropped (written by
+    /// someone other than the operator). Never stored: a status that had any is rewritten.
+    #[serde(skip)]
+    pub unreadable: Vec<String>,
     /// Current state: `Ready`, and `NotificationDelivered` once e-mails are owed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
@@ -450,6 +456,7 @@ pub struct PendingNotification {
     pub provider_name: Option<String>,
     /// Delivery attempts made so far.
     #[serde(default)]
+    #[schemars(range(max = 4_294_967_295_u32))]
     pub attempts: u32,
     /// The last delivery error, if any (never contains the PIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -478,4 +485,18 @@ pub struct DeliveredNotification {
 
 fn default_true() -> bool {
     true
+}
+
+impl Serialize for ConferencingUserStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ConferencingUserStatus::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConferencingUserStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (mut status, unreadable) = crate::api::lenient::deserialize(d, |d| ConferencingUserStatus::deserialize(d))?;
+        status.unreadable = unreadable;
+        Ok(status)
+    }
 }

@@ -52,6 +52,9 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
     let prev = tenant.status.clone().unwrap_or_default();
     let users = u32::try_from(ctx.index.user_count(&ns, &name)).unwrap_or(u32::MAX);
     let mut events = Vec::new();
+    if !prev.unreadable.is_empty() {
+        events.push(PlannedEvent::warning("StatusUnreadable", crate::planning::unreadable_message(&prev.unreadable)));
+    }
     let status = match validate_tenant(&tenant) {
         Ok(vt) => {
             let toll = Some(vt.default_toll.number.clone());
@@ -83,6 +86,7 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
                 users,
                 default_service_number: toll,
                 default_toll_free_service_number: toll_free,
+                unreadable: Vec::new(),
             }
         }
         Err(e) => {
@@ -99,6 +103,7 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
                 ),
                 observed_generation: generation,
                 users,
+                unreadable: Vec::new(),
                 ..prev.clone()
             }
         }
@@ -124,6 +129,7 @@ pub async fn report_internal_error(ctx: &Context, tenant: &ConferencingTenant) {
     );
     let status = ConferencingTenantStatus {
         conditions: settle(&prev, ready, tenant.metadata.generation, Timestamp::now()),
+        unreadable: Vec::new(),
         ..prev.clone()
     };
     let mut next = tenant.clone();

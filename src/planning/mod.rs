@@ -186,7 +186,7 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
         tenant,
         observed,
         prev,
-        st: prev.clone(),
+        st: ConferencingUserStatus { unreadable: Vec::new(), ..prev.clone() },
         provision: Vec::new(),
         cleanup: Vec::new(),
         events: Vec::new(),
@@ -194,6 +194,9 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
         ready: DesiredCondition::true_(ConditionType::Ready, "Reconciled", ""),
         now,
     };
+    if !prev.unreadable.is_empty() {
+        p.events.push(PlannedEvent::warning("StatusUnreadable", unreadable_message(&prev.unreadable)));
+    }
     p.check_outbox();
     match &user.service {
         DesiredService::Native(svc) => {
@@ -715,6 +718,14 @@ pub fn describe(outcome: &Outcome, st: &ConferencingUserStatus) -> PlannedEvent 
     PlannedEvent::normal(outcome.kind.as_str(), message)
 }
 
+/// The Event that says a stored status was rebuilt, naming the fields that were dropped.
+pub fn unreadable_message(fields: &[String]) -> String {
+    format!(
+        "the stored status could not be read in full (it was edited by someone other than the operator) and is rewritten; dropped: {}",
+        fields.join(", ")
+    )
+}
+
 /// The status for a user that cannot be planned (invalid spec, missing tenant, an internal
 /// error): everything the user holds is kept, only the conditions and `observedGeneration`
 /// change.
@@ -726,6 +737,7 @@ pub fn blocked_status(
     now: Timestamp,
 ) -> ConferencingUserStatus {
     let mut st = prev.cloned().unwrap_or_default();
+    st.unreadable = Vec::new();
     st.observed_generation = generation;
     conditions::settle(&mut st, &DesiredCondition::false_(ConditionType::Ready, reason, message), generation, now);
     st
