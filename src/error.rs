@@ -84,6 +84,15 @@ pub enum Error {
     /// Leader election failed or the lease was lost.
     #[error("leader election: {0}")]
     Leadership(String),
+    /// A watch stopped (a bug): its cache would no longer change, so the operator exits and
+    /// is restarted with fresh caches rather than act on a stale view.
+    #[error("the {kind} watch stopped{}; exiting so that the operator restarts with fresh caches", if *.panicked { " (it panicked: a bug; see the log)" } else { "" })]
+    WatchStopped {
+        /// The kind watched.
+        kind: &'static str,
+        /// Whether it panicked.
+        panicked: bool,
+    },
     /// Reading or writing a local file failed.
     #[error("{action}: {source}")]
     Io {
@@ -121,6 +130,7 @@ impl Error {
             Error::Templates(_) => "templates",
             Error::Connect(_) => "connect",
             Error::Leadership(_) => "leadership",
+            Error::WatchStopped { .. } => "watch_stopped",
             Error::Io { .. } => "io",
             Error::Serialize { .. } => "serialize",
             Error::Input(_) => "input",

@@ -208,7 +208,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
 
     if !args.leader_election {
         let work = controller::run(clients, config, metrics.clone(), readiness, stopped(stop_rx.clone()));
-        bounded(work, stopped(stop_rx)).await;
+        bounded(work, stopped(stop_rx)).await?;
         tracing::info!(api_writes = metrics.api_writes_total(), "stopped");
         return Ok(());
     }
@@ -238,8 +238,8 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     tracing::info!(identity = %identity, "acquired the leader lease; starting controllers");
 
     let work = controller::run(clients, config, metrics.clone(), readiness, stopped(stop_rx.clone()));
-    tokio::select! {
-        () = bounded(work, stopped(stop_rx)) => {}
+    let result = tokio::select! {
+        result = bounded(work, stopped(stop_rx)) => result,
         lost = elector.keep() => {
             // The fence already refuses every write; dropping the controllers cancels every
             // in-flight reconcile, and the process exits so that it restarts as a standby.
@@ -247,12 +247,13 @@ async fn run(args: RunArgs) -> Result<(), Error> {
             tracing::error!(reason = %lost, fenced_writes = metrics.fenced_writes.get(), api_writes = metrics.api_writes_total(), "lost the leader lease; stopping so that the new leader acts alone");
             return Err(Error::Leadership(lost.to_string()));
         }
-    }
-    // A clean stop hands the lease over at once instead of letting it expire.
+    };
+    // A stop (clean, or a watch that failed) hands the lease over at once instead of
+    // letting it expire.
     elector.release().await;
     metrics.leader.set(0);
     tracing::info!(api_writes = metrics.api_writes_total(), "stopped");
-    Ok(())
+    result
 }
 
 /// How long in-flight work may take after a shutdown request.
@@ -261,14 +262,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Runs `work` until it ends, or until [`SHUTDOWN_GRACE`] after `stop`: a reconcile that
 /// cannot finish (an API server that does not answer) must not keep the process from
 /// exiting. Kubernetes' default termination grace is 30 s.
-async fn bounded(work: impl Future<Output = ()>, stop: impl Future<Output = ()>) {
+async fn bounded(work: impl Future<Output = Result<(), Error>>, stop: impl Future<Output = ()>) -> Result<(), Error> {
     let deadline = async {
         stop.await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        () = work => {}
-        () = deadline => tracing::warn!(grace = ?SHUTDOWN_GRACE, "in-flight work did not finish after the shutdown request; exiting"),
+        result = work => result,
+        () = deadline => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "in-flight work did not finish after the shutdown request; exiting");
+            Ok(())
+        }
     }
 }
 

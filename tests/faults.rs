@@ -184,6 +184,28 @@ async fn a_panic_in_one_users_handling_is_contained_reported_and_retried_with_ba
     assert!(!env.log().contains(&pin), "a panic while composing the PIN e-mail logs no PIN");
 }
 
+#[tokio::test]
+async fn a_panic_in_the_watch_on_one_user_skips_that_user_and_serves_everyone_else() {
+    let Some(mut env) = TestEnv::new("watch-panic").await else { return };
+    let faults = format!("watch:{}/carol", env.ns);
+    env.start_operator_env(&[], &[("CONFERENCING_FAULT_PANIC", faults.as_str())]);
+    let pid = env.operator_pid();
+    env.apply(&example_objects().0).await;
+    env.apply(&person("alice")).await;
+    env.wait_ready("alice").await;
+    env.apply(&person("carol")).await;
+    env.apply(&person("dave")).await;
+    env.wait_ready("dave").await;
+    wait_until("the panic is logged", TIMEOUT, || async {
+        env.log().contains("handling a watch event panicked (a bug); the object is skipped").then_some(())
+    })
+    .await;
+    let m = env.metrics().await;
+    assert!(m.get("conferencing_panics_total{kind=\"watch\"}").is_some_and(|v| *v >= 1.0), "{m:?}");
+    assert!(env.operator_running(), "the process keeps running");
+    assert_eq!(env.operator_pid(), pid);
+}
+
 // ------------------------------------------------------------------ hand edits
 
 #[tokio::test]

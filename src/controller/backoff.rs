@@ -46,6 +46,16 @@ impl Backoff {
 }
 
 /// 1 s, 2 s, 4 s, ... capped at 5 minutes.
+/// The backoff key of a user.
+pub fn user_key(namespace: &str, uid: &str) -> String {
+    format!("user/{namespace}/{uid}")
+}
+
+/// The backoff key of a tenant.
+pub fn tenant_key(namespace: &str, uid: &str) -> String {
+    format!("tenant/{namespace}/{uid}")
+}
+
 pub fn delay(failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
     BASE.saturating_mul(factor).min(CAP)

@@ -13,12 +13,14 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::backoff::{Backoff, tenant_key, user_key};
+use super::expectations::Expectations;
 use super::index::{Index, Wake};
 use super::watch::{Present, Sink};
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::notification::queue::DeliveryQueue;
 use crate::provisioning::secret::PIN_GENERATION_ANNOTATION;
-use crate::telemetry::Metrics;
+use crate::telemetry::{KindLabels, Metrics};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -132,10 +134,15 @@ pub struct UserSink {
     pub delivery: Option<Arc<DeliveryQueue>>,
     /// Forgets a deleted user's pending count.
     pub metrics: Arc<Metrics>,
+    /// Forgets a deleted user's expected status write.
+    pub expectations: Arc<Expectations>,
+    /// Forgets a deleted user's failures.
+    pub backoff: Arc<Backoff>,
 }
 
 impl Sink<ConferencingUser> for UserSink {
     fn apply(&mut self, mut u: ConferencingUser) {
+        crate::fault::maybe_panic("watch", &u.namespace().unwrap_or_default(), &u.name_any());
         strip(&mut u.metadata);
         let wake = self.index.apply_user(&u);
         let me = ObjectRef::from_obj(&u);
@@ -154,6 +161,8 @@ impl Sink<ConferencingUser> for UserSink {
             d.forget_user(&ns, &uid);
         }
         self.metrics.set_pending(&uid, 0);
+        self.expectations.forget(&uid);
+        self.backoff.succeeded(&user_key(&ns, &uid));
         self.writer.delete(u);
         if self.writer.live() {
             self.wake.send(wake);
@@ -177,6 +186,10 @@ impl Sink<ConferencingUser> for UserSink {
     fn listed(&mut self) {
         self.writer.finish();
     }
+
+    fn panicked(&mut self) {
+        self.metrics.panics.get_or_create(&KindLabels { kind: "watch".into() }).inc();
+    }
 }
 
 /// Tenants: the store, and wake-ups of the tenant and, when its spec changed or it was
@@ -190,6 +203,8 @@ pub struct TenantSink {
     pub index: Arc<Index>,
     /// Wake-ups.
     pub wake: Wakers,
+    /// Forgets a deleted tenant's failures.
+    pub backoff: Arc<Backoff>,
 }
 
 impl TenantSink {
@@ -218,6 +233,7 @@ impl Sink<ConferencingTenant> for TenantSink {
 
     fn delete(&mut self, t: ConferencingTenant) {
         let (ns, name) = (t.namespace().unwrap_or_default(), t.name_any());
+        self.backoff.succeeded(&tenant_key(&ns, &t.uid().unwrap_or_default()));
         self.writer.delete(t);
         if self.writer.live() {
             self.wake_users(&ns, &name);

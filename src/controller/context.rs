@@ -30,9 +30,9 @@ pub struct Context {
     /// Claims, PIN Secrets (metadata) and what users reference.
     pub index: Arc<Index>,
     /// Status writes the user cache has not shown yet.
-    pub expectations: Expectations,
+    pub expectations: Arc<Expectations>,
     /// Consecutive failures per object, for backoff.
-    pub backoff: Backoff,
+    pub backoff: Arc<Backoff>,
     /// Renders e-mails; `None` when the operator sends none (tests of the controller alone).
     pub notifier: Option<Arc<Notifier>>,
     /// Sends e-mails off the reconcile path.

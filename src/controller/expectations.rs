@@ -40,6 +40,11 @@ impl Expectations {
         false
     }
 
+    /// Forgets a deleted user.
+    pub fn forget(&self, uid: &str) {
+        self.lock().remove(uid);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Instant)>> {
         self.written.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -119,12 +119,10 @@ where
     };
     let label = match &result {
         Ok(_) => {
-            ctx.backoff.succeeded(&format!(
-                "{}/{}/{}",
-                if kind == "ConferencingUser" { "user" } else { "tenant" },
-                obj.namespace().unwrap_or_default(),
-                obj.uid().unwrap_or_default()
-            ));
+            let (ns, uid) = (obj.namespace().unwrap_or_default(), obj.uid().unwrap_or_default());
+            let key =
+                if kind == "ConferencingUser" { backoff::user_key(&ns, &uid) } else { backoff::tenant_key(&ns, &uid) };
+            ctx.backoff.succeeded(&key);
             "ok"
         }
         Err(e) => e.metric_label(),
@@ -154,14 +152,15 @@ async fn reconcile_tenant(t: Arc<ConferencingTenant>, ctx: Arc<Context>) -> crat
 }
 
 /// Runs both controllers until `shutdown` resolves; in-flight reconciles finish first.
-/// `readiness` is filled as the watches list their objects (and read by `/readyz`).
+/// `readiness` is filled as the watches list their objects (and read by `/readyz`). Fails
+/// if a watch stops (it never does unless something panicked in it).
 pub async fn run(
     clients: Clients,
     config: RunConfig,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> crate::Result<()> {
     let namespaces: Vec<Option<String>> =
         if config.namespaces.is_empty() { vec![None] } else { config.namespaces.iter().cloned().map(Some).collect() };
     let (user_tx, user_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingUser>>();
@@ -182,7 +181,11 @@ pub async fn run(
     });
 
     let plain = watcher::Config::default();
-    let mut tasks = Vec::new();
+    // Shared with the watches, which forget a deleted object's entries.
+    let expectations = Arc::new(expectations::Expectations::default());
+    let backoff = Arc::new(backoff::Backoff::default());
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let kinds = ["ConferencingUser", "ConferencingTenant", "Secret", "ConferenceIdClaim"];
     let r = readiness.clone();
     tasks.push(tokio::spawn(watch::run(
         "ConferencingUser",
@@ -194,6 +197,8 @@ pub async fn run(
             wake: wakers.clone(),
             delivery: delivery.clone(),
             metrics: metrics.clone(),
+            expectations: expectations.clone(),
+            backoff: backoff.clone(),
         },
         move || r.mark(Cache::Users),
     )));
@@ -206,6 +211,7 @@ pub async fn run(
             store: tenants.clone(),
             index: index.clone(),
             wake: wakers.clone(),
+            backoff: backoff.clone(),
         },
         move || r.mark(Cache::Tenants),
     )));
@@ -236,8 +242,9 @@ pub async fn run(
         () = stop_wait => {
             tasks.iter().for_each(tokio::task::JoinHandle::abort);
             tracing::info!("stopped before the caches were filled");
-            return;
+            return Ok(());
         }
+        e = first_stopped(&mut tasks, &kinds) => return Err(e),
     }
     // Everything is reconciled once at start: after a restart, that is how work left half
     // done is found (it is also why the watches need not replay the first list to the
@@ -255,8 +262,8 @@ pub async fn run(
         users: users.clone(),
         tenants: tenants.clone(),
         index,
-        expectations: expectations::Expectations::default(),
-        backoff: backoff::Backoff::default(),
+        expectations: expectations.clone(),
+        backoff: backoff.clone(),
         notifier: config.notifier.clone(),
         delivery,
         metrics,
@@ -285,9 +292,22 @@ pub async fn run(
             });
 
     tracing::info!(namespaces = %described, "caches filled; controllers started");
-    future::join(user_controller, tenant_controller).await;
+    let result = tokio::select! {
+        _ = future::join(user_controller, tenant_controller) => Ok(()),
+        e = first_stopped(&mut tasks, &kinds) => Err(e),
+    };
     tasks.iter().for_each(tokio::task::JoinHandle::abort);
-    tracing::info!("controllers stopped");
+    match &result {
+        Ok(()) => tracing::info!("controllers stopped"),
+        Err(e) => tracing::error!(error = %e, "stopping"),
+    }
+    result
+}
+
+/// Resolves when the first watch task ends, naming it.
+async fn first_stopped(tasks: &mut [tokio::task::JoinHandle<()>], kinds: &[&'static str]) -> Error {
+    let (result, i, _) = future::select_all(tasks.iter_mut()).await;
+    Error::WatchStopped { kind: kinds.get(i).copied().unwrap_or("?"), panicked: result.is_err_and(|e| e.is_panic()) }
 }
 
 /// Logs what the controller machinery reports. Reconcile failures are logged by the error

@@ -146,7 +146,7 @@ pub fn error_policy(tenant: Arc<ConferencingTenant>, error: &Error, ctx: Arc<Con
     if error.is_stale_view() {
         return Action::requeue(Duration::from_millis(500));
     }
-    let key = format!("tenant/{}/{}", tenant.namespace().unwrap_or_default(), tenant.uid().unwrap_or_default());
+    let key = super::backoff::tenant_key(&tenant.namespace().unwrap_or_default(), &tenant.uid().unwrap_or_default());
     let delay = ctx.backoff.failed(&key);
     tracing::warn!(tenant = %tenant.name_any(), namespace = ?tenant.namespace(), error = %error, retry_in = ?delay, "tenant reconcile failed; retrying");
     Action::requeue(delay)

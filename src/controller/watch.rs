@@ -30,6 +30,8 @@ pub trait Sink<K> {
     fn retain(&mut self, namespace: Option<&str>, present: &Present);
     /// Every namespace has been listed once.
     fn listed(&mut self) {}
+    /// Handling an event panicked (a bug); the event was skipped.
+    fn panicked(&mut self) {}
 }
 
 /// The objects a relist found, as (namespace, name).
@@ -55,14 +57,14 @@ where
     }
     while let Some((i, event)) = all.next().await {
         match event {
-            Ok(watcher::Event::Apply(o)) => sink.apply(o),
-            Ok(watcher::Event::Delete(o)) => sink.delete(o),
+            Ok(watcher::Event::Apply(o)) => contained(kind, &mut sink, o, S::apply),
+            Ok(watcher::Event::Delete(o)) => contained(kind, &mut sink, o, S::delete),
             Ok(watcher::Event::Init) => relists[i] = Some(HashSet::new()),
             Ok(watcher::Event::InitApply(o)) => {
                 if let Some(seen) = relists[i].as_mut() {
                     seen.insert((o.namespace().unwrap_or_default(), o.name_any()));
                 }
-                sink.apply(o);
+                contained(kind, &mut sink, o, S::apply);
             }
             Ok(watcher::Event::InitDone) => {
                 if let Some(seen) = relists[i].take() {
@@ -90,6 +92,18 @@ where
                 tracing::warn!(kind, namespace = namespaces[i].as_deref().unwrap_or("(all)"), error = %chain, "watch error; retrying with backoff");
             }
         }
+    }
+}
+
+/// Applies one event, containing a panic (a bug) to that event: the object is skipped
+/// (logged by kind, namespace and name) and every other object keeps flowing. A panic that
+/// escaped would end the watch, and the operator with it, on every restart: one object
+/// would take every tenant down.
+fn contained<K: kube::Resource, S: Sink<K>>(kind: &'static str, sink: &mut S, obj: K, f: fn(&mut S, K)) {
+    let (ns, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(sink, obj))).is_err() {
+        tracing::error!(kind, namespace = %ns, name = %name, "handling a watch event panicked (a bug); the object is skipped until it changes");
+        sink.panicked();
     }
 }
 

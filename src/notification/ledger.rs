@@ -16,9 +16,15 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::ConferencingUserStatus;
 use crate::planning::outbox::Attempt;
 
-/// How long a finished e-mail is remembered at most: a cache that has not caught up by then
-/// has a problem no ledger fixes, and memory must stay bounded.
+/// How long a failed attempt is remembered at most when no status write recorded it (the
+/// status cannot be written): forgetting it means only that the e-mail is tried again.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
+
+/// How many delivered e-mails are remembered per user while the cache does not show them.
+/// Forgetting a delivery would send it again, so deliveries are not forgotten with age (a
+/// status that cannot be written for an hour must not mean six copies); this bounds the
+/// memory instead. A user is owed a handful of e-mails at most at a time.
+pub const MAX_DELIVERED_PER_USER: usize = 32;
 
 /// What became of an e-mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +64,31 @@ impl Ledger {
         if progress == Progress::InFlight {
             self.queued.push_back((now, user.clone(), message_id.to_string()));
         }
-        self.users.entry(user.clone()).or_default().insert(message_id.to_string(), Entry { progress, since: now });
+        let delivered = matches!(progress, Progress::Done { attempt: Attempt::Delivered, .. });
+        let m = self.users.entry(user.clone()).or_default();
+        m.insert(message_id.to_string(), Entry { progress, since: now });
+        if delivered {
+            let mut ds: Vec<(Instant, String)> = m
+                .iter()
+                .filter(|(_, e)| matches!(e.progress, Progress::Done { attempt: Attempt::Delivered, .. }))
+                .map(|(id, e)| (e.since, id.clone()))
+                .collect();
+            if ds.len() > MAX_DELIVERED_PER_USER {
+                ds.sort();
+                for (_, id) in &ds[..ds.len() - MAX_DELIVERED_PER_USER] {
+                    m.remove(id);
+                }
+            }
+        }
+    }
+
+    /// Records the result of an e-mail that is in flight; nothing if the ledger no longer
+    /// holds it (its user was deleted meanwhile: the entry would never be forgotten).
+    pub fn finish(&mut self, user: &Key, message_id: &str, progress: Progress, now: Instant) {
+        let in_flight = self.users.get(user).and_then(|m| m.get(message_id)).is_some();
+        if in_flight {
+            self.set(user, message_id, progress, now);
+        }
     }
 
     /// What is known of `message_id`.
@@ -103,16 +133,13 @@ impl Ledger {
     }
 
     /// The status as the cache shows it: deliveries it lists as delivered are forgotten, and
-    /// anything finished more than [`FORGET_AFTER`] ago.
+    /// failed attempts finished more than [`FORGET_AFTER`] ago.
     pub fn observe(&mut self, user: &Key, status: Option<&ConferencingUserStatus>, now: Instant) {
         let shown = |id: &str| status.is_some_and(|s| s.notifications.delivered.iter().any(|d| d.message_id == id));
-        self.retain(user, |id, e| {
-            let old = now.saturating_duration_since(e.since) >= FORGET_AFTER;
-            match &e.progress {
-                Progress::InFlight => true,
-                Progress::Done { attempt: Attempt::Delivered, .. } => !shown(id) && !old,
-                Progress::Done { .. } => !old,
-            }
+        self.retain(user, |id, e| match &e.progress {
+            Progress::InFlight => true,
+            Progress::Done { attempt: Attempt::Delivered, .. } => !shown(id),
+            Progress::Done { .. } => now.saturating_duration_since(e.since) < FORGET_AFTER,
         });
     }
 
@@ -180,11 +207,39 @@ mod tests {
         assert_eq!(l.progress(&key(), "<gone>"), None, "no longer owed");
         assert_eq!(l.progress(&key(), "<f>"), Some(Progress::InFlight), "still sending");
         l.set(&key(), "<d>", done(Attempt::Delivered), t0);
+        l.set(&key(), "<t2>", done(Attempt::Transient("451".into())), t0);
         l.observe(&key(), None, t0 + FORGET_AFTER);
-        assert_eq!(l.len(), 1, "only what is in flight stays");
+        assert_eq!(l.progress(&key(), "<t2>"), None, "a failed attempt is forgotten after a while");
+        assert_eq!(l.len(), 2, "what is in flight, and the delivery the cache does not show, stay");
         assert!(l.stuck(Duration::from_secs(1), t0 + Duration::from_secs(2)));
         l.set(&key(), "<f>", done(Attempt::Delivered), t0 + Duration::from_secs(2));
         assert!(!l.stuck(Duration::from_secs(1), t0 + Duration::from_secs(3)), "nothing in flight any more");
+    }
+
+    #[test]
+    fn a_delivery_is_not_forgotten_with_age_only_beyond_a_bound_per_user() {
+        let (mut l, t0) = (Ledger::default(), Instant::now());
+        l.set(&key(), "<m>", done(Attempt::Delivered), t0);
+        // The status cannot be written for an hour.
+        l.observe(&key(), Some(&ConferencingUserStatus::default()), t0 + Duration::from_secs(3600));
+        assert_eq!(l.progress(&key(), "<m>"), Some(done(Attempt::Delivered)), "would be sent again");
+        for i in 0..MAX_DELIVERED_PER_USER {
+            l.set(&key(), &format!("<n{i}>"), done(Attempt::Delivered), t0 + Duration::from_secs(1 + i as u64));
+        }
+        assert_eq!(l.len(), MAX_DELIVERED_PER_USER);
+        assert_eq!(l.progress(&key(), "<m>"), None, "the oldest goes first");
+    }
+
+    #[test]
+    fn a_result_for_a_forgotten_user_is_not_recorded() {
+        let (mut l, t0) = (Ledger::default(), Instant::now());
+        l.set(&key(), "<m>", Progress::InFlight, t0);
+        l.forget_user(&key());
+        l.finish(&key(), "<m>", done(Attempt::Delivered), t0);
+        assert!(l.is_empty(), "the deleted user's entry is not recreated");
+        l.set(&key(), "<n>", Progress::InFlight, t0);
+        l.finish(&key(), "<n>", done(Attempt::Delivered), t0);
+        assert_eq!(l.progress(&key(), "<n>"), Some(done(Attempt::Delivered)));
     }
 
     #[test]

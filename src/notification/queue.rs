@@ -144,7 +144,7 @@ impl DeliveryQueue {
                             tracing::warn!(user = %user.name, namespace = %user.namespace, %kind, error = %e, "e-mail refused permanently")
                         }
                     }
-                    queue.set(&user, &message_id, Progress::Done { attempt, at: Timestamp::now() });
+                    queue.finish(&user, &message_id, Progress::Done { attempt, at: Timestamp::now() });
                     let _ = done.send(());
                     let _ = wake.send(ObjectRef::new(&user.name).within(&user.namespace));
                 }
@@ -159,6 +159,10 @@ impl DeliveryQueue {
 
     fn set(&self, user: &UserKey, message_id: &str, progress: Progress) {
         self.lock().set(&key(user), message_id, progress, Instant::now());
+    }
+
+    fn finish(&self, user: &UserKey, message_id: &str, progress: Progress) {
+        self.lock().finish(&key(user), message_id, progress, Instant::now());
     }
 
     /// What the ledger knows of an e-mail.

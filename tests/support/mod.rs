@@ -134,6 +134,11 @@ impl TestEnv {
         self.operator.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// The operator's exit code, once it has exited.
+    pub fn operator_exit_code(&mut self) -> Option<i32> {
+        self.operator.as_mut().and_then(|c| c.try_wait().ok().flatten()).and_then(|s| s.code())
+    }
+
     /// The operator's metrics, as `name{labels}` -> value.
     pub async fn metrics(&self) -> std::collections::HashMap<String, f64> {
         let port = http_port(&self.log()).expect("the operator logged its HTTP port");

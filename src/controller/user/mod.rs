@@ -155,7 +155,7 @@ pub fn error_policy(user: Arc<ConferencingUser>, error: &Error, ctx: Arc<Context
         tracing::debug!(user = %k.name, namespace = %k.namespace, error = %error, "stale view; retrying");
         return Action::requeue(Duration::from_millis(500));
     }
-    let delay = ctx.backoff.failed(&format!("user/{}/{}", k.namespace, k.uid));
+    let delay = ctx.backoff.failed(&crate::controller::backoff::user_key(&k.namespace, &k.uid));
     tracing::warn!(user = %k.name, namespace = %k.namespace, error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed; retrying");
     Action::requeue(delay)
 }
