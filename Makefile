@@ -1,9 +1,10 @@
 # The commands a contributor runs.
 .PHONY: crds argocd-cm test run lint up down
 
-crds: ## regenerate crds/ from the API types, and the Helm chart's copy of them
+crds: ## regenerate crds/ from the API types, and the Helm chart's and kustomize base's copies of them
 	cargo run --quiet -- crd --output-dir crds
 	cargo run --quiet -- crd --output-dir charts/conferencing-operator/files/crds
+	scripts/validate-manifests --fix
 
 argocd-cm: ## regenerate integrations/argocd/argocd-cm.yaml from the .lua files
 	UPDATE_ARGOCD_CM=1 cargo test --quiet --test argocd argocd_cm
