@@ -20,6 +20,8 @@ of user "conferencing"); the server writes to DIR:
                      {"mode": "reject-permanent"}  "550 5.7.1 rejected for testing" at RCPT TO
                                                    (and at DATA if switched mid-transaction)
                      {"mode": "reject-temporary"}  "451 4.3.0 try again later" at DATA
+                     {"mode": "slow", "delay": 5}  accept, after waiting `delay` seconds (default
+                                                   3) before answering DATA: a slow relay
                  An empty or unparsable file (e.g. caught mid-rewrite) keeps the previous mode.
 
 STARTTLS is offered (never required); AUTH PLAIN and LOGIN are accepted only after STARTTLS and
@@ -42,7 +44,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 USER = "conferencing"
-MODES = ("accept", "reject-permanent", "reject-temporary")
+MODES = ("accept", "reject-permanent", "reject-temporary", "slow")
 REJECT_PERMANENT = "550 5.7.1 rejected for testing"
 REJECT_TEMPORARY = "451 4.3.0 try again later"
 # A file changed this recently may change again within the file system's timestamp
@@ -61,6 +63,7 @@ class Control:
         self.path = path
         self.key = None
         self.mode = "accept"
+        self.delay = 3.0
 
     def get(self):
         try:
@@ -78,14 +81,15 @@ class Control:
             with open(self.path, "rb") as f:
                 data = json.loads(f.read())
             mode = data.get("mode", "accept")
-        except (OSError, ValueError, AttributeError):
+            delay = float(data.get("delay", 3))
+        except (OSError, ValueError, AttributeError, TypeError):
             # Most likely caught between truncate and write: keep the mode, read it again next time.
             return self.mode
         if mode not in MODES:
             if mode != self.mode:
                 warn("control file: unknown mode %r, accepting" % (mode,))
             mode = "accept"
-        self.key, self.mode = key, mode
+        self.key, self.mode, self.delay = key, mode, delay
         return mode
 
 
@@ -123,6 +127,8 @@ class Handler:
         if mode == "reject-temporary":
             self.note(session, envelope, envelope.rcpt_tos, "451")
             return REJECT_TEMPORARY
+        if mode == "slow":
+            await asyncio.sleep(self.control.delay)
         head = "X-Envelope-From: %s\r\nX-Envelope-To: %s\r\n" % (
             envelope.mail_from, ",".join(envelope.rcpt_tos))
         try:

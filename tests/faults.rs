@@ -459,6 +459,62 @@ async fn a_status_the_operator_cannot_read_stalls_no_one_and_is_rebuilt_without_
     assert!(env.operator_running());
 }
 
+#[tokio::test]
+async fn an_email_that_waited_for_a_slow_relay_goes_where_the_spec_says_when_it_is_sent() {
+    let Some(mut env) = TestEnv::new("queued-recheck").await else { return };
+    let server = SmtpServer::start(&env.ns);
+    let url = server.url();
+    // One connection: e-mails wait in the queue behind the one being sent.
+    env.start_operator_with(&[
+        "--smtp-url",
+        &url,
+        "--smtp-starttls",
+        "never",
+        "--mail-from",
+        FROM,
+        "--smtp-pool-size",
+        "1",
+    ]);
+    env.apply(&example_objects().0).await;
+    server.slow(6.0);
+    env.apply(&person("alice")).await;
+    // alice's e-mail holds the one connection (the relay answers after 6 s); bob's and
+    // carol's, created after it, wait in the queue behind it.
+    env.wait_user("alice", "her licence e-mail recorded as owed", |u| {
+        u.status.as_ref().is_some_and(|s| !s.notifications.pending.is_empty())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    env.apply(&person("bob")).await;
+    env.apply(&person("carol")).await;
+    for name in ["bob", "carol"] {
+        env.wait_user(name, "its licence e-mail recorded as owed", |u| {
+            u.status.as_ref().is_some_and(|s| !s.notifications.pending.is_empty())
+        })
+        .await;
+    }
+    // While their e-mails wait: bob's mail is to go elsewhere now, carol loses her licence.
+    let mut bob = person("bob");
+    bob.spec.send_email_to_address = Some("bob.new@acme.example".into());
+    env.apply(&bob).await;
+    let mut carol = person("carol");
+    carol.spec.audio_conferencing_license = false;
+    env.apply(&carol).await;
+    server.mode("accept");
+    wait_until("bob's licence e-mail", Duration::from_secs(60), || async {
+        (!mails_to(&server, "bob.new@acme.example").is_empty()).then_some(())
+    })
+    .await;
+    env.wait_converged(Duration::from_secs(3)).await;
+    assert!(mails_to(&server, "bob@acme.example").is_empty(), "nothing to the address bob no longer uses");
+    let to_carol: Vec<String> = mails_to(&server, "carol@acme.example").iter().map(|m| m.text.clone()).collect();
+    assert!(
+        to_carol.iter().all(|t| !t.contains("PIN:")),
+        "carol, no longer licensed, is not sent the PIN she was queued: {to_carol:?}"
+    );
+    assert_eq!(mails_to(&server, "alice@acme.example").len(), 1);
+}
+
 // ------------------------------------------------------------------ faults
 
 #[tokio::test]

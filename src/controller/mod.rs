@@ -40,7 +40,7 @@ use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::client::Clients;
 use crate::error::Error;
 use crate::notification::notifier::Notifier;
-use crate::notification::queue::DeliveryQueue;
+use crate::notification::queue::{DeliveryQueue, Workers};
 use crate::provisioning::secret::pin_secret_selector;
 use crate::telemetry::{KindLabels, Metrics, ReconcileLabels};
 use caches::{ClaimSink, SecretSink, TenantSink, UserSink, Wakers};
@@ -170,14 +170,14 @@ pub async fn run(
     let (users, user_writer) = reflector::store::<ConferencingUser>();
     let (tenants, tenant_writer) = reflector::store::<ConferencingTenant>();
     let delivery = config.notifier.as_ref().map(|n| {
-        DeliveryQueue::start(
-            n.clone(),
-            clients.api.clone(),
-            config.delivery_workers,
-            config.delivery_queue,
-            metrics.clone(),
-            user_tx.clone(),
-        )
+        let workers = Workers {
+            notifier: n.clone(),
+            client: clients.api.clone(),
+            recheck: user::recheck::rechecker(users.clone(), tenants.clone(), index.clone(), n.clone()),
+            fence: clients.fence.clone(),
+            wake: user_tx.clone(),
+        };
+        DeliveryQueue::start(workers, config.delivery_workers, config.delivery_queue, metrics.clone())
     });
 
     let plain = watcher::Config::default();

@@ -143,6 +143,11 @@ impl Ledger {
         });
     }
 
+    /// Forgets one e-mail (not sent after all: the next reconcile decides again).
+    pub fn drop_message(&mut self, user: &Key, message_id: &str) {
+        self.retain(user, |id, _| id != message_id);
+    }
+
     /// Forgets a deleted user (its queued entries are skipped by [`Ledger::stuck`]).
     pub fn forget_user(&mut self, user: &Key) {
         self.users.remove(user);

@@ -24,6 +24,7 @@ pub use super::ledger::Progress;
 use super::notifier::{Notifier, PreparedEmail};
 use super::templates::Pin;
 use crate::api::ConferencingUser;
+use crate::client::Fence;
 use crate::planning::conditions::DELIVERY_INTERNAL_ERROR;
 use crate::planning::outbox::Attempt;
 use crate::provisioning::secret::{SecretMeta, secret_pin};
@@ -44,8 +45,14 @@ pub struct UserKey {
 pub enum PinSource {
     /// The e-mail carries no PIN.
     None,
-    /// The PIN the reconcile just generated.
-    Known(Pin),
+    /// The PIN the reconcile just generated, under this generation (sent only if the user's
+    /// Secret still holds that generation when the e-mail goes out).
+    Known {
+        /// The PIN.
+        pin: Pin,
+        /// Its generation.
+        generation: String,
+    },
     /// The user's PIN Secret, read from the API when the e-mail is sent (PINs are not cached).
     Secret {
         /// Secret name.
@@ -61,6 +68,32 @@ pub struct Job {
     pub email: PreparedEmail,
     /// Its PIN.
     pub pin: PinSource,
+}
+
+/// What a worker learns when it looks at a job again just before sending it.
+pub enum Recheck {
+    /// Still owed: send this (addressed as the user's spec says now).
+    Send(Box<PreparedEmail>),
+    /// No longer owed as queued, for this reason: not sent, and forgotten, so that the
+    /// user's next reconcile decides again.
+    Stale(&'static str),
+}
+
+/// Looks at a job again just before it is sent (see `controller::user::recheck`).
+pub type Rechecker = Arc<dyn Fn(&Job) -> Recheck + Send + Sync>;
+
+/// What the workers need besides the jobs.
+pub struct Workers {
+    /// Renders and sends.
+    pub notifier: Arc<Notifier>,
+    /// Reads PIN Secrets.
+    pub client: kube::Client,
+    /// Looks at each job again before sending it.
+    pub recheck: Rechecker,
+    /// Nothing is sent while this process may not write (another replica may be leading).
+    pub fence: Fence,
+    /// Wakes the user of a finished e-mail.
+    pub wake: mpsc::UnboundedSender<ObjectRef<ConferencingUser>>,
 }
 
 /// Whether a job was taken.
@@ -84,16 +117,9 @@ pub struct DeliveryQueue {
 pub const GRACE: Duration = Duration::from_millis(1500);
 
 impl DeliveryQueue {
-    /// Starts `workers` workers sending through `notifier`, with room for `capacity` queued
-    /// e-mails. A finished e-mail wakes its user through `wake`.
-    pub fn start(
-        notifier: Arc<Notifier>,
-        client: kube::Client,
-        workers: usize,
-        capacity: usize,
-        metrics: Arc<Metrics>,
-        wake: mpsc::UnboundedSender<ObjectRef<ConferencingUser>>,
-    ) -> Arc<DeliveryQueue> {
+    /// Starts `workers` workers, with room for `capacity` queued e-mails. A finished e-mail
+    /// wakes its user.
+    pub fn start(deps: Workers, workers: usize, capacity: usize, metrics: Arc<Metrics>) -> Arc<DeliveryQueue> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let queue = Arc::new(DeliveryQueue {
             tx,
@@ -102,51 +128,15 @@ impl DeliveryQueue {
             metrics: metrics.clone(),
         });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let deps = Arc::new(deps);
         for _ in 0..workers.max(1) {
-            let (rx, queue, notifier, client, wake) =
-                (rx.clone(), Arc::downgrade(&queue), notifier.clone(), client.clone(), wake.clone());
+            let (rx, queue, deps) = (rx.clone(), Arc::downgrade(&queue), deps.clone());
             tokio::spawn(async move {
                 loop {
                     let Some((job, done)) = rx.lock().await.recv().await else { return };
-                    let Job { user, email, pin } = job;
-                    let message_id = email.message_id.clone();
-                    let kind = email.kind;
-                    let outcome = AssertUnwindSafe(send(&notifier, &client, &user, email, pin)).catch_unwind().await;
-                    let (attempt, panicked) = match outcome {
-                        Ok(a) => (a, false),
-                        Err(_) => (
-                            Attempt::Transient(format!(
-                                "{DELIVERY_INTERNAL_ERROR} the {kind} e-mail (a bug; see the operator's log); retrying"
-                            )),
-                            true,
-                        ),
-                    };
-                    let Some(queue) = queue.upgrade() else { return };
-                    if panicked {
-                        queue.metrics.panics.get_or_create(&KindLabels { kind: "delivery".into() }).inc();
-                        tracing::error!(user = %user.name, namespace = %user.namespace, %kind, "e-mail delivery panicked (a bug); retrying with backoff");
-                    }
-                    let result = match &attempt {
-                        Attempt::Delivered => "sent",
-                        Attempt::Transient(_) => "retried",
-                        Attempt::Permanent(_) => "failed",
-                    };
-                    queue.metrics.notifications.get_or_create(&NotificationLabels { result }).inc();
-                    queue.metrics.delivery_queue.dec();
-                    match &attempt {
-                        Attempt::Delivered => {
-                            tracing::info!(user = %user.name, namespace = %user.namespace, %kind, message_id = %message_id, "e-mail delivered")
-                        }
-                        Attempt::Transient(e) => {
-                            tracing::warn!(user = %user.name, namespace = %user.namespace, %kind, error = %e, "e-mail delivery failed; will retry")
-                        }
-                        Attempt::Permanent(e) => {
-                            tracing::warn!(user = %user.name, namespace = %user.namespace, %kind, error = %e, "e-mail refused permanently")
-                        }
-                    }
-                    queue.finish(&user, &message_id, Progress::Done { attempt, at: Timestamp::now() });
+                    let Some(q) = queue.upgrade() else { return };
+                    work(&q, &deps, job).await;
                     let _ = done.send(());
-                    let _ = wake.send(ObjectRef::new(&user.name).within(&user.namespace));
                 }
             });
         }
@@ -208,6 +198,81 @@ impl DeliveryQueue {
     }
 }
 
+/// One job: looked at again, sent, and its result recorded.
+async fn work(queue: &DeliveryQueue, deps: &Workers, job: Job) {
+    let user = job.user.clone();
+    let message_id = job.email.message_id.clone();
+    let kind = job.email.kind;
+    let wake = || {
+        let _ = deps.wake.send(ObjectRef::new(&user.name).within(&user.namespace));
+    };
+    queue.metrics.delivery_queue.dec();
+    // Checked first, and again by the fence on every API write: a paused leader that
+    // resumes after its lease expired sends nothing.
+    let recheck = if deps.fence.allows() {
+        std::panic::catch_unwind(AssertUnwindSafe(|| (deps.recheck)(&job)))
+    } else {
+        Ok(Recheck::Stale("this replica is no longer sure to be the leader"))
+    };
+    let email = match recheck {
+        Ok(Recheck::Send(email)) => *email,
+        Ok(Recheck::Stale(reason)) => {
+            tracing::info!(user = %user.name, namespace = %user.namespace, %kind, reason, "queued e-mail not sent: no longer owed as queued");
+            queue.metrics.notifications.get_or_create(&NotificationLabels { result: "superseded" }).inc();
+            queue.lock().drop_message(&key(&user), &message_id);
+            wake();
+            return;
+        }
+        Err(_) => {
+            record(queue, &user, &message_id, kind, panicked(queue, &user, kind));
+            wake();
+            return;
+        }
+    };
+    let attempt = match AssertUnwindSafe(send(&deps.notifier, &deps.client, &user, email, job.pin)).catch_unwind().await
+    {
+        Ok(a) => a,
+        Err(_) => panicked(queue, &user, kind),
+    };
+    record(queue, &user, &message_id, kind, attempt);
+    wake();
+}
+
+/// A panic while handling an e-mail (a bug): counted, logged without its message, and
+/// recorded as a transient failure, so that it is retried with backoff.
+fn panicked(queue: &DeliveryQueue, user: &UserKey, kind: crate::api::NotificationKind) -> Attempt {
+    queue.metrics.panics.get_or_create(&KindLabels { kind: "delivery".into() }).inc();
+    tracing::error!(user = %user.name, namespace = %user.namespace, %kind, "e-mail delivery panicked (a bug); retrying with backoff");
+    Attempt::Transient(format!("{DELIVERY_INTERNAL_ERROR} the {kind} e-mail (a bug; see the operator's log); retrying"))
+}
+
+fn record(
+    queue: &DeliveryQueue,
+    user: &UserKey,
+    message_id: &str,
+    kind: crate::api::NotificationKind,
+    attempt: Attempt,
+) {
+    let result = match &attempt {
+        Attempt::Delivered => "sent",
+        Attempt::Transient(_) => "retried",
+        Attempt::Permanent(_) => "failed",
+    };
+    queue.metrics.notifications.get_or_create(&NotificationLabels { result }).inc();
+    match &attempt {
+        Attempt::Delivered => {
+            tracing::info!(user = %user.name, namespace = %user.namespace, %kind, message_id = %message_id, "e-mail delivered")
+        }
+        Attempt::Transient(e) => {
+            tracing::warn!(user = %user.name, namespace = %user.namespace, %kind, error = %e, "e-mail delivery failed; will retry")
+        }
+        Attempt::Permanent(e) => {
+            tracing::warn!(user = %user.name, namespace = %user.namespace, %kind, error = %e, "e-mail refused permanently")
+        }
+    }
+    queue.finish(user, message_id, Progress::Done { attempt, at: Timestamp::now() });
+}
+
 fn key(user: &UserKey) -> (String, String) {
     (user.namespace.clone(), user.uid.clone())
 }
@@ -222,7 +287,7 @@ async fn send(
 ) -> Attempt {
     let pin = match pin {
         PinSource::None => None,
-        PinSource::Known(p) => Some(p),
+        PinSource::Known { pin, .. } => Some(pin),
         PinSource::Secret { name } => {
             let api: Api<Secret> = Api::namespaced(client.clone(), &user.namespace);
             match api.get_opt(&name).await {

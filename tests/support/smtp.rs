@@ -82,6 +82,11 @@ impl SmtpServer {
         std::fs::write(&self.control, format!("{{\"mode\": \"{mode}\"}}")).expect("control file");
     }
 
+    /// Answers DATA only after `seconds` (and then accepts): a slow relay.
+    pub fn slow(&self, seconds: f64) {
+        std::fs::write(&self.control, format!("{{\"mode\": \"slow\", \"delay\": {seconds}}}")).expect("control file");
+    }
+
     /// Every message received so far, raw.
     pub fn messages(&self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();

@@ -56,7 +56,10 @@ pub async fn deliver(
         let pin = match (entry.kind.carries_pin(), fresh_pin) {
             (false, _) => PinSource::None,
             // The PIN generated in this pass is the one the Secret now holds.
-            (true, Some(p)) => PinSource::Known(TemplatePin::new(p.expose())),
+            (true, Some(p)) => PinSource::Known {
+                pin: TemplatePin::new(p.expose()),
+                generation: status.pin_generation.clone().unwrap_or_default(),
+            },
             (true, None) => PinSource::Secret { name: pin_secret_name(&vu.name) },
         };
         let job = Job { user: user.clone(), email: notifier.prepare(&entry, vu, vt, status), pin };

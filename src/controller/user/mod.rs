@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod deliver;
 pub mod dereference;
+pub mod recheck;
 pub mod status;
 pub mod validate;
 

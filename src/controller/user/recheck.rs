@@ -1,0 +1,80 @@
+//! Step 5, at send time: a queued e-mail is looked at again just before it is sent, because
+//! it may have waited (a slow relay) while the user changed. It is sent only if it still
+//! follows from the user's spec and history as the caches show them now, to the recipient
+//! and from the sender they name now, with a PIN that is still the user's. Otherwise it is
+//! not sent, and the user's next reconcile decides again from the same caches, so the two
+//! never disagree for long.
+
+use std::sync::Arc;
+
+use kube::runtime::reflector::{ObjectRef, Store};
+use lettre::message::Mailbox;
+
+use crate::api::{ConferencingTenant, ConferencingUser, PendingNotification};
+use crate::controller::index::Index;
+use crate::notification::notifier::Notifier;
+use crate::notification::queue::{Job, PinSource, Recheck, Rechecker};
+use crate::planning::provenance::{self, Evidence};
+use crate::provisioning::secret::pin_secret_name;
+use crate::validation::{validate_tenant, validate_user};
+
+/// The recheck the delivery workers run, over the operator's caches.
+pub fn rechecker(
+    users: Store<ConferencingUser>,
+    tenants: Store<ConferencingTenant>,
+    index: Arc<Index>,
+    notifier: Arc<Notifier>,
+) -> Rechecker {
+    Arc::new(move |job: &Job| recheck(&users, &tenants, &index, &notifier, job))
+}
+
+fn recheck(
+    users: &Store<ConferencingUser>,
+    tenants: &Store<ConferencingTenant>,
+    index: &Index,
+    notifier: &Notifier,
+    job: &Job,
+) -> Recheck {
+    let who = &job.user;
+    let Some(user) = users
+        .get(&ObjectRef::new(&who.name).within(&who.namespace))
+        .filter(|u| u.metadata.uid.as_deref() == Some(who.uid.as_str()))
+    else {
+        return Recheck::Stale("the user was deleted");
+    };
+    let Some(tenant) = tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&who.namespace)) else {
+        return Recheck::Stale("the user's tenant is gone");
+    };
+    let Ok(vt) = validate_tenant(&tenant) else { return Recheck::Stale("the tenant's spec is invalid now") };
+    let Ok(vu) = validate_user(&user, &vt) else { return Recheck::Stale("the user's spec is invalid now") };
+
+    let secret = index.secret(&who.namespace, &pin_secret_name(&who.name)).filter(|s| s.owned_by(&who.uid));
+    let replacements = index.replacements_of(&who.namespace, &who.uid);
+    let evidence = Evidence {
+        secret_generation: secret.as_ref().and_then(|s| s.generation.as_deref()),
+        replacements: &replacements,
+    };
+    let entry = PendingNotification {
+        kind: job.email.kind,
+        message_id: job.email.message_id.clone(),
+        recipient: String::new(),
+        provider_name: None,
+        attempts: 0,
+        last_error: None,
+        next_attempt_time: None,
+        permanently_failed: false,
+    };
+    if !provenance::derivable(&entry, &vu, &vt, evidence) {
+        return Recheck::Stale("it no longer follows from the user's spec");
+    }
+    if let PinSource::Known { generation, .. } = &job.pin
+        && evidence.secret_generation != Some(generation.as_str())
+    {
+        return Recheck::Stale("a newer PIN replaced the one it carries");
+    }
+    let mut email = job.email.clone();
+    email.to = Mailbox::new(None, vu.recipient.address().clone());
+    email.from = notifier.sender(&vt);
+    email.locale = vu.locale;
+    Recheck::Send(Box::new(email))
+}
