@@ -59,6 +59,15 @@ pub enum Error {
         /// Attempts made.
         attempts: usize,
     },
+    /// A Secret under the user's PIN Secret name that is neither labelled as a PIN Secret nor
+    /// owned by the user: someone else's, never overwritten or deleted.
+    #[error(
+        "Secret {secret} exists and is not this operator's (it is not labelled as a PIN Secret and has no owner reference to this user); the operator does not overwrite it: delete or rename it to let the user be provisioned"
+    )]
+    SecretNameTaken {
+        /// `namespace/name`.
+        secret: String,
+    },
     /// A reconcile panicked: a bug. Contained, reported on the object, retried with backoff.
     #[error("{object}: internal error (a bug; see the operator's log): {what}")]
     Internal {
@@ -125,6 +134,7 @@ impl Error {
             Error::Status { .. } => "status",
             Error::ConferenceIdConflict { .. } => "conference_id_conflict",
             Error::IdSpaceExhausted { .. } => "id_space_exhausted",
+            Error::SecretNameTaken { .. } => "secret_name_taken",
             Error::Internal { .. } => "internal",
             Error::Flag { .. } => "flag",
             Error::Templates(_) => "templates",
@@ -152,13 +162,18 @@ impl Error {
     /// object is on its way through the watch, and the reconcile it triggers will redo the
     /// work. Not counted as a failure for backoff.
     pub fn is_stale_view(&self) -> bool {
-        self.kube_error().is_some_and(is_conflict)
+        self.kube_error().is_some_and(|e| matches!(e, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"))
     }
 }
 
 /// Whether a kube error is the API server's `409 AlreadyExists`/`Conflict`.
 pub fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+/// Whether a kube error is the API server's `409 AlreadyExists` (a create found the name taken).
+pub fn is_already_exists(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409 && s.reason == "AlreadyExists")
 }
 
 /// Whether a kube error is the API server's `404 NotFound`.

@@ -362,6 +362,69 @@ async fn a_user_recreated_with_the_same_name_gets_a_new_pin_never_the_old_users(
     assert_eq!(holder.uid, bob.uid().expect("uid"));
 }
 
+#[tokio::test]
+async fn a_secret_made_by_hand_under_a_users_pin_name_blocks_that_user_with_a_reason_and_is_never_overwritten() {
+    let Some((env, server)) = start_with_smtp("foreign-pin-name").await else { return };
+    // Not labelled as a PIN Secret, so the operator's watch never shows it.
+    let theirs: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "alice-conferencing-pin"},
+        "stringData": {"note": "someone else's"},
+    }))
+    .expect("secret");
+    env.apply(&theirs).await;
+    env.apply(&person("alice")).await;
+    env.apply(&person("bob")).await;
+    let alice = env.wait_reason("alice", "SecretNameTaken").await;
+    let message = ready_condition(&alice).map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("alice-conferencing-pin"), "the reason names the Secret: {message}");
+    env.wait_ready("bob").await;
+    let secret = env.api::<Secret>().get("alice-conferencing-pin").await.expect("the Secret is still there");
+    assert_eq!(secret.data.unwrap_or_default().keys().cloned().collect::<Vec<_>>(), vec!["note".to_string()]);
+    assert!(mails_to(&server, "alice@acme.example").is_empty());
+
+    // Its owner removes it: alice gets her PIN and one e-mail.
+    env.delete::<Secret>("alice-conferencing-pin").await;
+    env.wait_ready("alice").await;
+    wait_until("alice's licence e-mail", Duration::from_secs(30), || async {
+        (!mails_to(&server, "alice@acme.example").is_empty()).then_some(())
+    })
+    .await;
+    env.wait_converged(Duration::from_secs(3)).await;
+    assert_eq!(mails_to(&server, "alice@acme.example").len(), 1);
+    let writes = env.log().matches("resource=secrets namespace").count();
+    assert!(writes <= 12, "no hot loop against the Secret: {writes} Secret writes");
+
+    // bob's own Secret with its labels stripped by hand (out of the operator's watch, still
+    // his): the labels are put back; his PIN stays, and no one is e-mailed.
+    wait_until("bob's licence e-mail", Duration::from_secs(30), || async {
+        (!mails_to(&server, "bob@acme.example").is_empty()).then_some(())
+    })
+    .await;
+    let (pin, _) = env.pin("bob").await;
+    env.api::<Secret>()
+        .patch("bob-conferencing-pin", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": null}})))
+        .await
+        .expect("strip labels");
+    let relabelled = wait_until("bob's Secret labelled again", Duration::from_secs(30), || async {
+        let s = env.api::<Secret>().get("bob-conferencing-pin").await.ok()?;
+        s.metadata.labels.as_ref().is_some_and(|l| !l.is_empty()).then_some(s)
+    })
+    .await;
+    assert_eq!(relabelled.metadata.owner_references.unwrap_or_default().len(), 1);
+    env.wait_converged(Duration::from_secs(3)).await;
+    assert_eq!(env.pin("bob").await.0, pin, "his PIN is kept");
+    assert_eq!(mails_to(&server, "bob@acme.example").len(), 1, "no e-mail about labels");
+    // And the watch sees it again: deleting it now gives a new PIN and one e-mail.
+    env.delete::<Secret>("bob-conferencing-pin").await;
+    wait_until("bob's new-PIN e-mail", Duration::from_secs(30), || async {
+        (mails_to(&server, "bob@acme.example").len() == 2).then_some(())
+    })
+    .await;
+    assert_ne!(env.pin("bob").await.0, pin);
+    assert!(is_ready(&env.user("bob").await));
+}
+
 // ------------------------------------------------------------------ status is output
 
 #[tokio::test]

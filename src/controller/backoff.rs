@@ -45,7 +45,6 @@ impl Backoff {
     }
 }
 
-/// 1 s, 2 s, 4 s, ... capped at 5 minutes.
 /// The backoff key of a user.
 pub fn user_key(namespace: &str, uid: &str) -> String {
     format!("user/{namespace}/{uid}")
@@ -56,6 +55,7 @@ pub fn tenant_key(namespace: &str, uid: &str) -> String {
     format!("tenant/{namespace}/{uid}")
 }
 
+/// 1 s, 2 s, 4 s, ... capped at 5 minutes.
 pub fn delay(failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
     BASE.saturating_mul(factor).min(CAP)

@@ -76,6 +76,13 @@ pub fn for_reason(type_: &str, reason: &str, s: &Subject<'_>) -> Advice {
             "No free conference ID of the tenant's length is left.",
             format!("Raise spec.conferenceIds.length of {tenant}."),
         ),
+        (_, "SecretNameTaken") => advice(
+            "A Secret that is not the operator's has the name of this user's PIN Secret; the operator does not overwrite it.",
+            format!(
+                "Delete or rename that Secret (named in the message; `kubectl get secret -n {}`); {object} is then provisioned.",
+                s.namespace
+            ),
+        ),
         (_, "InternalError") => advice(
             "The operator hit an error (often the API server) and retries by itself.",
             "Nothing in the spec; if it lasts, read the operator's log and `kubectl describe` the object.",
@@ -128,6 +135,7 @@ mod tests {
             ("Ready", "TenantInvalid"),
             ("Ready", "ConferenceIdConflict"),
             ("Ready", "IdSpaceExhausted"),
+            ("Ready", "SecretNameTaken"),
             ("Ready", "InternalError"),
             ("Reconciling", "NotificationsPending"),
             ("Reconciling", "RetryingNotifications"),
@@ -137,6 +145,7 @@ mod tests {
             ("Stalled", "TenantInvalid"),
             ("Stalled", "ConferenceIdConflict"),
             ("Stalled", "IdSpaceExhausted"),
+            ("Stalled", "SecretNameTaken"),
             ("Stalled", "PermanentFailure"),
             ("NotificationDelivered", "Pending"),
             ("NotificationDelivered", "PermanentFailure"),

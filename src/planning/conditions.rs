@@ -9,8 +9,8 @@ use crate::api::condition::{DesiredCondition, merge_conditions, remove_condition
 use crate::api::{ConditionStatus, ConditionType, ConferencingUserStatus};
 
 /// `Ready=False` reasons that cannot clear without a change by a person.
-pub const STALLED_REASONS: [&str; 5] =
-    ["InvalidSpec", "TenantNotFound", "TenantInvalid", "ConferenceIdConflict", "IdSpaceExhausted"];
+pub const STALLED_REASONS: [&str; 6] =
+    ["InvalidSpec", "TenantNotFound", "TenantInvalid", "ConferenceIdConflict", "IdSpaceExhausted", "SecretNameTaken"];
 
 /// `Ready=False` reason of a reconcile that failed unexpectedly (a bug); retried with backoff.
 pub const INTERNAL_ERROR: &str = "InternalError";

@@ -33,6 +33,20 @@ pub fn pin_secret_selector() -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{COMPONENT_LABEL}={PIN_COMPONENT}")
 }
 
+/// Whether a Secret carries the PIN Secret labels (the ones the operator's watch selects).
+pub fn is_pin_secret(meta: &ObjectMeta) -> bool {
+    let labels = meta.labels.as_ref();
+    let has = |k: &str, v: &str| labels.and_then(|l| l.get(k)).is_some_and(|x| x == v);
+    has(MANAGED_BY_LABEL, MANAGED_BY_VALUE) && has(COMPONENT_LABEL, PIN_COMPONENT)
+}
+
+/// Puts the PIN Secret labels back on a Secret.
+pub fn label_as_pin_secret(meta: &mut ObjectMeta) {
+    let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+    labels.insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string());
+    labels.insert(COMPONENT_LABEL.to_string(), PIN_COMPONENT.to_string());
+}
+
 /// Builds the PIN Secret for `user`, holding `pin` for `generation`.
 pub fn pin_secret(user: &ConferencingUser, pin: &Pin, generation: &str) -> Secret {
     let name = pin_secret_name(&user.name_any());
@@ -68,6 +82,8 @@ pub struct SecretMeta {
     pub owner_name: Option<String>,
     /// The PIN generation its annotation names.
     pub generation: Option<String>,
+    /// Whether it carries the PIN Secret labels (the operator's watch sees only those).
+    pub labelled: bool,
 }
 
 impl SecretMeta {
@@ -79,6 +95,7 @@ impl SecretMeta {
             owner_uid: controller(meta).map(|o| o.uid.clone()),
             owner_name: controller(meta).map(|o| o.name.clone()),
             generation: meta.annotations.as_ref().and_then(|a| a.get(PIN_GENERATION_ANNOTATION)).cloned(),
+            labelled: is_pin_secret(meta),
         }
     }
 

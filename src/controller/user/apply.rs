@@ -11,12 +11,12 @@ use super::dereference::Dereferenced;
 use crate::api::{ConferenceIdClaim, ConferencingUser, ConferencingUserStatus};
 use crate::controller::context::Context;
 use crate::domain::{ConferenceId, IdLength};
-use crate::error::{Error, Result, is_conflict, is_not_found};
+use crate::error::{Error, Result, is_already_exists, is_conflict, is_not_found};
 use crate::planning::{Cleanup, Provision};
 use crate::provisioning::claim::{self, Holder};
 use crate::provisioning::conference_id;
 use crate::provisioning::pin::{self, Pin};
-use crate::provisioning::secret::{SecretMeta, pin_secret, pin_secret_name};
+use crate::provisioning::secret::{SecretMeta, label_as_pin_secret, pin_secret, pin_secret_name};
 
 /// Random candidates tried before giving up on allocating an ID.
 const MAX_ALLOCATION_ATTEMPTS: usize = 64;
@@ -39,6 +39,9 @@ pub async fn provision(
     steps: Vec<Provision>,
     status: &mut ConferencingUserStatus,
 ) -> Result<Option<Pin>> {
+    if let Some(own) = deref.pin_secret.as_ref().filter(|s| !s.labelled) {
+        relabel(ctx, user, own).await?;
+    }
     let mut generated = None;
     for step in steps {
         match step {
@@ -208,8 +211,9 @@ async fn release_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -
 }
 
 /// Writes the PIN Secret: created when there is none, replaced (conditioned on the
-/// resourceVersion last seen) when the user has one. An object of another owner under the
-/// name is deleted first (conditioned on its UID), never adopted.
+/// resourceVersion last seen) when the user has one. A PIN Secret of another owner under the
+/// name is deleted first (conditioned on its UID), never adopted; a Secret that is not a PIN
+/// Secret is never touched (see [`name_taken`]).
 async fn write_pin(
     ctx: &Context,
     user: &ConferencingUser,
@@ -242,13 +246,84 @@ async fn write_pin(
                 .await
                 .map_err(apply_error(user, format!("replacing PIN Secret {ns}/{name}")))?
         }
-        None => api
-            .create(&PostParams::default(), &secret)
-            .await
-            .map_err(apply_error(user, format!("creating PIN Secret {ns}/{name}")))?,
+        None => match api.create(&PostParams::default(), &secret).await {
+            Ok(written) => written,
+            Err(e) if is_already_exists(&e) => {
+                name_taken(ctx, user, &api, &mut secret, e).await.map_err(|f| f.error(user, &ns, &name))?
+            }
+            Err(e) => return Err(apply_error(user, format!("creating PIN Secret {ns}/{name}"))(e)),
+        },
     };
     ctx.index.record_secret(&ns, &name, SecretMeta::from_meta(&written.metadata));
     Ok(())
+}
+
+/// Puts the labels back on the user's own PIN Secret after someone removed them by hand:
+/// without them the operator's watch cannot see the Secret, so a later deletion would go
+/// unnoticed. The PIN is kept (it is still the user's), and nothing is e-mailed.
+async fn relabel(ctx: &Context, user: &ConferencingUser, own: &SecretMeta) -> Result<()> {
+    let ns = user.namespace().unwrap_or_default();
+    let name = pin_secret_name(&user.name_any());
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let action = |what: &str| format!("{what} PIN Secret {ns}/{name} to restore its labels");
+    let mut secret = api.get(&name).await.map_err(apply_error(user, action("reading")))?;
+    if secret.metadata.uid.as_deref() != Some(own.uid.as_str()) {
+        // Replaced meanwhile: the watch or the next reconcile sees the new one.
+        return Ok(());
+    }
+    label_as_pin_secret(&mut secret.metadata);
+    let written =
+        api.replace(&name, &PostParams::default(), &secret).await.map_err(apply_error(user, action("updating")))?;
+    tracing::info!(user = %user.name_any(), namespace = %ns, "PIN Secret labels restored (removed by hand)");
+    ctx.index.record_secret(&ns, &name, SecretMeta::from_meta(&written.metadata));
+    Ok(())
+}
+
+/// Why a PIN Secret could not be created over a name already taken.
+enum Taken {
+    /// Someone else's Secret: left alone.
+    Foreign,
+    /// A PIN Secret the watch has not shown yet: now in the index, for the next reconcile.
+    NotYetSeen(kube::Error),
+    /// Reading or replacing it failed.
+    Api(&'static str, kube::Error),
+}
+
+impl Taken {
+    fn error(self, user: &ConferencingUser, ns: &str, name: &str) -> Error {
+        match self {
+            Taken::Foreign => Error::SecretNameTaken { secret: format!("{ns}/{name}") },
+            Taken::NotYetSeen(e) => apply_error(user, format!("creating PIN Secret {ns}/{name}"))(e),
+            Taken::Api(action, e) => apply_error(user, format!("{action} Secret {ns}/{name}"))(e),
+        }
+    }
+}
+
+/// The create found the name taken by a Secret the cache does not show. The operator's watch
+/// sees only labelled PIN Secrets, so this is one of: the user's own Secret whose labels were
+/// removed by hand (replaced, labels restored, with the PIN just generated), a PIN Secret the
+/// watch has not delivered yet (recorded; the next reconcile decides on it), or someone
+/// else's Secret (never touched: the user is blocked until it is removed).
+async fn name_taken(
+    ctx: &Context,
+    user: &ConferencingUser,
+    api: &Api<Secret>,
+    secret: &mut Secret,
+    exists: kube::Error,
+) -> std::result::Result<Secret, Taken> {
+    let ns = user.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    let existing = api.get_metadata(&name).await.map_err(|e| Taken::Api("reading", e))?;
+    let meta = SecretMeta::from_meta(&existing.metadata);
+    if meta.owned_by(&user.uid().unwrap_or_default()) {
+        secret.meta_mut().resource_version = Some(meta.resource_version.clone());
+        return api.replace(&name, &PostParams::default(), secret).await.map_err(|e| Taken::Api("replacing", e));
+    }
+    if meta.labelled {
+        ctx.index.record_secret(&ns, &name, meta);
+        return Err(Taken::NotYetSeen(exists));
+    }
+    Err(Taken::Foreign)
 }
 
 async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser, deref: &Dereferenced) -> Result<()> {

@@ -20,11 +20,13 @@ use crate::provisioning::secret::{SecretMeta, pin_secret_name};
 pub struct Dereferenced {
     /// The tenant named by `spec.tenantRef`, in the user's namespace.
     pub tenant: Option<Arc<ConferencingTenant>>,
-    /// The user's own PIN Secret (owned by this user's UID).
+    /// The user's own PIN Secret (owned by this user's UID; labels stripped by hand are put
+    /// back by the apply step).
     pub pin_secret: Option<SecretMeta>,
-    /// An object with the PIN Secret's name that is not this user's (a user deleted and
-    /// re-created with the same name left it, or someone made it by hand); replaced, never
-    /// adopted.
+    /// A PIN Secret (labelled) with this user's PIN Secret name that is not this user's (a
+    /// user deleted and re-created with the same name left it, or someone copied one);
+    /// replaced, never adopted. An unlabelled one is not a PIN Secret: the user is blocked
+    /// (`SecretNameTaken`) until its owner removes it.
     pub foreign_secret: Option<SecretMeta>,
     /// The IDs this user holds claims on.
     pub own_claims: Vec<ConferenceId>,
@@ -55,13 +57,15 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
                 source,
             })?
             .map(|m| SecretMeta::from_meta(&m.metadata));
-        if let Some(s) = &secret {
+        if let Some(s) = secret.as_ref().filter(|s| s.labelled || s.owned_by(&uid)) {
             ctx.index.record_secret(&ns, &secret_name, s.clone());
         }
     }
     let (pin_secret, foreign_secret) = match secret {
         Some(s) if s.owned_by(&uid) => (Some(s), None),
-        Some(s) => (None, Some(s)),
+        Some(s) if s.labelled => (None, Some(s)),
+        // Neither this user's nor a PIN Secret: someone else's, never touched.
+        Some(_) => return Err(Error::SecretNameTaken { secret: format!("{ns}/{secret_name}") }),
         None => (None, None),
     };
     let own_claims = ctx.index.claims_of(&ns, &uid);

@@ -50,7 +50,14 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         return Ok(Action::requeue(CACHE_CATCH_UP));
     }
     crate::fault::maybe_panic("reconcile", &who.namespace, &who.name);
-    let deref = dereference::dereference(&user, &ctx).await?;
+    let deref = match dereference::dereference(&user, &ctx).await {
+        Ok(d) => d,
+        Err(e @ Error::SecretNameTaken { .. }) => {
+            write_blocked(&ctx, &user, "SecretNameTaken", &e.to_string()).await?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let (vu, vt) = match validate::validate(&user, &deref) {
         Ok(v) => v,
         Err(blocked) => {
@@ -72,8 +79,16 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
     let fresh_pin = match apply::provision(&ctx, &user, &deref, provision, &mut status).await {
         Ok(p) => p,
         // Another user took the ID between the cache read and the claim; the index now knows
-        // the holder, and the next plan reports the conflict (or picks another ID).
-        Err(Error::ConferenceIdConflict { .. }) => return Ok(Action::requeue(Duration::from_millis(500))),
+        // the holder, and the next plan reports the conflict (or picks another ID). Retried
+        // with the user's backoff, so that an index that keeps disagreeing with the API
+        // cannot make a hot loop.
+        Err(e @ Error::ConferenceIdConflict { .. }) => return Err(e),
+        // Someone else's Secret under the PIN Secret's name: reported, retried with backoff
+        // (the watch sees only labelled Secrets, so its removal wakes no one).
+        Err(e @ Error::SecretNameTaken { .. }) => {
+            write_blocked(&ctx, &user, "SecretNameTaken", &e.to_string()).await?;
+            return Err(e);
+        }
         Err(e @ Error::IdSpaceExhausted { .. }) => {
             write_blocked(&ctx, &user, "IdSpaceExhausted", &e.to_string()).await?;
             return Ok(Action::await_change());
