@@ -63,6 +63,8 @@ pub struct Metrics {
     pub ids_issued: Counter,
     /// 1 while this process holds the leader lease.
     pub leader: Gauge,
+    /// Normal Events not written one by one (beyond a namespace's rate), summed up instead.
+    pub events_summarised: Counter,
     pending_by_user: Mutex<HashMap<String, i64>>,
 }
 
@@ -92,6 +94,7 @@ impl Metrics {
             pins_issued: Counter::default(),
             ids_issued: Counter::default(),
             leader: Gauge::default(),
+            events_summarised: Counter::default(),
             pending_by_user: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
@@ -118,6 +121,11 @@ impl Metrics {
         registry.register("pins_issued", "Leader PINs generated", m.pins_issued.clone());
         registry.register("conference_ids_issued", "Conference IDs claimed", m.ids_issued.clone());
         registry.register("leader", "1 while this process holds the leader lease", m.leader.clone());
+        registry.register(
+            "events_summarised",
+            "Normal Events beyond a namespace's rate, summed up in one Event per reason instead",
+            m.events_summarised.clone(),
+        );
         Metrics { registry, ..m }
     }
 

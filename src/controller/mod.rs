@@ -257,7 +257,7 @@ pub async fn run(
     }
 
     let ctx = Arc::new(Context {
-        events: events::Events::new(clients.api.clone()),
+        events: events::Events::new(clients.api.clone(), metrics.clone()),
         client: clients.api.clone(),
         users: users.clone(),
         tenants: tenants.clone(),

@@ -166,13 +166,21 @@ impl DeliveryQueue {
         let user = job.user.clone();
         let message_id = job.email.message_id.clone();
         let (done_tx, done_rx) = oneshot::channel();
+        // Marked before it is handed over: a worker may finish it before `try_send` returns,
+        // and its result must not be overwritten by a late `InFlight`.
+        let before = self.progress(&user, &message_id);
+        self.set(&user, &message_id, Progress::InFlight);
+        self.metrics.delivery_queue.inc();
         match self.tx.try_send((job, done_tx)) {
-            Ok(()) => {
-                self.set(&user, &message_id, Progress::InFlight);
-                self.metrics.delivery_queue.inc();
-                Submitted::Queued(done_rx)
+            Ok(()) => Submitted::Queued(done_rx),
+            Err(_) => {
+                self.metrics.delivery_queue.dec();
+                match before {
+                    Some(p) => self.set(&user, &message_id, p),
+                    None => self.lock().drop_message(&key(&user), &message_id),
+                }
+                Submitted::Full
             }
-            Err(_) => Submitted::Full,
         }
     }
 

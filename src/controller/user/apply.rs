@@ -39,9 +39,11 @@ pub async fn provision(
     steps: Vec<Provision>,
     status: &mut ConferencingUserStatus,
 ) -> Result<Option<Pin>> {
-    if let Some(own) = deref.pin_secret.as_ref().filter(|s| !s.labelled) {
-        relabel(ctx, user, own).await?;
-    }
+    let relabelled = match deref.pin_secret.as_ref().filter(|s| !s.labelled) {
+        Some(own) => Some(relabel(ctx, user, own).await?),
+        None => None,
+    };
+    let own = relabelled.as_ref().or(deref.pin_secret.as_ref());
     let mut generated = None;
     for step in steps {
         match step {
@@ -52,7 +54,7 @@ pub async fn provision(
             }
             Provision::GeneratePin { generation, length } => {
                 let pin = pin::generate(length, status.conference_id.as_deref());
-                write_pin(ctx, user, deref, &pin, &generation).await?;
+                write_pin(ctx, user, deref, own, &pin, &generation).await?;
                 ctx.metrics.pins_issued.inc();
                 generated = Some(pin);
             }
@@ -218,6 +220,7 @@ async fn write_pin(
     ctx: &Context,
     user: &ConferencingUser,
     deref: &Dereferenced,
+    own: Option<&SecretMeta>,
     pin: &Pin,
     generation: &str,
 ) -> Result<()> {
@@ -239,12 +242,19 @@ async fn write_pin(
     let mut secret = pin_secret(user, pin, generation);
     // The error is built from the action only: a kube error never echoes the request body,
     // so the PIN cannot reach a log through it.
-    let written = match &deref.pin_secret {
+    let written = match own {
         Some(own) => {
             secret.meta_mut().resource_version = Some(own.resource_version.clone());
-            api.replace(&name, &PostParams::default(), &secret)
-                .await
-                .map_err(apply_error(user, format!("replacing PIN Secret {ns}/{name}")))?
+            match api.replace(&name, &PostParams::default(), &secret).await {
+                Ok(written) => written,
+                Err(e) => {
+                    if is_not_found(&e) {
+                        // Deleted meanwhile: the next reconcile must not find it in the index.
+                        ctx.index.forget_secret(&ns, &name);
+                    }
+                    return Err(apply_error(user, format!("replacing PIN Secret {ns}/{name}"))(e));
+                }
+            }
         }
         None => match api.create(&PostParams::default(), &secret).await {
             Ok(written) => written,
@@ -261,22 +271,26 @@ async fn write_pin(
 /// Puts the labels back on the user's own PIN Secret after someone removed them by hand:
 /// without them the operator's watch cannot see the Secret, so a later deletion would go
 /// unnoticed. The PIN is kept (it is still the user's), and nothing is e-mailed.
-async fn relabel(ctx: &Context, user: &ConferencingUser, own: &SecretMeta) -> Result<()> {
+/// Returns the Secret as now written. Gone or replaced meanwhile, it fails (and the
+/// reconcile is retried): the next reconcile reads it again, since dereference records only
+/// labelled Secrets in the index and no watch event would report this one's fate.
+async fn relabel(ctx: &Context, user: &ConferencingUser, own: &SecretMeta) -> Result<SecretMeta> {
     let ns = user.namespace().unwrap_or_default();
     let name = pin_secret_name(&user.name_any());
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let action = |what: &str| format!("{what} PIN Secret {ns}/{name} to restore its labels");
     let mut secret = api.get(&name).await.map_err(apply_error(user, action("reading")))?;
     if secret.metadata.uid.as_deref() != Some(own.uid.as_str()) {
-        // Replaced meanwhile: the watch or the next reconcile sees the new one.
-        return Ok(());
+        let replaced = kube::core::Status::failure("replaced by another Secret meanwhile", "Conflict").with_code(409);
+        return Err(apply_error(user, action("reading"))(kube::Error::Api(replaced.boxed())));
     }
     label_as_pin_secret(&mut secret.metadata);
     let written =
         api.replace(&name, &PostParams::default(), &secret).await.map_err(apply_error(user, action("updating")))?;
     tracing::info!(user = %user.name_any(), namespace = %ns, "PIN Secret labels restored (removed by hand)");
-    ctx.index.record_secret(&ns, &name, SecretMeta::from_meta(&written.metadata));
-    Ok(())
+    let meta = SecretMeta::from_meta(&written.metadata);
+    ctx.index.record_secret(&ns, &name, meta.clone());
+    Ok(meta)
 }
 
 /// Why a PIN Secret could not be created over a name already taken.

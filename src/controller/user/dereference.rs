@@ -57,7 +57,9 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
                 source,
             })?
             .map(|m| SecretMeta::from_meta(&m.metadata));
-        if let Some(s) = secret.as_ref().filter(|s| s.labelled || s.owned_by(&uid)) {
+        // Only what the watch can see goes into the index: an unlabelled Secret would stay
+        // there after its deletion, which no watch event reports.
+        if let Some(s) = secret.as_ref().filter(|s| s.labelled) {
             ctx.index.record_secret(&ns, &secret_name, s.clone());
         }
     }

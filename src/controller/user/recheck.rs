@@ -42,6 +42,9 @@ fn recheck(
     else {
         return Recheck::Stale("the user was deleted");
     };
+    if user.metadata.deletion_timestamp.is_some() {
+        return Recheck::Stale("the user is being deleted");
+    }
     let Some(tenant) = tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&who.namespace)) else {
         return Recheck::Stale("the user's tenant is gone");
     };
