@@ -279,13 +279,13 @@ impl Sink<PartialObjectMeta<Secret>> for SecretSink {
     }
 
     fn delete(&mut self, s: PartialObjectMeta<Secret>) {
-        self.wake.send(self.index.delete_secret(&s.namespace().unwrap_or_default(), &s.name_any()));
+        self.wake.send(self.index.delete_secret(&s.namespace().unwrap_or_default(), &s.name_any(), s.uid().as_deref()));
     }
 
     fn retain(&mut self, namespace: Option<&str>, present: &Present) {
         for (ns, name) in self.index.secret_names(namespace) {
             if !present.contains(&(ns.clone(), name.clone())) {
-                self.wake.send(self.index.delete_secret(&ns, &name));
+                self.wake.send(self.index.delete_secret(&ns, &name, None));
             }
         }
     }

@@ -416,10 +416,16 @@ impl Index {
     }
 
     /// A PIN Secret was deleted. Wakes its owner.
-    pub fn delete_secret(&self, ns: &str, name: &str) -> Wake {
+    /// With `uid`, only that Secret: the deletion event of a Secret can arrive after the
+    /// operator created its successor under the same name, which must stay.
+    pub fn delete_secret(&self, ns: &str, name: &str, uid: Option<&str>) -> Wake {
         let mut wake = Wake::default();
         let mut m = self.write();
-        if let Some(old) = m.secrets.remove(&(ns.to_string(), name.to_string()))
+        let key = (ns.to_string(), name.to_string());
+        if uid.is_some_and(|u| m.secrets.get(&key).is_some_and(|s| s.uid != u)) {
+            return wake;
+        }
+        if let Some(old) = m.secrets.remove(&key)
             && let (Some(uid), Some(owner)) = (old.owner_uid, old.owner_name)
             && m.users.get(&(ns.to_string(), owner.clone())).is_some_and(|e| e.uid == uid)
         {
@@ -610,14 +616,14 @@ mod tests {
         let idx = Index::default();
         let alice = user("alice", "acme");
         provisioned(&idx, &alice);
-        let wake = idx.delete_secret("ns1", &pin_secret_name("alice"));
+        let wake = idx.delete_secret("ns1", &pin_secret_name("alice"), None);
         assert!(wake.users.contains(&("ns1".into(), "alice".into())));
         // Re-created alice (another UID) is not woken for the old alice's Secret.
         idx.apply_secret(&pin_secret_of(&alice));
         let mut again = user("alice", "acme");
         again.metadata.uid = Some("uid-alice-2".into());
         idx.apply_user(&again);
-        assert!(idx.delete_secret("ns1", &pin_secret_name("alice")).users.is_empty());
+        assert!(idx.delete_secret("ns1", &pin_secret_name("alice"), None).users.is_empty());
     }
 
     #[test]

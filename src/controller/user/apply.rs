@@ -259,7 +259,7 @@ async fn write_pin(
         None => match api.create(&PostParams::default(), &secret).await {
             Ok(written) => written,
             Err(e) if is_already_exists(&e) => {
-                name_taken(ctx, user, &api, &mut secret, e).await.map_err(|f| f.error(user, &ns, &name))?
+                return Err(name_taken(ctx, user, &api, &name, e).await.error(user, &ns, &name));
             }
             Err(e) => return Err(apply_error(user, format!("creating PIN Secret {ns}/{name}"))(e)),
         },
@@ -313,31 +313,29 @@ impl Taken {
     }
 }
 
-/// The create found the name taken by a Secret the cache does not show. The operator's watch
-/// sees only labelled PIN Secrets, so this is one of: the user's own Secret whose labels were
-/// removed by hand (replaced, labels restored, with the PIN just generated), a PIN Secret the
-/// watch has not delivered yet (recorded; the next reconcile decides on it), or someone
-/// else's Secret (never touched: the user is blocked until it is removed).
+/// The create found the name taken by a Secret the cache does not show (the operator's watch
+/// sees only labelled PIN Secrets): the user's own or another PIN Secret is recorded for the
+/// next reconcile to decide on; someone else's Secret is never touched (the user is blocked
+/// until it is removed).
 async fn name_taken(
     ctx: &Context,
     user: &ConferencingUser,
     api: &Api<Secret>,
-    secret: &mut Secret,
+    name: &str,
     exists: kube::Error,
-) -> std::result::Result<Secret, Taken> {
+) -> Taken {
     let ns = user.namespace().unwrap_or_default();
-    let name = secret.name_any();
-    let existing = api.get_metadata(&name).await.map_err(|e| Taken::Api("reading", e))?;
+    let existing = match api.get_metadata(name).await {
+        Ok(m) => m,
+        Err(e) => return Taken::Api("reading", e),
+    };
     let meta = SecretMeta::from_meta(&existing.metadata);
-    if meta.owned_by(&user.uid().unwrap_or_default()) {
-        secret.meta_mut().resource_version = Some(meta.resource_version.clone());
-        return api.replace(&name, &PostParams::default(), secret).await.map_err(|e| Taken::Api("replacing", e));
+    // Never overwritten here: the plan that chose a new PIN did not know this Secret.
+    if meta.owned_by(&user.uid().unwrap_or_default()) || meta.labelled {
+        ctx.index.record_secret(&ns, name, meta);
+        return Taken::NotYetSeen(exists);
     }
-    if meta.labelled {
-        ctx.index.record_secret(&ns, &name, meta);
-        return Err(Taken::NotYetSeen(exists));
-    }
-    Err(Taken::Foreign)
+    Taken::Foreign
 }
 
 async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser, deref: &Dereferenced) -> Result<()> {
