@@ -93,7 +93,7 @@ impl SmtpServer {
         for sub in ["new", "cur"] {
             if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
                 let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                paths.sort();
+                paths.sort_by_cached_key(|p| arrival(p));
                 out.extend(paths.into_iter().filter_map(|p| std::fs::read(p).ok()));
             }
         }
@@ -123,4 +123,19 @@ impl Drop for SmtpServer {
     fn drop(&mut self) {
         self.down();
     }
+}
+
+/// The order a message arrived in, from Python's Maildir name `SECONDS.M<micros>P<pid>Q<n>.host`:
+/// its numbers are not zero-padded, so names sort by arrival only across whole seconds.
+fn arrival(path: &std::path::Path) -> (u64, u64, u64, String) {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let mut parts = name.split('.');
+    let secs = parts.next().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+    let rest = parts.next().unwrap_or_default();
+    let num = |after: char, before: char| {
+        rest.split_once(after).and_then(|(_, r)| r.split(before).next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    let micros = num('M', 'P');
+    let count = rest.split_once('Q').and_then(|(_, n)| n.parse().ok()).unwrap_or(0);
+    (secs, micros, count, name)
 }
