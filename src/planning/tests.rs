@@ -744,14 +744,20 @@ fn a_claim_deleted_by_hand_is_claimed_again_without_an_email() {
     assert_eq!(w.claims, vec![held]);
 }
 
+/// A converged user whose ID carol now holds (its claim is gone); returns the lost ID.
+fn id_lost_to_carol(u: &ConferencingUser, t: &ConferencingTenant) -> (World, ConferenceId) {
+    let mut w = enabled_world(u, t);
+    let lost = w.claims[0].clone();
+    w.claims.clear();
+    w.current_holder = Some(Holder { name: "carol".into(), uid: "uid-carol".into() });
+    (w, lost)
+}
+
 #[test]
 fn an_id_lost_to_another_user_is_replaced_and_the_user_told() {
     let t = tenant("acme");
     let u = user("alice", "acme");
-    let mut w = enabled_world(&u, &t);
-    let lost = w.claims[0].clone();
-    w.claims.clear();
-    w.current_holder = Some(Holder { name: "carol".into(), uid: "uid-carol".into() });
+    let (mut w, lost) = id_lost_to_carol(&u, &t);
     let p = w.run(&u, &t);
     w.current_holder = None;
     assert_eq!(
@@ -768,10 +774,7 @@ fn an_id_lost_to_another_user_is_replaced_and_the_user_told() {
 fn a_reassignment_interrupted_before_its_status_write_is_finished_and_the_user_told_once() {
     let t = tenant("acme");
     let u = user("alice", "acme");
-    let mut w = enabled_world(&u, &t);
-    let lost = w.claims[0].clone();
-    w.claims.clear();
-    w.current_holder = Some(Holder { name: "carol".into(), uid: "uid-carol".into() });
+    let (mut w, lost) = id_lost_to_carol(&u, &t);
     // The new claim is created; the operator dies before the status write.
     let first = w.plan(&u, &t);
     let first = w.apply(first, 1);
