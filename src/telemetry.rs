@@ -131,13 +131,16 @@ impl Metrics {
 
     /// Records how many e-mails one user is owed; the gauge is the sum over users.
     pub fn set_pending(&self, user_uid: &str, pending: usize) {
+        let pending = i64::try_from(pending).unwrap_or(i64::MAX);
         let mut map = self.pending_by_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if pending == 0 {
-            map.remove(user_uid);
+        // The gauge moves by the difference: summing every user's count on each call made
+        // a reconcile cost O(users) under this lock.
+        let before = if pending == 0 {
+            map.remove(user_uid).unwrap_or(0)
         } else {
-            map.insert(user_uid.to_string(), i64::try_from(pending).unwrap_or(i64::MAX));
-        }
-        self.notifications_pending.set(map.values().sum());
+            map.insert(user_uid.to_string(), pending).unwrap_or(0)
+        };
+        self.notifications_pending.inc_by(pending.saturating_sub(before));
     }
 
     /// The total of [`Metrics::api_writes`].
@@ -191,4 +194,25 @@ pub fn install_panic_hook() {
         let message = info.payload().downcast_ref::<&'static str>().copied().unwrap_or("(message withheld)");
         tracing::error!(%location, message, "panic (a bug); the operator contains it and carries on");
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pending_gauge_is_the_sum_over_users_as_counts_change_and_users_go() {
+        let m = Metrics::new();
+        m.set_pending("a", 2);
+        m.set_pending("b", 3);
+        assert_eq!(m.notifications_pending.get(), 5);
+        m.set_pending("a", 1);
+        assert_eq!(m.notifications_pending.get(), 4);
+        m.set_pending("b", 0);
+        m.set_pending("b", 0);
+        m.set_pending("c", 0);
+        assert_eq!(m.notifications_pending.get(), 1);
+        m.set_pending("a", 0);
+        assert_eq!(m.notifications_pending.get(), 0);
+    }
 }
