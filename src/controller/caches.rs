@@ -48,9 +48,12 @@ impl Wakers {
 /// staged here and the store stays empty and not ready (nothing reads it yet: the
 /// controllers start afterwards, and kube's controller waits for its store to be ready);
 /// then they are handed over as one initial list, which makes the store ready.
+///
+/// Staged objects are boxed: a user is about 1 KiB inline, and a map of 10,000 of them
+/// held inline grew by doubling a 20 MiB table, the operator's peak memory on a restart.
 pub struct Staged<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
     writer: Writer<K>,
-    staged: Option<std::collections::HashMap<ObjectRef<K>, K>>,
+    staged: Option<std::collections::HashMap<ObjectRef<K>, Box<K>>>,
 }
 
 impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Staged<K> {
@@ -67,7 +70,7 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Staged<K> {
     fn apply(&mut self, obj: K) {
         match &mut self.staged {
             Some(s) => {
-                s.insert(ObjectRef::from_obj(&obj), obj);
+                s.insert(ObjectRef::from_obj(&obj), Box::new(obj));
             }
             None => self.writer.apply_watcher_event(&watcher::Event::Apply(obj)),
         }
@@ -101,8 +104,10 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Staged<K> {
     fn finish(&mut self) {
         if let Some(staged) = self.staged.take() {
             self.writer.apply_watcher_event(&watcher::Event::Init);
+            // One at a time: the writer keeps its own copy, and each staged one is freed
+            // before the next is handed over.
             for (_, o) in staged {
-                self.writer.apply_watcher_event(&watcher::Event::InitApply(o));
+                self.writer.apply_watcher_event(&watcher::Event::InitApply(*o));
             }
             self.writer.apply_watcher_event(&watcher::Event::InitDone);
         }
