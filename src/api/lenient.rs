@@ -20,12 +20,14 @@ const MAX_DROPS: usize = 64;
 /// paths dropped (empty when all of it was readable).
 pub fn salvage<T: Default>(
     mut value: Value,
-    strict: impl for<'a, 'b> Fn(serde_path_to_error::Deserializer<'a, 'b, Value>) -> Result<T, serde_json::Error>,
+    strict: impl for<'a, 'b, 'c> Fn(serde_path_to_error::Deserializer<'a, 'b, &'c Value>) -> Result<T, serde_json::Error>,
 ) -> (T, Vec<String>) {
     let mut dropped = Vec::new();
     for _ in 0..MAX_DROPS {
         let mut track = Track::new();
-        let result = strict(serde_path_to_error::Deserializer::new(value.clone(), &mut track));
+        // Read from a borrowed value: a copy per attempt doubled the garbage every list and
+        // watch event of thousands of users left behind.
+        let result = strict(serde_path_to_error::Deserializer::new(&value, &mut track));
         match result {
             Ok(t) => return (t, dropped),
             Err(_) => {
@@ -45,7 +47,7 @@ pub fn salvage<T: Default>(
 /// Deserializes via [`salvage`] for a `Deserialize` impl; `strict` is the derived decoder.
 pub fn deserialize<'de, D, T>(
     d: D,
-    strict: impl for<'a, 'b> Fn(serde_path_to_error::Deserializer<'a, 'b, Value>) -> Result<T, serde_json::Error>,
+    strict: impl for<'a, 'b, 'c> Fn(serde_path_to_error::Deserializer<'a, 'b, &'c Value>) -> Result<T, serde_json::Error>,
 ) -> Result<(T, Vec<String>), D::Error>
 where
     D: Deserializer<'de>,
