@@ -107,6 +107,28 @@ pub fn is_forbidden(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// `s` as it may be printed to a terminal or a log line: every character [`is_forbidden`]
+/// refuses (control characters, which carry ESC sequences such as OSC 52 clipboard writes and
+/// cursor movement, line separators and bidirectional overrides) is written as a visible
+/// `\u{...}` escape, and so is a backslash, so that an escaped value cannot be mistaken for
+/// a different one. Values from objects and files are hostile: print them only through this.
+pub fn escape_for_terminal(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c == '\\' || is_forbidden(c)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if is_forbidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Why a string is not a [`DisplayText`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DisplayTextError {
@@ -161,6 +183,18 @@ impl fmt::Display for DisplayText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_escaping_leaves_no_control_character_and_is_unambiguous() {
+        let osc52 = "team\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2A";
+        let shown = escape_for_terminal(osc52);
+        assert!(!shown.chars().any(is_forbidden), "{shown:?}");
+        assert_eq!(shown, "team\\u{1b}]52;c;ZXZpbA==\\u{7}\\u{1b}[2A");
+        // A literal backslash-u in the input cannot pass for an escaped control character.
+        assert_eq!(escape_for_terminal("a\\u{1b}"), "a\\\\u{1b}");
+        assert_eq!(escape_for_terminal("rlo\u{202E}x"), "rlo\\u{202e}x");
+        assert!(matches!(escape_for_terminal("plain café"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn display_text_refuses_what_spoofs_or_breaks_headers() {
