@@ -61,7 +61,24 @@ pub fn cause_of(message_id: &str, kind: NotificationKind, uid: &str) -> Option<S
     let local = inner.strip_suffix(MESSAGE_ID_DOMAIN)?.strip_suffix('@')?;
     let rest = local.strip_prefix(kind.slug())?.strip_prefix('.')?;
     let cause = rest.strip_suffix(clean(uid).as_str())?.strip_suffix('.')?;
-    (!cause.is_empty()).then(|| cause.to_string())
+    // One spelling per message: a cause that the operator would not have written this way
+    // (`g01.t1` for `g1.t1`, upper-case hex in a token) is not one of its Message-IDs. Without
+    // this, each spelling of one owed e-mail was a "new" e-mail, sent again.
+    (is_canonical(cause) && self::message_id(uid, kind, cause) == message_id).then(|| cause.to_string())
+}
+
+/// Whether `cause` is exactly what one of the cause constructors writes.
+fn is_canonical(cause: &str) -> bool {
+    if let Some(rest) = cause.strip_prefix("reassigned.") {
+        return ConferenceId::parse(rest).is_some_and(|id| reassigned_cause(&id) == cause);
+    }
+    if let Some(ms) = cause.strip_prefix("restore.") {
+        return ms.parse::<u64>().is_ok_and(|n| n.to_string() == ms);
+    }
+    if cause.starts_with('g') {
+        return generations_of(cause).is_some_and(|(u, t)| u >= 0 && t >= 0 && generation_cause(u, t) == cause);
+    }
+    token_of(cause).is_some_and(|t| token_cause(&t) == cause)
 }
 
 /// A Message-ID as it may be shown in an Event: printable ASCII only, bounded, since it may
@@ -101,5 +118,28 @@ mod tests {
         assert_eq!(token_of("rzz"), None);
         assert_eq!(generations_of("g3.t12"), Some((3, 12)));
         assert_eq!(generations_of("g3"), None);
+    }
+
+    #[test]
+    fn a_message_id_has_one_spelling() {
+        let uid = "uid-alice";
+        let kind = NotificationKind::PinReset;
+        let id = message_id(uid, kind, &generation_cause(1, 1));
+        assert!(cause_of(&id, kind, uid).is_some());
+        // The spellings of one Message-ID that the parser used to accept (issue 17).
+        for other in ["g01.t1", "g001.t1", "g+1.t1", "g1.t01", "g1.t+1", "g-0.t1"] {
+            let forged = id.replace("g1.t1", other);
+            assert_eq!(cause_of(&forged, kind, uid), None, "{forged}");
+        }
+        let token = message_id(uid, kind, &token_cause("J"));
+        assert!(cause_of(&token, kind, uid).is_some());
+        assert_eq!(cause_of(&token.replace("r4a", "r4A"), kind, uid), None);
+        let lost = ConferenceId::parse("8885844").expect("id");
+        let re = message_id(uid, kind, &reassigned_cause(&lost));
+        assert!(cause_of(&re, kind, uid).is_some());
+        assert_eq!(cause_of(&re.replace("8885844", "08885844"), kind, uid), None);
+        let restore = message_id(uid, kind, "restore.1800000000123");
+        assert!(cause_of(&restore, kind, uid).is_some());
+        assert_eq!(cause_of(&restore.replace("restore.1", "restore.01"), kind, uid), None);
     }
 }
