@@ -7,13 +7,22 @@
 //! one per reconcile), so there is nothing to merge: each Event is one create, and nothing is
 //! kept.
 //!
-//! Normal Events (outcomes: "licence assigned, e-mailed to ...") are limited per namespace by
-//! a token bucket: a person's change is always recorded, but a bulk change (10,000 users
-//! created by one commit) would cost the API server one more write per user for a record that
-//! each user's status already holds (`notifications.delivered`). Beyond the bucket, outcomes
-//! are counted and summed up in one Event per reason every 2 s. Warnings are never
-//! limited. Each namespace has its own bucket, so one tenant's bulk change cannot silence
-//! another's Events.
+//! Every Event is limited, Warnings as well as Normal ones, by token buckets per namespace and
+//! per object: a person's change is always recorded, but a bulk change (10,000 users created
+//! by one commit) would cost the API server one more write per user for a record that each
+//! user's status already holds, and an object someone else can write (a status writer forging
+//! a thousand entries) must not be able to make the operator write a thousand Events. Beyond
+//! the buckets, Events are counted and summed up in one Event per namespace, severity and
+//! reason every 2 s. Each namespace has its own buckets, so one tenant's bulk change cannot
+//! silence another's Events.
+//!
+//! The bound, for the documentation: whatever one write to an object does, the operator
+//! writes at most [`PER_OBJECT_BURST`] Events about that object at once (then one per
+//! [`PER_OBJECT_EVERY`]), and at most one summary per reason and severity every 2 s.
+//!
+//! Events are written by a background task, never inside a reconcile: a reconcile hands them
+//! to a bounded queue and goes on; when the queue is full, the Event is counted into the
+//! summary like one beyond the buckets.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -46,24 +55,29 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(2);
 /// Publishes Events.
 #[derive(Clone)]
 pub struct Events {
-    client: Client,
-    instance: String,
     limiter: Arc<Mutex<Limiter>>,
     metrics: Arc<Metrics>,
+    queue: tokio::sync::mpsc::Sender<(ObjectReference, PlannedEvent)>,
 }
+
+/// Events waiting for the writer. Beyond it, Events are summed up instead.
+const QUEUE: usize = 1024;
 
 impl Events {
     /// Events written with `client`, reported by this instance (the pod's name). Starts the
-    /// task that writes the summaries of outcomes beyond the limit.
+    /// task that writes them, and the task that writes the summaries of those beyond the limit.
     pub fn new(client: Client, metrics: Arc<Metrics>) -> Self {
-        let events = Self {
-            client,
-            instance: std::env::var("POD_NAME").unwrap_or_else(|_| CONTROLLER_NAME.into()),
-            limiter: Arc::new(Mutex::new(Limiter::default())),
-            metrics,
-        };
+        let instance = std::env::var("POD_NAME").unwrap_or_else(|_| CONTROLLER_NAME.into());
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<(ObjectReference, PlannedEvent)>(QUEUE);
+        let events = Self { limiter: Arc::new(Mutex::new(Limiter::default())), metrics, queue };
+        let (writer_client, writer_instance) = (client.clone(), instance.clone());
+        // Ends when the last `Events` (the last sender) is dropped.
+        tokio::spawn(async move {
+            while let Some((regarding, event)) = rx.recv().await {
+                write(&writer_client, &writer_instance, &regarding, &event).await;
+            }
+        });
         // The task holds the limiter weakly: it ends when the last `Events` is dropped.
-        let (client, instance) = (events.client.clone(), events.instance.clone());
         let limiter = Arc::downgrade(&events.limiter);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SUMMARY_EVERY);
@@ -85,15 +99,25 @@ impl Events {
         self.limiter.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Publishes `event` about `obj`. A failure is logged, not returned: an Event that cannot
-    /// be written must not undo or repeat the work it describes.
+    /// Hands `event` about `obj` to the writer, or counts it for a summary. Never waits for
+    /// the API server: an Event that cannot be written must not delay, undo or repeat the
+    /// work it describes.
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: &PlannedEvent) {
         let regarding = obj.object_ref(&());
-        if event.severity == Severity::Normal && !self.lock().admit(&regarding, &event.reason, Instant::now()) {
+        let now = Instant::now();
+        if !self.lock().admit(&regarding, event, now) {
             self.metrics.events_summarised.inc();
             return;
         }
-        write(&self.client, &self.instance, &regarding, event).await;
+        if let Err(e) = self.queue.try_send((regarding, event.clone())) {
+            let (regarding, event) = match e {
+                tokio::sync::mpsc::error::TrySendError::Full(x) | tokio::sync::mpsc::error::TrySendError::Closed(x) => {
+                    x
+                }
+            };
+            self.lock().hold(&regarding, &event, now);
+            self.metrics.events_summarised.inc();
+        }
     }
 }
 
@@ -105,50 +129,124 @@ async fn write(client: &Client, instance: &str, regarding: &ObjectReference, eve
     }
 }
 
-/// Token buckets per namespace, and the outcomes each left unpublished.
-#[derive(Default)]
-struct Limiter {
-    namespaces: HashMap<String, Bucket>,
-}
+/// Warning Events a namespace may publish at once, and per second after that.
+pub const WARNING_BURST: f64 = 20.0;
+/// See [`WARNING_BURST`].
+pub const WARNING_PER_SECOND: f64 = 1.0;
+/// Events about one object that may be published at once.
+pub const PER_OBJECT_BURST: f64 = 5.0;
+/// After the burst, one Event about the object per this long.
+pub const PER_OBJECT_EVERY: Duration = Duration::from_secs(5);
 
+/// A token bucket.
 struct Bucket {
     tokens: f64,
     at: Instant,
-    /// Per reason: how many, and the last object (the summary's subject).
-    held: BTreeMap<String, (u64, ObjectReference)>,
+}
+
+impl Bucket {
+    fn full(burst: f64, now: Instant) -> Self {
+        Self { tokens: burst, at: now }
+    }
+    fn refill(&mut self, burst: f64, per_second: f64, now: Instant) {
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * per_second).min(burst);
+        self.at = now;
+    }
+    fn is_full(&self, burst: f64, per_second: f64, now: Instant) -> bool {
+        self.tokens + now.duration_since(self.at).as_secs_f64() * per_second >= burst
+    }
+}
+
+/// A namespace's buckets, and the Events they left unpublished.
+struct Namespace {
+    normal: Bucket,
+    warning: Bucket,
+    /// Per severity and reason: how many, and the last object (the summary's subject).
+    held: BTreeMap<(bool, String), (u64, ObjectReference)>,
+}
+
+/// Token buckets per namespace and per object.
+#[derive(Default)]
+struct Limiter {
+    namespaces: HashMap<String, Namespace>,
+    /// Keyed by namespace, kind and name.
+    objects: HashMap<(String, String, String), Bucket>,
+}
+
+fn per_object_rate() -> f64 {
+    1.0 / PER_OBJECT_EVERY.as_secs_f64()
 }
 
 impl Limiter {
-    /// Whether a Normal Event may be written now; if not, it is counted for the summary.
-    fn admit(&mut self, regarding: &ObjectReference, reason: &str, now: Instant) -> bool {
+    fn namespace(&mut self, regarding: &ObjectReference, now: Instant) -> &mut Namespace {
         let ns = regarding.namespace.clone().unwrap_or_default();
-        let b = self.namespaces.entry(ns).or_insert(Bucket { tokens: BURST, at: now, held: BTreeMap::new() });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * PER_SECOND).min(BURST);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        self.namespaces.entry(ns).or_insert_with(|| Namespace {
+            normal: Bucket::full(BURST, now),
+            warning: Bucket::full(WARNING_BURST, now),
+            held: BTreeMap::new(),
+        })
+    }
+
+    /// Whether an Event may be written now; if not, it is counted for the summary.
+    fn admit(&mut self, regarding: &ObjectReference, event: &PlannedEvent, now: Instant) -> bool {
+        let key = (
+            regarding.namespace.clone().unwrap_or_default(),
+            regarding.kind.clone().unwrap_or_default(),
+            regarding.name.clone().unwrap_or_default(),
+        );
+        let object = self.objects.entry(key).or_insert_with(|| Bucket::full(PER_OBJECT_BURST, now));
+        object.refill(PER_OBJECT_BURST, per_object_rate(), now);
+        let ns = self.namespaces.entry(regarding.namespace.clone().unwrap_or_default()).or_insert_with(|| Namespace {
+            normal: Bucket::full(BURST, now),
+            warning: Bucket::full(WARNING_BURST, now),
+            held: BTreeMap::new(),
+        });
+        let bucket = if event.severity == Severity::Warning {
+            ns.warning.refill(WARNING_BURST, WARNING_PER_SECOND, now);
+            &mut ns.warning
+        } else {
+            ns.normal.refill(BURST, PER_SECOND, now);
+            &mut ns.normal
+        };
+        if object.tokens >= 1.0 && bucket.tokens >= 1.0 {
+            object.tokens -= 1.0;
+            bucket.tokens -= 1.0;
             return true;
         }
-        let held = b.held.entry(reason.to_string()).or_insert((0, regarding.clone()));
-        held.0 += 1;
-        held.1 = regarding.clone();
+        self.hold(regarding, event, now);
         false
     }
 
-    /// The summaries due, one per namespace and reason; forgets buckets that are full again.
+    /// Counts an Event that was not written into its namespace's summary.
+    fn hold(&mut self, regarding: &ObjectReference, event: &PlannedEvent, now: Instant) {
+        let ns = self.namespace(regarding, now);
+        let held = ns
+            .held
+            .entry((event.severity == Severity::Warning, event.reason.clone()))
+            .or_insert((0, regarding.clone()));
+        held.0 += 1;
+        held.1 = regarding.clone();
+    }
+
+    /// The summaries due, one per namespace, severity and reason; forgets buckets that are
+    /// full again.
     fn summaries(&mut self, now: Instant) -> Vec<(ObjectReference, PlannedEvent)> {
         let mut out = Vec::new();
         self.namespaces.retain(|_, b| {
-            for (reason, (n, regarding)) in std::mem::take(&mut b.held) {
+            for ((warning, reason), (n, regarding)) in std::mem::take(&mut b.held) {
                 let kind = regarding.kind.clone().unwrap_or_default();
                 let message = format!(
-                    "{n} more {reason} outcomes in this namespace (the last for this {kind}) were not each recorded as an Event: more than {BURST} at once, then {PER_SECOND} per second, are summed up here; each object's status records its own"
+                    "{n} more {reason} Events in this namespace (the last about this {kind}) were not each written: Events are limited per namespace and per object ({PER_OBJECT_BURST} at once about one object), and those beyond are summed up here; each object's status records its own state"
                 );
-                out.push((regarding, PlannedEvent::normal(&reason, message)));
+                out.push((
+                    regarding,
+                    if warning { PlannedEvent::warning(&reason, message) } else { PlannedEvent::normal(&reason, message) },
+                ));
             }
-            let full = b.tokens + now.duration_since(b.at).as_secs_f64() * PER_SECOND >= BURST;
-            !full
+            !(b.normal.is_full(BURST, PER_SECOND, now) && b.warning.is_full(WARNING_BURST, WARNING_PER_SECOND, now))
         });
+        let rate = per_object_rate();
+        self.objects.retain(|_, o| !o.is_full(PER_OBJECT_BURST, rate, now));
         out
     }
 }
@@ -198,25 +296,57 @@ mod tests {
         }
     }
 
+    fn normal(reason: &str) -> PlannedEvent {
+        PlannedEvent::normal(reason, "m")
+    }
+
     #[test]
     fn a_bulk_change_is_summed_up_and_cannot_silence_another_namespace() {
         let mut l = Limiter::default();
         let t0 = Instant::now();
-        let admitted = (0..1000).filter(|i| l.admit(&user("a", &format!("u{i}")), "LicenseAssigned", t0)).count();
+        let admitted =
+            (0..1000).filter(|i| l.admit(&user("a", &format!("u{i}")), &normal("LicenseAssigned"), t0)).count();
         assert_eq!(admitted, BURST as usize);
         // Another namespace still has its whole bucket.
-        assert!(l.admit(&user("b", "alice"), "PinReset", t0));
+        assert!(l.admit(&user("b", "alice"), &normal("PinReset"), t0));
         // Tokens come back with time.
-        assert!(l.admit(&user("a", "late"), "PinReset", t0 + Duration::from_secs(1)));
+        assert!(l.admit(&user("a", "late"), &normal("PinReset"), t0 + Duration::from_secs(1)));
         let sums = l.summaries(t0 + Duration::from_secs(1));
         assert_eq!(sums.len(), 1);
         let (regarding, e) = &sums[0];
         assert_eq!(regarding.name.as_deref(), Some("u999"));
         assert_eq!(e.reason, "LicenseAssigned");
-        assert!(e.message.starts_with("900 more LicenseAssigned outcomes"), "{}", e.message);
-        // Said once; a namespace whose bucket refilled is forgotten.
+        assert!(e.message.starts_with("900 more LicenseAssigned Events"), "{}", e.message);
+        // Said once; buckets that refilled are forgotten.
         assert!(l.summaries(t0 + Duration::from_secs(60)).is_empty());
-        assert!(l.namespaces.is_empty());
+        assert!(l.namespaces.is_empty() && l.objects.is_empty());
+    }
+
+    #[test]
+    fn one_object_gets_a_few_events_at_once_whatever_its_writer_forged() {
+        let mut l = Limiter::default();
+        let t0 = Instant::now();
+        let alice = user("a", "alice");
+        let warn = PlannedEvent::warning("NotificationDropped", "m");
+        let admitted = (0..1000).filter(|_| l.admit(&alice, &warn, t0)).count();
+        assert_eq!(admitted, PER_OBJECT_BURST as usize, "per object, Warnings included");
+        // Another object in the namespace is not silenced by it.
+        assert!(l.admit(&user("a", "bob"), &warn, t0));
+        assert!(l.admit(&alice, &warn, t0 + PER_OBJECT_EVERY), "and alice earns one back");
+        let sums = l.summaries(t0 + PER_OBJECT_EVERY);
+        assert_eq!(sums.len(), 1);
+        assert_eq!(sums[0].1.severity, Severity::Warning, "a Warning summary for Warnings");
+        assert!(sums[0].1.message.starts_with("995 more NotificationDropped"), "{}", sums[0].1.message);
+    }
+
+    #[test]
+    fn warnings_are_limited_per_namespace_too() {
+        let mut l = Limiter::default();
+        let t0 = Instant::now();
+        let warn = PlannedEvent::warning("RequestTokenReused", "m");
+        let admitted = (0..100).filter(|i| l.admit(&user("a", &format!("u{i}")), &warn, t0)).count();
+        assert_eq!(admitted, WARNING_BURST as usize);
+        assert!(l.admit(&user("a", "x"), &normal("LicenseAssigned"), t0), "Normal Events have their own bucket");
     }
 
     #[test]
