@@ -15,7 +15,7 @@ use conferencing_operator::notification::mail::{SmtpConfig, StartTls, Transport,
 use conferencing_operator::notification::notifier::{Notifier, context};
 use conferencing_operator::notification::templates::{Pin, Templates};
 use conferencing_operator::planning::outbox::Attempt;
-use conferencing_operator::validation::{validate_tenant, validate_user};
+use conferencing_operator::validation::{ClusterPolicy, validate_tenant, validate_user};
 use futures::StreamExt;
 use lettre::AsyncTransport;
 
@@ -50,7 +50,7 @@ async fn main() {
     };
     let tenant: ConferencingTenant =
         serde_yaml::from_str(include_str!("../examples/acme/tenant.yaml")).expect("tenant");
-    let vt = validate_tenant(&tenant).expect("valid tenant");
+    let vt = validate_tenant(&tenant, &ClusterPolicy::unrestricted()).expect("valid tenant");
     let template: ConferencingUser =
         serde_yaml::from_str(include_str!("../examples/acme/users/alice.yaml")).expect("user");
     let mut users = Vec::with_capacity(N);

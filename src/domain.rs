@@ -34,14 +34,18 @@ impl IdLength {
     }
 }
 
-/// A conference ID: 4 to 12 ASCII digits.
+/// A conference ID: 4 to 12 ASCII digits, no leading zero.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConferenceId(String);
 
 impl ConferenceId {
-    /// Accepts 4 to 12 ASCII digits.
+    /// Accepts 4 to 12 ASCII digits, the first not `0`. Phone systems strip leading zeros
+    /// from what a caller keys in, so `08885844` and `8885844` reach the same meeting: with
+    /// leading zeros allowed, two users could each hold "their own" spelling of one dialled ID.
+    /// One canonical spelling per ID keeps uniqueness in the tenant a property of the strings.
     pub fn parse(s: &str) -> Option<Self> {
-        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())).then(|| Self(s.to_string()))
+        ((4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0'))
+            .then(|| Self(s.to_string()))
     }
     /// The digits.
     pub fn as_str(&self) -> &str {
@@ -55,32 +59,114 @@ impl fmt::Display for ConferenceId {
     }
 }
 
-/// A syntactically valid e-mail address (RFC 5321 mailbox, as lettre parses it) with no
-/// character that could spoof or break an e-mail header.
+/// An e-mail address in the one grammar every mail relay reads the same way: a dot-atom
+/// local part and a host name, nothing else.
+///
+/// Refused, beyond what could break a header: `%` and `!` (Postfix's `allow_percent_hack` and
+/// `swap_bangpath`, on by default, deliver `attacker%evil.example@corp.example` and
+/// `evil.example!attacker@corp.example` to evil.example, past any check of the domain after
+/// the `@`), quoted local parts, source routes (`@relay:user@host`), address literals
+/// (`user@[192.0.2.1]`) and IP-address domains. The domain is compared in its normalised form
+/// (IDNA to ASCII, lower case), so `bücher.example` and `BÜCHER.example` are one domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmailAddress(lettre::Address);
+pub struct EmailAddress {
+    address: lettre::Address,
+    /// The domain as DNS and relays see it: IDNA ASCII, lower case.
+    domain: String,
+}
+
+/// The same grammar as a JSON-schema `pattern`, for the CRDs (Go RE2 and Rust `regex` both
+/// accept it). The domain part is looser here than in [`EmailAddress::parse`] (IDNA cannot be
+/// written as a pattern); every character the pattern lets through in it is one a domain may
+/// hold before normalisation.
+pub const EMAIL_PATTERN: &str = r#"^[A-Za-z0-9#$&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9#$&'*+/=?^_`{|}~-]+)*@[^\x00-\x20\x7F-\x9F\x{2028}\x{2029}\x{202A}-\x{202E}\x{2066}-\x{2069}@%!:;,<>()\[\]\\"]+$"#;
+
+/// Why a string is not an [`EmailAddress`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// Not `local@domain` with exactly one `@`.
+    #[error("is not an address of the form name@domain.example")]
+    Shape,
+    /// A character no relay may read as routing or a header break.
+    #[error(
+        "contains {}, which is not allowed in an address (mail relays route on % and !, and control or bidirectional characters spoof or break headers)",
+        describe(*.0)
+    )]
+    Forbidden(char),
+    /// Quoted local part, empty label or a dot at either end.
+    #[error(
+        "has a local part (before the @) that is not dot-separated letters, digits and !#$&'*+/=?^_`{{|}}~- (no quotes)"
+    )]
+    LocalPart,
+    /// Not a host name: an address literal, an IP address, or not a valid (international)
+    /// domain.
+    #[error(
+        "has a domain that is not a host name such as acme.example (address literals and IP addresses are not allowed)"
+    )]
+    Domain,
+    /// Longer than SMTP allows.
+    #[error("is longer than SMTP allows (64 characters before the @, 254 in all)")]
+    TooLong,
+}
+
+fn is_atext(c: char) -> bool {
+    // RFC 5322 atext without `%` and `!`.
+    c.is_ascii_alphanumeric() || "#$&'*+/=?^_`{|}~-".contains(c)
+}
 
 impl EmailAddress {
-    /// Parses an address.
-    pub fn parse(s: &str) -> Option<Self> {
-        if s.chars().any(is_forbidden) {
-            return None;
+    /// Parses an address in the strict grammar.
+    pub fn parse(s: &str) -> Result<Self, AddressError> {
+        if let Some(c) = s.chars().find(|&c| is_forbidden(c) || c == '%' || c == '!' || c.is_whitespace()) {
+            return Err(AddressError::Forbidden(c));
         }
-        s.parse::<lettre::Address>().ok().map(Self)
+        let (local, domain) = s.split_once('@').ok_or(AddressError::Shape)?;
+        if domain.contains('@') || local.is_empty() || domain.is_empty() {
+            return Err(AddressError::Shape);
+        }
+        if local.len() > 64 || s.len() > 254 {
+            return Err(AddressError::TooLong);
+        }
+        if !local.split('.').all(|atom| !atom.is_empty() && atom.chars().all(is_atext)) {
+            return Err(AddressError::LocalPart);
+        }
+        let ascii = normalise_domain(domain).ok_or(AddressError::Domain)?;
+        let address = format!("{local}@{domain}").parse::<lettre::Address>().map_err(|_| AddressError::Shape)?;
+        Ok(Self { address, domain: ascii })
     }
     /// The parsed address.
     pub fn address(&self) -> &lettre::Address {
-        &self.0
+        &self.address
     }
-    /// The domain part, lower-cased (domains are case-insensitive).
-    pub fn domain(&self) -> String {
-        self.0.domain().to_ascii_lowercase()
+    /// The domain as relays see it: IDNA ASCII, lower case.
+    pub fn domain(&self) -> &str {
+        &self.domain
     }
+}
+
+/// `domain` as DNS sees it (IDNA to ASCII, lower case), if it is a host name: LDH labels of 1
+/// to 63 characters, 253 in all, not an IP address.
+pub fn normalise_domain(domain: &str) -> Option<String> {
+    if domain.starts_with('[') {
+        return None;
+    }
+    let ascii = match url::Host::parse(domain).ok()? {
+        url::Host::Domain(d) => d.to_ascii_lowercase(),
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => return None,
+    };
+    let is_host = ascii.len() <= 253
+        && ascii.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    is_host.then_some(ascii)
 }
 
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        self.address.fmt(f)
     }
 }
 
@@ -185,6 +271,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_conference_id_has_one_spelling() {
+        assert!(ConferenceId::parse("8885844").is_some());
+        for bad in ["08885844", "0888", "0", "123", "1234567890123", "12a4", "+1234", " 1234", "１２３４"] {
+            assert!(ConferenceId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
     fn terminal_escaping_leaves_no_control_character_and_is_unambiguous() {
         let osc52 = "team\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2A";
         let shown = escape_for_terminal(osc52);
@@ -236,9 +330,61 @@ mod tests {
 
     #[test]
     fn addresses_refuse_header_breaking_characters() {
-        assert!(EmailAddress::parse("alice@acme.example").is_some());
-        assert!(EmailAddress::parse("alice@acme.example\r\nBcc: x@evil.example").is_none());
-        assert!(EmailAddress::parse("ali\u{202E}ce@acme.example").is_none());
-        assert_eq!(EmailAddress::parse("a@ACME.Example").map(|a| a.domain()), Some("acme.example".into()));
+        assert!(EmailAddress::parse("alice@acme.example").is_ok());
+        assert!(EmailAddress::parse("alice@acme.example\r\nBcc: x@evil.example").is_err());
+        assert!(EmailAddress::parse("ali\u{202E}ce@acme.example").is_err());
+        assert_eq!(EmailAddress::parse("a@ACME.Example").map(|a| a.domain().to_string()), Ok("acme.example".into()));
+    }
+
+    /// Each spelling here reaches another domain than the one after the last `@` on some relay
+    /// (percent hack, bang path, source route), or cannot be compared by domain at all.
+    const ROUTED_AROUND: [&str; 12] = [
+        "attacker%evil.example@corp.example",
+        "evil.example!attacker@corp.example",
+        "\"attacker@evil.example\"@corp.example",
+        "\"a b\"@corp.example",
+        "@corp.example:attacker@evil.example",
+        "attacker@[192.0.2.1]",
+        "attacker@192.0.2.1",
+        "attacker@[IPv6:2001:db8::1]",
+        "a..b@corp.example",
+        ".a@corp.example",
+        "a@corp.example@evil.example",
+        "a b@corp.example",
+    ];
+
+    #[test]
+    fn addresses_have_one_grammar_that_no_relay_routes_around() {
+        for bad in ROUTED_AROUND {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["first.last+tag@corp.example", "o'brien@sub.corp.example", "x_y-z=1@corp.example"] {
+            assert!(EmailAddress::parse(good).is_ok(), "{good}");
+        }
+        assert!(matches!(EmailAddress::parse("a%b@corp.example"), Err(AddressError::Forbidden('%'))));
+    }
+
+    #[test]
+    fn domains_compare_after_idna_and_case() {
+        let a = EmailAddress::parse("anna@BÜCHER.example").expect("international domain");
+        let b = EmailAddress::parse("anna@xn--bcher-kva.example").expect("its ASCII form");
+        assert_eq!(a.domain(), b.domain());
+        assert_eq!(a.domain(), "xn--bcher-kva.example");
+        assert!(EmailAddress::parse("anna@-bad.example").is_err());
+    }
+
+    #[test]
+    fn the_address_pattern_refuses_what_the_type_refuses() {
+        let re = regex::Regex::new(EMAIL_PATTERN).expect("pattern compiles");
+        for bad in ROUTED_AROUND.iter().filter(|b| !b.ends_with("@192.0.2.1") && **b != "anna@-bad.example") {
+            assert!(!re.is_match(bad), "the CRD pattern lets {bad} through");
+        }
+        for good in ["first.last+tag@corp.example", "anna@bücher.example", "o'brien@sub.corp.example"] {
+            assert!(re.is_match(good), "{good}");
+            assert!(EmailAddress::parse(good).is_ok(), "{good}");
+        }
+        for c in (0u32..0x3000).filter_map(char::from_u32).filter(|&c| is_forbidden(c)) {
+            assert!(!re.is_match(&format!("a@b{c}.example")), "U+{:04X}", u32::from(c));
+        }
     }
 }

@@ -15,12 +15,14 @@ use conferencing_operator::config_repo::{
 };
 use conferencing_operator::controller::readiness::Readiness;
 use conferencing_operator::controller::{self, RunConfig};
+use conferencing_operator::domain::normalise_domain;
 use conferencing_operator::http::{self, Health};
 use conferencing_operator::leader::{Elector, LeaderConfig};
 use conferencing_operator::notification::mail::{SmtpConfig, StartTls, Transport};
 use conferencing_operator::notification::notifier::Notifier;
 use conferencing_operator::notification::templates::Templates;
 use conferencing_operator::telemetry::{self, LogFormat, Metrics};
+use conferencing_operator::validation::ClusterPolicy;
 use conferencing_operator::{Error, crd};
 use tokio::sync::watch;
 
@@ -36,7 +38,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the operator against the cluster in KUBECONFIG (or the in-cluster config).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print an e-mail as it would be sent (with a placeholder PIN), to review templates.
     Render(RenderArgs),
     /// Print both CustomResourceDefinitions as YAML, or write them into a directory.
@@ -130,6 +132,15 @@ struct MailArgs {
     /// Directory of template overrides (<locale>/<event>.<part>.hbs), e.g. a mounted ConfigMap.
     #[arg(long, env = "CONFERENCING_TEMPLATES_DIR")]
     templates_dir: Option<PathBuf>,
+    /// Domains (comma-separated; subdomains included) that tenants' sendEmailFromAddress and
+    /// --mail-from must be in. A tenant sending from elsewhere is InvalidSpec. Default: any.
+    #[arg(long, env = "CONFERENCING_ALLOWED_SENDER_DOMAINS", value_delimiter = ',')]
+    allowed_sender_domains: Vec<String>,
+    /// Domains (comma-separated; subdomains included) that every e-mail's recipient must be
+    /// in, whatever a tenant's notifications.allowedRecipientDomains says (a tenant can only
+    /// narrow this list). Default: any.
+    #[arg(long, env = "CONFERENCING_ALLOWED_RECIPIENT_DOMAINS", value_delimiter = ',')]
+    allowed_recipient_domains: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -173,7 +184,7 @@ async fn main() -> ExitCode {
         // Their exit statuses are part of their contract with CI, so they are returned as is.
         Command::Validate(args) => return ExitCode::from(config_repo::cli::validate_command(args).await),
         Command::Plan(args) => return ExitCode::from(config_repo::cli::plan_command(args).await),
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
         Command::Render(args) => render(args),
         Command::Crd { output_dir } => print_crds(output_dir),
     };
@@ -186,11 +197,32 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The cluster-wide domain limits, checked against the operator's own sender.
+fn cluster_policy(mail: &MailArgs) -> Result<ClusterPolicy, Error> {
+    let policy = ClusterPolicy::new(&mail.allowed_sender_domains, &mail.allowed_recipient_domains).map_err(|e| {
+        Error::Flag { flag: "--allowed-sender-domains/--allowed-recipient-domains", message: e.to_string() }
+    })?;
+    let from = mailbox(&mail.mail_from)?;
+    let domain = normalise_domain(from.email.domain()).unwrap_or_else(|| from.email.domain().to_ascii_lowercase());
+    if !policy.allows_sender(&domain) {
+        return Err(Error::Flag {
+            flag: "--mail-from",
+            message: format!(
+                "{} is outside --allowed-sender-domains ({}); the operator's own sender must be allowed too",
+                from.email,
+                policy.sender_domains.join(", ")
+            ),
+        });
+    }
+    Ok(policy)
+}
+
 async fn run(args: RunArgs) -> Result<(), Error> {
     telemetry::init(args.log_format);
     telemetry::install_panic_hook();
     let metrics = Arc::new(Metrics::new());
     let notifier = notifier(&args.mail)?;
+    let policy = cluster_policy(&args.mail)?;
     let fence = if args.leader_election { Fence::closed() } else { Fence::open() };
     let clients = Clients::from_env(metrics.clone(), fence.clone()).await.map_err(Error::Connect)?;
     let config = RunConfig {
@@ -199,6 +231,7 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         delivery_workers: usize::try_from(args.mail.smtp_pool_size.max(1)).unwrap_or(1),
         delivery_queue: args.mail.delivery_queue.max(1),
         notifier: Some(Arc::new(notifier)),
+        policy: Arc::new(policy),
     };
     let readiness = Arc::new(Readiness::default());
     let health = Arc::new(Health {

@@ -78,6 +78,57 @@ pub struct ValidatedTenant {
     pub default_locale: Locale,
     /// Lower-cased mail domains recipients must be in; empty: any.
     pub allowed_recipient_domains: Vec<String>,
+    /// The cluster's recipient domains (`--allowed-recipient-domains`), which the tenant's
+    /// can only narrow; empty: any.
+    pub cluster_recipient_domains: Vec<String>,
+}
+
+/// Limits the platform team sets for the whole cluster (operator flags, Helm values), which no
+/// tenant can widen: a namespace editor owns its tenant, so a limit kept in the tenant is only
+/// a limit on the namespace's users, not on the namespace. The relay is shared; without these,
+/// one namespace's tenant could send as another organisation's domain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterPolicy {
+    /// Domains a tenant's `sendEmailFromAddress` must be in (or under); empty: any.
+    pub sender_domains: Vec<String>,
+    /// Domains every recipient must be in (or under); empty: any.
+    pub recipient_domains: Vec<String>,
+}
+
+/// Why a cluster policy flag is not a list of domains.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a domain name such as acme.example")]
+pub struct BadDomain(pub String);
+
+impl ClusterPolicy {
+    /// No limits beyond each tenant's own (offline tools, tests, clusters without flags).
+    pub fn unrestricted() -> Self {
+        Self::default()
+    }
+
+    /// The policy of these flag values, each domain normalised (IDNA, lower case).
+    pub fn new(sender_domains: &[String], recipient_domains: &[String]) -> Result<Self, BadDomain> {
+        let norm = |list: &[String]| -> Result<Vec<String>, BadDomain> {
+            list.iter()
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| crate::domain::normalise_domain(d.trim()).ok_or_else(|| BadDomain(d.clone())))
+                .collect()
+        };
+        Ok(Self { sender_domains: norm(sender_domains)?, recipient_domains: norm(recipient_domains)? })
+    }
+
+    /// Whether mail may be sent from `domain` (normalised).
+    pub fn allows_sender(&self, domain: &str) -> bool {
+        within(domain, &self.sender_domains)
+    }
+}
+
+/// Whether `domain` (normalised) is one of `allowed` or under one; an empty list allows any.
+fn within(domain: &str, allowed: &[String]) -> bool {
+    allowed.is_empty()
+        || allowed
+            .iter()
+            .any(|d| domain == d.as_str() || domain.strip_suffix(d.as_str()).is_some_and(|head| head.ends_with('.')))
 }
 
 impl ValidatedTenant {
@@ -86,19 +137,21 @@ impl ValidatedTenant {
         self.numbers.iter().find(|n| n.number == number && n.type_ == type_)
     }
 
-    /// Whether e-mails may go to `address` (its domain is allowed, or any is).
+    /// Whether e-mails may go to `address`: its domain is allowed by the cluster and by the
+    /// tenant (an empty list allows any).
     pub fn allows_recipient(&self, address: &EmailAddress) -> bool {
-        let domain = address.domain();
-        self.allowed_recipient_domains.is_empty()
-            || self
-                .allowed_recipient_domains
-                .iter()
-                .any(|d| domain == *d || domain.strip_suffix(d.as_str()).is_some_and(|head| head.ends_with('.')))
+        within(address.domain(), &self.cluster_recipient_domains)
+            && within(address.domain(), &self.allowed_recipient_domains)
     }
 }
 
 fn display_text(field: impl Into<String>, s: &str) -> Result<DisplayText, InvalidSpec> {
     DisplayText::parse(s).map_err(|e| InvalidSpec::new(field, e.to_string()))
+}
+
+fn email_address(field: &str, raw: &str) -> Result<EmailAddress, InvalidSpec> {
+    EmailAddress::parse(raw)
+        .map_err(|e| InvalidSpec::new(field, format!("\"{}\" {e}", crate::domain::escape_for_terminal(raw))))
 }
 
 fn optional_display_text(field: impl Into<String>, s: Option<&str>) -> Result<Option<DisplayText>, InvalidSpec> {
@@ -108,8 +161,8 @@ fn optional_display_text(field: impl Into<String>, s: Option<&str>) -> Result<Op
     }
 }
 
-/// Validates a tenant.
-pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, InvalidSpec> {
+/// Validates a tenant under the cluster's limits.
+pub fn validate_tenant(tenant: &ConferencingTenant, policy: &ClusterPolicy) -> Result<ValidatedTenant, InvalidSpec> {
     let spec = &tenant.spec;
     let mut numbers = Vec::with_capacity(spec.service_numbers.len());
     for (i, n) in spec.service_numbers.iter().enumerate() {
@@ -183,9 +236,16 @@ pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, I
                 "is required when sendEmailOverride is true",
             ));
         }
-        let address = EmailAddress::parse(raw).ok_or_else(|| {
-            InvalidSpec::new("spec.notifications.sendEmailFromAddress", format!("{raw:?} is not an e-mail address"))
-        })?;
+        let address = email_address("spec.notifications.sendEmailFromAddress", raw)?;
+        if !policy.allows_sender(address.domain()) {
+            return Err(InvalidSpec::new(
+                "spec.notifications.sendEmailFromAddress",
+                format!(
+                    "{address} is outside the sender domains this cluster allows ({}); ask the platform team, who set the operator's --allowed-sender-domains",
+                    policy.sender_domains.join(", ")
+                ),
+            ));
+        }
         Some(SenderOverride {
             address,
             display_name: optional_display_text(
@@ -210,7 +270,18 @@ pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, I
                 format!("{d:?} is not a domain name such as acme.example"),
             ));
         }
-        allowed_recipient_domains.push(d.to_ascii_lowercase());
+        let d = d.to_ascii_lowercase();
+        // A tenant can narrow the cluster's list, never widen it.
+        if !within(&d, &policy.recipient_domains) {
+            return Err(InvalidSpec::new(
+                format!("spec.notifications.allowedRecipientDomains[{i}]"),
+                format!(
+                    "{d} is outside the recipient domains this cluster allows ({}); a tenant can only narrow them",
+                    policy.recipient_domains.join(", ")
+                ),
+            ));
+        }
+        allowed_recipient_domains.push(d);
     }
 
     Ok(ValidatedTenant {
@@ -227,6 +298,7 @@ pub fn validate_tenant(tenant: &ConferencingTenant) -> Result<ValidatedTenant, I
         sender,
         default_locale: n.default_locale,
         allowed_recipient_domains,
+        cluster_recipient_domains: policy.recipient_domains.clone(),
     })
 }
 
@@ -305,17 +377,20 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
         ));
     }
     let display_name = display_text("spec.displayName", &spec.display_name)?;
-    let email = EmailAddress::parse(&spec.email)
-        .ok_or_else(|| InvalidSpec::new("spec.email", format!("{:?} is not an e-mail address", spec.email)))?;
+    let email = email_address("spec.email", &spec.email)?;
     let (recipient, recipient_field) = match &spec.send_email_to_address {
-        Some(raw) => (
-            EmailAddress::parse(raw).ok_or_else(|| {
-                InvalidSpec::new("spec.sendEmailToAddress", format!("{raw:?} is not an e-mail address"))
-            })?,
-            "spec.sendEmailToAddress",
-        ),
+        Some(raw) => (email_address("spec.sendEmailToAddress", raw)?, "spec.sendEmailToAddress"),
         None => (email, "spec.email"),
     };
+    if !within(recipient.domain(), &tenant.cluster_recipient_domains) {
+        return Err(InvalidSpec::new(
+            recipient_field,
+            format!(
+                "e-mails may not go to {recipient}: its domain is outside the recipient domains this cluster allows ({}); use an address in one of them",
+                tenant.cluster_recipient_domains.join(", ")
+            ),
+        ));
+    }
     if !tenant.allows_recipient(&recipient) {
         return Err(InvalidSpec::new(
             recipient_field,
@@ -374,10 +449,7 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
     };
     let toll_free = if spec.allow_toll_free_dial_in == Some(false) { None } else { toll_free_chosen };
     let static_id = match &spec.conference_id {
-        Some(raw) => Some(
-            ConferenceId::parse(raw)
-                .ok_or_else(|| InvalidSpec::new("spec.conferenceId", format!("{raw:?} must be 4 to 12 digits")))?,
-        ),
+        Some(raw) => Some(static_conference_id(raw, tenant)?),
         None => None,
     };
 
@@ -413,6 +485,37 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
         provider: spec.provider.clone(),
         requests: spec.requests.clone(),
     })
+}
+
+/// A static conference ID as the tenant can dial it: the canonical spelling (no leading zero)
+/// and the tenant's length. The controller enforces both, not only `validate`, so that an
+/// object that never went through a pull request cannot hold a second spelling of a dialled ID.
+fn static_conference_id(raw: &str, tenant: &ValidatedTenant) -> Result<ConferenceId, InvalidSpec> {
+    let field = "spec.conferenceId";
+    let shown = crate::domain::escape_for_terminal(raw);
+    if raw.starts_with('0') && raw.len() > 1 && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(InvalidSpec::new(
+            field,
+            format!(
+                "{shown} starts with 0, which phone systems strip (callers would reach {}); choose an ID without a leading zero",
+                raw.trim_start_matches('0')
+            ),
+        ));
+    }
+    let id = ConferenceId::parse(raw)
+        .ok_or_else(|| InvalidSpec::new(field, format!("{shown:?} must be 4 to 12 digits, the first not 0")))?;
+    let wanted = tenant.id_length.get();
+    if raw.len() != wanted {
+        return Err(InvalidSpec::new(
+            field,
+            format!(
+                "{raw} has {} digits, but tenant {} uses {wanted}-digit conference IDs; choose a {wanted}-digit ID",
+                raw.len(),
+                tenant.name
+            ),
+        ));
+    }
+    Ok(id)
 }
 
 /// E.164: a plus sign, a non-zero digit, then 6 to 14 more digits.
@@ -454,7 +557,7 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let t = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("valid");
         assert_eq!(t.pin_length.get(), 5);
         assert_eq!(t.id_length.get(), 7);
         assert_eq!(t.id_mode, ConferenceIdMode::Static);
@@ -468,7 +571,7 @@ mod tests {
     fn marked_default_wins_over_first() {
         let mut t = tenant("acme");
         t.spec.service_numbers[1].default = Some(true);
-        let v = validate_tenant(&t).expect("valid");
+        let v = validate_tenant(&t, &ClusterPolicy::unrestricted()).expect("valid");
         assert_eq!(v.default_toll.number, "+442075550100");
     }
 
@@ -516,7 +619,7 @@ mod tests {
         for (mutate, field) in cases {
             let mut t = tenant("acme");
             mutate(&mut t);
-            let err = validate_tenant(&t).expect_err(field);
+            let err = validate_tenant(&t, &ClusterPolicy::unrestricted()).expect_err(field);
             assert_eq!(err.field, field, "{err}");
         }
     }
@@ -527,7 +630,7 @@ mod tests {
         t.spec.notifications.send_email_override = true;
         t.spec.notifications.send_email_from_address = Some("it@acme.example".into());
         t.spec.notifications.send_email_from_display_name = Some("Acme IT".into());
-        let v = validate_tenant(&t).expect("valid");
+        let v = validate_tenant(&t, &ClusterPolicy::unrestricted()).expect("valid");
         let s = v.sender.expect("override");
         assert_eq!(s.address.to_string(), "it@acme.example");
         assert_eq!(s.display_name.as_ref().map(DisplayText::as_str), Some("Acme IT"));
@@ -535,7 +638,7 @@ mod tests {
 
     #[test]
     fn user_resolves_numbers_locale_and_recipient() {
-        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let t = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("valid");
         let mut u = user("alice", "acme");
         u.spec.send_email_to_address = Some("alice@home.example".into());
         u.spec.service_number = Some("+442075550100".into());
@@ -550,7 +653,7 @@ mod tests {
 
     #[test]
     fn user_rules_name_the_field() {
-        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let t = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("valid");
         let cases: Vec<Case<ConferencingUser>> = vec![
             (Box::new(|u| u.spec.email = "nope".into()), "spec.email"),
             (Box::new(|u| u.spec.send_email_to_address = Some("a@".into())), "spec.sendEmailToAddress"),
@@ -581,8 +684,29 @@ mod tests {
     }
 
     #[test]
+    fn a_static_id_has_one_spelling_and_the_tenants_length() {
+        let t = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("valid");
+        let len = t.id_length.get();
+        let good = format!("8{}", "8".repeat(len - 1));
+        let mut u = user("bob", "acme");
+        u.spec.conference_id = Some(good.clone());
+        assert!(validate_user(&u, &t).is_ok());
+        for (bad, says) in [
+            (format!("0{}", &good[1..]), "starts with 0"),
+            (format!("0{good}"), "starts with 0"),
+            (good[1..].to_string(), "digits, but tenant acme uses"),
+            (format!("{good}1"), "digits, but tenant acme uses"),
+        ] {
+            u.spec.conference_id = Some(bad.clone());
+            let err = validate_user(&u, &t).expect_err(&bad);
+            assert_eq!(err.field, "spec.conferenceId");
+            assert!(err.message.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn disabled_reasons() {
-        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let t = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("valid");
         let mut u = user("alice", "acme");
         u.spec.audio_conferencing_license = false;
         assert_eq!(validate_user(&u, &t).expect("valid").service, DesiredService::Disabled(DisabledReason::Unlicensed));
@@ -600,7 +724,7 @@ mod tests {
 
     #[test]
     fn toll_free_can_be_disallowed() {
-        let t = validate_tenant(&tenant("acme")).expect("valid");
+        let t = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("valid");
         let mut u = user("alice", "acme");
         u.spec.allow_toll_free_dial_in = Some(false);
         let DesiredService::Native(n) = validate_user(&u, &t).expect("valid").service else { panic!() };
@@ -611,7 +735,7 @@ mod tests {
     fn allowed_recipient_domains_limit_where_mail_goes() {
         let mut t = tenant("acme");
         t.spec.notifications.allowed_recipient_domains = vec!["acme.example".into(), "Partner.Example".into()];
-        let t = validate_tenant(&t).expect("valid");
+        let t = validate_tenant(&t, &ClusterPolicy::unrestricted()).expect("valid");
         let mut u = user("alice", "acme");
         assert!(validate_user(&u, &t).is_ok(), "alice@acme.example is allowed");
         u.spec.send_email_to_address = Some("alice@mail.partner.example".into());

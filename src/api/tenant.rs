@@ -248,6 +248,7 @@ pub struct ConferencingTenantStatus {
     pub unreadable: Vec<String>,
     /// Current state; `Ready` says whether the tenant is valid.
     #[serde(default)]
+    #[schemars(length(max = 16))]
     pub conditions: Vec<Condition>,
     /// The `metadata.generation` this status reflects.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -67,14 +67,15 @@ pub struct ConferencingUserSpec {
     #[schemars(length(min = 1, max = 256), pattern(crate::domain::DISPLAY_TEXT_PATTERN))]
     pub display_name: String,
 
-    /// The user's primary e-mail address.
-    #[schemars(length(min = 3, max = 254))]
+    /// The user's primary e-mail address: `name@domain`, the name dot-separated letters,
+    /// digits and ``#$&'*+/=?^_`{|}~-`` (no `%`, `!` or quotes, on which mail relays route).
+    #[schemars(length(min = 3, max = 254), pattern(crate::domain::EMAIL_PATTERN))]
     pub email: String,
 
     /// Send the user's e-mails to this address instead of `email` (for users without a
     /// mailbox in the organisation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 3, max = 254))]
+    #[schemars(length(min = 3, max = 254), pattern(crate::domain::EMAIL_PATTERN))]
     pub send_email_to_address: Option<String>,
 
     /// Language of the user's e-mails; the tenant's `notifications.defaultLocale` when unset.
@@ -102,10 +103,12 @@ pub struct ConferencingUserSpec {
     #[schemars(regex(pattern = r"^\+[1-9][0-9]{6,14}$"))]
     pub toll_free_service_number: Option<String>,
 
-    /// A static conference ID chosen by an administrator (digits). Allocated by the operator
-    /// when unset. Must not be held by another user of the tenant.
+    /// A static conference ID chosen by an administrator: digits, no leading zero (phone
+    /// systems strip it, so `0123456` would dial `123456`), exactly the tenant's
+    /// `conferenceIds.length`. Allocated by the operator when unset. Must not be held by
+    /// another user of the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]{4,12}$"))]
+    #[schemars(regex(pattern = r"^[1-9][0-9]{3,11}$"))]
     pub conference_id: Option<String>,
 
     /// Whether callers who dial in by phone may start this user's meetings without the user.
@@ -195,6 +198,7 @@ pub struct ConferencingUserStatus {
     pub unreadable: Vec<String>,
     /// Current state: `Ready`, and `NotificationDelivered` once e-mails are owed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
     pub conditions: Vec<Condition>,
     /// The `metadata.generation` this status reflects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,6 +267,7 @@ pub struct HandledRequests {
     /// Tokens handled before those, oldest first, at most eight per request: a token that
     /// comes back (a Git revert, a sync of an older commit) is not a new request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = crate::planning::MAX_TOKEN_HISTORY))]
     pub previous: Vec<HandledToken>,
 }
 
@@ -427,9 +432,11 @@ pub struct NotificationRecord {
     /// E-mails recorded but not yet delivered (the outbox). Recorded in the same status
     /// write as the change that caused them, so none is lost if the operator stops.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = crate::planning::MAX_PENDING))]
     pub pending: Vec<PendingNotification>,
     /// The last few e-mails delivered, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
     pub delivered: Vec<DeliveredNotification>,
 }
 

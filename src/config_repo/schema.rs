@@ -352,6 +352,10 @@ fn check_scalar(s: &Schema, value: &Value, pos: Pos, path: &str, out: &mut Vec<I
                     display(path),
                     char_name(c)
                 ),
+                None if p == crate::domain::EMAIL_PATTERN => match crate::domain::EmailAddress::parse(text) {
+                    Err(e) => format!("{} {text:?} {e}", display(path)),
+                    Ok(_) => format!("{} {text:?} is not an address of the form name@domain.example", display(path)),
+                },
                 None if p.starts_with(r"^\+[1-9]") => {
                     format!("{} {text:?} is not an E.164 number such as \"+14255550100\"", display(path))
                 }

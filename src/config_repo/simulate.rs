@@ -12,7 +12,7 @@ use super::validate::Tree;
 use crate::api::{ConferencingTenantSpec, ConferencingUserSpec, ConferencingUserStatus};
 use crate::domain::ConferenceId;
 use crate::planning::{Cleanup, Observed, Provision, outbox, plan};
-use crate::validation::{ValidatedTenant, validate_tenant};
+use crate::validation::{ClusterPolicy, ValidatedTenant, validate_tenant};
 
 /// What the planner observes of one user before the change.
 #[derive(Clone, Debug, Default)]
@@ -177,7 +177,7 @@ pub fn from_live(live: &LiveState) -> Prior {
             PriorTenant {
                 generation: t.metadata.generation.unwrap_or(1),
                 spec: Some(t.spec.clone()),
-                validated: validate_tenant(t).ok(),
+                validated: validate_tenant(t, &ClusterPolicy::unrestricted()).ok(),
             },
         );
     }

@@ -39,6 +39,8 @@ pub struct Context {
     pub delivery: Option<Arc<DeliveryQueue>>,
     /// The operator's metrics.
     pub metrics: Arc<Metrics>,
+    /// Sender and recipient domains allowed cluster-wide, which no tenant can widen.
+    pub policy: Arc<crate::validation::ClusterPolicy>,
 }
 
 impl Context {

@@ -61,6 +61,8 @@ pub struct RunConfig {
     pub delivery_workers: usize,
     /// E-mails waiting to be sent, at most.
     pub delivery_queue: usize,
+    /// Sender and recipient domains allowed cluster-wide.
+    pub policy: Arc<crate::validation::ClusterPolicy>,
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -173,7 +175,13 @@ pub async fn run(
         let workers = Workers {
             notifier: n.clone(),
             client: clients.api.clone(),
-            recheck: user::recheck::rechecker(users.clone(), tenants.clone(), index.clone(), n.clone()),
+            recheck: user::recheck::rechecker(
+                users.clone(),
+                tenants.clone(),
+                index.clone(),
+                n.clone(),
+                config.policy.clone(),
+            ),
             fence: clients.fence.clone(),
             wake: user_tx.clone(),
         };
@@ -267,6 +275,7 @@ pub async fn run(
         notifier: config.notifier.clone(),
         delivery,
         metrics,
+        policy: config.policy.clone(),
     });
 
     let user_controller = Controller::for_stream(stream::pending::<Result<ConferencingUser, watcher::Error>>(), users)

@@ -55,7 +55,7 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
     if !prev.unreadable.is_empty() {
         events.push(PlannedEvent::warning("StatusUnreadable", crate::planning::unreadable_message(&prev.unreadable)));
     }
-    let status = match validate_tenant(&tenant) {
+    let status = match validate_tenant(&tenant, &ctx.policy) {
         Ok(vt) => {
             let toll = Some(vt.default_toll.number.clone());
             let toll_free = vt.default_toll_free.as_ref().map(|n| n.number.clone());

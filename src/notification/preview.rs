@@ -8,7 +8,7 @@ use super::notifier::context;
 use super::templates::{Pin, Templates};
 use crate::api::{ConferencingTenant, ConferencingUser, ConferencingUserStatus, Locale, NotificationKind};
 use crate::error::{Error, Result};
-use crate::validation::{DesiredService, validate_tenant, validate_user};
+use crate::validation::{ClusterPolicy, DesiredService, validate_tenant, validate_user};
 
 /// The tenant used when none is given.
 const SAMPLE_TENANT: &str = r#"
@@ -44,7 +44,8 @@ impl Preview {
             .map_err(|e| Error::Input(format!("the user YAML is not a ConferencingUser: {e}")))?;
         let tenant: ConferencingTenant = serde_yaml::from_str(self.tenant.as_deref().unwrap_or(SAMPLE_TENANT))
             .map_err(|e| Error::Input(format!("the tenant YAML is not a ConferencingTenant: {e}")))?;
-        let vt = validate_tenant(&tenant).map_err(|e| Error::Input(format!("tenant: {e}")))?;
+        let vt = validate_tenant(&tenant, &ClusterPolicy::unrestricted())
+            .map_err(|e| Error::Input(format!("tenant: {e}")))?;
         let mut vu = validate_user(&user, &vt).map_err(|e| Error::Input(format!("user: {e}")))?;
         if let Some(tag) = &self.locale {
             vu.locale = Locale::parse(tag)

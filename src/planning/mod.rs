@@ -226,6 +226,9 @@ struct Planner<'a> {
 
 /// How many earlier tokens of each request are remembered (see `HandledRequests::previous`).
 pub const TOKEN_HISTORY: usize = 8;
+/// The most handled tokens `status.handledRequests.previous` holds: the CRD's `maxItems`, so a
+/// status writer cannot store a longer history than the operator keeps.
+pub const MAX_TOKEN_HISTORY: usize = TOKEN_HISTORY * RequestKind::ALL.len();
 
 impl<'a> Planner<'a> {
     /// The cause of an outcome that is not a request: the user's and the tenant's generation.
@@ -283,13 +286,17 @@ impl<'a> Planner<'a> {
             if let Some(old) = before.filter(|old| Some(old) != requested.as_ref()) {
                 h.previous.retain(|p| !(p.request == request && p.token == old));
                 h.previous.push(HandledToken { request, token: old });
-                let mine = h.previous.iter().filter(|p| p.request == request).count();
-                if mine > TOKEN_HISTORY
-                    && let Some(i) = h.previous.iter().position(|p| p.request == request)
-                {
-                    h.previous.remove(i);
-                }
             }
+            // Keep the newest TOKEN_HISTORY of each request, however many a status writer
+            // added: the history written back is bounded whatever was read.
+            let mut mine = h.previous.iter().filter(|p| p.request == request).count();
+            h.previous.retain(|p| {
+                if p.request == request && mine > TOKEN_HISTORY {
+                    mine -= 1;
+                    return false;
+                }
+                true
+            });
         }
     }
 
@@ -305,13 +312,19 @@ impl<'a> Planner<'a> {
             std::mem::take(&mut self.st.notifications.pending)
                 .into_iter()
                 .partition(|n| provenance::derivable(n, self.user, self.tenant, evidence));
-        for n in dropped {
+        // One Warning per status write, however many entries were forged into it: a status
+        // writer must not be able to make the operator write an Event per entry.
+        if let Some(first) = dropped.first() {
+            let more = match dropped.len() - 1 {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
             self.events.push(PlannedEvent::warning(
                 "NotificationDropped",
                 format!(
-                    "a pending {} e-mail ({}) was dropped without sending: it does not follow from this user's spec and history (the status was edited by someone other than the operator, or a newer request replaced it)",
-                    n.kind,
-                    message_id::printable(&n.message_id)
+                    "a pending {} e-mail ({}){more} was dropped without sending: it does not follow from this user's spec and history (the status was edited by someone other than the operator, or a newer request replaced it)",
+                    first.kind,
+                    message_id::printable(&first.message_id)
                 ),
             ));
         }

@@ -84,7 +84,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{tenant, user};
     use crate::planning::message_id::{generation_cause, message_id, reassigned_cause, token_cause};
-    use crate::validation::{validate_tenant, validate_user};
+    use crate::validation::{ClusterPolicy, validate_tenant, validate_user};
 
     fn entry(kind: NotificationKind, cause: &str, uid: &str) -> PendingNotification {
         PendingNotification {
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn only_what_the_planner_would_record_is_derivable() {
-        let t = validate_tenant(&tenant("acme")).expect("tenant");
+        let t = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("tenant");
         let mut u = user("alice", "acme");
         u.metadata.generation = Some(3);
         u.spec.requests.reset_pin = Some("T1".into());

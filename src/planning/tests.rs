@@ -1,7 +1,7 @@
 use super::*;
 use crate::api::{ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, ProviderSpec};
 use crate::fixtures::{tenant, user};
-use crate::validation::{validate_tenant, validate_user};
+use crate::validation::{ClusterPolicy, validate_tenant, validate_user};
 
 fn now() -> Timestamp {
     Timestamp::from_second(1_800_000_000).expect("valid")
@@ -33,7 +33,7 @@ impl World {
     }
 
     fn plan_with(&self, u: &ConferencingUser, t: &ConferencingTenant, holder: Option<&Holder>) -> Plan {
-        let t = validate_tenant(t).expect("valid tenant");
+        let t = validate_tenant(t, &ClusterPolicy::unrestricted()).expect("valid tenant");
         let u = validate_user(u, &t).expect("valid user");
         let observed = Observed {
             status: self.status.as_ref(),
@@ -705,7 +705,7 @@ fn each_restored_pin_has_its_own_message_id_and_a_crash_after_the_secret_write_i
     // Deleted again, a moment later: a new PIN, a new Message-ID.
     w.secret = None;
     let later = Timestamp::from_second(1_800_000_060).expect("valid");
-    let tv = validate_tenant(&t).expect("tenant");
+    let tv = validate_tenant(&t, &ClusterPolicy::unrestricted()).expect("tenant");
     let uv = validate_user(&u, &tv).expect("user");
     let observed =
         Observed { status: w.status.as_ref(), pin_secret: None, own_claims: &w.claims, ..Observed::default() };
@@ -923,4 +923,51 @@ fn the_token_history_is_bounded_per_request() {
         assert_eq!(previous.iter().filter(|p| p.request == r).count(), TOKEN_HISTORY);
     }
     assert!(previous.iter().any(|p| p.token == "p18") && !previous.iter().any(|p| p.token == "p10"));
+}
+
+#[test]
+fn a_thousand_forged_pending_emails_cost_one_warning_and_send_nothing() {
+    let t = tenant("acme");
+    let u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let legit = w.status().notifications.pending.clone();
+    let mut st = w.status().clone();
+    for i in 0..1000 {
+        st.notifications.pending.push(PendingNotification {
+            kind: NotificationKind::PinReset,
+            message_id: format!("<pin-reset.r{i:04x}.uid-alice@conferencing-operator.invalid>"),
+            recipient: "attacker@evil.example".into(),
+            provider_name: None,
+            attempts: 0,
+            last_error: None,
+            next_attempt_time: None,
+            permanently_failed: false,
+        });
+    }
+    w.status = Some(st);
+    let p = w.run(&u, &t);
+    assert_eq!(w.status().notifications.pending, legit);
+    let dropped: Vec<_> = p.events.iter().filter(|e| e.reason == "NotificationDropped").collect();
+    assert_eq!(dropped.len(), 1, "one Warning per write, not one per entry");
+    assert!(dropped[0].message.contains("and 999 more"), "{}", dropped[0].message);
+    assert!(p.events.len() <= 3, "{:?}", p.events);
+}
+
+#[test]
+fn a_forged_token_history_is_cut_to_its_bound_when_written_back() {
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    let mut w = enabled_world(&u, &t);
+    let mut st = w.status().clone();
+    for i in 0..200 {
+        st.handled_requests
+            .previous
+            .push(HandledToken { request: RequestKind::ResetPin, token: format!("ticket-{i}") });
+    }
+    w.status = Some(st);
+    u.spec.requests.send_conferencing_info = Some("i1".into());
+    w.run(&u, &t);
+    let previous = &w.status().handled_requests.previous;
+    assert_eq!(previous.iter().filter(|p| p.request == RequestKind::ResetPin).count(), TOKEN_HISTORY);
+    assert!(previous.iter().any(|p| p.token == "ticket-199"), "the newest are kept");
 }

@@ -58,7 +58,7 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         }
         Err(e) => return Err(e),
     };
-    let (vu, vt) = match validate::validate(&user, &deref) {
+    let (vu, vt) = match validate::validate(&user, &deref, &ctx.policy) {
         Ok(v) => v,
         Err(blocked) => {
             write_blocked(&ctx, &user, blocked.reason, &blocked.message).await?;

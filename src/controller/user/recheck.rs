@@ -16,7 +16,7 @@ use crate::notification::notifier::Notifier;
 use crate::notification::queue::{Job, PinSource, Recheck, Rechecker};
 use crate::planning::provenance::{self, Evidence};
 use crate::provisioning::secret::pin_secret_name;
-use crate::validation::{validate_tenant, validate_user};
+use crate::validation::{ClusterPolicy, validate_tenant, validate_user};
 
 /// The recheck the delivery workers run, over the operator's caches.
 pub fn rechecker(
@@ -24,8 +24,9 @@ pub fn rechecker(
     tenants: Store<ConferencingTenant>,
     index: Arc<Index>,
     notifier: Arc<Notifier>,
+    policy: Arc<ClusterPolicy>,
 ) -> Rechecker {
-    Arc::new(move |job: &Job| recheck(&users, &tenants, &index, &notifier, job))
+    Arc::new(move |job: &Job| recheck(&users, &tenants, &index, &notifier, &policy, job))
 }
 
 fn recheck(
@@ -33,6 +34,7 @@ fn recheck(
     tenants: &Store<ConferencingTenant>,
     index: &Index,
     notifier: &Notifier,
+    policy: &ClusterPolicy,
     job: &Job,
 ) -> Recheck {
     let who = &job.user;
@@ -48,7 +50,7 @@ fn recheck(
     let Some(tenant) = tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&who.namespace)) else {
         return Recheck::Stale("the user's tenant is gone");
     };
-    let Ok(vt) = validate_tenant(&tenant) else { return Recheck::Stale("the tenant's spec is invalid now") };
+    let Ok(vt) = validate_tenant(&tenant, policy) else { return Recheck::Stale("the tenant's spec is invalid now") };
     let Ok(vu) = validate_user(&user, &vt) else { return Recheck::Stale("the user's spec is invalid now") };
 
     let secret = index.secret(&who.namespace, &pin_secret_name(&who.name)).filter(|s| s.owned_by(&who.uid));

@@ -2,7 +2,7 @@
 
 use super::dereference::Dereferenced;
 use crate::api::ConferencingUser;
-use crate::validation::{ValidatedTenant, ValidatedUser, validate_tenant, validate_user};
+use crate::validation::{ClusterPolicy, ValidatedTenant, ValidatedUser, validate_tenant, validate_user};
 
 /// Why a user cannot be planned; becomes `Ready=False` with this reason.
 pub struct Blocked {
@@ -13,7 +13,11 @@ pub struct Blocked {
 }
 
 /// Validates the user against its tenant.
-pub fn validate(user: &ConferencingUser, deref: &Dereferenced) -> Result<(ValidatedUser, ValidatedTenant), Blocked> {
+pub fn validate(
+    user: &ConferencingUser,
+    deref: &Dereferenced,
+    policy: &ClusterPolicy,
+) -> Result<(ValidatedUser, ValidatedTenant), Blocked> {
     let tenant_name = &user.spec.tenant_ref.name;
     let Some(tenant) = &deref.tenant else {
         return Err(Blocked {
@@ -23,7 +27,7 @@ pub fn validate(user: &ConferencingUser, deref: &Dereferenced) -> Result<(Valida
             ),
         });
     };
-    let vt = validate_tenant(tenant).map_err(|e| Blocked {
+    let vt = validate_tenant(tenant, policy).map_err(|e| Blocked {
         reason: "TenantInvalid",
         message: format!("ConferencingTenant {tenant_name} is invalid: {e}"),
     })?;
