@@ -89,7 +89,7 @@ pub enum AddressError {
     Shape,
     /// A character no relay may read as routing or a header break.
     #[error(
-        "contains {}, which is not allowed in an address (mail relays route on % and !, and control or bidirectional characters spoof or break headers)",
+        "contains {}, which an address cannot hold (mail relays route on % and !; spaces, control and bidirectional characters break or spoof headers)",
         describe(*.0)
     )]
     Forbidden(char),
@@ -239,6 +239,8 @@ fn describe(c: char) -> String {
         '\n' => "a line feed (U+000A)".into(),
         '\r' => "a carriage return (U+000D)".into(),
         '\t' => "a tab (U+0009)".into(),
+        ' ' => "a space (U+0020)".into(),
+        '%' | '!' => format!("{c:?}"),
         c => format!("U+{:04X}", u32::from(c)),
     }
 }

@@ -106,6 +106,8 @@ fn flux_judges_every_argo_cd_test_object_as_argo_cd_does() {
                 "Healthy" => Flux::Current,
                 "Degraded" => Flux::Failed,
                 "Progressing" => Flux::InProgress,
+                // Flux has no Suspended: a paused object has nothing in progress to wait for.
+                "Suspended" => Flux::Current,
                 other => panic!("{kind}/{input}: Argo CD status {other} has no Flux counterpart"),
             };
             let what = format!("{kind}/{input}");

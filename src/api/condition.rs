@@ -20,6 +20,9 @@ pub enum ConditionType {
     Stalled,
     /// Every notification the operator owed the user has been delivered.
     NotificationDelivered,
+    /// Present (True) only while the object, or the user's tenant, carries
+    /// `conferencing.io/paused: "true"`: the operator changes nothing and sends nothing.
+    ReconciliationPaused,
 }
 
 impl ConditionType {
@@ -30,6 +33,7 @@ impl ConditionType {
             ConditionType::Reconciling => "Reconciling",
             ConditionType::Stalled => "Stalled",
             ConditionType::NotificationDelivered => "NotificationDelivered",
+            ConditionType::ReconciliationPaused => "ReconciliationPaused",
         }
     }
 }

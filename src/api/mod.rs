@@ -28,6 +28,19 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Value of [`MANAGED_BY_LABEL`].
 pub const MANAGED_BY_VALUE: &str = "conferencing-operator";
 
+/// Set to `"true"` on a user or a tenant (which pauses all its users) to stop the operator
+/// touching it during an incident or a migration, as Strimzi's
+/// `strimzi.io/pause-reconciliation` does: the operator writes nothing for it but the
+/// `ReconciliationPaused` condition, and sends none of its e-mails. Removing it resumes the
+/// object, which then gets exactly what it would have got, once.
+pub const PAUSED_ANNOTATION: &str = "conferencing.io/paused";
+
+/// Whether `meta` carries [`PAUSED_ANNOTATION`] set to `"true"` (any other value: not paused,
+/// so that a typo cannot silently stop the operator).
+pub fn is_paused(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+    meta.annotations.as_ref().and_then(|a| a.get(PAUSED_ANNOTATION)).is_some_and(|v| v == "true")
+}
+
 /// CRD `pattern` of strings shown to people (names, cities, languages): no control
 /// characters (C0, DEL, C1), no line or paragraph separators (U+2028/2029) and no bidi
 /// overrides or isolates (U+202A-202E, U+2066-2069). A line break in a display name breaks

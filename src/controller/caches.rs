@@ -225,7 +225,12 @@ impl Sink<ConferencingTenant> for TenantSink {
         strip(&mut t.metadata);
         let me = ObjectRef::from_obj(&t);
         // A status write by the tenant reconcile is no reason to look at 10,000 users again.
-        let spec_changed = self.store.get(&me).is_none_or(|old| old.metadata.generation != t.metadata.generation);
+        // Pausing or resuming a tenant is an annotation, not a spec change, but it changes what
+        // every user of it may do.
+        let spec_changed = self.store.get(&me).is_none_or(|old| {
+            old.metadata.generation != t.metadata.generation
+                || crate::api::is_paused(&old.metadata) != crate::api::is_paused(&t.metadata)
+        });
         let (ns, name) = (t.namespace().unwrap_or_default(), t.name_any());
         self.writer.apply(t);
         if self.writer.live() {

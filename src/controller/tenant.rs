@@ -33,10 +33,11 @@ pub fn settle(
         desired.push(DesiredCondition::true_(ConditionType::Reconciling, INTERNAL_ERROR, ready.message.clone()));
     }
     let mut conditions = prev.conditions.clone();
-    let absent: Vec<ConditionType> = [ConditionType::Reconciling, ConditionType::Stalled]
-        .into_iter()
-        .filter(|t| !desired.iter().any(|d| d.type_ == *t))
-        .collect();
+    let absent: Vec<ConditionType> =
+        [ConditionType::Reconciling, ConditionType::Stalled, ConditionType::ReconciliationPaused]
+            .into_iter()
+            .filter(|t| !desired.iter().any(|d| d.type_ == *t))
+            .collect();
     remove_conditions(&mut conditions, &absent);
     merge_conditions(&conditions, &desired, generation, now)
 }
@@ -50,6 +51,30 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
     let name = tenant.name_any();
     let generation = tenant.metadata.generation;
     let prev = tenant.status.clone().unwrap_or_default();
+    if crate::api::is_paused(&tenant.metadata) {
+        // Only the condition: no count, no default-number Event, nothing for its users (their
+        // own reconciles see the annotation).
+        let paused = DesiredCondition::true_(
+            ConditionType::ReconciliationPaused,
+            "ReconciliationPaused",
+            format!(
+                "{} is \"true\" on this tenant: the operator changes nothing and sends no e-mail for it or its users until the annotation is removed",
+                crate::api::PAUSED_ANNOTATION
+            ),
+        );
+        let status = ConferencingTenantStatus {
+            // The generation last observed: a spec change while paused is not observed.
+            conditions: merge_conditions(&prev.conditions, &[paused], prev.observed_generation, Timestamp::now()),
+            unreadable: Vec::new(),
+            ..prev.clone()
+        };
+        if status != prev {
+            let mut next = (*tenant).clone();
+            next.status = Some(status);
+            super::apply_status::write_status(&ctx.client, &next).await?;
+        }
+        return Ok(Action::await_change());
+    }
     let users = u32::try_from(ctx.index.user_count(&ns, &name)).unwrap_or(u32::MAX);
     let mut events = Vec::new();
     if !prev.unreadable.is_empty() {

@@ -19,9 +19,18 @@ pub const INTERNAL_ERROR: &str = "InternalError";
 /// e-mail so recorded is owed, the user is `Ready=False InternalError`.
 pub const DELIVERY_INTERNAL_ERROR: &str = "internal error while composing";
 
-/// Sets `Ready` to `ready` and derives `Reconciling`, `Stalled` and `NotificationDelivered`.
-/// Idempotent, and a condition's time only moves when its status changes, so settling an
-/// unchanged status changes nothing.
+/// Adds `ReconciliationPaused` and changes nothing else: a paused object's status keeps what
+/// the operator last did, and its `observedGeneration` does not claim a spec it has not acted
+/// on. Idempotent.
+pub fn paused(st: &mut ConferencingUserStatus, message: &str, generation: Option<i64>, now: Timestamp) {
+    let desired = [DesiredCondition::true_(ConditionType::ReconciliationPaused, "ReconciliationPaused", message)];
+    st.conditions = merge_conditions(&st.conditions, &desired, generation, now);
+}
+
+/// Sets `Ready` to `ready` and derives `Reconciling`, `Stalled` and `NotificationDelivered`;
+/// removes `ReconciliationPaused` (a reconcile that settles is not paused). Idempotent, and a
+/// condition's time only moves when its status changes, so settling an unchanged status
+/// changes nothing.
 pub fn settle(st: &mut ConferencingUserStatus, ready: &DesiredCondition, generation: Option<i64>, now: Timestamp) {
     super::outbox::set_condition(st, generation, now);
     let broken = st
@@ -73,10 +82,11 @@ pub fn settle(st: &mut ConferencingUserStatus, ready: &DesiredCondition, generat
         };
         desired.push(DesiredCondition::true_(ConditionType::Reconciling, reason, message));
     }
-    let absent: Vec<ConditionType> = [ConditionType::Reconciling, ConditionType::Stalled]
-        .into_iter()
-        .filter(|t| !desired.iter().any(|d| d.type_ == *t))
-        .collect();
+    let absent: Vec<ConditionType> =
+        [ConditionType::Reconciling, ConditionType::Stalled, ConditionType::ReconciliationPaused]
+            .into_iter()
+            .filter(|t| !desired.iter().any(|d| d.type_ == *t))
+            .collect();
     remove_conditions(&mut st.conditions, &absent);
     st.conditions = merge_conditions(&st.conditions, &desired, generation, now);
 }

@@ -50,6 +50,9 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         return Ok(Action::requeue(CACHE_CATCH_UP));
     }
     crate::fault::maybe_panic("reconcile", &who.namespace, &who.name);
+    if let Some(message) = paused(&user, &ctx) {
+        return write_paused(&ctx, &user, &message).await;
+    }
     let deref = match dereference::dereference(&user, &ctx).await {
         Ok(d) => d,
         Err(e @ Error::SecretNameTaken { .. }) => {
@@ -132,6 +135,41 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
     let owed = status.notifications.pending.iter().filter(|n| !n.permanently_failed).count();
     ctx.metrics.set_pending(&who.uid, owed);
     Ok(deliver::requeue_after(&status, &delivery).map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Why the user is paused, if it or its tenant is (`conferencing.io/paused: "true"`).
+pub fn paused(user: &ConferencingUser, ctx: &Context) -> Option<String> {
+    if crate::api::is_paused(&user.metadata) {
+        return Some(format!(
+            "{} is \"true\" on this user: the operator changes nothing and sends no e-mail for it until the annotation is removed",
+            crate::api::PAUSED_ANNOTATION
+        ));
+    }
+    let ns = user.namespace().unwrap_or_default();
+    let tenant = ctx.tenants.get(&kube::runtime::reflector::ObjectRef::new(&user.spec.tenant_ref.name).within(&ns))?;
+    crate::api::is_paused(&tenant.metadata).then(|| {
+        format!(
+            "{} is \"true\" on tenant {}: the operator changes nothing and sends no e-mail for its users until the annotation is removed",
+            crate::api::PAUSED_ANNOTATION,
+            crate::domain::escape_for_terminal(&user.spec.tenant_ref.name)
+        )
+    })
+}
+
+/// Writes only the `ReconciliationPaused` condition, once; no Event (pausing is asked for, and
+/// a paused object gets no writes but this one). E-mails already queued are held back by the
+/// recheck at send time, and stay owed in the status.
+async fn write_paused(ctx: &Context, user: &ConferencingUser, message: &str) -> Result<Action> {
+    let mut st = user.status.clone().unwrap_or_default();
+    st.unreadable = Vec::new();
+    // The generation the status last observed, not the current one: a spec change while paused
+    // is not observed, and must not cost a write.
+    let observed = st.observed_generation;
+    crate::planning::conditions::paused(&mut st, message, observed, Timestamp::now());
+    if user.status.as_ref() != Some(&st) {
+        status::write(ctx, user, &st).await?;
+    }
+    Ok(Action::await_change())
 }
 
 /// Writes `Ready=False` with `reason`, keeping everything the user holds; a Warning Event

@@ -50,6 +50,9 @@ fn recheck(
     let Some(tenant) = tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&who.namespace)) else {
         return Recheck::Stale("the user's tenant is gone");
     };
+    if crate::api::is_paused(&user.metadata) || crate::api::is_paused(&tenant.metadata) {
+        return Recheck::Stale("the user or its tenant is paused");
+    }
     let Ok(vt) = validate_tenant(&tenant, policy) else { return Recheck::Stale("the tenant's spec is invalid now") };
     let Ok(vu) = validate_user(&user, &vt) else { return Recheck::Stale("the user's spec is invalid now") };
 

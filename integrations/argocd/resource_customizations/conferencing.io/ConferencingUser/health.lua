@@ -46,6 +46,16 @@ if status == nil then
   return hs
 end
 
+-- Paused (conferencing.io/paused: "true") before anything else: a paused object keeps the
+-- observedGeneration of what the operator last did, so it would otherwise show Progressing
+-- for as long as it stays paused.
+local paused = findCondition(status.conditions, "ReconciliationPaused")
+if paused ~= nil and paused.status == "True" then
+  hs.status = "Suspended"
+  hs.message = describe(paused, "Reconciliation is paused")
+  return hs
+end
+
 local generation = obj.metadata.generation
 if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
   hs.status = "Progressing"
