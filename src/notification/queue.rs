@@ -237,11 +237,18 @@ async fn work(queue: &DeliveryQueue, deps: &Workers, job: Job) {
             return;
         }
     };
+    let started = Instant::now();
     let attempt = match AssertUnwindSafe(send(&deps.notifier, &deps.client, &user, email, job.pin)).catch_unwind().await
     {
         Ok(a) => a,
         Err(_) => panicked(queue, &user, kind),
     };
+    let result = match &attempt {
+        Attempt::Delivered => "sent",
+        Attempt::Transient(_) => "retried",
+        Attempt::Permanent(_) => "failed",
+    };
+    queue.metrics.send_seconds.get_or_create(&NotificationLabels { result }).observe(started.elapsed().as_secs_f64());
     record(queue, &user, &message_id, kind, attempt);
     wake();
 }

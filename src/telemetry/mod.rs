@@ -15,6 +15,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
+pub mod process;
+
 /// Labels of reconcile metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -65,6 +67,8 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Normal Events not written one by one (beyond a namespace's rate), summed up instead.
     pub events_summarised: Counter,
+    /// How long handing one e-mail to the relay took, by result (sent, retried, failed).
+    pub send_seconds: Family<NotificationLabels, Histogram>,
     pending_by_user: Mutex<HashMap<String, i64>>,
 }
 
@@ -81,7 +85,11 @@ impl Default for Metrics {
 impl Metrics {
     /// Fresh metrics, registered under the `conferencing_` prefix.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("conferencing");
+        // The process metrics are unprefixed (`process_*`), as every client library exports
+        // them; the operator's own are `conferencing_*`.
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(process::ProcessCollector));
+        let sub = registry.sub_registry_with_prefix("conferencing");
         let m = Metrics {
             reconciles: Family::default(),
             reconcile_seconds: Family::new_with_constructor(histogram as fn() -> Histogram),
@@ -95,36 +103,38 @@ impl Metrics {
             ids_issued: Counter::default(),
             leader: Gauge::default(),
             events_summarised: Counter::default(),
+            send_seconds: Family::new_with_constructor(histogram as fn() -> Histogram),
             pending_by_user: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
-        registry.register("reconciles", "Reconciles by kind and result", m.reconciles.clone());
-        registry.register("reconcile_duration_seconds", "Reconcile duration by kind", m.reconcile_seconds.clone());
-        registry.register(
-            "panics",
-            "Panics caught in a reconcile or a delivery (each a bug), by kind",
-            m.panics.clone(),
-        );
-        registry.register("api_writes", "Write requests sent to the API server, by resource", m.api_writes.clone());
-        registry.register(
+        sub.register("reconciles", "Reconciles by kind and result", m.reconciles.clone());
+        sub.register("reconcile_duration_seconds", "Reconcile duration by kind", m.reconcile_seconds.clone());
+        sub.register("panics", "Panics caught in a reconcile or a delivery (each a bug), by kind", m.panics.clone());
+        sub.register("api_writes", "Write requests sent to the API server, by resource", m.api_writes.clone());
+        sub.register(
             "fenced_writes",
             "Writes refused because this process may no longer act as the leader",
             m.fenced_writes.clone(),
         );
-        registry.register("notifications", "E-mail delivery attempts by result", m.notifications.clone());
-        registry.register(
+        sub.register("notifications", "E-mail delivery attempts by result", m.notifications.clone());
+        sub.register(
             "notifications_pending",
             "E-mails recorded in users' status and not yet delivered",
             m.notifications_pending.clone(),
         );
-        registry.register("delivery_queue", "E-mails queued for delivery or being sent", m.delivery_queue.clone());
-        registry.register("pins_issued", "Leader PINs generated", m.pins_issued.clone());
-        registry.register("conference_ids_issued", "Conference IDs claimed", m.ids_issued.clone());
-        registry.register("leader", "1 while this process holds the leader lease", m.leader.clone());
-        registry.register(
+        sub.register("delivery_queue", "E-mails queued for delivery or being sent", m.delivery_queue.clone());
+        sub.register("pins_issued", "Leader PINs generated", m.pins_issued.clone());
+        sub.register("conference_ids_issued", "Conference IDs claimed", m.ids_issued.clone());
+        sub.register("leader", "1 while this process holds the leader lease", m.leader.clone());
+        sub.register(
             "events_summarised",
-            "Normal Events beyond a namespace's rate, summed up in one Event per reason instead",
+            "Events beyond a namespace's or an object's rate, summed up in one Event per reason instead",
             m.events_summarised.clone(),
+        );
+        sub.register(
+            "notification_send_duration_seconds",
+            "Time to hand one e-mail to the mail server, by result",
+            m.send_seconds.clone(),
         );
         Metrics { registry, ..m }
     }
