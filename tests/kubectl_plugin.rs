@@ -301,12 +301,20 @@ async fn gitops_managed_users_are_refused_with_the_yaml_to_commit() {
             .into(),
     );
     env.apply(&hank).await;
+    // Argo CD's label tracking (its default before 3.0): the instance label, nothing else.
+    let mut ivy = user("ivy", "acme", "");
+    ivy.metadata.labels = Some([("app.kubernetes.io/instance".to_string(), "conferencing-acme".to_string())].into());
+    env.apply(&ivy).await;
     env.wait_ready("gina").await;
     env.wait_ready("hank").await;
+    env.wait_ready("ivy").await;
+    let ivy_before = env.user("ivy").await;
 
-    for (name, sign) in
-        [("gina", "field manager argocd-controller"), ("hank", "annotation argocd.argoproj.io/tracking-id")]
-    {
+    for (name, sign) in [
+        ("gina", "field manager argocd-controller"),
+        ("hank", "annotation argocd.argoproj.io/tracking-id"),
+        ("ivy", "label app.kubernetes.io/instance"),
+    ] {
         let r = plugin.run(&["reset-pin", name, "-n", &env.ns]).await.expect(3);
         assert!(r.stderr.contains("Argo CD") && r.stderr.contains(sign), "{}", r.stderr);
         let change: serde_json::Value = serde_yaml::from_str(&r.stdout).expect("stdout is the YAML to commit");
@@ -314,6 +322,9 @@ async fn gitops_managed_users_are_refused_with_the_yaml_to_commit() {
         assert!(token.starts_with("kubectl-"), "{}", r.stdout);
         assert_eq!(requested(&env.user(name).await), None, "{name} was changed despite the refusal");
     }
+    let ivy_after = env.user("ivy").await;
+    assert_eq!(ivy_after.metadata.generation, ivy_before.metadata.generation, "ivy's spec was written");
+    assert_eq!(ivy_after.spec, ivy_before.spec);
 
     let r = plugin.run(&["reset-pin", "gina", "-n", &env.ns, "--force"]).await.expect(0);
     assert!(r.stderr.contains("warning") && r.stderr.contains("resetPin"), "{}", r.stderr);
