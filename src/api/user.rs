@@ -127,11 +127,19 @@ pub struct ConferencingUserSpec {
     pub requests: Requests,
 }
 
+/// What `spec.tenantRef.name` may be: a DNS-1123 label (lower-case letters, digits and `-`,
+/// starting and ending with a letter or digit; at most 63 characters, the length rule beside
+/// it). The name is copied into conditions, Events and the plugin's output, so it must not be
+/// able to carry control characters; `validation::validate_tenant_ref` checks the same for
+/// objects stored before the CRD had the rule.
+pub const TENANT_NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
 /// A reference to the user's tenant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TenantRef {
-    /// Name of a ConferencingTenant in the user's namespace.
-    #[schemars(length(min = 1, max = 253))]
+    /// Name of a ConferencingTenant in the user's namespace: a DNS-1123 label (lower-case
+    /// letters, digits and '-', at most 63 characters).
+    #[schemars(length(min = 1, max = 63), pattern(TENANT_NAME_PATTERN))]
     pub name: String,
 }
 

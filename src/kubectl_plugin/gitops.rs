@@ -15,10 +15,18 @@ pub const GITOPS_MANAGERS: [(&str, &str); 4] = [
     ("helm-controller", "Flux"),
 ];
 
-/// Annotations and labels GitOps tools put on the objects they manage.
-pub const GITOPS_MARKERS: [(&str, &str); 6] = [
+/// Annotations and labels GitOps tools put on the objects they manage. Each is looked for as
+/// both, since a tool's tracking method is configurable; whichever it is, the sign names it.
+pub const GITOPS_MARKERS: [(&str, &str); 7] = [
+    // Argo CD's annotation tracking (its default from 3.0): `<app>:<group>/<kind>:<ns>/<name>`.
     ("argocd.argoproj.io/tracking-id", "Argo CD"),
+    // Argo CD's label tracking, its default before 3.0 (`application.instanceLabelKey`):
+    // the Application's name in the standard instance label. Helm sets that label too, and
+    // a Helm release reverts a hand edit on its next upgrade just the same.
+    ("app.kubernetes.io/instance", "Argo CD"),
+    // Label tracking with the instance label key Argo CD's documentation suggests instead.
     ("argocd.argoproj.io/instance", "Argo CD"),
+    // Flux labels every object a Kustomization or a HelmRelease applies with its owner.
     ("kustomize.toolkit.fluxcd.io/name", "Flux"),
     ("kustomize.toolkit.fluxcd.io/namespace", "Flux"),
     ("helm.toolkit.fluxcd.io/name", "Flux"),
@@ -123,6 +131,60 @@ mod tests {
             ..meta
         };
         assert!(detect(&only_label).iter().any(|e| e.sign == "label argocd.argoproj.io/instance"));
+    }
+
+    fn labelled(labels: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..Default::default()
+        }
+    }
+
+    fn annotated(annotations: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            annotations: Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..Default::default()
+        }
+    }
+
+    /// Argo CD before 3.0 tracks with the `app.kubernetes.io/instance` label alone: no
+    /// annotation, and a field manager that a client-side sync does not leave.
+    #[test]
+    fn recognises_argocd_label_tracking() {
+        let found = detect(&labelled(&[("app.kubernetes.io/instance", "conferencing-acme")]));
+        assert_eq!(found, vec![Evidence { tool: "Argo CD", sign: "label app.kubernetes.io/instance".into() }]);
+        // Other standard labels are no sign.
+        assert!(detect(&labelled(&[("app.kubernetes.io/name", "x"), ("app.kubernetes.io/part-of", "y")])).is_empty());
+    }
+
+    #[test]
+    fn recognises_argocd_annotation_tracking() {
+        let found = detect(&annotated(&[(
+            "argocd.argoproj.io/tracking-id",
+            "conferencing-acme:conferencing.io/ConferencingUser:acme/alice",
+        )]));
+        assert_eq!(found, vec![Evidence { tool: "Argo CD", sign: "annotation argocd.argoproj.io/tracking-id".into() }]);
+    }
+
+    #[test]
+    fn recognises_flux_kustomization_labels() {
+        for key in ["kustomize.toolkit.fluxcd.io/name", "kustomize.toolkit.fluxcd.io/namespace"] {
+            let found = detect(&labelled(&[(key, "acme")]));
+            assert_eq!(found, vec![Evidence { tool: "Flux", sign: format!("label {key}") }]);
+        }
+        let both = detect(&labelled(&[
+            ("kustomize.toolkit.fluxcd.io/name", "acme"),
+            ("kustomize.toolkit.fluxcd.io/namespace", "flux-system"),
+        ]));
+        assert_eq!((both.len(), tools(&both).as_str()), (2, "Flux"));
+    }
+
+    #[test]
+    fn recognises_flux_helm_release_labels() {
+        for key in ["helm.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/namespace"] {
+            let found = detect(&labelled(&[(key, "conferencing")]));
+            assert_eq!(found, vec![Evidence { tool: "Flux", sign: format!("label {key}") }]);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod kubeconfig;
 pub mod progress;
 pub mod request;
 pub mod status;
+pub mod terminal;
 pub mod view;
 pub mod who_has;
 
@@ -22,6 +23,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use error::PluginError;
+pub use terminal::Terminal;
 
 /// Field manager of the plugin's writes, so that `managedFields` shows who asked.
 pub const FIELD_MANAGER: &str = "kubectl-conferencing";
@@ -123,23 +125,30 @@ pub fn main_with(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: starting the async runtime: {e}");
+            let _ = Terminal::stderr().line(format!("error: starting the async runtime: {e}"));
             return ExitCode::from(Verdict::Failed.code());
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(verdict) => ExitCode::from(verdict.code()),
         Err(e) => {
-            eprintln!("error: {}", error::chain(&e));
+            report_error(&e, &mut Terminal::stderr());
             ExitCode::from(Verdict::Failed.code())
         }
     }
 }
 
+/// Prints `error: ` and the error with its causes, on one line. It may quote the API server,
+/// which may quote an object, so it is escaped like everything else.
+pub fn report_error(e: &dyn std::error::Error, err: &mut Terminal<impl std::io::Write>) {
+    // Nothing is left to tell the person if standard error itself fails.
+    let _ = err.line(format!("error: {}", error::chain(e)));
+}
+
 /// Carries out one parsed command line.
 pub async fn run(cli: Cli) -> Result<Verdict, PluginError> {
     let conn = kubeconfig::connect(&cli.connection).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Terminal::stdout();
     match cli.verb {
         Verb::Status { all_namespaces, tenant } => {
             let scope = if all_namespaces { None } else { Some(conn.namespace.as_str()) };
@@ -152,5 +161,22 @@ pub async fn run(cli: Cli) -> Result<Verdict, PluginError> {
         Verb::SendInfo(args) => request::run(&conn, request::Request::SendConferencingInfo, &args, &mut out).await,
         Verb::WhoHas { id } => who_has::run(&conn.client, &conn.namespace, &id, &mut out).await,
         Verb::Explain { user } => explain::run(&conn.client, &conn.namespace, &user, &mut out).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal::testing::*;
+    use super::*;
+
+    #[test]
+    fn errors_are_printed_escaped_on_one_line() {
+        let e = PluginError::UserNotFound { namespace: "acme".into(), name: hostile("bob") };
+        let mut err = Terminal::new(Vec::new());
+        report_error(&e, &mut err);
+        let out = text(err.into_inner());
+        assert_shown_safely(&out);
+        assert!(out.starts_with("error: ConferencingUser acme/bob\\u{1b}]52;"), "{out}");
+        assert_eq!(out.lines().count(), 1, "{out}");
     }
 }

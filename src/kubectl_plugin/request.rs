@@ -17,7 +17,7 @@ use super::advice::{self, Subject};
 use super::kubeconfig::Connection;
 use super::progress::Progress;
 use super::view::{self, State};
-use super::{FIELD_MANAGER, PluginError, Verdict, gitops};
+use super::{FIELD_MANAGER, PluginError, Terminal, Verdict, gitops};
 use crate::api::{
     ConferencingTenant, ConferencingUser, ConferencingUserStatus, HandledRequests, NotificationKind, ProviderType,
     Requests,
@@ -275,17 +275,14 @@ pub fn report_handled(
     req: Request,
     before: &ConferencingUser,
     tenant: Option<&ConferencingTenant>,
-    out: &mut impl Write,
+    out: &mut Terminal<impl Write>,
 ) -> Result<Verdict, PluginError> {
     let ns = u.namespace().unwrap_or_default();
     let name = u.name_any();
     let st = u.status.clone().unwrap_or_default();
     let mut verdict = Verdict::Ok;
     if !enabled(&st) {
-        writeln!(
-            out,
-            "The operator ignored the request: {ns}/{name} is not enabled for audio conferencing by this operator (spec.audioConferencingLicense and spec.provider.type decide)."
-        )?;
+        out.line(format!("The operator ignored the request: {ns}/{name} is not enabled for audio conferencing by this operator (spec.audioConferencingLicense and spec.provider.type decide)."))?;
         return Ok(Verdict::NotDone);
     }
     match req {
@@ -294,27 +291,24 @@ pub fn report_handled(
                 .pin_secret_ref
                 .as_ref()
                 .map_or("(none)".to_string(), |r| format!("{}/{} (key {})", ns, r.name, r.key));
-            writeln!(
-                out,
+            out.line(format!(
                 "New leader PIN generated for {ns}/{name}. It is kept in Secret {secret} and not shown here."
-            )?;
+            ))?;
         }
         Request::ResetConferenceId => {
             let old = before.status.as_ref().and_then(|s| s.conference_id.clone());
             let new = st.conference_id.clone();
             if let Some(static_id) = u.spec.conference_id.as_deref().filter(|_| old == new) {
-                writeln!(
-                    out,
+                out.line(format!(
                     "The operator ignored the request: spec.conferenceId names the static ID {static_id}; change or remove spec.conferenceId to reset it."
-                )?;
+                ))?;
                 return Ok(Verdict::NotDone);
             }
-            writeln!(
-                out,
+            out.line(format!(
                 "Conference ID of {ns}/{name}: {} -> {}",
                 old.as_deref().unwrap_or("(none)"),
                 new.as_deref().unwrap_or("(none)")
-            )?;
+            ))?;
         }
         Request::SendConferencingInfo => {}
     }
@@ -324,43 +318,37 @@ pub fn report_handled(
     let pending = st.notifications.pending.iter().find(|n| n.kind == kind && !known.contains(&n.message_id));
     let delivered = st.notifications.delivered.iter().find(|n| n.kind == kind && !known.contains(&n.message_id));
     match (pending, delivered) {
-        (_, Some(d)) => writeln!(out, "E-mail {} delivered to {} at {}.", d.kind, d.recipient, d.time.0)?,
+        (_, Some(d)) => out.line(format!("E-mail {} delivered to {} at {}.", d.kind, d.recipient, d.time.0))?,
         (Some(p), None) if p.permanently_failed => {
-            writeln!(
-                out,
+            out.line(format!(
                 "E-mail {} to {} was refused for good: {}",
                 p.kind,
                 p.recipient,
                 p.last_error.as_deref().unwrap_or("(no error recorded)")
-            )?;
+            ))?;
             verdict = Verdict::NotDone;
         }
         (Some(p), None) => {
             let retry = p.last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default();
-            writeln!(
-                out,
+            out.line(format!(
                 "E-mail {} to {}: not sent yet{retry}; `kubectl conferencing status -n {ns}` shows its progress.",
                 p.kind, p.recipient
-            )?;
+            ))?;
         }
         (None, None) => {
             let auto_off = tenant.is_some_and(|t| !t.spec.notifications.automatically_send_emails_to_users);
             if kind.is_automatic() && auto_off {
-                writeln!(
-                    out,
-                    "No e-mail: automatic e-mails are off for tenant {ns}/{} (spec.notifications.automaticallySendEmailsToUsers).",
-                    u.spec.tenant_ref.name
-                )?;
+                out.line(format!("No e-mail: automatic e-mails are off for tenant {ns}/{} (spec.notifications.automaticallySendEmailsToUsers).",
+                    u.spec.tenant_ref.name))?;
             } else {
-                writeln!(
-                    out,
+                out.line(format!(
                     "No e-mail was recorded for this request; `kubectl describe cuser {name} -n {ns}` shows the operator's Events."
-                )?;
+                ))?;
             }
         }
     }
     if let Some(ready) = view::ready(u).filter(|c| c.status != crate::api::ConditionStatus::True) {
-        writeln!(out, "Ready is {:?} ({}): {}", ready.status, ready.reason, ready.message)?;
+        out.line(format!("Ready is {:?} ({}): {}", ready.status, ready.reason, ready.message))?;
     }
     Ok(verdict)
 }
@@ -370,7 +358,7 @@ pub async fn run(
     conn: &Connection,
     req: Request,
     args: &RequestArgs,
-    out: &mut impl Write,
+    out: &mut Terminal<impl Write>,
 ) -> Result<Verdict, PluginError> {
     let ns = conn.namespace.as_str();
     let name = args.user.as_str();
@@ -391,18 +379,20 @@ pub async fn run(
     if !evidence.is_empty() {
         let tools = gitops::tools(&evidence);
         let signs: Vec<&str> = evidence.iter().map(|e| e.sign.as_str()).collect();
+        let mut err = Terminal::stderr();
         if !args.force {
-            eprintln!(
+            err.line(format!(
                 "Refusing to change ConferencingUser {ns}/{name}: {tools} manages it ({}). If its manifest sets this request, the next sync puts Git's value back and the request is recorded nowhere it is reviewed. Commit this change to the user's manifest instead (or run again with --force):",
                 signs.join(", ")
-            );
-            write!(out, "{change}")?;
+            ))?;
+            out.lines(&change)?;
             return Ok(Verdict::Refused);
         }
-        eprintln!(
-            "warning: {tools} manages ConferencingUser {ns}/{name} ({}); writing the request anyway (--force). If its manifest sets this request, commit the same token, or the next sync puts Git's value back (the operator ignores a token it handled before, with a RequestTokenReused Warning):\n{change}",
+        err.line(format!(
+            "warning: {tools} manages ConferencingUser {ns}/{name} ({}); writing the request anyway (--force). If its manifest sets this request, commit the same token, or the next sync puts Git's value back (the operator ignores a token it handled before, with a RequestTokenReused Warning):",
             signs.join(", ")
-        );
+        ))?;
+        err.lines(&change)?;
     }
 
     let patch = serde_json::json!({ "spec": { "requests": { req.field(): token } } });
@@ -412,9 +402,9 @@ pub async fn run(
         .await
         .map_err(PluginError::kube(format!("writing spec.requests.{} of ConferencingUser {ns}/{name}", req.field())))?;
     let generation = patched.metadata.generation.unwrap_or_default();
-    writeln!(out, "Requested {} for {ns}/{name} (spec.requests.{}: {token}).", req.what(), req.field())?;
+    out.line(format!("Requested {} for {ns}/{name} (spec.requests.{}: {token}).", req.what(), req.field()))?;
     if args.no_wait {
-        writeln!(out, "Not waiting (--no-wait); `kubectl conferencing explain {name} -n {ns}` shows how it went.")?;
+        out.line(format!("Not waiting (--no-wait); `kubectl conferencing explain {name} -n {ns}` shows how it went."))?;
         return Ok(Verdict::Ok);
     }
     out.flush()?;
@@ -425,50 +415,56 @@ pub async fn run(
             let tenant = read_tenant(&conn.client, ns, &u.spec.tenant_ref.name).await;
             report_handled(&u, req, &user, tenant.as_ref(), out)
         }
-        Waited::Blocked(u) => {
-            let state = view::user_state(&u);
-            let cond = match state {
-                State::Stalled(c) => Some(c),
-                _ => None,
-            };
-            let (reason, message) = cond.map_or(("(unknown)", ""), |c| (c.reason.as_str(), c.message.as_str()));
-            let subject = Subject {
-                kind: "ConferencingUser",
-                namespace: ns,
-                name,
-                tenant: &u.spec.tenant_ref.name,
-                static_id: u.spec.conference_id.as_deref(),
-                existing_tenants: &[],
-            };
-            let a = advice::for_reason(cond.map_or("Ready", |c| c.type_.as_str()), reason, &subject);
-            writeln!(
-                out,
-                "The operator cannot carry out the request while {ns}/{name} is blocked: {reason}: {message}"
-            )?;
-            writeln!(out, "{} {}", a.meaning, a.change)?;
-            writeln!(out, "The request stays in spec.requests.{} and is carried out once that is fixed.", req.field())?;
-            Ok(Verdict::NotDone)
-        }
+        Waited::Blocked(u) => report_blocked(&u, req, out),
         Waited::Superseded(u) => {
-            writeln!(
-                out,
+            out.line(format!(
                 "Another request replaced this one before the operator handled it: spec.requests.{} is now {}.",
                 req.field(),
                 req.requested(&u.spec.requests).unwrap_or("(removed)")
-            )?;
+            ))?;
             Ok(Verdict::NotDone)
         }
         Waited::TimedOut(last) => {
             let state = last.as_deref().and_then(|u| waiting_line(u, req, generation)).unwrap_or_default();
-            writeln!(
-                out,
-                "Timed out after {}: the operator has not handled spec.requests.{} yet. {state}\nIs the operator running? The request stays in the spec and is handled when it runs; `kubectl conferencing explain {name} -n {ns}` shows the user's state.",
+            out.line(format!(
+                "Timed out after {}: the operator has not handled spec.requests.{} yet. {state}",
                 humantime::format_duration(args.timeout),
                 req.field()
-            )?;
+            ))?;
+            out.line(format!(
+                "Is the operator running? The request stays in the spec and is handled when it runs; `kubectl conferencing explain {name} -n {ns}` shows the user's state."
+            ))?;
             Ok(Verdict::TimedOut)
         }
     }
+}
+
+/// Prints why the operator could not carry out the request on a blocked user.
+pub fn report_blocked(
+    u: &ConferencingUser,
+    req: Request,
+    out: &mut Terminal<impl Write>,
+) -> Result<Verdict, PluginError> {
+    let ns = u.namespace().unwrap_or_default();
+    let name = u.name_any();
+    let cond = match view::user_state(u) {
+        State::Stalled(c) => Some(c),
+        _ => None,
+    };
+    let (reason, message) = cond.map_or(("(unknown)", ""), |c| (c.reason.as_str(), c.message.as_str()));
+    let subject = Subject {
+        kind: "ConferencingUser",
+        namespace: &ns,
+        name: &name,
+        tenant: &u.spec.tenant_ref.name,
+        static_id: u.spec.conference_id.as_deref(),
+        existing_tenants: &[],
+    };
+    let a = advice::for_reason(cond.map_or("Ready", |c| c.type_.as_str()), reason, &subject);
+    out.line(format!("The operator cannot carry out the request while {ns}/{name} is blocked: {reason}: {message}"))?;
+    out.line(format!("{} {}", a.meaning, a.change))?;
+    out.line(format!("The request stays in spec.requests.{} and is carried out once that is fixed.", req.field()))?;
+    Ok(Verdict::NotDone)
 }
 
 /// The user's tenant, if it can be read (only to explain a missing e-mail).
@@ -541,5 +537,90 @@ mod tests {
             "{resetPin: kubectl-x}",
         );
         assert!(judge(&retrying, Request::ResetPin, "kubectl-x", 4).is_none());
+    }
+
+    /// Everything the request verbs print from the user: the PIN Secret's name, conference
+    /// IDs, e-mail recipients and errors, conditions, the tenant name and other tokens.
+    #[test]
+    fn values_from_objects_reach_the_terminal_escaped() {
+        use crate::kubectl_plugin::terminal::testing::*;
+        let before = user("status: {observedGeneration: 3, conferenceId: '1111111'}", "{resetPin: t}");
+        let mut before_hostile = before.clone();
+        if let Some(st) = before_hostile.status.as_mut() {
+            st.conference_id = Some(hostile("1111111"));
+        }
+        let handled = |mail: &str| {
+            let mut u = user(
+                &format!(
+                    "status: {{observedGeneration: 4, licensed: true, conferenceId: '2222222', pinSecretRef: {{name: s, key: pin}},\
+                     conditions: [{{type: Ready, status: 'False', reason: InternalError, message: m, lastTransitionTime: '2026-01-01T00:00:00Z'}}],\
+                     notifications: {mail}}}"
+                ),
+                "{resetPin: kubectl-x}",
+            );
+            let st = u.status.as_mut().expect("status");
+            st.conference_id = Some(hostile("2222222"));
+            st.pin_secret_ref = Some(crate::api::SecretKeyRef { name: hostile("s"), key: hostile("pin") });
+            for c in &mut st.conditions {
+                c.reason = hostile("InternalError");
+                c.message = hostile("boom");
+            }
+            for n in &mut st.notifications.pending {
+                n.recipient = hostile("a@acme.example");
+                n.last_error = Some(hostile("550"));
+            }
+            for n in &mut st.notifications.delivered {
+                n.recipient = hostile("a@acme.example");
+            }
+            u.spec.tenant_ref.name = hostile("acme");
+            u
+        };
+        let mails = [
+            "{pending: [{kind: PinReset, messageId: '<p>', recipient: a@acme.example, attempts: 1, lastError: e}]}",
+            "{pending: [{kind: PinReset, messageId: '<p>', recipient: a@acme.example, attempts: 1, lastError: e, permanentlyFailed: true}]}",
+            "{delivered: [{kind: PinReset, messageId: '<d>', recipient: a@acme.example, time: '2026-01-01T00:00:00Z'}]}",
+            "{delivered: [{kind: ConferenceIdReset, messageId: '<d>', recipient: a@acme.example, time: '2026-01-01T00:00:00Z'}]}",
+        ];
+        for mail in mails {
+            for req in [Request::ResetPin, Request::ResetConferenceId, Request::SendConferencingInfo] {
+                let mut out = Terminal::new(Vec::new());
+                report_handled(&handled(mail), req, &before_hostile, None, &mut out).expect("report");
+                let text = text(out.into_inner());
+                assert_shown_safely(&text);
+                assert!(text.contains("Ready is False"), "{text}");
+            }
+        }
+
+        let mut blocked = user(
+            "status: {observedGeneration: 4, conditions: [{type: Ready, status: 'False', reason: TenantNotFound, message: m, lastTransitionTime: '2026-01-01T00:00:00Z'}]}",
+            "{resetPin: kubectl-x}",
+        );
+        for c in blocked.status.iter_mut().flat_map(|s| s.conditions.iter_mut()) {
+            c.message = hostile("no tenant");
+        }
+        blocked.spec.tenant_ref.name = hostile("acme");
+        blocked.spec.conference_id = Some(hostile("4455667"));
+        let mut out = Terminal::new(Vec::new());
+        assert_eq!(report_blocked(&blocked, Request::ResetPin, &mut out).expect("report"), Verdict::NotDone);
+        let text = text(out.into_inner());
+        assert_shown_safely(&text);
+        assert!(text.contains("TenantNotFound") && text.contains("spec.tenantRef.name"), "{text}");
+
+        // The progress line quotes the condition: printed through Progress or Terminal.
+        let mut waiting = user(
+            "status: {observedGeneration: 4, conditions: [{type: Ready, status: 'False', reason: InternalError, message: m, lastTransitionTime: '2026-01-01T00:00:00Z'}]}",
+            "{resetPin: kubectl-x}",
+        );
+        for c in waiting.status.iter_mut().flat_map(|s| s.conditions.iter_mut()) {
+            c.message = hostile("boom");
+        }
+        let line = waiting_line(&waiting, Request::ResetPin, 4).expect("a line");
+        let mut out = Terminal::new(Vec::new());
+        out.line(&line).expect("line");
+        assert_shown_safely(&text_of(out));
+    }
+
+    fn text_of(t: Terminal<Vec<u8>>) -> String {
+        crate::kubectl_plugin::terminal::testing::text(t.into_inner())
     }
 }

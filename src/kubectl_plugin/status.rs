@@ -2,15 +2,13 @@
 //! Ready, the blocked ones and why, and the e-mails pending or refused for good.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-
-use kube::api::{Api, ListParams};
-use kube::{Client, ResourceExt};
-use tabwriter::TabWriter;
+use std::io::{self, Write};
 
 use super::view::{self, State};
-use super::{PluginError, Verdict};
+use super::{PluginError, Terminal, Verdict};
 use crate::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
 
 /// One tenant's line and details.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -96,61 +94,60 @@ pub fn summarize(
 }
 
 /// Writes the summaries: a table, then the details of tenants that have any.
-pub fn render(summaries: &[TenantSummary], all_namespaces: bool, out: &mut impl Write) -> std::io::Result<()> {
-    let mut tw = TabWriter::new(Vec::new()).padding(2);
-    if all_namespaces {
-        write!(tw, "NAMESPACE\t")?;
-    }
-    writeln!(tw, "TENANT\tTENANT READY\tUSERS\tREADY\tBLOCKED\tE-MAILS PENDING\tE-MAILS FAILED")?;
-    for s in summaries {
+pub fn render(summaries: &[TenantSummary], all_namespaces: bool, out: &mut Terminal<impl Write>) -> io::Result<()> {
+    out.aligned(|tw| {
+        let mut header =
+            vec!["TENANT", "TENANT READY", "USERS", "READY", "BLOCKED", "E-MAILS PENDING", "E-MAILS FAILED"];
         if all_namespaces {
-            write!(tw, "{}\t", s.namespace)?;
+            header.insert(0, "NAMESPACE");
         }
-        writeln!(
-            tw,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            s.name,
-            s.tenant_ready,
-            s.users,
-            s.ready,
-            s.blocked.len(),
-            s.pending.len(),
-            s.failed.len()
-        )?;
-    }
-    for s in summaries {
-        if s.blocked.is_empty() && s.waiting.is_empty() && s.pending.is_empty() && s.failed.is_empty() {
-            continue;
+        tw.row(&header)?;
+        for s in summaries {
+            let mut row = vec![
+                s.name.clone(),
+                s.tenant_ready.clone(),
+                s.users.to_string(),
+                s.ready.to_string(),
+                s.blocked.len().to_string(),
+                s.pending.len().to_string(),
+                s.failed.len().to_string(),
+            ];
+            if all_namespaces {
+                row.insert(0, s.namespace.clone());
+            }
+            tw.row(&row)?;
         }
-        writeln!(tw)?;
-        writeln!(tw, "Tenant {}/{}:", s.namespace, s.name)?;
-        if !s.blocked.is_empty() {
-            writeln!(tw, "  Blocked users:")?;
-            for (user, reason, message) in &s.blocked {
-                writeln!(tw, "    {user}\t{reason}\t{message}")?;
+        for s in summaries {
+            if s.blocked.is_empty() && s.waiting.is_empty() && s.pending.is_empty() && s.failed.is_empty() {
+                continue;
+            }
+            tw.blank()?;
+            tw.line(format!("Tenant {}/{}:", s.namespace, s.name))?;
+            if !s.blocked.is_empty() {
+                tw.line("  Blocked users:")?;
+                for (user, reason, message) in &s.blocked {
+                    tw.row(&[format!("    {user}"), reason.clone(), message.clone()])?;
+                }
+            }
+            let lists = [
+                ("  Waiting for the operator:", &s.waiting),
+                ("  E-mails pending:", &s.pending),
+                (
+                    "  E-mails refused for good (fix the address, then `kubectl conferencing send-info USER`):",
+                    &s.failed,
+                ),
+            ];
+            for (heading, list) in lists {
+                if !list.is_empty() {
+                    tw.line(heading)?;
+                    for (user, what) in list {
+                        tw.row(&[format!("    {user}"), what.clone()])?;
+                    }
+                }
             }
         }
-        if !s.waiting.is_empty() {
-            writeln!(tw, "  Waiting for the operator:")?;
-            for (user, what) in &s.waiting {
-                writeln!(tw, "    {user}\t{what}")?;
-            }
-        }
-        if !s.pending.is_empty() {
-            writeln!(tw, "  E-mails pending:")?;
-            for (user, what) in &s.pending {
-                writeln!(tw, "    {user}\t{what}")?;
-            }
-        }
-        if !s.failed.is_empty() {
-            writeln!(tw, "  E-mails refused for good (fix the address, then `kubectl conferencing send-info USER`):")?;
-            for (user, what) in &s.failed {
-                writeln!(tw, "    {user}\t{what}")?;
-            }
-        }
-    }
-    let bytes = tw.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
-    out.write_all(&bytes)
+        Ok(())
+    })
 }
 
 /// Runs `status` in `namespace` (all namespaces when `None`).
@@ -158,7 +155,7 @@ pub async fn run(
     client: &Client,
     namespace: Option<&str>,
     tenant: Option<&str>,
-    out: &mut impl Write,
+    out: &mut Terminal<impl Write>,
 ) -> Result<Verdict, PluginError> {
     let (tenants, users): (Api<ConferencingTenant>, Api<ConferencingUser>) = match namespace {
         Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
@@ -181,7 +178,7 @@ pub async fn run(
                 name: t.to_string(),
             });
         }
-        writeln!(out, "No conferencing tenants or users in {where_}.")?;
+        out.line(format!("No conferencing tenants or users in {where_}."))?;
         return Ok(Verdict::Ok);
     }
     render(&summaries, namespace.is_none(), out)?;
@@ -255,11 +252,56 @@ mod tests {
         let only = summarize(&[tenant("acme")], &users, Some("gone"));
         assert_eq!(only.len(), 1);
 
-        let mut out = Vec::new();
+        let mut out = Terminal::new(Vec::new());
         render(&s, false, &mut out).expect("render");
-        let text = String::from_utf8(out).expect("utf8");
+        let text = String::from_utf8(out.into_inner()).expect("utf8");
         assert!(text.starts_with("TENANT"), "{text}");
         assert!(text.contains("Blocked users:") && text.contains("ConferenceIdConflict"), "{text}");
         assert!(text.contains("E-mails refused for good"), "{text}");
+    }
+
+    /// Everything `status` prints from an object, with ESC sequences, a bidi override and a
+    /// line break in it: the tenant's name (a user's tenantRef) and Ready reason, the blocked
+    /// users' reasons and messages, and the e-mails' recipients and errors.
+    #[test]
+    fn values_from_objects_reach_the_terminal_escaped() {
+        use crate::kubectl_plugin::terminal::testing::*;
+        let evil = hostile("acme");
+        let mut t = tenant("acme");
+        if let Some(c) = t.status.as_mut().and_then(|s| s.conditions.first_mut()) {
+            c.status = ConditionStatus::False;
+            c.reason = hostile("Invalid");
+        }
+        let mut blocked = with(
+            "bob",
+            "acme",
+            "status: {observedGeneration: 2, conditions: [{type: Ready, status: 'False', reason: X, message: m, lastTransitionTime: '2026-01-01T00:00:00Z'}]}",
+        );
+        if let Some(c) = blocked.status.as_mut().and_then(|s| s.conditions.first_mut()) {
+            c.reason = hostile("TenantNotFound");
+            c.message = hostile("tenant not found");
+        }
+        let mut mail = with(
+            "dana",
+            "acme",
+            "status: {observedGeneration: 2, notifications: {pending: [\
+             {kind: PinReset, messageId: '<a>', recipient: d@acme.example, attempts: 2, lastError: refused},\
+             {kind: PinReset, messageId: '<b>', recipient: d@acme.example, attempts: 1, lastError: '550', permanentlyFailed: true}]}}",
+        );
+        for n in mail.status.iter_mut().flat_map(|s| s.notifications.pending.iter_mut()) {
+            n.recipient = hostile("d@acme.example");
+            n.last_error = Some(hostile("550"));
+        }
+        let mut stray = with("eve", "acme", "");
+        stray.spec.tenant_ref.name = evil.clone();
+        let summaries = summarize(&[t], &[blocked, mail, stray], None);
+        for all_namespaces in [false, true] {
+            let mut out = Terminal::new(Vec::new());
+            render(&summaries, all_namespaces, &mut out).expect("render");
+            let text = text(out.into_inner());
+            assert_shown_safely(&text);
+            assert!(text.contains("acme\\u{1b}]52;c;"), "{text}");
+            assert!(text.contains("Blocked users:") && text.contains("E-mails refused for good"), "{text}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
 
 use super::error::is_not_found;
-use super::{PluginError, Verdict, view};
+use super::{PluginError, Terminal, Verdict, view};
 use crate::api::ConferencingUser;
 
 /// The claim kind of the status contract.
@@ -106,7 +106,7 @@ pub fn assess(id: &str, namespace: &str, claims: &[Claim], users: &[Conferencing
     for c in claims {
         lines.push(format!("  claim:         {} held by {} (uid {})", c.object, c.holder, c.holder_uid));
         if c.id != id {
-            problems.push(format!("{} says it is for ID {:?}, not {id}", c.object, c.id));
+            problems.push(format!("{} says it is for ID \"{}\", not {id}", c.object, c.id));
         }
         match users.iter().find(|u| u.name_any() == c.holder) {
             None => problems.push(format!(
@@ -181,7 +181,7 @@ async fn claims_served(client: &Client) -> Result<bool, PluginError> {
 }
 
 /// Runs `who-has`.
-pub async fn run(client: &Client, ns: &str, id: &str, out: &mut impl Write) -> Result<Verdict, PluginError> {
+pub async fn run(client: &Client, ns: &str, id: &str, out: &mut Terminal<impl Write>) -> Result<Verdict, PluginError> {
     let mut claims = Vec::new();
     let crd = claims_served(client).await?;
     if crd {
@@ -205,16 +205,22 @@ pub async fn run(client: &Client, ns: &str, id: &str, out: &mut impl Write) -> R
         .await
         .map_err(PluginError::kube(format!("listing ConferencingUsers in namespace {ns}")))?;
     let a = assess(id, ns, &claims, &users.items);
+    print(&a, out)?;
+    Ok(a.verdict)
+}
+
+/// Prints the assessment: its lines, then any disagreement.
+pub fn print(a: &Assessment, out: &mut Terminal<impl Write>) -> std::io::Result<()> {
     for line in &a.lines {
-        writeln!(out, "{line}")?;
+        out.line(line)?;
     }
     if !a.problems.is_empty() {
-        writeln!(out, "Disagreement:")?;
+        out.line("Disagreement:")?;
         for p in &a.problems {
-            writeln!(out, "  - {p}")?;
+            out.line(format!("  - {p}"))?;
         }
     }
-    Ok(a.verdict)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -288,6 +294,38 @@ mod tests {
             let a = assess("4455667", "acme", &claims, &users);
             assert_eq!(a.verdict, Verdict::NotDone, "{claims:?}: {a:?}");
             assert!(!a.problems.is_empty());
+        }
+    }
+
+    /// The claim's holder, UID and ID are whatever its writer put there (a ConfigMap's data is
+    /// anyone's with ConfigMap access), and so are the users' status IDs.
+    #[test]
+    fn values_from_objects_reach_the_terminal_escaped() {
+        use crate::kubectl_plugin::terminal::testing::*;
+        let evil = Claim {
+            object: format!("ConfigMap conference-id-{}", hostile("4455667")),
+            holder: hostile("bob"),
+            holder_uid: hostile("u-bob"),
+            id: hostile("4455667"),
+        };
+        let mut bob = user("bob", "u-bob", None, Some("4455667"));
+        bob.metadata.uid = Some(hostile("u-bob"));
+        if let Some(st) = bob.status.as_mut() {
+            st.conference_id = Some(hostile("7654321"));
+        }
+        let cases = [
+            vec![evil.clone()],
+            vec![evil.clone(), claim("bob", "u-bob")],
+            vec![Claim { holder: "bob".into(), ..evil.clone() }],
+            vec![Claim { holder: "ghost".into(), ..evil }],
+        ];
+        for claims in cases {
+            let a = assess("4455667", "acme", &claims, &[bob.clone(), user("eve", "u-eve", None, Some("4455667"))]);
+            let mut out = Terminal::new(Vec::new());
+            print(&a, &mut out).expect("print");
+            let text = text(out.into_inner());
+            assert_shown_safely(&text);
+            assert!(text.contains("Disagreement:"), "{text}");
         }
     }
 }
