@@ -506,3 +506,42 @@ fn planning_a_tree_against_itself_changes_nothing() {
     assert_eq!(plan["users"], serde_json::json!([]), "{}", out.stdout);
     assert_eq!((plan["summary"]["users"].as_u64(), plan["summary"]["emails"].as_u64()), (Some(5), Some(0)));
 }
+
+// ---- hostile input ---------------------------------------------------------------------
+
+/// Nine levels of ten aliases each ("billion laughs"): about 700 bytes, a billion nodes.
+fn alias_bomb() -> String {
+    let mut text =
+        String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n  a0: &a0 [\"lol\"]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
+    }
+    text
+}
+
+#[test]
+fn yaml_bombs_exit_2_naming_the_file_and_line() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let bomb = write_tree(&root.path().join("bomb"), &[("bomb.yaml".into(), alias_bomb())]);
+    // 20,000 nested block sequences, 40 KB: overflowed the stack (exit 134) before.
+    let deep = write_tree(&root.path().join("deep"), &[("deep.yaml".into(), "- ".repeat(20_000) + "x\n")]);
+    let (bomb, deep) = (bomb.to_str().expect("utf8"), deep.to_str().expect("utf8"));
+    for (dir, line, what) in [(bomb, 10, "alias bomb"), (deep, 1, "deeper than 64 levels")] {
+        let file = format!("{dir}/{}.yaml", if dir == bomb { "bomb" } else { "deep" });
+        for args in [
+            vec!["validate", dir],
+            vec!["plan", "--from", "examples", "--to", dir],
+            vec!["plan", "--from", dir, "--to", "examples"],
+        ] {
+            let out = run(&args, None);
+            assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+            assert!(out.stderr.contains(&format!("{file}:{line}:")), "{args:?}: {}", out.stderr);
+            assert!(out.stderr.contains(what), "{args:?}: {}", out.stderr);
+        }
+    }
+    // From standard input too.
+    let out = run(&["plan", "--from", "examples", "--to", "-"], Some(&alias_bomb()));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("<stdin>:10:"), "{}", out.stderr);
+}
