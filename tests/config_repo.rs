@@ -545,3 +545,37 @@ fn yaml_bombs_exit_2_naming_the_file_and_line() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("<stdin>:10:"), "{}", out.stderr);
 }
+
+#[test]
+fn a_hostile_file_name_cannot_hide_the_email_table_in_the_markdown_plan() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let from = write_tree(
+        &root.path().join("from"),
+        &[("tenant.yaml".into(), tenant(true, "+14255550100")), ("alice.yaml".into(), user("alice", ""))],
+    );
+    // A line break and `<!--` in a file name, and a warning so that the name is printed.
+    let name = "x\n\n<!-- `|* [a](b) @team.yaml";
+    let alice = user("alice", "  requests:\n    resetPin: \"2026-12-01\"\n")
+        .replace("alice@acme.example", "attacker@evil.example");
+    let to = write_tree(
+        &root.path().join("to"),
+        &[
+            ("tenant.yaml".into(), tenant(true, "+14255550100")),
+            ("alice.yaml".into(), alice),
+            (name.into(), user("bob", "").replace("namespace: acme", "namespace: acme\n  labels:\n    on: yes")),
+        ],
+    );
+    let (from, to) = (from.to_str().expect("utf8"), to.to_str().expect("utf8"));
+    let out = run(&["plan", "--from", from, "--to", to, "--output", "markdown"], None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let md = &out.stdout;
+    assert!(md.contains("warning CO102"), "the file name is printed with its warning:\n{md}");
+    assert!(!md.contains("<!--"), "no HTML comment opens:\n{md}");
+    assert!(md.contains("&lt;\\!--"), "{md}");
+    assert!(md.contains("x\\\\u{a}\\\\u{a}&lt;"), "line breaks are visible escapes:\n{md}");
+    assert!(md.contains("| PinReset | 1 |"), "the e-mail table is there:\n{md}");
+    assert!(md.contains("to attacker\\@evil.example"), "and the recipient:\n{md}");
+    // Every line of the finding stays on one line: the list item holds the whole name.
+    let item = md.lines().find(|l| l.contains("CO102")).expect("finding");
+    assert!(item.starts_with("- ") && item.contains("\\@team.yaml"), "{item}");
+}
