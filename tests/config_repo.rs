@@ -507,3 +507,76 @@ fn planning_a_tree_against_itself_changes_nothing() {
     assert_eq!(plan["users"], serde_json::json!([]), "{}", out.stdout);
     assert_eq!((plan["summary"]["users"].as_u64(), plan["summary"]["emails"].as_u64()), (Some(5), Some(0)));
 }
+
+// ---- hostile input ---------------------------------------------------------------------
+
+/// Nine levels of ten aliases each ("billion laughs"): about 700 bytes, a billion nodes.
+fn alias_bomb() -> String {
+    let mut text =
+        String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n  a0: &a0 [\"lol\"]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
+    }
+    text
+}
+
+#[test]
+fn yaml_bombs_exit_2_naming_the_file_and_line() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let bomb = write_tree(&root.path().join("bomb"), &[("bomb.yaml".into(), alias_bomb())]);
+    // 20,000 nested block sequences, 40 KB: overflowed the stack (exit 134) before.
+    let deep = write_tree(&root.path().join("deep"), &[("deep.yaml".into(), "- ".repeat(20_000) + "x\n")]);
+    let (bomb, deep) = (bomb.to_str().expect("utf8"), deep.to_str().expect("utf8"));
+    for (dir, line, what) in [(bomb, 10, "alias bomb"), (deep, 1, "deeper than 64 levels")] {
+        let file = format!("{dir}/{}.yaml", if dir == bomb { "bomb" } else { "deep" });
+        for args in [
+            vec!["validate", dir],
+            vec!["plan", "--from", "examples", "--to", dir],
+            vec!["plan", "--from", dir, "--to", "examples"],
+        ] {
+            let out = run(&args, None);
+            assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+            assert!(out.stderr.contains(&format!("{file}:{line}:")), "{args:?}: {}", out.stderr);
+            assert!(out.stderr.contains(what), "{args:?}: {}", out.stderr);
+        }
+    }
+    // From standard input too.
+    let out = run(&["plan", "--from", "examples", "--to", "-"], Some(&alias_bomb()));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("<stdin>:10:"), "{}", out.stderr);
+}
+
+#[test]
+fn a_hostile_file_name_cannot_hide_the_email_table_in_the_markdown_plan() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let from = write_tree(
+        &root.path().join("from"),
+        &[("tenant.yaml".into(), tenant(true, "+14255550100")), ("alice.yaml".into(), user("alice", ""))],
+    );
+    // A line break and `<!--` in a file name, and a warning so that the name is printed.
+    let name = "x\n\n<!-- `|* [a](b) @team.yaml";
+    let alice = user("alice", "  requests:\n    resetPin: \"2026-12-01\"\n")
+        .replace("alice@acme.example", "attacker@evil.example");
+    let to = write_tree(
+        &root.path().join("to"),
+        &[
+            ("tenant.yaml".into(), tenant(true, "+14255550100")),
+            ("alice.yaml".into(), alice),
+            (name.into(), user("bob", "").replace("namespace: acme", "namespace: acme\n  labels:\n    on: yes")),
+        ],
+    );
+    let (from, to) = (from.to_str().expect("utf8"), to.to_str().expect("utf8"));
+    let out = run(&["plan", "--from", from, "--to", to, "--output", "markdown"], None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let md = &out.stdout;
+    assert!(md.contains("warning CO102"), "the file name is printed with its warning:\n{md}");
+    assert!(!md.contains("<!--"), "no HTML comment opens:\n{md}");
+    assert!(md.contains("&lt;\\!--"), "{md}");
+    assert!(md.contains("x\\\\u{a}\\\\u{a}&lt;"), "line breaks are visible escapes:\n{md}");
+    assert!(md.contains("| PinReset | 1 |"), "the e-mail table is there:\n{md}");
+    assert!(md.contains("to attacker\\@evil.example"), "and the recipient:\n{md}");
+    // Every line of the finding stays on one line: the list item holds the whole name.
+    let item = md.lines().find(|l| l.contains("CO102")).expect("finding");
+    assert!(item.starts_with("- ") && item.contains("\\@team.yaml"), "{item}");
+}

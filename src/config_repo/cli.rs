@@ -110,7 +110,8 @@ fn print(s: &str) {
 
 fn load(paths: &[PathBuf]) -> Result<Loaded, Exit> {
     load::load_paths(paths).map_err(|e| {
-        eprintln!("error: {e}");
+        // The error names a file of the tree, whose name its author chose.
+        eprintln!("error: {}", crate::domain::escape_for_terminal(&e.to_string()));
         Exit::BadInput
     })
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::load::Pos;
+use crate::domain::escape_for_terminal;
 
 /// How bad a finding is. Only errors fail `validate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -270,10 +271,19 @@ pub fn counts(findings: &[Finding]) -> (usize, usize) {
 pub fn text(findings: &[Finding]) -> String {
     let mut out = String::new();
     for f in findings {
-        let _ =
-            write!(out, "{}:{}:{}: {}[{}]: {}", f.file, f.line, f.column, f.severity.as_str(), f.code.id(), f.message);
+        // File names and messages come from the tree: a terminal must not run their escapes.
+        let _ = write!(
+            out,
+            "{}:{}:{}: {}[{}]: {}",
+            escape_for_terminal(&f.file),
+            f.line,
+            f.column,
+            f.severity.as_str(),
+            f.code.id(),
+            escape_for_terminal(&f.message)
+        );
         if let Some(o) = &f.object {
-            let _ = write!(out, " ({o})");
+            let _ = write!(out, " ({})", escape_for_terminal(&o.to_string()));
         }
         out.push('\n');
     }
@@ -328,6 +338,35 @@ mod tests {
         names.dedup();
         assert_eq!(ids.len(), Code::ALL.len());
         assert_eq!(names.len(), Code::ALL.len());
+    }
+
+    #[test]
+    fn text_output_shows_control_characters_as_escapes() {
+        let file: Arc<str> = Arc::from("users/a\u{1b}[2J\nb.yaml");
+        let o = ObjectRef { kind: "ConferencingUser".into(), namespace: "acme".into(), name: "x\ry".into() };
+        let f = Finding::new(Code::UnknownField, &file, Pos { line: 3, col: 5 }, "bad\u{202e}value").object(Some(&o));
+        let out = text(&[f]);
+        assert_eq!(
+            out,
+            "users/a\\u{1b}[2J\\u{a}b.yaml:3:5: error[CO201]: bad\\u{202e}value (ConferencingUser acme/x\\u{d}y)\n"
+        );
+        assert_eq!(out.lines().count(), 1);
+    }
+
+    #[test]
+    fn github_annotations_cannot_be_split_or_end_a_property() {
+        let file: Arc<str> = Arc::from("a:b,c%0A\r\n::error::x.yaml");
+        let o = ObjectRef { kind: "ConferencingUser".into(), namespace: "acme".into(), name: "n".into() };
+        let f =
+            Finding::new(Code::UnknownField, &file, Pos { line: 1, col: 2 }, "m\n::warning::fake%").object(Some(&o));
+        let out = github(&[f]);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert_eq!(
+            out,
+            "::error file=a%3Ab%2Cc%250A%0D%0A%3A%3Aerror%3A%3Ax.yaml,line=1,col=2,title=CO201 unknown-field::m%0A::warning::fake%25 (ConferencingUser acme/n)\n"
+        );
+        assert_eq!(escape_data("%\r\n:,"), "%25%0D%0A:,");
+        assert_eq!(escape_property("%\r\n:,"), "%25%0D%0A%3A%2C");
     }
 
     #[test]

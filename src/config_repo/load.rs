@@ -247,7 +247,28 @@ pub enum LoadError {
         /// The path.
         file: String,
     },
+    /// A file exceeds a bound that keeps a hostile file from exhausting memory or the stack
+    /// (an alias bomb, or thousands of nested collections).
+    #[error("{file}:{pos}: refused: {message}")]
+    TooComplex {
+        /// The file.
+        file: String,
+        /// Where the bound was crossed.
+        pos: Pos,
+        /// Which bound.
+        message: String,
+    },
 }
+
+/// Deepest nesting of collections accepted. Kubernetes objects are a few levels deep; the
+/// bound keeps the recursive code that walks a document (to JSON, schema checks, drop) far
+/// from the stack's end on input such as 20,000 nested `- `.
+pub const MAX_DEPTH: usize = 64;
+
+/// Most nodes that aliases may add to one document. A YAML anchor for shared defaults is a
+/// handful of nodes; without a bound, nine nested anchors of ten aliases each ("billion
+/// laughs", 700 bytes) expand to a billion nodes.
+pub const MAX_ALIAS_NODES: usize = 10_000;
 
 /// What was read: the documents, and how many files held them.
 #[derive(Debug, Default)]
@@ -306,19 +327,55 @@ fn load_file(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
 }
 
 /// Parses a multi-document YAML text; empty documents are dropped.
+///
+/// The parser is driven one event at a time rather than through `Parser::load`, which
+/// recurses once per nesting level (and so overflows the stack on deep input before any
+/// bound of ours could apply); the first error, or crossed bound, stops reading at once.
 pub fn parse_str(file: &str, text: &str) -> Result<Vec<Document>, LoadError> {
     let file: Arc<str> = Arc::from(file);
     let mut builder = Builder { file: file.clone(), ..Builder::default() };
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, true).map_err(|e| LoadError::Syntax {
-        file: file.to_string(),
-        pos: Pos::from_marker(*e.marker()),
-        message: e.info().to_string(),
-    })?;
-    if let Some((pos, message)) = builder.error {
-        return Err(LoadError::Syntax { file: file.to_string(), pos, message });
+    loop {
+        let (ev, mark) = parser.next_token().map_err(|e| LoadError::Syntax {
+            file: file.to_string(),
+            pos: Pos::from_marker(*e.marker()),
+            message: e.info().to_string(),
+        })?;
+        let end = ev == Event::StreamEnd;
+        builder.on_event(ev, mark);
+        match builder.error.take() {
+            Some(BuildError::Syntax(pos, message)) => {
+                return Err(LoadError::Syntax { file: file.to_string(), pos, message });
+            }
+            Some(BuildError::Limit(pos, message)) => {
+                return Err(LoadError::TooComplex { file: file.to_string(), pos, message });
+            }
+            None => {}
+        }
+        if end {
+            return Ok(builder.documents);
+        }
     }
-    Ok(builder.documents)
+}
+
+/// Why building a document stopped.
+#[derive(Debug)]
+enum BuildError {
+    /// The YAML is well-formed but not a tree we can read (e.g. a mapping as a key).
+    Syntax(Pos, String),
+    /// A bound was crossed.
+    Limit(Pos, String),
+}
+
+/// Nodes and height (levels of collections) of a node.
+fn measure(node: &Node) -> (usize, usize) {
+    match &node.kind {
+        NodeKind::Scalar { .. } => (1, 0),
+        NodeKind::Seq(items) => items.iter().map(measure).fold((1, 1), |(n, h), (cn, ch)| (n + cn, h.max(ch + 1))),
+        NodeKind::Map(entries) => {
+            entries.iter().map(|e| measure(&e.value)).fold((1, 1), |(n, h), (cn, ch)| (n + cn + 1, h.max(ch + 1)))
+        }
+    }
 }
 
 /// A container being built.
@@ -332,11 +389,14 @@ enum Open {
 struct Builder {
     file: Arc<str>,
     stack: Vec<Open>,
-    anchors: std::collections::HashMap<usize, Node>,
+    /// Anchored nodes, with their node count and height (see [`measure`]).
+    anchors: std::collections::HashMap<usize, (Node, usize, usize)>,
+    /// Nodes aliases added to the current document.
+    alias_nodes: usize,
     documents: Vec<Document>,
     duplicate_keys: Vec<DuplicateKey>,
     yaml11_booleans: Vec<Yaml11Boolean>,
-    error: Option<(Pos, String)>,
+    error: Option<BuildError>,
 }
 
 impl Builder {
@@ -376,7 +436,7 @@ impl Builder {
                     NodeKind::Scalar { value: Value::String(s), .. } => s.clone(),
                     NodeKind::Scalar { value, .. } => value.to_string(),
                     _ => {
-                        self.error.get_or_insert((node.pos, "a mapping key must be a scalar".into()));
+                        self.error.get_or_insert(BuildError::Syntax(node.pos, "a mapping key must be a scalar".into()));
                         return;
                     }
                 };
@@ -418,7 +478,7 @@ impl Builder {
                 })
                 .collect(),
             NodeKind::Scalar { .. } => {
-                self.error.get_or_insert((node.pos, "a merge key (<<) must name a mapping".into()));
+                self.error.get_or_insert(BuildError::Syntax(node.pos, "a merge key (<<) must name a mapping".into()));
                 return;
             }
         };
@@ -435,8 +495,43 @@ impl Builder {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let (nodes, height) = measure(node);
+            self.anchors.insert(anchor, (node.clone(), nodes, height));
         }
+    }
+
+    /// Opens a collection, unless that nests deeper than [`MAX_DEPTH`].
+    fn open(&mut self, pos: Pos, open: Open) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.error = Some(BuildError::Limit(pos, format!("collections nested deeper than {MAX_DEPTH} levels")));
+            return;
+        }
+        self.stack.push(open);
+    }
+
+    fn alias(&mut self, id: usize, pos: Pos) {
+        let Some((node, nodes, height)) = self.anchors.get(&id) else {
+            self.error = Some(BuildError::Syntax(pos, "alias to an unknown anchor".into()));
+            return;
+        };
+        if self.stack.len() + height > MAX_DEPTH {
+            self.error =
+                Some(BuildError::Limit(pos, format!("this alias nests collections deeper than {MAX_DEPTH} levels")));
+            return;
+        }
+        self.alias_nodes = self.alias_nodes.saturating_add(*nodes);
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            self.error = Some(BuildError::Limit(
+                pos,
+                format!(
+                    "aliases expand this document by more than {MAX_ALIAS_NODES} nodes (an alias bomb?); write the values out"
+                ),
+            ));
+            return;
+        }
+        let mut n = node.clone();
+        n.pos = pos;
+        self.add(n);
     }
 }
 
@@ -451,15 +546,9 @@ impl MarkedEventReceiver for Builder {
             Event::DocumentEnd => {
                 self.stack.clear();
                 self.anchors.clear();
+                self.alias_nodes = 0;
             }
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some(n) => {
-                    let mut n = n.clone();
-                    n.pos = pos;
-                    self.add(n);
-                }
-                None => self.error = Some((pos, "alias to an unknown anchor".into())),
-            },
+            Event::Alias(id) => self.alias(id, pos),
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain;
                 let value = resolve(&text, plain, tag.as_ref());
@@ -474,10 +563,8 @@ impl MarkedEventReceiver for Builder {
                 self.remember(anchor, &node);
                 self.add(node);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Open::Seq { pos, anchor, items: Vec::new() }),
-            Event::MappingStart(anchor, _) => {
-                self.stack.push(Open::Map { pos, anchor, entries: Vec::new(), key: None })
-            }
+            Event::SequenceStart(anchor, _) => self.open(pos, Open::Seq { pos, anchor, items: Vec::new() }),
+            Event::MappingStart(anchor, _) => self.open(pos, Open::Map { pos, anchor, entries: Vec::new(), key: None }),
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
                     Some(Open::Seq { pos, anchor, items }) => (Node { pos, kind: NodeKind::Seq(items) }, anchor),
@@ -656,6 +743,64 @@ mod tests {
         let LoadError::Syntax { pos, .. } = &err else { panic!("{err}") };
         assert!(pos.line >= 2, "{err}");
         assert!(err.to_string().starts_with("bad.yaml:"), "{err}");
+    }
+
+    /// Nine levels of ten aliases each: a billion leaves if expanded.
+    pub(crate) fn billion_laughs() -> String {
+        let mut text = String::from("a0: &a0 [\"lol\"]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_at_its_line() {
+        let text = billion_laughs();
+        assert!(text.len() < 800, "{}", text.len());
+        let err = parse_str("bomb.yaml", &text).expect_err("refused");
+        let LoadError::TooComplex { pos, message, .. } = &err else { panic!("{err}") };
+        // a0..a3 expand to 1 + 10 + 100 + 1,000 + 10 x 1,111 nodes: the budget runs out in a4.
+        assert_eq!(pos.line, 5, "{err}");
+        assert!(message.contains("alias"), "{err}");
+        assert!(err.to_string().starts_with("bomb.yaml:5:"), "{err}");
+    }
+
+    #[test]
+    fn small_aliases_are_still_read() {
+        let docs = parse_str("t.yaml", "d: &d {a: 1, b: [1, 2]}\nx: [*d, *d, *d]\n").expect("ok");
+        assert_eq!(docs[0].root.to_json()["x"][2]["b"][1], 2);
+        // The budget is per document.
+        let each = format!("a: &a [{}]\nb: [{}]\n", vec!["1"; 1000].join(","), ["*a"; 9].join(","));
+        let two = format!("{each}---\n{each}");
+        assert_eq!(parse_str("t.yaml", &two).expect("within budget").len(), 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_overflowing_the_stack() {
+        let block = "- ".repeat(20_000) + "x\n";
+        let err = parse_str("deep.yaml", &block).expect_err("refused");
+        assert!(matches!(err, LoadError::TooComplex { pos: Pos { line: 1, .. }, .. }), "{err}");
+        assert!(err.to_string().contains("deeper than 64 levels"), "{err}");
+        // yaml-rust2's scanner refuses flow collections nested past 256 levels itself.
+        let flow = "[".repeat(20_000);
+        assert!(parse_str("deep.yaml", &flow).is_err());
+        let map = (0..20_000).map(|i| format!("{}k:\n", "  ".repeat(i))).collect::<String>();
+        assert!(matches!(parse_str("deep.yaml", &map), Err(LoadError::TooComplex { .. })));
+        // 64 levels are fine.
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse_str("ok.yaml", &ok).is_ok());
+        let over = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(parse_str("over.yaml", &over).is_err());
+    }
+
+    #[test]
+    fn an_alias_cannot_nest_deeper_than_the_bound() {
+        let inner = "[".repeat(40) + &"]".repeat(40);
+        let text = format!("a: &a {inner}\nb: {}*a{}\n", "[".repeat(30), "]".repeat(30));
+        let err = parse_str("t.yaml", &text).expect_err("refused");
+        assert!(matches!(err, LoadError::TooComplex { pos: Pos { line: 2, .. }, .. }), "{err}");
     }
 
     #[test]

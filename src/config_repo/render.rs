@@ -40,42 +40,81 @@ pub fn text(p: &PlanReport) -> String {
         let _ = writeln!(out, "{e} error(s), {w} warning(s) in the --to tree\n");
     }
     for u in &p.users {
-        let _ = writeln!(out, "{}/{}", u.namespace, u.name);
+        let _ = writeln!(out, "{}/{}", term(&u.namespace), term(&u.name));
         if let Some(b) = &u.blocked {
-            let _ = writeln!(out, "  blocked ({}): {}", b.reason, b.message);
+            let _ = writeln!(out, "  blocked ({}): {}", b.reason, term(&b.message));
         }
         for a in &u.actions {
-            let _ = writeln!(out, "  {:?}: {}", a.kind, a.description);
+            let _ = writeln!(out, "  {:?}: {}", a.kind, term(&a.description));
         }
         for e in &u.emails {
-            let _ = writeln!(out, "  e-mail {} to {} ({})", e.kind, e.recipient, e.locale);
+            let _ = writeln!(out, "  e-mail {} to {} ({})", e.kind, term(&e.recipient), term(&e.locale));
         }
         for e in &u.suppressed_emails {
             let _ = writeln!(out, "  not e-mailed (automatic e-mails are off): {}", e.kind);
         }
         for n in &u.notes {
-            let _ = writeln!(out, "  note: {n}");
+            let _ = writeln!(out, "  note: {}", term(n));
         }
     }
     if !p.users.is_empty() {
         out.push('\n');
     }
     for f in &p.summary.fan_out {
-        let _ = writeln!(out, "{}", f.sentence);
+        let _ = writeln!(out, "{}", term(&f.sentence));
     }
-    let _ = writeln!(out, "Plan ({}): {}", p.mode, headline(p));
+    let _ = writeln!(out, "Plan ({}): {}", p.mode, term(&headline(p)));
     out
 }
 
-fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#') {
-            out.push('\\');
+/// Escapes text from a tree (file names, object names, addresses, messages: anything a pull
+/// request's author controls) for Markdown text in a comment. Line breaks and other control
+/// characters become visible `\u{..}` escapes first (a line break could end a table or a
+/// list item, or start a block such as `<!--` that hides the rest of the comment); HTML's
+/// `<`, `>` and `&` become entities, which are read as text both in Markdown and inside the
+/// HTML (`<summary>`) of a collapsed user; every other character Markdown gives a meaning is
+/// escaped with a backslash.
+pub fn md_escape(s: &str) -> String {
+    let visible = crate::domain::escape_for_terminal(s);
+    let mut out = String::with_capacity(visible.len());
+    for c in visible.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // `@` would mention (and notify) a GitHub user or team; the rest is Markdown's.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' | '!' | '$' | '@' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
         }
-        out.push(c);
     }
     out
+}
+
+/// Escapes text for the inside of an HTML element (the `<summary>` of a collapsed user),
+/// where Markdown's backslash escapes are not read: entities only, control characters as
+/// visible escapes.
+pub fn html_escape(s: &str) -> String {
+    let visible = crate::domain::escape_for_terminal(s);
+    let mut out = String::with_capacity(visible.len());
+    for c in visible.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text for a terminal: control characters, separators and bidi overrides made visible.
+fn term(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::domain::escape_for_terminal(s)
 }
 
 fn md_user(out: &mut String, u: &UserPlan) {
@@ -86,10 +125,16 @@ fn md_user(out: &mut String, u: &UserPlan) {
         let _ = writeln!(out, "- {:?}: {}", a.kind, md_escape(&a.description));
     }
     for e in &u.emails {
-        let _ = writeln!(out, "- e-mail **{}** to `{}` ({})", e.kind, e.recipient.replace('`', ""), e.locale);
+        let _ = writeln!(
+            out,
+            "- e-mail **{}** to {} ({})",
+            md_escape(&e.kind.to_string()),
+            md_escape(&e.recipient),
+            md_escape(&e.locale)
+        );
     }
     for e in &u.suppressed_emails {
-        let _ = writeln!(out, "- not e-mailed (automatic e-mails are off): {}", e.kind);
+        let _ = writeln!(out, "- not e-mailed (automatic e-mails are off): {}", md_escape(&e.kind.to_string()));
     }
     for n in &u.notes {
         let _ = writeln!(out, "- note: {}", md_escape(n));
@@ -99,7 +144,7 @@ fn md_user(out: &mut String, u: &UserPlan) {
 /// A plan as a pull-request comment.
 pub fn markdown(p: &PlanReport) -> String {
     let mut out = String::from("### Conferencing plan\n\n");
-    let _ = writeln!(out, "**{}**\n", headline(p));
+    let _ = writeln!(out, "**{}**\n", md_escape(&headline(p)));
     let source = if p.mode == "live" { "the cluster's current state" } else { "the `--from` tree, converged" };
     let _ = writeln!(out, "Compared with {source}, by the operator's own planner.\n");
     for f in &p.summary.fan_out {
@@ -118,8 +163,8 @@ pub fn markdown(p: &PlanReport) -> String {
             let sev = if f.severity == Severity::Error { "error" } else { "warning" };
             let _ = writeln!(
                 out,
-                "- `{}:{}:{}` {sev} {}: {}",
-                f.file.replace('`', ""),
+                "- {}:{}:{} {sev} {}: {}",
+                md_escape(&f.file),
                 f.line,
                 f.column,
                 f.code.id(),
@@ -131,7 +176,7 @@ pub fn markdown(p: &PlanReport) -> String {
     if !p.summary.emails_by_kind.is_empty() {
         out.push_str("| E-mail | Count |\n| --- | ---: |\n");
         for (k, n) in &p.summary.emails_by_kind {
-            let _ = writeln!(out, "| {k} | {} |", thousands(*n));
+            let _ = writeln!(out, "| {} | {} |", md_escape(&k.to_string()), thousands(*n));
         }
         out.push('\n');
     }
@@ -143,8 +188,8 @@ pub fn markdown(p: &PlanReport) -> String {
     for u in p.users.iter().take(MARKDOWN_USERS) {
         let title = format!(
             "{}/{}: {} action{}, {} e-mail{}{}",
-            u.namespace,
-            u.name,
+            u.namespace.as_str(),
+            u.name.as_str(),
             u.actions.len(),
             if u.actions.len() == 1 { "" } else { "s" },
             u.emails.len(),
@@ -152,7 +197,7 @@ pub fn markdown(p: &PlanReport) -> String {
             if u.blocked.is_some() { ", blocked" } else { "" }
         );
         if collapse {
-            let _ = writeln!(out, "<details><summary>{}</summary>\n", md_escape(&title));
+            let _ = writeln!(out, "<details><summary>{}</summary>\n", html_escape(&title));
             md_user(&mut out, u);
             out.push_str("\n</details>\n");
         } else {
@@ -169,4 +214,29 @@ pub fn markdown(p: &PlanReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escape_leaves_no_markup_and_no_line_break() {
+        let hostile = "x\n\n<!-- a -->`code`|cell|*b* _i_ [l](http://e) \\ &amp; #h ~s~ !img @team\r\u{2028}";
+        let out = md_escape(hostile);
+        assert!(!out.contains('\n') && !out.contains('\r') && !out.contains('\u{2028}'), "{out}");
+        assert!(!out.contains('<') && !out.contains('>'), "{out}");
+        assert_eq!(
+            out,
+            "x\\\\u{a}\\\\u{a}&lt;\\!-- a --&gt;\\`code\\`\\|cell\\|\\*b\\* \\_i\\_ \\[l\\](http://e) \\\\\\\\ &amp;amp; \\#h \\~s\\~ \\!img \\@team\\\\u{d}\\\\u{2028}"
+        );
+        // Every special character is preceded by a backslash that is not itself escaped.
+        assert_eq!(md_escape("plain text, 1,200 users"), "plain text, 1,200 users");
+    }
+
+    #[test]
+    fn html_escape_is_entities_only() {
+        assert_eq!(html_escape("a<b>&\"'\n"), "a&lt;b&gt;&amp;&quot;&#39;\\u{a}");
+        assert_eq!(html_escape("acme/u0000: 1 action"), "acme/u0000: 1 action");
+    }
 }
