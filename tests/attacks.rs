@@ -253,7 +253,7 @@ async fn a_status_writer_gets_at_most_a_few_events_and_no_email_per_write() {
         .into_iter()
         .filter(|e| e.involved_object.name.as_deref() == Some("alice") && e.type_.as_deref() == Some("Warning"))
         .count();
-    assert_eq!(env.event_count("alice", "NotificationDropped").await, 1, "one Warning for the whole write");
+    assert_eq!(env.wait_event_count("alice", "NotificationDropped", 1).await, 1, "one Warning for the whole write");
     assert!(about_alice <= 2, "{about_alice} Warning Events about alice for one status write");
     assert_eq!(server.messages().len(), 1, "alice's licence e-mail only");
 }

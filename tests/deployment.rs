@@ -69,7 +69,7 @@ async fn one_of_two_replicas_acts_and_the_standby_takes_over_when_it_dies() {
             + s.notifications.delivered.iter().filter(|n| reset(&n.kind)).count()
     });
     assert_eq!(resets, 1, "the request was handled once");
-    assert_eq!(env.event_count("alice", "PinReset").await, 1);
+    assert_eq!(env.wait_event_count("alice", "PinReset", 1).await, 1);
     stop(b, "-TERM");
 }
 

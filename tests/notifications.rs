@@ -166,7 +166,7 @@ async fn automatic_emails_off_sends_only_the_requested_information() {
     let u = env.user("alice").await;
     let ready = ready_condition(&u).expect("Ready");
     assert!(ready.message.contains("alice-conferencing-pin"), "status says where the PIN is: {}", ready.message);
-    assert!(env.event_count("alice", "NotificationSuppressed").await >= 2);
+    env.wait_event_count("alice", "NotificationSuppressed", 2).await;
 
     alice.spec.requests.send_conferencing_info = Some("i1".into());
     env.apply(&alice).await;
@@ -219,7 +219,7 @@ async fn a_permanent_refusal_is_reported_and_not_retried() {
     let before = server.transactions();
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(server.transactions(), before, "no retry storm after a 550");
-    assert!(env.event_count("alice", "NotificationFailed").await >= 1);
+    env.wait_event_count("alice", "NotificationFailed", 1).await;
     assert!(server.messages().is_empty());
 }
 

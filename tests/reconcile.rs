@@ -87,7 +87,7 @@ async fn enabling_a_user_generates_a_pin_secret_and_an_id() {
     assert_eq!(secret.labels().get("app.kubernetes.io/managed-by").map(String::as_str), Some("conferencing-operator"));
     assert_eq!(claims(&env).await, vec![id]);
     assert_eq!(pending(&u, NotificationKind::LicenseAssigned), 1);
-    assert_eq!(env.event_count("alice", "LicenseAssigned").await, 1);
+    assert_eq!(env.wait_event_count("alice", "LicenseAssigned", 1).await, 1);
     assert!(!serde_json::to_string(&u).expect("json").contains(&pin), "the PIN is in the user object");
     assert_no_pin_in_log(&env, &[pin]);
 }
@@ -127,7 +127,7 @@ async fn reset_pin_by_token_once_and_reapplying_writes_nothing() {
     assert_eq!(env.user("alice").await.resource_version(), rv, "re-applying the same YAML moved the object");
     assert_eq!(env.api_writes(), writes, "re-applying the same YAML made the operator write");
     assert_eq!(env.pin("alice").await.0, pin2);
-    assert_eq!(env.event_count("alice", "PinReset").await, 1);
+    assert_eq!(env.wait_event_count("alice", "PinReset", 1).await, 1);
     assert_no_pin_in_log(&env, &[pin1, pin2]);
 }
 
@@ -149,7 +149,7 @@ async fn a_static_id_held_by_another_user_is_a_conflict_until_released() {
     let st = c.status.expect("status");
     assert!(st.pin.is_none() && st.conference_id.is_none(), "nothing else changes for carol");
     assert!(env.api::<Secret>().get_opt("carol-conferencing-pin").await.expect("get").is_none());
-    assert!(env.event_count("carol", "ConferenceIdConflict").await >= 1);
+    env.wait_event_count("carol", "ConferenceIdConflict", 1).await;
 
     // Deleting bob releases the ID (here without a garbage collector: the operator takes
     // over a claim whose holder no longer exists).
@@ -236,6 +236,7 @@ async fn provider_change_away_and_back() {
         .await;
     let st = away.status.clone().expect("status");
     assert!(st.pin.is_none() && st.conference_id.is_none());
+    env.wait_event_count("alice", "ProviderChangedAway", 1).await;
     let events = env.events("alice", "ProviderChangedAway").await;
     assert!(
         events.iter().any(|e| e.message.as_deref().unwrap_or_default().contains("Contoso Audio")),
@@ -254,7 +255,7 @@ async fn provider_change_away_and_back() {
         })
         .await;
     assert!(back.status.as_ref().is_some_and(|s| s.pin.is_some() && s.conference_id.is_some()));
-    assert_eq!(env.event_count("alice", "ProviderChangedToNative").await, 1);
+    assert_eq!(env.wait_event_count("alice", "ProviderChangedToNative", 1).await, 1);
 }
 
 #[tokio::test]
@@ -338,7 +339,7 @@ async fn requests_are_handled_exactly_once_across_operator_restarts() {
     env.wait_converged(Duration::from_secs(2)).await;
     assert_eq!(pending(&u, NotificationKind::PinReset), 2, "r1 and r2, each once");
     assert_eq!(pending(&u, NotificationKind::ConferenceIdReset), 1);
-    assert_eq!(env.event_count("alice", "ConferenceIdReset").await, 1);
+    assert_eq!(env.wait_event_count("alice", "ConferenceIdReset", 1).await, 1);
     let secret: Secret = env.api::<Secret>().get("alice-conferencing-pin").await.expect("secret");
     assert_eq!(secret.annotations().get("conferencing.io/pin-generation").map(String::as_str), Some("reset-pin.r2"));
     assert_eq!(claims(&env).await.len(), 1, "the old ID was released");

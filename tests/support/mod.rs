@@ -365,6 +365,25 @@ impl TestEnv {
             .sum()
     }
 
+    /// Waits until at least `at_least` matching Events exist and returns their count. Events
+    /// are written by the operator's background publisher, after the status that caused them,
+    /// so a test that has just seen a condition must wait for its Event rather than read once.
+    pub async fn wait_event_count(&self, object: &str, reason: &str, at_least: i32) -> i32 {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let n = self.event_count(object, reason).await;
+            if n >= at_least {
+                return n;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {TIMEOUT:?} waiting for {at_least} {reason} Event(s) about {object}; saw {n}\noperator log tail:\n{}",
+                tail(&self.log(), 30)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until no `api write` line has been logged for `quiet`, so a test can measure
     /// from a converged state.
     pub async fn wait_converged(&self, quiet: Duration) {
