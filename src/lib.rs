@@ -1,5 +1,6 @@
 //! conferencing-operator: manages dial-in audio conferencing declaratively.
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod config_repo;
 pub mod controller;

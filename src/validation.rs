@@ -360,6 +360,18 @@ pub struct ValidatedUser {
     pub provider: crate::api::ProviderSpec,
     /// Request tokens.
     pub requests: Requests,
+    /// Who wrote each request token, by `managedFields` ([`crate::api::actor`]), in the order
+    /// of [`RequestKind::ALL`]; none where the object carries no such record (files in a
+    /// config repository).
+    pub asked_by: [Option<crate::api::RequestActor>; 3],
+}
+
+impl ValidatedUser {
+    /// Who wrote the token of `request`.
+    pub fn asked_by(&self, request: crate::api::RequestKind) -> Option<&crate::api::RequestActor> {
+        let i = crate::api::RequestKind::ALL.iter().position(|r| *r == request)?;
+        self.asked_by[i].as_ref()
+    }
 }
 
 /// The longest user name whose PIN Secret name (`<user>-conferencing-pin`) is still a valid
@@ -505,6 +517,7 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
         licensed: spec.audio_conferencing_license,
         provider: spec.provider.clone(),
         requests: spec.requests.clone(),
+        asked_by: crate::api::RequestKind::ALL.map(|r| crate::api::actor::asked_by(&user.metadata, r)),
     })
 }
 

@@ -247,3 +247,109 @@ async fn the_plugin_pauses_a_tenant_and_refuses_objects_a_gitops_tool_manages() 
     assert_eq!(code, 1);
     assert!(err.contains("ConferencingUser") && err.contains("nobody") && err.contains("not found"), "{err}");
 }
+
+/// The audit lines of the operator's log, parsed.
+fn audit_lines(log: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .filter(|l| l.starts_with("{\"audit\":"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("an audit line is not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The example records of docs/operations.md ("Who asked, and the audit log"), by action.
+fn documented_audit_records() -> std::collections::HashMap<String, serde_json::Value> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md")).expect("docs");
+    let block =
+        doc.split("```json audit-schema\n").nth(1).and_then(|b| b.split("```").next()).expect("the schema block");
+    block
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a documented record is JSON"))
+        .map(|v| (v["action"].as_str().expect("action").to_string(), v))
+        .collect()
+}
+
+fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    v.as_object().expect("object").keys().cloned().collect()
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
+async fn a_pin_reset_names_who_asked_in_status_the_event_and_the_audit_log() {
+    let (env, server) = start("who-asked").await;
+    env.apply(&person("alice")).await;
+    env.wait_ready("alice").await;
+    server.wait_for(1, TIMEOUT).await;
+
+    // As `kubectl patch cuser alice --type merge --field-manager jane.doe -p ...` writes it.
+    let params = PatchParams { field_manager: Some("jane.doe".into()), ..PatchParams::default() };
+    env.api::<ConferencingUser>()
+        .patch("alice", &params, &Patch::Merge(json!({"spec": {"requests": {"resetPin": "CHG-42"}}})))
+        .await
+        .expect("patch");
+    let u = env
+        .wait_user("alice", "the reset handled", |u| {
+            u.status.as_ref().and_then(|s| s.handled_requests.reset_pin.as_deref()) == Some("CHG-42")
+        })
+        .await;
+    let by = u.status.as_ref().and_then(|s| s.handled_requests.reset_pin_by.clone()).expect("resetPinBy in status");
+    assert_eq!(by.manager, "jane.doe");
+    assert_eq!(by.operation.as_deref(), Some("Update"));
+    assert!(by.time.is_some(), "{by:?}");
+    server.wait_for(2, TIMEOUT).await;
+
+    env.wait_event_count("alice", "PinReset", 1).await;
+    let events = env.events("alice", "PinReset").await;
+    assert!(
+        events.iter().any(|e| e.message.as_deref().is_some_and(|m| m.contains("asked by jane.doe at "))),
+        "{:?}",
+        events.iter().map(|e| e.message.clone()).collect::<Vec<_>>()
+    );
+
+    let (pin, _) = env.pin("alice").await;
+    let documented = documented_audit_records();
+    let alice = |v: &&serde_json::Value| v["user"] == "alice" && v["namespace"] == env.ns.as_str();
+    let find = |action: &str| -> serde_json::Value {
+        let mut found = None;
+        wait_until_sync(|| {
+            found = audit_lines(&env.log())
+                .into_iter()
+                .filter(|v| alice(&v))
+                .find(|v| v["action"] == action && v["askedBy"]["manager"] == "jane.doe");
+            found.is_some()
+        });
+        found.unwrap_or_else(|| panic!("no {action} audit line naming jane.doe:\n{}", tail(&env.log(), 30)))
+    };
+    let handled = find("RequestHandled");
+    assert_eq!(handled["request"], "resetPin");
+    assert_eq!(handled["token"], "CHG-42");
+    assert_eq!(find("PinIssued")["generation"], "reset-pin.CHG-42");
+    assert_eq!(find("EmailSent")["kind"], "PinReset");
+
+    // Every audit line has exactly the documented keys of its action, and none holds a PIN.
+    let lines = audit_lines(&env.log());
+    assert!(
+        lines.iter().any(|v| v["action"] == "EmailSent" && v["kind"] == "LicenseAssigned" && v["askedBy"].is_null())
+    );
+    for v in &lines {
+        let action = v["action"].as_str().expect("action");
+        let doc = documented.get(action).unwrap_or_else(|| panic!("undocumented action {action}"));
+        assert_eq!(keys(v), keys(doc), "the keys of {action}");
+        assert_eq!(v["audit"], doc["audit"]);
+        if v["askedBy"].is_object() {
+            let allowed = keys(&documented["RequestHandled"]["askedBy"]);
+            assert!(keys(&v["askedBy"]).is_subset(&allowed), "{v}");
+        }
+    }
+    for l in env.log().lines().filter(|l| l.starts_with("{\"audit\":")) {
+        assert!(!l.contains(&pin), "an audit line holds the PIN: {l}");
+    }
+}
+
+/// Polls `f` until it holds, for up to TIMEOUT.
+fn wait_until_sync(mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out after {TIMEOUT:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -6,6 +6,7 @@
 //! declared in the schema (`x-kubernetes-validations`) and re-checked by
 //! [`crate::validation`], because API servers older than 1.25 ignore CEL.
 
+pub mod actor;
 pub mod claim;
 pub mod condition;
 pub mod lenient;

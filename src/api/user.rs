@@ -272,6 +272,15 @@ pub struct HandledRequests {
     /// Last `requests.sendConferencingInfo` token handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_conferencing_info: Option<String>,
+    /// Who wrote the `requests.resetPin` token last handled (from `managedFields`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_pin_by: Option<RequestActor>,
+    /// Who wrote the `requests.resetConferenceId` token last handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_conference_id_by: Option<RequestActor>,
+    /// Who wrote the `requests.sendConferencingInfo` token last handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_conferencing_info_by: Option<RequestActor>,
     /// Tokens handled before those, oldest first, at most eight per request: a token that
     /// comes back (a Git revert, a sync of an older commit) is not a new request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -293,10 +302,43 @@ impl HandledRequests {
         }
     }
 
+    /// Who wrote the token last handled for `request`.
+    pub fn by(&self, request: RequestKind) -> Option<&RequestActor> {
+        match request {
+            RequestKind::ResetPin => self.reset_pin_by.as_ref(),
+            RequestKind::ResetConferenceId => self.reset_conference_id_by.as_ref(),
+            RequestKind::SendConferencingInfo => self.send_conferencing_info_by.as_ref(),
+        }
+    }
+
     /// Whether `token` was handled for `request` before the current one.
     pub fn handled_before(&self, request: RequestKind, token: &str) -> bool {
         self.previous.iter().any(|p| p.request == request && p.token == token)
     }
+}
+
+/// Who asked for a request: the field manager that last wrote the token, as the API server's
+/// `managedFields` record it, and the GitOps tool tracking the object, if any. Attribution for
+/// people and audits, not authentication: anyone who may write the user may write its
+/// `managedFields` too (the API server's audit log is the authenticated record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestActor {
+    /// The field manager, e.g. `kubectl-patch`, `kubectl-conferencing`, `argocd-controller`.
+    #[schemars(length(max = 128))]
+    pub manager: String,
+    /// `Apply` or `Update`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
+    pub operation: Option<String>,
+    /// When that manager last wrote its fields of the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Time>,
+    /// The GitOps tracking marker on the object when the token was handled, as
+    /// `<key>=<value>` (e.g. `argocd.argoproj.io/tracking-id=acme:conferencing.io/...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 400))]
+    pub gitops: Option<String>,
 }
 
 /// A request token handled in the past.

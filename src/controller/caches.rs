@@ -115,7 +115,8 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Staged<K> {
 }
 
 fn strip(meta: &mut kube::api::ObjectMeta) {
-    meta.managed_fields = None;
+    // Who asked for a request is read from the owners of `spec.requests`; the rest goes.
+    crate::api::actor::keep_request_owners(meta);
     if let Some(a) = meta.annotations.as_mut() {
         a.remove(LAST_APPLIED);
         if a.is_empty() {

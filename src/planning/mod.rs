@@ -165,6 +165,8 @@ pub struct Outcome {
     pub provider_name: Option<String>,
     /// Caused by a change of the tenant rather than of the user.
     pub by_tenant: bool,
+    /// Who asked, when a request token caused it.
+    pub asked_by: Option<crate::api::RequestActor>,
 }
 
 impl Plan {
@@ -277,11 +279,21 @@ impl<'a> Planner<'a> {
         for request in RequestKind::ALL {
             let requested = self.user.requests.token(request).cloned();
             let before = self.prev.handled_requests.current(request).cloned();
+            // Who asked is recorded when the token is first handled, and kept while it stays.
+            let by = match &requested {
+                Some(t) if before.as_ref() == Some(t) => self.prev.handled_requests.by(request).cloned(),
+                Some(_) => self.user.asked_by(request).cloned(),
+                None => None,
+            };
             let h = &mut self.st.handled_requests;
             match request {
-                RequestKind::ResetPin => h.reset_pin = requested.clone(),
-                RequestKind::ResetConferenceId => h.reset_conference_id = requested.clone(),
-                RequestKind::SendConferencingInfo => h.send_conferencing_info = requested.clone(),
+                RequestKind::ResetPin => (h.reset_pin, h.reset_pin_by) = (requested.clone(), by),
+                RequestKind::ResetConferenceId => {
+                    (h.reset_conference_id, h.reset_conference_id_by) = (requested.clone(), by)
+                }
+                RequestKind::SendConferencingInfo => {
+                    (h.send_conferencing_info, h.send_conferencing_info_by) = (requested.clone(), by)
+                }
             }
             if let Some(old) = before.filter(|old| Some(old) != requested.as_ref()) {
                 h.previous.retain(|p| !(p.request == request && p.token == old));
@@ -661,7 +673,13 @@ impl<'a> Planner<'a> {
         self.st.observed_generation = Some(self.user.generation);
         let mut outcomes = Vec::new();
         for (kind, cause, provider, by_tenant) in std::mem::take(&mut self.outcomes) {
-            outcomes.push(Outcome { kind, provider_name: provider.clone(), by_tenant });
+            let asked_by = message_id::token_of(&cause).and_then(|token| {
+                RequestKind::ALL
+                    .into_iter()
+                    .find(|r| self.user.requests.token(*r) == Some(&token))
+                    .and_then(|r| self.st.handled_requests.by(r).cloned())
+            });
+            outcomes.push(Outcome { kind, provider_name: provider.clone(), by_tenant, asked_by });
             if kind.is_automatic() && !self.tenant.automatic_emails {
                 self.events.push(PlannedEvent::normal(
                     "NotificationSuppressed",
@@ -728,7 +746,23 @@ pub fn describe(outcome: &Outcome, st: &ConferencingUserStatus) -> PlannedEvent 
         }
         NotificationKind::ConferencingInfoRequested => "conferencing information e-mail requested".to_string(),
     };
+    let message = match &outcome.asked_by {
+        Some(by) => format!("{message}; {}", asked_by_phrase(by)),
+        None => message,
+    };
     PlannedEvent::normal(outcome.kind.as_str(), message)
+}
+
+/// "asked by MANAGER at TIME (via MARKER)", for Events and the plugin.
+pub fn asked_by_phrase(by: &crate::api::RequestActor) -> String {
+    let mut s = format!("asked by {}", by.manager);
+    if let Some(t) = &by.time {
+        s.push_str(&format!(" at {}", t.0));
+    }
+    if let Some(g) = &by.gitops {
+        s.push_str(&format!(" (tracked by {g})"));
+    }
+    s
 }
 
 /// The Event that says a stored status was rebuilt, naming the fields that were dropped.

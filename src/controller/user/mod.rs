@@ -107,6 +107,14 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
 
     if user.status.as_ref() != Some(&status) {
         status::write(&ctx, &user, &status).await?;
+        let subject = crate::audit::Subject { namespace: &who.namespace, name: &who.name, uid: &who.uid };
+        crate::audit::emit(&crate::audit::records(
+            subject,
+            user.status.as_ref(),
+            &status,
+            &delivery.delivered,
+            Timestamp::now(),
+        ));
         let emailed = |kind| {
             status
                 .notifications
