@@ -26,13 +26,13 @@ fn person(name: &str) -> ConferencingUser {
     u
 }
 
-async fn start(name: &str) -> Option<(TestEnv, SmtpServer)> {
-    let mut env = TestEnv::new(name).await?;
+async fn start(name: &str) -> (TestEnv, SmtpServer) {
+    let mut env = TestEnv::new(name).await;
     let server = SmtpServer::start(&env.ns);
     let url = server.url();
     env.start_operator_with(&["--smtp-url", &url, "--smtp-starttls", "never", "--mail-from", FROM]);
     env.apply(&example_objects().0).await;
-    Some((env, server))
+    (env, server)
 }
 
 /// Sets or removes the pause annotation, as `kubectl annotate` would.
@@ -119,8 +119,9 @@ async fn reset_while_paused_then_resume(env: &TestEnv, server: &SmtpServer, resu
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
 async fn a_paused_user_gets_no_write_and_no_email_and_after_resume_exactly_one() {
-    let Some((env, server)) = start("pause-user").await else { return };
+    let (env, server) = start("pause-user").await;
     env.apply(&person("alice")).await;
     env.wait_ready("alice").await;
     server.wait_for(1, TIMEOUT).await;
@@ -137,8 +138,9 @@ async fn a_paused_user_gets_no_write_and_no_email_and_after_resume_exactly_one()
 }
 
 #[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
 async fn pausing_a_tenant_pauses_its_users_and_resuming_it_sends_what_they_are_owed_once() {
-    let Some((env, server)) = start("pause-tenant").await else { return };
+    let (env, server) = start("pause-tenant").await;
     env.apply(&person("alice")).await;
     env.wait_ready("alice").await;
     server.wait_for(1, TIMEOUT).await;
@@ -159,4 +161,89 @@ async fn pausing_a_tenant_pauses_its_users_and_resuming_it_sends_what_they_are_o
 
     reset_while_paused_then_resume(&env, &server, async || set_paused::<ConferencingTenant>(&env, "acme", false).await)
         .await;
+}
+
+/// Runs the kubectl plugin's binary (as `kubectl conferencing` would) in the test's namespace.
+async fn plugin(env: &TestEnv, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-conferencing"))
+        .args(args)
+        .args(["-n", &env.ns])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("running kubectl-conferencing");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn annotated(meta: &kube::api::ObjectMeta) -> bool {
+    meta.annotations.as_ref().is_some_and(|a| a.contains_key("conferencing.io/paused"))
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
+async fn the_plugins_pause_and_resume_verbs_pause_a_user_and_resume_it_once() {
+    let (env, server) = start("pause-plugin").await;
+    env.apply(&person("alice")).await;
+    env.wait_ready("alice").await;
+    server.wait_for(1, TIMEOUT).await;
+    env.wait_converged(Duration::from_secs(2)).await;
+
+    // `pause` returns once the operator shows the condition, not merely once it wrote.
+    let (code, out, err) = plugin(&env, &["pause", "alice"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(is_paused(&env.user("alice").await), "returned before ReconciliationPaused=True: {out}");
+    assert!(out.contains("ReconciliationPaused=True"), "{out}");
+    let (code, out, _) = plugin(&env, &["pause", "alice"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("already paused"), "{out}");
+
+    reset_while_paused_then_resume(&env, &server, async || {
+        let (code, out, err) = plugin(&env, &["resume", "alice"]).await;
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(!annotated(&env.user("alice").await.metadata), "the annotation is removed");
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
+async fn the_plugin_pauses_a_tenant_and_refuses_objects_a_gitops_tool_manages() {
+    let (env, _server) = start("pause-plugin-gitops").await;
+    env.apply(&person("alice")).await;
+    env.wait_ready("alice").await;
+
+    let (code, out, err) = plugin(&env, &["pause", "--tenant", "acme"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    env.wait_user("alice", "ReconciliationPaused=True through its tenant", is_paused).await;
+    let (code, out, err) = plugin(&env, &["resume", "--tenant", "acme"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    env.wait_user("alice", "no longer paused", |u| !is_paused(u)).await;
+
+    // A user Argo CD tracks: refused with the change to commit; nothing written.
+    let mut gina = person("gina");
+    gina.metadata.annotations = Some(
+        [("argocd.argoproj.io/tracking-id".to_string(), "acme:conferencing.io/ConferencingUser:x/gina".to_string())]
+            .into(),
+    );
+    env.apply(&gina).await;
+    env.wait_ready("gina").await;
+    let (code, out, err) = plugin(&env, &["pause", "gina"]).await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("Argo CD") && err.contains("annotation argocd.argoproj.io/tracking-id"), "{err}");
+    let change: serde_json::Value = serde_yaml::from_str(&out).expect("stdout is the YAML to commit");
+    assert_eq!(change["metadata"]["annotations"]["conferencing.io/paused"], "true", "{out}");
+    assert!(!annotated(&env.user("gina").await.metadata), "gina was annotated despite the refusal");
+
+    let (code, out, err) = plugin(&env, &["pause", "gina", "--force"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("warning"), "{err}");
+    assert!(is_paused(&env.user("gina").await));
+
+    let (code, _, err) = plugin(&env, &["pause", "nobody"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("ConferencingUser") && err.contains("nobody") && err.contains("not found"), "{err}");
 }

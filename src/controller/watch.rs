@@ -68,6 +68,16 @@ where
             }
             Ok(watcher::Event::InitDone) => {
                 if let Some(seen) = relists[i].take() {
+                    if listed[i] {
+                        // Not the first list: the watch could not resume (410 Gone after a
+                        // compaction, say). Logged so that a relist can be seen to happen.
+                        tracing::info!(
+                            kind,
+                            namespace = namespaces[i].as_deref().unwrap_or("(all)"),
+                            objects = seen.len(),
+                            "relisted"
+                        );
+                    }
                     sink.retain(namespaces[i].as_deref(), &seen);
                 }
                 listed[i] = true;
@@ -205,6 +215,74 @@ mod tests {
         assert_eq!(rec.deleted, vec![("a".to_string(), "x".to_string())]);
         let left: Vec<_> = rec.objects.iter().map(|(ns, n)| format!("{ns}/{n}")).collect();
         assert_eq!(left, vec!["b/x"]);
+    }
+
+    /// The fake [`Recorder`] above checks `run`'s bookkeeping; this drives `run` into the
+    /// operator's real claim sink (`caches::ClaimSink`, over the real index), so that its
+    /// `retain` is what a relist exercises.
+    #[tokio::test]
+    async fn a_relist_drops_from_the_real_claim_index_only_the_claims_gone_from_its_namespace() {
+        use crate::api::ConferenceIdClaim;
+        use crate::controller::caches::{ClaimSink, Wakers};
+        use crate::controller::index::Index;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+        use kube::core::PartialObjectMeta;
+        use watcher::Event::*;
+
+        fn claim(ns: &str, id: &str, holder: &str) -> PartialObjectMeta<ConferenceIdClaim> {
+            let metadata = ObjectMeta {
+                name: Some(id.into()),
+                namespace: Some(ns.into()),
+                uid: Some(format!("claim-{ns}-{id}")),
+                owner_references: Some(vec![OwnerReference {
+                    api_version: "conferencing.io/v1alpha1".into(),
+                    kind: "ConferencingUser".into(),
+                    name: holder.into(),
+                    uid: format!("uid-{holder}"),
+                    controller: Some(true),
+                    ..OwnerReference::default()
+                }]),
+                ..ObjectMeta::default()
+            };
+            PartialObjectMeta { types: None, metadata, _phantom: std::marker::PhantomData }
+        }
+
+        let index = std::sync::Arc::new(Index::default());
+        let (users_tx, mut users_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tenants_tx, _tenants_rx) = tokio::sync::mpsc::unbounded_channel();
+        let sink = ClaimSink { index: index.clone(), wake: Wakers { users: users_tx, tenants: tenants_tx } };
+        // Namespace a: bob's claim is deleted while the watch is down; the relist lacks it.
+        // Namespace b holds the same ID for someone else and is not relisted.
+        let a = vec![
+            Ok(Init),
+            Ok(InitApply(claim("a", "1234567", "alice"))),
+            Ok(InitApply(claim("a", "7654321", "bob"))),
+            Ok(InitDone),
+            Ok(Init),
+            Ok(InitApply(claim("a", "1234567", "alice"))),
+            Ok(InitDone),
+        ];
+        let b = vec![Ok(Init), Ok(InitApply(claim("b", "7654321", "carol"))), Ok(InitDone)];
+        run(
+            "ConferenceIdClaim",
+            vec![(Some("a".into()), stream::iter(a).boxed()), (Some("b".into()), stream::iter(b).boxed())],
+            sink,
+            || (),
+        )
+        .await;
+        let mut left = index.claim_names(None);
+        left.sort();
+        let want = [("a", "1234567"), ("b", "7654321")].map(|(n, i)| (n.to_string(), i.to_string()));
+        assert_eq!(left, want.to_vec());
+        let id = crate::domain::ConferenceId::parse("7654321").expect("id");
+        assert_eq!(index.claim_holder("a", &id), None, "bob's claim is gone from namespace a");
+        assert_eq!(index.claim_holder("b", &id).map(|h| h.name), Some("carol".to_string()));
+        // The holder whose claim vanished is woken, to find out.
+        let mut woken = Vec::new();
+        while let Ok(r) = users_rx.try_recv() {
+            woken.push((r.namespace.unwrap_or_default(), r.name));
+        }
+        assert!(woken.contains(&("a".to_string(), "bob".to_string())), "bob is woken: {woken:?}");
     }
 
     impl<K, T: Sink<K>> Sink<K> for &mut T {

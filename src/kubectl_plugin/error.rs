@@ -49,6 +49,16 @@ pub enum PluginError {
         /// The name given.
         name: String,
     },
+    /// The object named on the command line does not exist.
+    #[error("{kind} {namespace}/{name} not found; `kubectl get {kind} -n {namespace}` lists them")]
+    ObjectNotFound {
+        /// The object's kind.
+        kind: String,
+        /// Namespace searched.
+        namespace: String,
+        /// The name given.
+        name: String,
+    },
     /// The conferencing CRDs are not installed.
     #[error(
         "the conferencing.io CRDs are not installed in this cluster; install them with `kubectl apply -f crds/` (see the README)"

@@ -2,7 +2,8 @@
 //! the `kubectl-conferencing` binary on PATH and passes every argument after `conferencing`
 //! through unchanged, so the plugin reads the kubeconfig itself, as kubectl does.
 //!
-//! Verbs: `status`, `reset-pin`, `reset-conference-id`, `send-info`, `who-has`, `explain`; one
+//! Verbs: `status`, `reset-pin`, `reset-conference-id`, `send-info`, `who-has`, `explain`,
+//! `pause`, `resume`; one
 //! module each. The binary (`src/bin/kubectl-conferencing.rs`) only calls [`main`].
 
 pub mod advice;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod explain;
 pub mod gitops;
 pub mod kubeconfig;
+pub mod pause;
 pub mod progress;
 pub mod request;
 pub mod status;
@@ -108,6 +110,10 @@ pub enum Verb {
         /// The ConferencingUser.
         user: String,
     },
+    /// Stop the operator changing NAME or sending its e-mails (annotation conferencing.io/paused).
+    Pause(pause::PauseArgs),
+    /// Let the operator carry on with NAME, doing once what it was owed.
+    Resume(pause::PauseArgs),
 }
 
 /// Runs the plugin with the process's arguments; the binary's whole `main`.
@@ -161,6 +167,8 @@ pub async fn run(cli: Cli) -> Result<Verdict, PluginError> {
         Verb::SendInfo(args) => request::run(&conn, request::Request::SendConferencingInfo, &args, &mut out).await,
         Verb::WhoHas { id } => who_has::run(&conn.client, &conn.namespace, &id, &mut out).await,
         Verb::Explain { user } => explain::run(&conn.client, &conn.namespace, &user, &mut out).await,
+        Verb::Pause(args) => pause::run(&conn, pause::Action::Pause, &args, &mut out).await,
+        Verb::Resume(args) => pause::run(&conn, pause::Action::Resume, &args, &mut out).await,
     }
 }
 

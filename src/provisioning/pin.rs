@@ -137,15 +137,50 @@ mod tests {
         assert_eq!(p.expose(), "90817");
     }
 
+    /// The guessable PINs of `len` digits, written out from their definition (ten repeated
+    /// digits, the runs up and down within 0123456789 and 9876543210) rather than by calling
+    /// `is_weak`, which is what is under test.
+    fn known_weak(len: usize) -> Vec<String> {
+        let mut weak: Vec<String> = (b'0'..=b'9').map(|d| char::from(d).to_string().repeat(len)).collect();
+        for run in ["0123456789", "9876543210"] {
+            weak.extend((0..=10 - len).map(|start| run[start..start + len].to_string()));
+        }
+        weak
+    }
+
+    #[test]
+    fn known_weak_pins_are_weak() {
+        assert_eq!(known_weak(5)[..3], ["00000", "11111", "22222"]);
+        assert!(known_weak(5).contains(&"56789".to_string()) && known_weak(5).contains(&"43210".to_string()));
+        for len in 4..=10 {
+            for pin in known_weak(len) {
+                assert!(is_weak(&pin, None), "{pin}");
+            }
+        }
+    }
+
+    #[test]
+    fn weak_candidates_are_drawn_again() {
+        // The RNG first yields 12345 (a run), then 00000 (one digit), then the conference ID,
+        // then 90817: the generator must reject the first three and return the fourth.
+        let digits = [1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 7, 3, 9, 1, 0, 9, 0, 8, 1, 7];
+        let pin = generate_with(&mut Scripted(digits.to_vec()), PinLength::new(5).expect("5"), Some("73910"));
+        assert_eq!(pin.expose(), "90817");
+    }
+
     proptest! {
         #[test]
-        fn generated_pins_have_the_length_and_are_never_weak(seed: u64, len in 4u8..=12, id in "[0-9]{4,12}") {
+        fn generated_pins_have_the_length_and_are_none_of_the_known_weak_ones(seed: u64, len in 4u8..=12, id in "[0-9]{4,12}") {
             let mut rng = StdRng::seed_from_u64(seed);
             let length = PinLength::new(len).expect("in range");
             let pin = generate_with(&mut rng, length, Some(&id));
             prop_assert_eq!(pin.expose().len(), usize::from(len));
             prop_assert!(pin.expose().bytes().all(|b| b.is_ascii_digit()));
-            prop_assert!(!is_weak(pin.expose(), Some(&id)));
+            let weak = if usize::from(len) <= 10 { known_weak(usize::from(len)) } else {
+                (b'0'..=b'9').map(|d| char::from(d).to_string().repeat(usize::from(len))).collect()
+            };
+            prop_assert!(!weak.iter().any(|w| w == pin.expose()), "a known-weak PIN: {}", pin.expose());
+            prop_assert_ne!(pin.expose(), id.as_str());
         }
     }
 }

@@ -1,6 +1,12 @@
 //! Test harness: a namespace per test on the cluster named by KUBECONFIG (the project's local
 //! control plane from `scripts/test`, or any cluster such as kind), the CRDs installed, and
 //! the real `conferencing-operator run` binary as a child process whose log is kept.
+//!
+//! A test that needs a cluster is marked `#[ignore = "needs a cluster: scripts/test runs it"]`
+//! (one that needs a private control plane, `#[ignore = "needs a private control plane:
+//! scripts/test runs it"]`), so that a plain `cargo test` without a cluster reports it as
+//! *ignored*, never as passed; `scripts/test` runs them with `--include-ignored`. Once a test
+//! runs, a missing cluster fails it: nothing here skips a test silently.
 #![allow(dead_code)]
 
 use std::fmt::Debug;
@@ -31,9 +37,11 @@ pub struct TestEnv {
     pub kubeconfig: Option<PathBuf>,
 }
 
-/// Connects to the cluster, or explains why not. Fails under CI, skips (returns `None`)
-/// on a developer machine with no cluster configured.
-pub async fn cluster() -> Option<Client> {
+/// Connects to the cluster, or fails the test saying why. Only tests marked
+/// `#[ignore = "needs a cluster: scripts/test runs it"]` call this, so it runs only when asked
+/// for (`scripts/test`, or `--include-ignored`): a missing cluster is then a failure, under CI
+/// or not, never a test reported as passed that did nothing.
+pub async fn cluster() -> Client {
     let result = async {
         let client = Client::try_default().await.map_err(|e| e.to_string())?;
         client.apiserver_version().await.map_err(|e| e.to_string())?;
@@ -41,14 +49,27 @@ pub async fn cluster() -> Option<Client> {
     }
     .await;
     match result {
-        Ok(c) => Some(c),
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but no Kubernetes cluster is reachable ({e}); run scripts/test or set KUBECONFIG")
-        }
-        Err(e) => {
-            eprintln!("skipping: no Kubernetes cluster reachable ({e}); run scripts/test or set KUBECONFIG");
-            None
-        }
+        Ok(c) => c,
+        Err(e) => panic!(
+            "this test needs a Kubernetes cluster and none is reachable ({e}): run it with scripts/test, \
+             or set KUBECONFIG (a test that needs a cluster must be #[ignore]d, so that plain cargo test \
+             reports it as ignored)"
+        ),
+    }
+}
+
+/// Under CI the tests that need a cluster must run, not be reported as ignored: a CI job that
+/// ran plain `cargo test` (without `--include-ignored`, which `scripts/test` passes) would
+/// otherwise pass without them. Part of every test binary that uses this harness.
+#[test]
+fn under_ci_the_tests_that_need_a_cluster_are_run_not_ignored() {
+    if std::env::var_os("CI").is_some() {
+        let included = std::env::args().any(|a| a == "--include-ignored" || a == "--ignored");
+        assert!(
+            included,
+            "CI is set but the tests that need a cluster are ignored: run the suite with scripts/test \
+             (or pass --include-ignored to the test binaries)"
+        );
     }
 }
 
@@ -83,11 +104,12 @@ pub async fn install_crds(client: &Client, crds: impl IntoIterator<Item = Custom
 }
 
 impl TestEnv {
-    /// A fresh namespace `t-<name>-<random>` with the CRDs installed; no operator yet.
-    pub async fn new(name: &str) -> Option<TestEnv> {
-        let client = cluster().await?;
+    /// A fresh namespace `t-<name>-<random>` with the CRDs installed; no operator yet. Fails
+    /// the test when no cluster is reachable (see [`cluster`]).
+    pub async fn new(name: &str) -> TestEnv {
+        let client = cluster().await;
         ensure_crds(&client).await;
-        Some(Self::in_cluster(client, None, name).await)
+        Self::in_cluster(client, None, name).await
     }
 
     /// A fresh namespace on a private control plane (whose CRDs the test installs).
@@ -141,10 +163,50 @@ impl TestEnv {
 
     /// The operator's metrics, as `name{labels}` -> value.
     pub async fn metrics(&self) -> std::collections::HashMap<String, f64> {
-        let port = http_port(&self.log()).expect("the operator logged its HTTP port");
+        // A test may ask right after starting the operator, before it serves.
+        let port = wait_until("the operator to log its HTTP port", TIMEOUT, || async { http_port(&self.log()) }).await;
         let (status, body) = http_get(port, "/metrics").await;
         assert_eq!(status, 200, "{body}");
         metric_samples(&body)
+    }
+
+    /// One metric sample, `name{labels}`; fails when the operator does not export it, so that a
+    /// renamed metric fails the test rather than reading as 0.
+    pub async fn metric(&self, key: &str) -> f64 {
+        let m = self.metrics().await;
+        match m.get(key) {
+            Some(v) => *v,
+            None => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                panic!("the operator exports no metric {key}; it exports {keys:?}")
+            }
+        }
+    }
+
+    /// Waits until the operator is idle: no e-mail owed or queued (its gauges at 0) and no API
+    /// write for [`QUIET`], so that an e-mail sent twice or a late retry would have happened.
+    /// Fails if it does not get there within [`TIMEOUT`].
+    pub async fn wait_idle(&self) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let pending = self.metric("conferencing_notifications_pending").await;
+            let queued = self.metric("conferencing_delivery_queue").await;
+            if pending == 0.0 && queued == 0.0 {
+                self.wait_converged(QUIET).await;
+                let pending = self.metric("conferencing_notifications_pending").await;
+                let queued = self.metric("conferencing_delivery_queue").await;
+                if pending == 0.0 && queued == 0.0 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the operator was not idle within {TIMEOUT:?}: {pending} e-mails owed, {queued} queued\n{}",
+                tail(&self.log(), 30)
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Spawns an operator process logging to `log`, with extra arguments and environment.
@@ -365,6 +427,25 @@ impl TestEnv {
             .sum()
     }
 
+    /// Waits until at least `at_least` matching Events exist and returns their count. Events
+    /// are written by the operator's background publisher, after the status that caused them,
+    /// so a test that has just seen a condition must wait for its Event rather than read once.
+    pub async fn wait_event_count(&self, object: &str, reason: &str, at_least: i32) -> i32 {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let n = self.event_count(object, reason).await;
+            if n >= at_least {
+                return n;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {TIMEOUT:?} waiting for {at_least} {reason} Event(s) about {object}; saw {n}\noperator log tail:\n{}",
+                tail(&self.log(), 30)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until no `api write` line has been logged for `quiet`, so a test can measure
     /// from a converged state.
     pub async fn wait_converged(&self, quiet: Duration) {
@@ -463,12 +544,28 @@ impl TestEnv {
     }
 }
 pub mod identity;
+pub mod mail;
 pub mod private;
 pub mod smtp;
 
-/// The port an operator logged it serves HTTP on.
+/// How long the operator must have been quiet before a test checks that something did *not*
+/// happen: longer than the first retry of an e-mail (5 s, `planning::outbox::backoff`) and than
+/// the first four retries of a failed reconcile (1 + 2 s), so that a retry that would send or
+/// write again has had its chance.
+pub const QUIET: Duration = Duration::from_secs(6);
+
+/// E-mails of `kind` a user's status records, owed or delivered.
+pub fn emails_of(u: &ConferencingUser, kind: conferencing_operator::api::NotificationKind) -> usize {
+    u.status.as_ref().map_or(0, |s| {
+        s.notifications.delivered.iter().filter(|d| d.kind == kind).count()
+            + s.notifications.pending.iter().filter(|p| p.kind == kind).count()
+    })
+}
+
+/// The port an operator logged it serves HTTP on: the last one logged, since a test that
+/// restarts its operator appends to one log.
 pub fn http_port(log: &str) -> Option<u16> {
-    let line = log.lines().find(|l| l.contains("serving /healthz"))?;
+    let line = log.lines().rev().find(|l| l.contains("serving /healthz"))?;
     let addr = line.split("addr=").nth(1)?.split_whitespace().next()?;
     addr.rsplit(':').next()?.trim_matches('"').parse().ok()
 }

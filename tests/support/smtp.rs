@@ -113,9 +113,41 @@ impl SmtpServer {
         }
     }
 
+    /// Every message received so far, parsed, in arrival order.
+    pub fn mails(&self) -> Vec<super::mail::Mail> {
+        self.messages().iter().map(|r| super::mail::Mail::parse(r)).collect()
+    }
+
     /// Lines of the server's transaction log.
     pub fn transactions(&self) -> usize {
-        std::fs::read_to_string(&self.log).map(|s| s.lines().count()).unwrap_or(0)
+        self.attempts().len()
+    }
+
+    /// The server's transaction log: one entry per DATA (or refused RCPT) it answered.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().map(|l| Attempt::parse(l).unwrap_or_else(|| panic!("not a server.log line: {l:?}"))).collect()
+    }
+}
+
+/// One transaction of the server's log: when (to the second, the log's resolution), to whom,
+/// and its result (`250`, `451`, `550`).
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    /// Seconds since the Unix epoch.
+    pub at: i64,
+    pub to: String,
+    pub result: String,
+}
+
+impl Attempt {
+    fn parse(line: &str) -> Option<Attempt> {
+        let stamp = line.split_whitespace().next()?;
+        // The server writes local time; only differences between attempts are used, so it is
+        // read as if it were UTC.
+        let at = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%S").ok()?.and_utc().timestamp();
+        let field = |key: &str| line.split_whitespace().find_map(|w| w.strip_prefix(key)).map(str::to_string);
+        Some(Attempt { at, to: field("to=")?, result: field("result=")? })
     }
 }
 

@@ -186,6 +186,8 @@ async fn allocate_id(
         let id = conference_id::candidate(length, &|s| ctx.index.is_taken(&ns, s));
         match try_create_claim(ctx, user, &id, replaces).await? {
             Created::Yes => return Ok(id),
+            // Our own create whose response was lost, drawn again: it is ours to keep.
+            Created::Exists { holder: Some(h), .. } if h == me(user) => return Ok(id),
             Created::Exists { holder: Some(h), uid, .. } => ctx.index.record_claim(&ns, &id, &h, &uid, None),
             Created::Exists { .. } => {}
         }

@@ -1,8 +1,9 @@
-//! Step 5: hands the e-mails the status owes to the delivery queue and merges the results it
-//! already has into the status about to be written. A reconcile waits for the e-mails it just
+//! Step 5: hands the e-mails the stored status owes to the delivery queue and merges the
+//! results it already has into the status about to be written. A reconcile waits for the e-mails it just
 //! queued only briefly, and not at all while the mail server is slow, so that a slow or
 //! unreachable relay never holds provisioning back; later results wake the user again.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -48,9 +49,16 @@ pub async fn deliver(
     let (Some(queue), Some(notifier)) = (ctx.delivery.as_ref(), ctx.notifier.as_ref()) else { return d };
     queue.observe(user, observed);
     merge(ctx, user, status, &mut d);
+    // An e-mail goes out only once the status that owes it is stored. Sending first and
+    // recording after could lose the record to a status write that conflicts (the user's spec
+    // changed meanwhile); the next plan, of the new generation, would then owe the same change
+    // again under another Message-ID, and the person would get it twice. An e-mail first owed
+    // in this pass is sent by the reconcile that the watch event of this status write wakes.
+    let stored: HashSet<&str> =
+        observed.map(|s| s.notifications.pending.iter().map(|n| n.message_id.as_str()).collect()).unwrap_or_default();
     let mut waiting = Vec::new();
     for entry in outbox::due(status, Timestamp::now()) {
-        if queue.progress(user, &entry.message_id).is_some() {
+        if !stored.contains(entry.message_id.as_str()) || queue.progress(user, &entry.message_id).is_some() {
             continue;
         }
         let pin = match (entry.kind.carries_pin(), fresh_pin) {
