@@ -1,5 +1,5 @@
 //! The HTTP endpoint: `/healthz` (the process serves), `/readyz` (a standby is ready; a
-//! leader once its caches are filled), `/metrics` (Prometheus text format).
+//! leader once its caches are filled), `/metrics` (OpenMetrics, or the Prometheus text format when asked for).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
@@ -40,8 +40,19 @@ async fn readyz(State(health): State<Arc<Health>>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(health): State<Arc<Health>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], health.metrics.encode())
+/// OpenMetrics unless the client asks for the Prometheus text format and not for OpenMetrics
+/// (`Accept: text/plain`): Prometheus asks for both, preferring OpenMetrics; a bare client
+/// (no Accept, or `*/*`) has always had OpenMetrics here, and keeps it.
+async fn metrics(State(health): State<Arc<Health>>, headers: HeaderMap) -> impl IntoResponse {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if accept.contains("text/plain") && !accept.contains("application/openmetrics-text") {
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], health.metrics.encode_text())
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            health.metrics.encode(),
+        )
+    }
 }
 
 /// Binds `addr` (failing at start-up if it cannot) and serves until the process ends.

@@ -251,6 +251,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     };
 
     if !args.leader_election {
+        // Acting alone is leading: without this, a "no leader" alert would fire for an
+        // operator that runs without election on purpose.
+        metrics.leader.set(1);
         let work = controller::run(clients, config, metrics.clone(), readiness, stopped(stop_rx.clone()));
         bounded(work, stopped(stop_rx)).await?;
         tracing::info!(api_writes = metrics.api_writes_total(), "stopped");

@@ -419,6 +419,93 @@ fn namespaced_mode_grants_the_same_rights_and_pod_security_as_the_namespaced_ove
     assert_eq!(a["spec"]["validationActions"], b["spec"]["validationActions"]);
 }
 
+#[test]
+fn the_monitoring_objects_render_only_when_enabled_with_the_promtool_tested_rules() {
+    let kinds = |objects: &[Json]| -> BTreeSet<String> {
+        objects
+            .iter()
+            .map(kind)
+            .filter(|k| matches!(*k, "ServiceMonitor" | "PrometheusRule"))
+            .map(String::from)
+            .collect()
+    };
+    for values in [CLUSTER_VALUES, NAMESPACED_VALUES] {
+        assert!(kinds(&render(values, &[])).is_empty(), "off by default ({values})");
+    }
+    let on = render(
+        CLUSTER_VALUES,
+        &[
+            "metrics.serviceMonitor={\"enabled\":true,\"interval\":\"15s\",\"labels\":{\"release\":\"prom\"}}",
+            "metrics.prometheusRule={\"enabled\":true,\"labels\":{\"release\":\"prom\"}}",
+        ],
+    );
+    let rules: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("integrations/prometheus/alerts.yaml")).expect("alerts.yaml"),
+    )
+    .expect("yaml");
+    let rule = only(&on, "PrometheusRule");
+    assert_eq!(rule["apiVersion"], "monitoring.coreos.com/v1");
+    assert!(rule["spec"] == json(&rules), "the PrometheusRule's spec is integrations/prometheus/alerts.yaml");
+    assert_eq!(rule["metadata"]["labels"]["release"], "prom");
+
+    // The ServiceMonitor scrapes the metrics Service's port, selecting that Service only.
+    let sm = only(&on, "ServiceMonitor");
+    let service = only(&on, "Service");
+    assert_eq!(sm["metadata"]["labels"]["release"], "prom");
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], service["spec"]["ports"][0]["name"]);
+    assert_eq!(sm["spec"]["endpoints"][0]["interval"], "15s");
+    assert_eq!(sm["spec"]["namespaceSelector"]["matchNames"], serde_json::json!([namespace(service)]));
+    let selector = sm["spec"]["selector"]["matchLabels"].as_object().expect("matchLabels");
+    assert!(!selector.is_empty());
+    for (k, v) in selector {
+        assert_eq!(&service["metadata"]["labels"][k], v, "the ServiceMonitor selects the metrics Service ({k})");
+    }
+
+    // The schema: a ServiceMonitor needs the Service, and the new keys are checked.
+    for (set, complaint) in [
+        (&["metrics.serviceMonitor.enabled=true", "metrics.service.enabled=false"][..], "/metrics/service/enabled"),
+        (&["metrics.serviceMonitor.interval=\"often\""][..], "/metrics/serviceMonitor/interval"),
+        (&["metrics.prometheusRule.enabled=\"yes\""][..], "/metrics/prometheusRule/enabled"),
+        (&["metrics.prometheusRule.rules=[]"][..], "rules"),
+    ] {
+        let mut args = vec!["template", "x", CHART, "-f", CLUSTER_VALUES];
+        for s in set {
+            args.extend(["--set-json", s]);
+        }
+        let (ok, stdout, stderr) = helm_status(&args);
+        assert!(!ok, "the schema accepted {set:?}:\n{stdout}");
+        assert!(stderr.contains(complaint), "rejecting {set:?}, Helm should name {complaint}:\n{stderr}");
+    }
+}
+
+#[test]
+fn the_kustomize_monitoring_component_scrapes_the_base_and_carries_the_tested_rules() {
+    // An overlay of the base with the component, as an installer writes it, in a scratch
+    // directory (kustomize takes only relative paths: up to / and down to the repository).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let up = "../".repeat(dir.path().components().count() - 1);
+    let repo = root().canonicalize().expect("root");
+    let repo = repo.strip_prefix("/").expect("absolute").display().to_string();
+    let overlay = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {up}{repo}/manifests/base\ncomponents:\n  - {up}{repo}/manifests/components/monitoring\n"
+    );
+    std::fs::write(dir.path().join("kustomization.yaml"), overlay).expect("write");
+    let objects = docs(&kubectl_ok(&["kustomize", &dir.path().display().to_string()], None));
+    let rules: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("integrations/prometheus/alerts.yaml")).expect("alerts.yaml"),
+    )
+    .expect("yaml");
+    assert!(only(&objects, "PrometheusRule")["spec"] == json(&rules), "the component's rules are alerts.yaml");
+    let sm = only(&objects, "ServiceMonitor");
+    let service = only(&objects, "Service");
+    assert_eq!(namespace(sm), namespace(service));
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], service["spec"]["ports"][0]["name"]);
+    assert_eq!(sm["spec"]["namespaceSelector"]["matchNames"], serde_json::json!([namespace(service)]));
+    for (k, v) in sm["spec"]["selector"]["matchLabels"].as_object().expect("matchLabels") {
+        assert_eq!(&service["metadata"]["labels"][k], v, "the ServiceMonitor selects the metrics Service ({k})");
+    }
+}
+
 /// Whitespace runs as one space: the CEL expressions are folded YAML scalars, which kustomize
 /// re-folds with extra blank lines; CEL ignores the difference.
 fn squash(v: &Json) -> Json {

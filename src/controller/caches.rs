@@ -11,7 +11,6 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::backoff::{Backoff, tenant_key, user_key};
 use super::expectations::Expectations;
@@ -20,6 +19,7 @@ use super::watch::{Present, Sink};
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::notification::queue::DeliveryQueue;
 use crate::provisioning::secret::PIN_GENERATION_ANNOTATION;
+use crate::telemetry::queue::Waker;
 use crate::telemetry::{KindLabels, Metrics};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -28,9 +28,9 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 #[derive(Clone)]
 pub struct Wakers {
     /// The user controller's queue.
-    pub users: UnboundedSender<ObjectRef<ConferencingUser>>,
+    pub users: Waker<ConferencingUser>,
     /// The tenant controller's queue.
-    pub tenants: UnboundedSender<ObjectRef<ConferencingTenant>>,
+    pub tenants: Waker<ConferencingTenant>,
 }
 
 impl Wakers {
@@ -150,6 +150,7 @@ impl Sink<ConferencingUser> for UserSink {
     fn apply(&mut self, mut u: ConferencingUser) {
         crate::fault::maybe_panic("watch", &u.namespace().unwrap_or_default(), &u.name_any());
         strip(&mut u.metadata);
+        self.metrics.users.observe(&u);
         let wake = self.index.apply_user(&u);
         let me = ObjectRef::from_obj(&u);
         self.writer.apply(u);
@@ -167,6 +168,7 @@ impl Sink<ConferencingUser> for UserSink {
             d.forget_user(&ns, &uid);
         }
         self.metrics.set_pending(&uid, 0);
+        self.metrics.users.forget(&ns, &name);
         self.expectations.forget(&uid);
         self.backoff.succeeded(&user_key(&ns, &uid));
         self.writer.delete(u);
@@ -181,6 +183,7 @@ impl Sink<ConferencingUser> for UserSink {
                 match self.store.get(&ObjectRef::new(&name).within(&ns)) {
                     Some(u) => self.delete((*u).clone()),
                     None => {
+                        self.metrics.users.forget(&ns, &name);
                         self.writer.remove_staged(&ns, &name);
                         self.wake.send(self.index.delete_user(&ns, &name));
                     }

@@ -42,7 +42,8 @@ use crate::error::Error;
 use crate::notification::notifier::Notifier;
 use crate::notification::queue::{DeliveryQueue, Workers};
 use crate::provisioning::secret::pin_secret_selector;
-use crate::telemetry::{KindLabels, Metrics, ReconcileLabels};
+use crate::telemetry::queue::Waker;
+use crate::telemetry::{ErrorReason, KindLabels, Metrics, ReconcileErrorLabels, ReconcileLabels};
 use caches::{ClaimSink, SecretSink, TenantSink, UserSink, Wakers};
 use context::Context;
 use index::Index;
@@ -107,6 +108,8 @@ where
     R: AsyncFnOnce(&Context, &K),
 {
     let start = std::time::Instant::now();
+    // Starting consumes every request kube-runtime held for the object.
+    ctx.metrics.queue.taken(kind, &obj.namespace().unwrap_or_default(), &obj.name_any());
     let result = match AssertUnwindSafe(f).catch_unwind().await {
         Ok(r) => r,
         Err(_) => {
@@ -127,7 +130,13 @@ where
             ctx.backoff.succeeded(&key);
             "ok"
         }
-        Err(e) => e.metric_label(),
+        Err(e) => {
+            ctx.metrics
+                .reconcile_errors
+                .get_or_create(&ReconcileErrorLabels { kind, reason: ErrorReason::of(e) })
+                .inc();
+            e.metric_label()
+        }
     };
     ctx.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: label }).inc();
     ctx.metrics
@@ -167,6 +176,9 @@ pub async fn run(
         if config.namespaces.is_empty() { vec![None] } else { config.namespaces.iter().cloned().map(Some).collect() };
     let (user_tx, user_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingUser>>();
     let (tenant_tx, tenant_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingTenant>>();
+    // Every request to the controllers goes through these, which count the queue.
+    let user_tx = Waker::new(user_tx, metrics.queue.clone(), "ConferencingUser");
+    let tenant_tx = Waker::new(tenant_tx, metrics.queue.clone(), "ConferencingTenant");
     let wakers = Wakers { users: user_tx.clone(), tenants: tenant_tx.clone() };
     let index = Arc::new(Index::default());
     let (users, user_writer) = reflector::store::<ConferencingUser>();
@@ -278,13 +290,14 @@ pub async fn run(
         policy: config.policy.clone(),
     });
 
+    let queue = ctx.metrics.queue.clone();
     let user_controller = Controller::for_stream(stream::pending::<Result<ConferencingUser, watcher::Error>>(), users)
         .with_config(ControllerConfig::default().concurrency(config.concurrency))
         .reconcile_on(UnboundedReceiverStream::new(user_rx))
         .graceful_shutdown_on(stop_users)
         .run(reconcile_user, user::error_policy, ctx.clone())
         .for_each(|res| {
-            log_controller_error("ConferencingUser", res.err());
+            log_controller_error("ConferencingUser", res.err(), &queue);
             future::ready(())
         });
 
@@ -296,7 +309,7 @@ pub async fn run(
             .graceful_shutdown_on(stop_tenants)
             .run(reconcile_tenant, tenant::error_policy, ctx)
             .for_each(|res| {
-                log_controller_error("ConferencingTenant", res.err());
+                log_controller_error("ConferencingTenant", res.err(), &queue);
                 future::ready(())
             });
 
@@ -324,10 +337,13 @@ async fn first_stopped(tasks: &mut [tokio::task::JoinHandle<()>], kinds: &[&'sta
 fn log_controller_error<E: std::error::Error + 'static>(
     kind: &'static str,
     error: Option<kube::runtime::controller::Error<crate::Error, E>>,
+    queue: &crate::telemetry::queue::ReconcileQueue,
 ) {
     use kube::runtime::controller::Error as E2;
     match error {
-        None | Some(E2::ObjectNotFound(_)) | Some(E2::ReconcilerFailed(_, _)) => {}
+        // Its request is consumed without a reconcile.
+        Some(E2::ObjectNotFound(r)) => queue.taken(kind, r.namespace.as_deref().unwrap_or_default(), &r.name),
+        None | Some(E2::ReconcilerFailed(_, _)) => {}
         Some(e) => tracing::warn!(kind, error = %e, "controller queue error"),
     }
 }

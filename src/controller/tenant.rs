@@ -168,11 +168,12 @@ pub async fn report_internal_error(ctx: &Context, tenant: &ConferencingTenant) {
 
 /// Retries after a failure with per-object exponential backoff.
 pub fn error_policy(tenant: Arc<ConferencingTenant>, error: &Error, ctx: Arc<Context>) -> Action {
+    let (ns, name) = (tenant.namespace().unwrap_or_default(), tenant.name_any());
     if error.is_stale_view() {
-        return Action::requeue(Duration::from_millis(500));
+        return ctx.metrics.queue.requeue("ConferencingTenant", &ns, &name, Duration::from_millis(500));
     }
-    let key = super::backoff::tenant_key(&tenant.namespace().unwrap_or_default(), &tenant.uid().unwrap_or_default());
+    let key = super::backoff::tenant_key(&ns, &tenant.uid().unwrap_or_default());
     let delay = ctx.backoff.failed(&key);
     tracing::warn!(tenant = %tenant.name_any(), namespace = ?tenant.namespace(), error = %error, retry_in = ?delay, "tenant reconcile failed; retrying");
-    Action::requeue(delay)
+    ctx.metrics.queue.requeue("ConferencingTenant", &ns, &name, delay)
 }

@@ -250,7 +250,14 @@ mod tests {
         let index = std::sync::Arc::new(Index::default());
         let (users_tx, mut users_rx) = tokio::sync::mpsc::unbounded_channel();
         let (tenants_tx, _tenants_rx) = tokio::sync::mpsc::unbounded_channel();
-        let sink = ClaimSink { index: index.clone(), wake: Wakers { users: users_tx, tenants: tenants_tx } };
+        let queue = std::sync::Arc::new(crate::telemetry::queue::ReconcileQueue::default());
+        let sink = ClaimSink {
+            index: index.clone(),
+            wake: Wakers {
+                users: crate::telemetry::queue::Waker::new(users_tx, queue.clone(), "ConferencingUser"),
+                tenants: crate::telemetry::queue::Waker::new(tenants_tx, queue, "ConferencingTenant"),
+            },
+        };
         // Namespace a: bob's claim is deleted while the watch is down; the relist lacks it.
         // Namespace b holds the same ID for someone else and is not relisted.
         let a = vec![

@@ -93,7 +93,7 @@ pub struct Workers {
     /// Nothing is sent while this process may not write (another replica may be leading).
     pub fence: Fence,
     /// Wakes the user of a finished e-mail.
-    pub wake: mpsc::UnboundedSender<ObjectRef<ConferencingUser>>,
+    pub wake: crate::telemetry::queue::Waker<ConferencingUser>,
 }
 
 /// Whether a job was taken.
@@ -121,6 +121,7 @@ impl DeliveryQueue {
     /// wakes its user.
     pub fn start(deps: Workers, workers: usize, capacity: usize, metrics: Arc<Metrics>) -> Arc<DeliveryQueue> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        metrics.delivery_queue_capacity.set(i64::try_from(capacity.max(1)).unwrap_or(i64::MAX));
         let queue = Arc::new(DeliveryQueue {
             tx,
             ledger: Mutex::new(Ledger::default()),

@@ -5,9 +5,9 @@
 //! HTTP endpoint), so that tests can build their own and nothing is global.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,6 +16,8 @@ use prometheus_client::registry::Registry;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 pub mod process;
+pub mod queue;
+pub mod users;
 
 /// Labels of reconcile metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -26,6 +28,98 @@ pub struct ReconcileLabels {
     pub result: &'static str,
 }
 
+/// Why a reconcile failed: the only values of `conferencing_reconcile_errors_total`'s `reason`
+/// label, a fixed list (never an object's name or an error's message), each exported from the
+/// start so that a rate over it is never over a missing series.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ErrorReason {
+    /// `409 Conflict` on a precondition: the cache was behind; retried at once.
+    StaleView,
+    /// Reading a referenced object from the API failed.
+    Dereference,
+    /// Creating, changing or deleting an owned object failed.
+    Apply,
+    /// Writing the status failed.
+    Status,
+    /// Another user took the conference ID being claimed.
+    ConferenceIdConflict,
+    /// Someone else's Secret holds the PIN Secret's name.
+    SecretNameTaken,
+    /// The reconcile panicked (a bug).
+    Internal,
+    /// Anything else (none is expected from a reconcile).
+    Other,
+}
+
+impl ErrorReason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [ErrorReason; 8] = [
+        ErrorReason::StaleView,
+        ErrorReason::Dereference,
+        ErrorReason::Apply,
+        ErrorReason::Status,
+        ErrorReason::ConferenceIdConflict,
+        ErrorReason::SecretNameTaken,
+        ErrorReason::Internal,
+        ErrorReason::Other,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::StaleView => "stale_view",
+            ErrorReason::Dereference => "dereference",
+            ErrorReason::Apply => "apply",
+            ErrorReason::Status => "status",
+            ErrorReason::ConferenceIdConflict => "conference_id_conflict",
+            ErrorReason::SecretNameTaken => "secret_name_taken",
+            ErrorReason::Internal => "internal",
+            ErrorReason::Other => "other",
+        }
+    }
+
+    /// The reason of a reconcile's error.
+    pub fn of(e: &crate::Error) -> ErrorReason {
+        use crate::Error as E;
+        if e.is_stale_view() {
+            return ErrorReason::StaleView;
+        }
+        match e {
+            E::Dereference { .. } => ErrorReason::Dereference,
+            E::Apply { .. } => ErrorReason::Apply,
+            E::Status { .. } => ErrorReason::Status,
+            E::ConferenceIdConflict { .. } => ErrorReason::ConferenceIdConflict,
+            E::SecretNameTaken { .. } => ErrorReason::SecretNameTaken,
+            E::Internal { .. } => ErrorReason::Internal,
+            // Written out rather than `_`: a new variant must be placed here on purpose.
+            E::IdSpaceExhausted { .. }
+            | E::Flag { .. }
+            | E::Templates(_)
+            | E::Connect(_)
+            | E::Leadership(_)
+            | E::WatchStopped { .. }
+            | E::Io { .. }
+            | E::Serialize { .. }
+            | E::Input(_) => ErrorReason::Other,
+        }
+    }
+}
+
+impl EncodeLabelValue for ErrorReason {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
+/// Labels of reconcile errors.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileErrorLabels {
+    /// `ConferencingUser` or `ConferencingTenant`.
+    pub kind: &'static str,
+    /// Why.
+    pub reason: ErrorReason,
+}
+
 /// Labels naming a kind.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -33,10 +127,17 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// The values of `conferencing_notifications_total`'s `result` label.
+pub const NOTIFICATION_RESULTS: [&str; 4] = ["sent", "retried", "failed", "superseded"];
+
+/// The values of `conferencing_panics_total`'s `kind` label.
+pub const PANIC_KINDS: [&str; 4] = ["ConferencingUser", "ConferencingTenant", "delivery", "watch"];
+
 /// Labels of notification results.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct NotificationLabels {
-    /// `sent`, `failed` (permanently) or `retried`.
+    /// One of [`NOTIFICATION_RESULTS`]: `sent`, `failed` (permanently), `retried`, or
+    /// `superseded` (dropped before sending: no longer owed).
     pub result: &'static str,
 }
 
@@ -45,6 +146,8 @@ pub struct Metrics {
     registry: Registry,
     /// Reconciles by kind and result.
     pub reconciles: Family<ReconcileLabels, Counter>,
+    /// Failed reconciles by kind and [`ErrorReason`].
+    pub reconcile_errors: Family<ReconcileErrorLabels, Counter>,
     /// Reconcile duration by kind, in seconds.
     pub reconcile_seconds: Family<KindLabels, Histogram>,
     /// Panics caught in a reconcile or a delivery (each a bug), by kind.
@@ -59,6 +162,12 @@ pub struct Metrics {
     pub notifications_pending: Gauge,
     /// E-mails waiting in the delivery queue or being sent.
     pub delivery_queue: Gauge,
+    /// How many e-mails the delivery queue holds at most (`--delivery-queue`).
+    pub delivery_queue_capacity: Gauge,
+    /// Objects waiting for a reconcile.
+    pub queue: Arc<queue::ReconcileQueue>,
+    /// What the served users' status says (stalled, PIN age).
+    pub users: Arc<users::UserStates>,
     /// PINs generated.
     pub pins_issued: Counter,
     /// Conference IDs claimed.
@@ -92,6 +201,10 @@ impl Metrics {
         let sub = registry.sub_registry_with_prefix("conferencing");
         let m = Metrics {
             reconciles: Family::default(),
+            reconcile_errors: Family::default(),
+            delivery_queue_capacity: Gauge::default(),
+            queue: Arc::default(),
+            users: Arc::default(),
             reconcile_seconds: Family::new_with_constructor(histogram as fn() -> Histogram),
             panics: Family::default(),
             api_writes: Family::default(),
@@ -108,6 +221,26 @@ impl Metrics {
             registry: Registry::default(),
         };
         sub.register("reconciles", "Reconciles by kind and result", m.reconciles.clone());
+        // Every value these labels take, exported from the start at zero: an alert on
+        // `increase(...)` misses the first event of a series that appears with it.
+        for result in NOTIFICATION_RESULTS {
+            let _ = m.notifications.get_or_create(&NotificationLabels { result });
+        }
+        for kind in PANIC_KINDS {
+            let _ = m.panics.get_or_create(&KindLabels { kind: kind.to_string() });
+        }
+        for kind in queue::KINDS {
+            for reason in ErrorReason::ALL {
+                let _ = m.reconcile_errors.get_or_create(&ReconcileErrorLabels { kind, reason });
+            }
+        }
+        sub.register(
+            "reconcile_errors",
+            "Failed reconciles by kind and reason (a fixed list: docs/operations/monitoring.md)",
+            m.reconcile_errors.clone(),
+        );
+        sub.register_collector(Box::new(queue::QueueCollector(m.queue.clone())));
+        sub.register_collector(Box::new(users::UserCollector(m.users.clone())));
         sub.register("reconcile_duration_seconds", "Reconcile duration by kind", m.reconcile_seconds.clone());
         sub.register("panics", "Panics caught in a reconcile or a delivery (each a bug), by kind", m.panics.clone());
         sub.register("api_writes", "Write requests sent to the API server, by resource", m.api_writes.clone());
@@ -123,6 +256,11 @@ impl Metrics {
             m.notifications_pending.clone(),
         );
         sub.register("delivery_queue", "E-mails queued for delivery or being sent", m.delivery_queue.clone());
+        sub.register(
+            "delivery_queue_capacity",
+            "E-mails the delivery queue holds at most (--delivery-queue); beyond it, reconciles retry later",
+            m.delivery_queue_capacity.clone(),
+        );
         sub.register("pins_issued", "Leader PINs generated", m.pins_issued.clone());
         sub.register("conference_ids_issued", "Conference IDs claimed", m.ids_issued.clone());
         sub.register("leader", "1 while this process holds the leader lease", m.leader.clone());
@@ -163,13 +301,55 @@ impl Metrics {
             .sum()
     }
 
-    /// The metrics in Prometheus text format.
+    /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+
+    /// The metrics in the Prometheus text format (0.0.4), for clients that do not ask for
+    /// OpenMetrics: `curl`, `promtool check metrics`.
+    pub fn encode_text(&self) -> String {
+        openmetrics_to_text(&self.encode())
+    }
+}
+
+/// Rewrites the OpenMetrics text prometheus-client writes as the Prometheus text format. The
+/// two differ, for what this operator exports, only in that an OpenMetrics counter's family
+/// is named without `_total` (its samples have it) where the text format names the family
+/// as its samples, and in that `# UNIT` and `# EOF` do not exist in the text format (HELP
+/// escaping differs only for `"`, which no help text here contains).
+/// `promtool check metrics` reads the text format, and reports every counter of an
+/// OpenMetrics text as lacking `_total`.
+pub fn openmetrics_to_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "].into_iter().find_map(|p| Some((p, line.strip_prefix(p)?)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let suffix = if counters.contains(name) { "_total" } else { "" };
+                out.push_str(&format!("{prefix}{name}{suffix}"));
+                if !tail.is_empty() {
+                    out.push(' ');
+                    out.push_str(tail);
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Log line format.

@@ -30,6 +30,9 @@ use crate::planning::{self, Observed, Plan, PlannedEvent, describe};
 /// watch to catch up before trusting the cache anyway (the watch event wakes it earlier).
 const CACHE_CATCH_UP: Duration = Duration::from_secs(15);
 
+/// The kind, as the metrics name it.
+const KIND: &str = "ConferencingUser";
+
 /// The key of a user in the delivery ledger and the backoff.
 pub fn key(user: &ConferencingUser) -> UserKey {
     UserKey {
@@ -47,7 +50,7 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         return Ok(Action::await_change());
     }
     if !ctx.expectations.satisfied(&who.uid, user.resource_version().as_deref()) {
-        return Ok(Action::requeue(CACHE_CATCH_UP));
+        return Ok(ctx.metrics.queue.requeue(KIND, &who.namespace, &who.name, CACHE_CATCH_UP));
     }
     crate::fault::maybe_panic("reconcile", &who.namespace, &who.name);
     if let Some(message) = paused(&user, &ctx) {
@@ -142,7 +145,8 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
     apply::cleanup(&ctx, &user, &deref, cleanup).await?;
     let owed = status.notifications.pending.iter().filter(|n| !n.permanently_failed).count();
     ctx.metrics.set_pending(&who.uid, owed);
-    Ok(deliver::requeue_after(&status, &delivery).map_or_else(Action::await_change, Action::requeue))
+    Ok(deliver::requeue_after(&status, &delivery)
+        .map_or_else(Action::await_change, |after| ctx.metrics.queue.requeue(KIND, &who.namespace, &who.name, after)))
 }
 
 /// Why the user is paused, if it or its tenant is (`conferencing.io/paused: "true"`).
@@ -215,9 +219,9 @@ pub fn error_policy(user: Arc<ConferencingUser>, error: &Error, ctx: Arc<Context
     let k = key(&user);
     if error.is_stale_view() {
         tracing::debug!(user = %k.name, namespace = %k.namespace, error = %error, "stale view; retrying");
-        return Action::requeue(Duration::from_millis(500));
+        return ctx.metrics.queue.requeue(KIND, &k.namespace, &k.name, Duration::from_millis(500));
     }
     let delay = ctx.backoff.failed(&crate::controller::backoff::user_key(&k.namespace, &k.uid));
     tracing::warn!(user = %k.name, namespace = %k.namespace, error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed; retrying");
-    Action::requeue(delay)
+    ctx.metrics.queue.requeue(KIND, &k.namespace, &k.name, delay)
 }
