@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use conferencing_operator::api::{
     ConditionStatus, ConferenceIdClaim, ConferencingTenant, ConferencingTenantSpec, ConferencingUser,
-    ConferencingUserSpec, ConferencingUserStatus, FIELD_MANAGER, NotificationKind, NumberType, ServiceNumber,
-    TenantRef,
+    ConferencingUserSpec, ConferencingUserStatus, FIELD_MANAGER, NotificationKind, NumberType, PendingNotification,
+    ServiceNumber, TenantRef,
 };
 use conferencing_operator::domain::{ConferenceId, PinLength};
 use conferencing_operator::provisioning::{claim, pin, secret};
@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, CustomResourceExt, Resource, ResourceExt};
+use kube::{Client, CustomResourceExt, ResourceExt};
 use serde_json::json;
 
 use super::BenchError;
@@ -272,6 +272,7 @@ impl Drop for Tracker {
 /// The writes of one floor user, built before the clock starts so that the floor times the
 /// API writes alone.
 struct FloorUser {
+    object: ConferencingUser,
     name: String,
     uid: String,
     secret: Secret,
@@ -299,31 +300,57 @@ fn status_for(template: &ConferencingUser, to: &FloorUser) -> Result<Conferencin
     serde_json::from_str(&text).map_err(|e| BenchError::Setup(format!("rewritten template status: {e}")))
 }
 
-/// The status write the operator makes: server-side apply of `status` alone under its field
-/// manager, conditioned on the resourceVersion.
-async fn apply_status(
+/// The status write the operator makes (`controller/apply_status.rs`): the whole object
+/// replaced through the status subresource under its field manager, conditioned on the
+/// resourceVersion.
+async fn write_status(
     api: &Api<ConferencingUser>,
-    name: &str,
+    user: &ConferencingUser,
     resource_version: Option<String>,
     status: &ConferencingUserStatus,
 ) -> Result<Option<String>, BenchError> {
-    let patch = json!({
-        "apiVersion": ConferencingUser::api_version(&()),
-        "kind": ConferencingUser::kind(&()),
-        "metadata": { "resourceVersion": resource_version },
-        "status": status,
-    });
-    let written = api
-        .patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await
-        .map_err(kerr(format!("floor: status of {name}")))?;
+    let mut next = user.clone();
+    next.metadata.resource_version = resource_version;
+    next.status = Some(status.clone());
+    let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+    let name = user.name_any();
+    let written = api.replace_status(&name, &pp, &next).await.map_err(kerr(format!("floor: status of {name}")))?;
     Ok(written.resource_version())
+}
+
+/// `status` as the operator first writes it: each e-mail owed rather than delivered (an
+/// e-mail is sent only once the status owing it is stored, and recorded by a second write).
+fn owed(status: &ConferencingUserStatus) -> ConferencingUserStatus {
+    let mut st = status.clone();
+    let delivered = std::mem::take(&mut st.notifications.delivered);
+    st.notifications.pending.extend(delivered.into_iter().map(|d| PendingNotification {
+        kind: d.kind,
+        message_id: d.message_id,
+        recipient: d.recipient,
+        provider_name: None,
+        attempts: 0,
+        last_error: None,
+        next_attempt_time: None,
+        permanently_failed: false,
+    }));
+    st
+}
+
+/// The two status writes of a change that sends e-mail: owed, then delivered.
+async fn write_owed_then_delivered(
+    api: &Api<ConferencingUser>,
+    user: &ConferencingUser,
+    resource_version: Option<String>,
+    status: &ConferencingUserStatus,
+) -> Result<Option<String>, BenchError> {
+    let rv = write_status(api, user, resource_version, &owed(status)).await?;
+    write_status(api, user, rv, status).await
 }
 
 /// The floor: a bare kube-rs client making, per user and `concurrency` users at a time, the
 /// writes the operator needs to converge a user (create the PIN Secret, create the
-/// ConferenceIdClaim, apply the status once), and then the one status write per user a
-/// fan-out needs. API writes only: no e-mail, no Event.
+/// ConferenceIdClaim, replace the status with the e-mail owed, then delivered), and then the
+/// two status writes per user a fan-out needs. API writes only: no e-mail, no Event.
 pub struct Floor {
     client: Client,
     ns: String,
@@ -348,6 +375,7 @@ impl Floor {
             let id = format!("{}", 10u64.pow(u32::from(ID_LENGTH) - 1) + i as u64);
             let cid = ConferenceId::parse(&id).ok_or_else(|| BenchError::Setup(format!("conference ID {id}")))?;
             let mut f = FloorUser {
+                object: u.clone(),
                 name: u.name_any(),
                 uid: u.uid().unwrap_or_default(),
                 secret: secret::pin_secret(u, &pin::generate(length, Some(&id)), &generation),
@@ -374,7 +402,8 @@ impl Floor {
                     let pp = PostParams::default();
                     secrets.create(&pp, &u.secret).await.map_err(kerr(format!("floor: Secret of {}", u.name)))?;
                     claims.create(&pp, &u.claim).await.map_err(kerr(format!("floor: claim of {}", u.name)))?;
-                    let rv = apply_status(&users, &u.name, u.resource_version.clone(), &u.status).await?;
+                    let rv =
+                        write_owed_then_delivered(&users, &u.object, u.resource_version.clone(), &u.status).await?;
                     Ok::<_, BenchError>((i, rv))
                 }
             })
@@ -396,7 +425,7 @@ impl Floor {
             self.users.iter().map(|u| status_for(template, u)).collect::<Result<_, _>>()?;
         let start = Instant::now();
         stream::iter(self.users.iter().zip(&statuses))
-            .map(|(u, st)| apply_status(&api, &u.name, u.resource_version.clone(), st))
+            .map(|(u, st)| write_owed_then_delivered(&api, &u.object, u.resource_version.clone(), st))
             .buffer_unordered(concurrency)
             .try_collect::<Vec<_>>()
             .await?;

@@ -19,8 +19,8 @@
 //! 5. fan-out: the tenant's default Toll number changed, to every user showing it and one
 //!    ServiceNumberChanged e-mail each;
 //! 6. the floors, with the operator stopped: per user a PIN Secret, a ConferenceIdClaim and
-//!    one status apply of the operator's shape (fan-out: one status apply), at the same
-//!    concurrency; API writes only.
+//!    two status replacements of the operator's shape (the e-mail owed, then delivered;
+//!    fan-out: the same two), at the same concurrency; API writes only.
 //!
 //! Timing reads a watch on the users and the Maildir, and counts from the operator's
 //! `/metrics`, so the benchmark itself adds one watch to the API server's load.
@@ -508,9 +508,9 @@ fn section(args: &Args, machine: &str, rows: &[Row], png: &str) -> String {
         "Measured {} on {machine}.\n\n\
          The operator ran as `run --concurrency {c} --smtp-pool-size {p} --leader-election=false` against \
          `scripts/smtp-server` on loopback. The floor is a bare kube-rs client at concurrency {c} making, per user, \
-         the API writes the operator needs (create the PIN Secret, create the ConferenceIdClaim, one server-side \
-         apply of a status of the operator's shape; for the fan-out, one status apply): API writes only, no \
-         e-mail and no Event. Steady state is watched for {s} s; idle means no reconcile and no write for {q} s.\n\n\
+         the API writes the operator needs (create the PIN Secret, create the ConferenceIdClaim, replace the status \
+         of the operator's shape twice, the e-mail owed and then delivered; for the fan-out, the same two status \
+         writes): API writes only, no e-mail and no Event. Steady state is watched for {s} s; idle means no reconcile and no write for {q} s.\n\n\
          ![Time and peak RSS against users, operator and floor]({png})\n\n{}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         report::markdown(rows),
