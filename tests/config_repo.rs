@@ -580,3 +580,319 @@ fn a_hostile_file_name_cannot_hide_the_email_table_in_the_markdown_plan() {
     let item = md.lines().find(|l| l.contains("CO102")).expect("finding");
     assert!(item.starts_with("- ") && item.contains("\\@team.yaml"), "{item}");
 }
+
+// ---- kustomize (issue 17, attack 5) -------------------------------------------------------
+
+/// The example repository copied to `dir`, with `kustomization` as acme's kustomization.yaml
+/// (the original when `None`) and `extra` files added.
+fn examples_with(dir: &Path, kustomization: Option<&str>, extra: &[(String, String)]) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files = Vec::new();
+    for f in ["namespace.yaml", "tenant.yaml", "kustomization.yaml"]
+        .into_iter()
+        .map(String::from)
+        .chain(["alice", "bob", "chen", "dana", "eve"].map(|u| format!("users/{u}.yaml")))
+    {
+        files.push((format!("acme/{f}"), std::fs::read_to_string(src.join("acme").join(&f)).expect("example")));
+    }
+    if let Some(k) = kustomization {
+        files.retain(|(f, _)| f != "acme/kustomization.yaml");
+        files.push(("acme/kustomization.yaml".into(), k.to_string()));
+    }
+    files.extend(extra.iter().cloned());
+    write_tree(dir, &files)
+}
+
+/// The examples' kustomization plus `tail`.
+fn kustomization_plus(tail: &str) -> String {
+    let k = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme/kustomization.yaml"))
+        .expect("example kustomization");
+    format!("{k}{tail}")
+}
+
+/// The patch of the issue (9 lines under `patches:`): every user redirected outside, and a
+/// PIN reset for each.
+const REDIRECT_PATCH: &str = "patches:
+  - target:
+      kind: ConferencingUser
+    patch: |-
+      - op: replace
+        path: /spec/email
+        value: attacker@evil.example
+      - op: add
+        path: /spec/requests
+        value: {resetPin: \"2026-12-01\"}
+";
+
+#[test]
+fn a_kustomize_patch_is_planned_as_rendered_and_cannot_bypass_fail_on_emails() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let to = examples_with(&root.path().join("to"), Some(&kustomization_plus(REDIRECT_PATCH)), &[]);
+    let to = to.to_str().expect("utf8");
+
+    let out = run(&["plan", "--from", "examples", "--to", to, "--output", "json"], None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let plan = json(&out);
+    let resets: BTreeSet<(String, String)> = emails(&plan)
+        .into_iter()
+        .filter(|(_, kind, _, _)| kind == "PinReset")
+        .map(|(user, _, recipient, _)| (user, recipient))
+        .collect();
+    // As `kubectl kustomize` renders it (the next test compares the two): bob's own
+    // sendEmailToAddress still wins over spec.email, and eve (ThirdParty) has no PIN.
+    let expected: BTreeSet<(String, String)> = [
+        ("alice", "attacker@evil.example"),
+        ("bob", "bob.okafor@partner.example"),
+        ("chen", "attacker@evil.example"),
+        ("dana", "attacker@evil.example"),
+    ]
+    .iter()
+    .map(|(u, r)| (u.to_string(), r.to_string()))
+    .collect();
+    assert_eq!(resets, expected, "every PIN reset goes where the rendered tree says:\n{}", out.stdout);
+    assert_eq!(plan["summary"]["emails"], 4, "{}", out.stdout);
+
+    let text = run(&["plan", "--from", "examples", "--to", to], None);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(!text.stdout.contains("No user changes"), "{}", text.stdout);
+    assert!(text.stdout.contains("attacker@evil.example"), "{}", text.stdout);
+
+    let out = run(&["plan", "--from", "examples", "--to", to, "--fail-on-emails", "2"], None);
+    assert_eq!(out.code, 3, "--fail-on-emails counts the patched e-mails: {}{}", out.stdout, out.stderr);
+}
+
+/// `kubectl kustomize DIR`: what Argo CD, Flux and `kubectl apply -k` apply (kubectl is on
+/// PATH wherever the suite runs: scripts/provision installs it).
+fn kubectl_kustomize(dir: &Path) -> String {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl on PATH (scripts/provision installs it)");
+    assert!(out.status.success(), "kubectl kustomize {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_in_process_rendering_plans_what_kubectl_kustomize_renders() {
+    let root = tempfile::tempdir().expect("tempdir");
+    // patches run before namespace:, patchesJson6902 after it, and both select by the
+    // namespace an object was read with as well as by its current one (kustomize's order).
+    let tail = format!(
+        "{REDIRECT_PATCH}  - target: {{kind: ConferencingUser, name: \"bob|chen\", namespace: acme}}
+    patch: '[{{\"op\": \"add\", \"path\": \"/spec/locale\", \"value\": \"fr\"}}]'
+patchesJson6902:
+  - target: {{group: conferencing.io, version: v1alpha1, kind: ConferencingUser, name: dana, namespace: acme}}
+    path: dana-patch.yaml
+"
+    );
+    let extra = [(
+        "acme/dana-patch.yaml".to_string(),
+        "- op: test\n  path: /spec/email\n  value: attacker@evil.example\n- op: replace\n  path: /spec/email\n  value: dana@partner.example\n".to_string(),
+    )];
+    let to = examples_with(&root.path().join("to"), Some(&kustomization_plus(&tail)), &extra);
+    let in_process = run(&["plan", "--from", "examples", "--to", to.to_str().expect("utf8"), "--output", "json"], None);
+    assert_eq!(in_process.code, 0, "{}", in_process.stderr);
+    let rendered = kubectl_kustomize(&to.join("acme"));
+    let piped = run(&["plan", "--from", "examples", "--to", "-", "--output", "json"], Some(&rendered));
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    let (a, b) = (emails(&json(&in_process)), emails(&json(&piped)));
+    assert_eq!(a, b, "the in-process rendering and kubectl kustomize plan the same e-mails");
+    assert_eq!(
+        a,
+        set(&[
+            ("alice", "PinReset", "attacker@evil.example", "en"),
+            ("bob", "PinReset", "bob.okafor@partner.example", "fr"),
+            ("chen", "PinReset", "attacker@evil.example", "fr"),
+            ("dana", "PinReset", "dana@partner.example", "fr"),
+        ])
+    );
+    // Findings still name the files of the pull request, not a stream.
+    let out = run(&["validate", to.to_str().expect("utf8"), "--output", "json"], None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let summary = &json(&out)["summary"];
+    assert_eq!((summary["users"].as_u64(), summary["files"].as_u64()), (Some(5), Some(9)), "{summary}");
+}
+
+#[test]
+fn a_kustomization_field_that_is_not_rendered_exits_2_naming_the_file_and_field() {
+    let root = tempfile::tempdir().expect("tempdir");
+    // (the field named, what is appended to the examples' kustomization, the line it is on)
+    let cases: &[(&str, &str, &str)] = &[
+        ("configMapGenerator", "configMapGenerator:\n  - name: c\n    literals: [a=b]\n", "configMapGenerator"),
+        ("secretGenerator", "secretGenerator:\n  - name: s\n    literals: [a=b]\n", "secretGenerator"),
+        ("generators", "generators:\n  - gen.yaml\n", "generators"),
+        ("transformers", "transformers:\n  - t.yaml\n", "transformers"),
+        ("helmCharts", "helmCharts:\n  - name: x\n    repo: https://charts.example\n", "helmCharts"),
+        ("components", "components:\n  - ../component\n", "components"),
+        ("replacements", "replacements:\n  - path: r.yaml\n", "replacements"),
+        ("namePrefix", "namePrefix: prod-\n", "namePrefix"),
+        ("commonLabels", "commonLabels:\n  app: x\n", "commonLabels"),
+        ("commonAnnotations", "commonAnnotations:\n  a: b\n", "commonAnnotations"),
+        ("images", "images:\n  - name: x\n", "images"),
+        ("patchesStrategicMerge", "patchesStrategicMerge:\n  - alice-patch.yaml\n", "patchesStrategicMerge"),
+        ("resourcse", "resourcse:\n  - users/alice.yaml\n", "resourcse"),
+        ("resources", "  - https://github.com/attacker/users//base?ref=main\n", "https://"),
+        ("kind", "", "kind: Component"),
+        // A strategic-merge patch, without and with a target.
+        ("patches[0]", "patches:\n  - path: alice-patch.yaml\n", "path: alice-patch.yaml"),
+        ("patches[0]", "patches:\n  - target: {kind: ConferencingUser}\n    path: alice-patch.yaml\n", "target:"),
+        ("patches[0].target.labelSelector", "patches:\n  - target: {labelSelector: a=b}\n    patch: '[]'\n", "target:"),
+        (
+            "patches[0].options",
+            "patches:\n  - target: {kind: ConferencingUser}\n    options: {allowNameChange: true}\n    patch: '[]'\n",
+            "options:",
+        ),
+        // A patch may not change what it patches, nor be read differently by YAML 1.1.
+        (
+            "patches[0]",
+            "patches:\n  - target: {name: alice}\n    patch: '[{\"op\": \"replace\", \"path\": \"/metadata/name\", \"value\": \"mallory\"}]'\n",
+            "target:",
+        ),
+        (
+            "patches[0]",
+            "patches:\n  - target: {name: alice}\n    patch: |-\n      - op: add\n        path: /spec/audioConferencingLicense\n        value: no\n",
+            "- op: add",
+        ),
+        (
+            "patches[0]",
+            "patches:\n  - target: {name: alice}\n    patch: |-\n      - op: add\n        path: /spec/conferenceId\n        value: 0123456\n",
+            "target:",
+        ),
+        // A patch kustomize fails on: nothing would be applied, so nothing is planned.
+        (
+            "patches[0]",
+            "patches:\n  - target: {name: alice}\n    patch: '[{\"op\": \"replace\", \"path\": \"/spec/nosuch\", \"value\": 1}]'\n",
+            "patch: '[",
+        ),
+    ];
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme/users/alice.yaml");
+    let smp =
+        std::fs::read_to_string(examples).expect("alice").replace("alice.martin@acme.example", "attacker@evil.example");
+    let smp = [("acme/alice-patch.yaml".to_string(), smp)];
+    for (i, (field, tail, needle)) in cases.iter().enumerate() {
+        let base = kustomization_plus("");
+        let k = if *field == "kind" {
+            base.replace("kind: Kustomization", "kind: Component")
+        } else {
+            format!("{base}{tail}")
+        };
+        let line = k.lines().position(|l| l.contains(needle)).expect("needle") + 1;
+        let dir = examples_with(&root.path().join(format!("case{i}")), Some(&k), &smp);
+        let dir_s = dir.to_str().expect("utf8");
+        for args in
+            [vec!["validate", dir_s], vec!["plan", "--from", "examples", "--to", dir_s, "--fail-on-emails", "100"]]
+        {
+            let out = run(&args, None);
+            assert_eq!(out.code, 2, "{field}: {args:?} must refuse:\n{}{}", out.stdout, out.stderr);
+            assert!(
+                out.stderr.contains(&format!("{dir_s}/acme/kustomization.yaml:{line}:")),
+                "{field}: names the file and line {line}: {}",
+                out.stderr
+            );
+            assert!(out.stderr.contains(&format!(": {field}: ")), "{field}: names the field: {}", out.stderr);
+            assert!(out.stdout.is_empty(), "{field}: no plan is printed: {}", out.stdout);
+        }
+    }
+}
+
+#[test]
+fn kustomize_paths_cannot_leave_the_repository() {
+    let root = tempfile::tempdir().expect("tempdir");
+    std::fs::write(root.path().join("outside.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+        .expect("write");
+    let alice = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme/users/alice.yaml"))
+        .expect("alice");
+    std::fs::create_dir_all(root.path().join("elsewhere")).expect("mkdir");
+    std::fs::write(root.path().join("elsewhere/mallory.yaml"), alice.replace("name: alice", "name: mallory"))
+        .expect("write");
+    std::fs::write(root.path().join("elsewhere/kustomization.yaml"), "resources:\n  - mallory.yaml\n").expect("write");
+    let cases: &[(&str, &str)] = &[
+        ("resources", "  - ../../outside.yaml\n"),
+        ("resources", "  - ../../elsewhere\n"),
+        ("resources", "  - /etc/passwd\n"),
+        // Inside the repository, but outside the kustomization's directory: kustomize's load
+        // restriction refuses a file there too.
+        ("resources", "  - ../notes.yaml\n"),
+        ("resources", "  - users/link.yaml\n"),
+        ("resources", "  - linked-dir\n"),
+        ("patches[0].path", "patches:\n  - target: {kind: ConferencingUser}\n    path: ../../outside.yaml\n"),
+    ];
+    for (i, (field, tail)) in cases.iter().enumerate() {
+        let k = format!("{}{tail}", kustomization_plus(""));
+        let tree = root.path().join(format!("case{i}"));
+        let dir = examples_with(
+            &tree,
+            Some(&k),
+            &[("notes.yaml".into(), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: n\n".into())],
+        );
+        std::os::unix::fs::symlink(root.path().join("elsewhere/mallory.yaml"), dir.join("acme/users/link.yaml"))
+            .expect("symlink");
+        std::os::unix::fs::symlink(root.path().join("elsewhere"), dir.join("acme/linked-dir")).expect("symlink");
+        let dir_s = dir.to_str().expect("utf8");
+        for args in [vec!["validate", dir_s], vec!["plan", "--from", "examples", "--to", dir_s]] {
+            let out = run(&args, None);
+            assert_eq!(out.code, 2, "{tail}: {args:?} must refuse:\n{}{}", out.stdout, out.stderr);
+            assert!(out.stderr.contains(&format!("{dir_s}/acme/kustomization.yaml:")), "{tail}: {}", out.stderr);
+            assert!(out.stderr.contains(&format!("{field}: ")), "{tail}: {}", out.stderr);
+            assert!(out.stderr.contains("refused"), "{tail}: {}", out.stderr);
+            assert!(!out.stdout.contains("mallory"), "{tail}: {}", out.stdout);
+        }
+    }
+}
+
+#[test]
+fn a_kustomization_is_never_an_ignored_document() {
+    let k = kustomization_plus(REDIRECT_PATCH);
+    // On standard input its paths mean nothing: refused, as `kubectl kustomize DIR | plan
+    // --to -` never contains one.
+    for args in [vec!["validate", "-"], vec!["plan", "--from", "examples", "--to", "-"]] {
+        let out = run(&args, Some(&k));
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("<stdin>:1:13: apiVersion: refused"), "{}", out.stderr);
+    }
+    // Nor in a file kustomize does not read as a kustomization.
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = examples_with(&root.path().join("u"), None, &[("other/k.yaml".into(), k)]);
+    let out = run(&["validate", dir.to_str().expect("utf8")], None);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("other/k.yaml:1:13: apiVersion: refused"), "{}", out.stderr);
+}
+
+#[test]
+fn an_overlay_is_read_through_its_base_once() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme");
+    let read = |f: &str| std::fs::read_to_string(src.join(f)).expect("example");
+    let base: Vec<(String, String)> = ["namespace.yaml", "tenant.yaml", "kustomization.yaml"]
+        .into_iter()
+        .map(String::from)
+        .chain(["alice", "bob", "chen", "dana", "eve"].map(|u| format!("users/{u}.yaml")))
+        .map(|f| (format!("base/{f}"), read(&f)))
+        .collect();
+    let mut before = base.clone();
+    before.push(("overlays/prod/kustomization.yaml".into(), "resources:\n  - ../../base\n".into()));
+    let mut after = base;
+    after.push((
+        "overlays/prod/kustomization.yaml".into(),
+        format!(
+            "resources:\n  - ../../base\n{}",
+            REDIRECT_PATCH.replace("kind: ConferencingUser", "kind: ConferencingUser\n      name: alice")
+        ),
+    ));
+    let from = write_tree(&root.path().join("from"), &before);
+    let to = write_tree(&root.path().join("to"), &after);
+    let out = run(&["validate", to.to_str().expect("utf8"), "--output", "json"], None);
+    assert_eq!(out.code, 0, "the base's users are not read twice: {}{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["summary"]["users"], 5);
+    let out = run(
+        &["plan", "--from", from.to_str().expect("utf8"), "--to", to.to_str().expect("utf8"), "--output", "json"],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        emails(&json(&out)),
+        set(&[("alice", "PinReset", "attacker@evil.example", "en")]),
+        "the overlay's patch is planned"
+    );
+}

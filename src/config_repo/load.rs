@@ -11,6 +11,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::kustomize;
 use serde_json::Value;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -29,6 +30,13 @@ impl Pos {
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         // yaml-rust2 counts lines from 1 and columns from 0.
         Pos { line: clamp(m.line()).max(1), col: clamp(m.col()).saturating_add(1) }
+    }
+}
+
+impl Pos {
+    /// The position `lines` further down (an inline patch's lines, within its kustomization).
+    pub(crate) fn shifted(self, lines: u32) -> Self {
+        Pos { line: self.line.saturating_add(lines), col: self.col }
     }
 }
 
@@ -258,6 +266,19 @@ pub enum LoadError {
         /// Which bound.
         message: String,
     },
+    /// A Kustomization that cannot be rendered exactly as kustomize renders it (a field not
+    /// rendered in-process, a path leaving the repository, a patch kustomize would fail on).
+    #[error("{file}:{pos}: {field}: {message}")]
+    Kustomize {
+        /// The kustomization (or patch) file.
+        file: String,
+        /// Where the field is written.
+        pos: Pos,
+        /// The field, e.g. `configMapGenerator` or `patches[0].target`.
+        field: String,
+        /// Why, and what to do instead.
+        message: String,
+    },
 }
 
 /// Deepest nesting of collections accepted. Kubernetes objects are a few levels deep; the
@@ -282,15 +303,27 @@ pub struct Loaded {
 /// Reads every YAML document under `paths`: files, directories (recursively, `*.yaml` and
 /// `*.yml`, skipping hidden directories such as `.git` and `.github`), or `-` for standard
 /// input.
+///
+/// A directory holding a kustomization file is read as kustomize builds it (see
+/// [`super::kustomize`]): its files are read only as the kustomization lists them, and a
+/// kustomization directory another one lists as a resource is read only through it. A
+/// Kustomization anywhere else (on standard input, in a file of another name) is refused, so
+/// that no Kustomization is ever read as an ignored document.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
+    let mut stdin_read = false;
     for path in paths {
         if path.as_os_str() == "-" {
+            if std::mem::replace(&mut stdin_read, true) {
+                continue;
+            }
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|source| LoadError::Read { file: "<stdin>".into(), source })?;
-            loaded.documents.extend(parse_str("<stdin>", &text)?);
+            let documents = parse_str("<stdin>", &text)?;
+            refuse_kustomizations(&documents)?;
+            loaded.documents.extend(documents);
             loaded.files += 1;
             continue;
         }
@@ -298,30 +331,111 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
             return Err(LoadError::Missing { file: path.display().to_string() });
         }
         if path.is_file() {
-            load_file(path, &mut loaded)?;
+            let is_kustomization = path.file_name().is_some_and(|n| kustomize::FILE_NAMES.iter().any(|k| n == *k));
+            match path.parent() {
+                Some(dir) if is_kustomization => {
+                    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+                    load_kustomization(dir, &kustomize::repository_root(dir)?, &mut loaded)?;
+                }
+                _ => load_file(path, &mut loaded)?,
+            }
             continue;
         }
-        let walker = walkdir::WalkDir::new(path)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-        for entry in walker {
-            let entry = entry.map_err(|source| LoadError::Walk { file: path.display().to_string(), source })?;
-            let p = entry.path();
-            let yaml = p.extension().is_some_and(|x| x == "yaml" || x == "yml");
-            if entry.file_type().is_file() && yaml {
-                load_file(p, &mut loaded)?;
+        load_dir(path, &mut loaded)?;
+    }
+    Ok(loaded)
+}
+
+/// What a directory walk found, in walk order.
+enum Found {
+    File(PathBuf),
+    Kustomization(PathBuf),
+}
+
+fn load_dir(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
+    let root = kustomize::repository_root(path)?;
+    let mut found = Vec::new();
+    let mut kustomization_dirs: Vec<PathBuf> = Vec::new();
+    let walker = walkdir::WalkDir::new(path)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.map_err(|source| LoadError::Walk { file: path.display().to_string(), source })?;
+        let p = entry.path();
+        if entry.file_type().is_dir() {
+            if kustomize::kustomization_file(p)?.is_some() {
+                kustomization_dirs.push(p.to_path_buf());
+                found.push(Found::Kustomization(p.to_path_buf()));
+            }
+            continue;
+        }
+        // A kustomization's files are what it lists, not what its directory holds (patches,
+        // for one, are not objects).
+        if kustomization_dirs.iter().any(|d| p.starts_with(d)) {
+            continue;
+        }
+        let yaml = p.extension().is_some_and(|x| x == "yaml" || x == "yml");
+        if entry.file_type().is_file() && yaml {
+            found.push(Found::File(p.to_path_buf()));
+        }
+    }
+    let mut rendered = Vec::new();
+    let mut bases = std::collections::BTreeSet::new();
+    for f in &found {
+        if let Found::Kustomization(dir) = f {
+            let r = kustomize::render(dir, &root)?;
+            bases.extend(r.bases.iter().cloned());
+            let canonical =
+                dir.canonicalize().map_err(|source| LoadError::Read { file: dir.display().to_string(), source })?;
+            rendered.push((canonical, r));
+        }
+    }
+    let mut rendered = rendered.into_iter();
+    for f in found {
+        match f {
+            Found::File(p) => load_file(&p, loaded)?,
+            Found::Kustomization(_) => {
+                let Some((canonical, r)) = rendered.next() else { continue };
+                // A base is read through the overlays that list it, not a second time.
+                if !bases.contains(&canonical) {
+                    loaded.files += r.files.len();
+                    loaded.documents.extend(r.documents);
+                }
             }
         }
     }
-    Ok(loaded)
+    Ok(())
+}
+
+fn load_kustomization(dir: &Path, root: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
+    let r = kustomize::render(dir, root)?;
+    loaded.files += r.files.len();
+    loaded.documents.extend(r.documents);
+    Ok(())
+}
+
+/// A Kustomization outside a kustomization file cannot be rendered (its paths are relative to
+/// a directory this input does not have) and must not be ignored either.
+fn refuse_kustomizations(documents: &[Document]) -> Result<(), LoadError> {
+    match documents.iter().find(|d| kustomize::is_kustomize_kind(&d.root)) {
+        None => Ok(()),
+        Some(d) => Err(LoadError::Kustomize {
+            file: d.file.to_string(),
+            pos: d.root.locate("apiVersion"),
+            field: "apiVersion".into(),
+            message: "refused: a kustomize Kustomization here is neither rendered nor ignored (only a directory's kustomization.yaml, kustomization.yml or Kustomization is rendered): pass its directory, or pipe `kustomize build DIR` output".into(),
+        }),
+    }
 }
 
 fn load_file(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
     // `validate .` walks `./acme/...`; annotations must name `acme/...`, as the repository does.
     let file = path.strip_prefix(".").unwrap_or(path).display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { file: file.clone(), source })?;
-    loaded.documents.extend(parse_str(&file, &text)?);
+    let documents = parse_str(&file, &text)?;
+    refuse_kustomizations(&documents)?;
+    loaded.documents.extend(documents);
     loaded.files += 1;
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod findings;
+pub(crate) mod kustomize;
 pub mod live;
 pub mod load;
 pub mod plan;
