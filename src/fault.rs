@@ -5,6 +5,8 @@
 //! handling is contained: reported on that object, retried with backoff, and every other
 //! object keeps being served; and that a watch that dies takes the process down (to be
 //! restarted with fresh caches) rather than leave it acting on a cache that no longer moves.
+//! `CONFERENCING_FAULT_DELAY=status:NS/NAME:MS` holds that user's status writes back by MS
+//! milliseconds, so that a test can pause or kill the operator between two writes.
 
 /// Panics if the fault `what` is injected for `namespace/name`.
 #[cfg(debug_assertions)]
@@ -19,3 +21,21 @@ pub fn maybe_panic(what: &str, namespace: &str, name: &str) {
 /// Release builds carry no fault hook.
 #[cfg(not(debug_assertions))]
 pub fn maybe_panic(_what: &str, _namespace: &str, _name: &str) {}
+
+/// Waits before the step `what` of `namespace/name` when
+/// `CONFERENCING_FAULT_DELAY=what:NS/NAME:MILLISECONDS` names it (comma-separated): the tests
+/// use it to hold a reconcile between two of its writes, deterministically, so that a pause
+/// or a kill lands with work in flight.
+#[cfg(debug_assertions)]
+pub async fn maybe_delay(what: &str, namespace: &str, name: &str) {
+    let Ok(spec) = std::env::var("CONFERENCING_FAULT_DELAY") else { return };
+    let key = format!("{what}:{namespace}/{name}:");
+    let millis = spec.split(',').find_map(|s| s.strip_prefix(&key)?.parse::<u64>().ok());
+    if let Some(ms) = millis {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
+/// Release builds carry no fault hook.
+#[cfg(not(debug_assertions))]
+pub async fn maybe_delay(_what: &str, _namespace: &str, _name: &str) {}

@@ -285,12 +285,17 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     tracing::info!(identity = %identity, "acquired the leader lease; starting controllers");
 
     let work = controller::run(clients, config, metrics.clone(), readiness, stopped(stop_rx.clone()));
+    let mut work = std::pin::pin!(bounded(work, stopped(stop_rx)));
     let result = tokio::select! {
-        result = bounded(work, stopped(stop_rx)) => result,
+        result = &mut work => result,
         lost = elector.keep() => {
-            // The fence already refuses every write; dropping the controllers cancels every
-            // in-flight reconcile, and the process exits so that it restarts as a standby.
+            // The fence already refuses every API write and every e-mail. Work that was in
+            // flight when the lease was lost (a leader paused mid-reconcile) runs into it for
+            // a moment, so that the refused writes are counted and logged; then the
+            // controllers are dropped, cancelling the rest, and the process exits so that it
+            // restarts as a standby.
             metrics.leader.set(0);
+            let _ = tokio::time::timeout(LOST_LEASE_DRAIN, &mut work).await;
             tracing::error!(reason = %lost, fenced_writes = metrics.fenced_writes.get(), api_writes = metrics.api_writes_total(), "lost the leader lease; stopping so that the new leader acts alone");
             return Err(Error::Leadership(lost.to_string()));
         }
@@ -302,6 +307,9 @@ async fn run(args: RunArgs) -> Result<(), Error> {
     tracing::info!(api_writes = metrics.api_writes_total(), "stopped");
     result
 }
+
+/// How long in-flight work may run into the fence after the lease was lost.
+const LOST_LEASE_DRAIN: Duration = Duration::from_secs(1);
 
 /// How long in-flight work may take after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -149,7 +149,14 @@ fn pin_reset_emails(dir: &Path) -> Vec<(String, String)> {
 async fn a_paused_leader_that_resumes_after_losing_its_lease_writes_nothing() {
     let env = TestEnv::new("fencing").await;
     let (a_log, b_log) = (env.log_path("a.log"), env.log_path("b.log"));
-    let mut a = env.spawn_operator(&a_log, &FAST_LEASE, &[("POD_NAME", "replica-a")]);
+    // Bob's status writes wait 2 s in replica a, so that a pause at the PIN Secret write of his
+    // reset lands with the status write still to be made.
+    let hold = format!("status:{}/bob:2000", env.ns);
+    let mut a = env.spawn_operator(
+        &a_log,
+        &FAST_LEASE,
+        &[("POD_NAME", "replica-a"), ("CONFERENCING_FAULT_DELAY", hold.as_str())],
+    );
     wait_until("replica a leads", TIMEOUT, || async {
         read(&a_log).contains("acquired the leader lease").then_some(())
     })
@@ -160,7 +167,7 @@ async fn a_paused_leader_that_resumes_after_losing_its_lease_writes_nothing() {
 
     // The leader is paused (a long GC pause, a frozen VM, a partition) past its lease in the
     // middle of a request: at its first write for bob's reset (logged as it is sent), so that
-    // the writes that follow it (the status, the Event) are still to be made.
+    // the writes that follow it (the status, held back 2 s, and the Event) are still to be made.
     let pid = a.id().to_string();
     let mut bob: ConferencingUser = users[1].clone();
     bob.spec.requests.reset_pin = Some("as-a-pauses".into());
