@@ -149,9 +149,11 @@ fn pin_reset_emails(dir: &Path) -> Vec<(String, String)> {
 async fn a_paused_leader_that_resumes_after_losing_its_lease_writes_nothing() {
     let env = TestEnv::new("fencing").await;
     let (a_log, b_log) = (env.log_path("a.log"), env.log_path("b.log"));
-    // Bob's status writes wait 2 s in replica a, so that a pause at the PIN Secret write of his
-    // reset lands with the status write still to be made.
-    let hold = format!("status:{}/bob:2000", env.ns);
+    // Bob's status writes wait 0.5 s in replica a, so that a pause at the PIN Secret write of
+    // his reset lands with the status write still to be made. Shorter than the second the
+    // operator gives in-flight work after losing the lease, so that the write is attempted
+    // even when the pause lands before the Secret write's response arrives.
+    let hold = format!("status:{}/bob:500", env.ns);
     let mut a = env.spawn_operator(
         &a_log,
         &FAST_LEASE,
@@ -167,7 +169,7 @@ async fn a_paused_leader_that_resumes_after_losing_its_lease_writes_nothing() {
 
     // The leader is paused (a long GC pause, a frozen VM, a partition) past its lease in the
     // middle of a request: at its first write for bob's reset (logged as it is sent), so that
-    // the writes that follow it (the status, held back 2 s, and the Event) are still to be made.
+    // the writes that follow it (the status, held back 0.5 s, and the Event) are still to be made.
     let pid = a.id().to_string();
     let mut bob: ConferencingUser = users[1].clone();
     bob.spec.requests.reset_pin = Some("as-a-pauses".into());
