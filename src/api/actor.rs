@@ -9,16 +9,23 @@ use serde_json::Value;
 use super::{RequestActor, RequestKind};
 use crate::domain::escape_for_terminal;
 
-/// GitOps tracking markers, in the order they are looked for, each as an annotation or a
-/// label (the same list the kubectl plugin uses to refuse GitOps-managed objects).
-const TRACKING: [&str; 7] = [
-    "argocd.argoproj.io/tracking-id",
-    "app.kubernetes.io/instance",
-    "argocd.argoproj.io/instance",
-    "kustomize.toolkit.fluxcd.io/name",
-    "kustomize.toolkit.fluxcd.io/namespace",
-    "helm.toolkit.fluxcd.io/name",
-    "helm.toolkit.fluxcd.io/namespace",
+/// Annotations and labels GitOps tools put on the objects they manage, with the tool, in the
+/// order they are looked for. Each is looked for as
+/// both, since a tool's tracking method is configurable; whichever it is, the sign names it.
+pub const GITOPS_MARKERS: [(&str, &str); 7] = [
+    // Argo CD's annotation tracking (its default from 3.0): `<app>:<group>/<kind>:<ns>/<name>`.
+    ("argocd.argoproj.io/tracking-id", "Argo CD"),
+    // Argo CD's label tracking, its default before 3.0 (`application.instanceLabelKey`):
+    // the Application's name in the standard instance label. Helm sets that label too, and
+    // a Helm release reverts a hand edit on its next upgrade just the same.
+    ("app.kubernetes.io/instance", "Argo CD"),
+    // Label tracking with the instance label key Argo CD's documentation suggests instead.
+    ("argocd.argoproj.io/instance", "Argo CD"),
+    // Flux labels every object a Kustomization or a HelmRelease applies with its owner.
+    ("kustomize.toolkit.fluxcd.io/name", "Flux"),
+    ("kustomize.toolkit.fluxcd.io/namespace", "Flux"),
+    ("helm.toolkit.fluxcd.io/name", "Flux"),
+    ("helm.toolkit.fluxcd.io/namespace", "Flux"),
 ];
 
 /// The longest manager name kept (the API server's own limit is 128).
@@ -65,7 +72,7 @@ pub fn asked_by(meta: &ObjectMeta, request: RequestKind) -> Option<RequestActor>
 }
 
 fn gitops_marker(meta: &ObjectMeta) -> Option<String> {
-    TRACKING.iter().find_map(|key| {
+    GITOPS_MARKERS.iter().find_map(|(key, _)| {
         let value = meta
             .annotations
             .as_ref()

@@ -15,23 +15,9 @@ pub const GITOPS_MANAGERS: [(&str, &str); 4] = [
     ("helm-controller", "Flux"),
 ];
 
-/// Annotations and labels GitOps tools put on the objects they manage. Each is looked for as
-/// both, since a tool's tracking method is configurable; whichever it is, the sign names it.
-pub const GITOPS_MARKERS: [(&str, &str); 7] = [
-    // Argo CD's annotation tracking (its default from 3.0): `<app>:<group>/<kind>:<ns>/<name>`.
-    ("argocd.argoproj.io/tracking-id", "Argo CD"),
-    // Argo CD's label tracking, its default before 3.0 (`application.instanceLabelKey`):
-    // the Application's name in the standard instance label. Helm sets that label too, and
-    // a Helm release reverts a hand edit on its next upgrade just the same.
-    ("app.kubernetes.io/instance", "Argo CD"),
-    // Label tracking with the instance label key Argo CD's documentation suggests instead.
-    ("argocd.argoproj.io/instance", "Argo CD"),
-    // Flux labels every object a Kustomization or a HelmRelease applies with its owner.
-    ("kustomize.toolkit.fluxcd.io/name", "Flux"),
-    ("kustomize.toolkit.fluxcd.io/namespace", "Flux"),
-    ("helm.toolkit.fluxcd.io/name", "Flux"),
-    ("helm.toolkit.fluxcd.io/namespace", "Flux"),
-];
+/// Annotations and labels GitOps tools put on the objects they manage, with the tool: the
+/// operator records the same markers as who asked (see [`crate::api::actor`]).
+pub use crate::api::actor::GITOPS_MARKERS;
 
 /// One sign that a GitOps tool manages the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +57,45 @@ pub fn tools(evidence: &[Evidence]) -> String {
         }
     }
     names.join(" and ")
+}
+
+/// What a verb says when a GitOps tool manages the object it would write.
+pub struct Guard<'a> {
+    /// Printed after "Refusing to ": the action and the object, e.g. `change ConferencingUser acme/bob`.
+    pub refusing: String,
+    /// Why, after the tools and their signs; ends by asking for the change to be committed.
+    pub why: &'a str,
+    /// Printed after the tools and their signs with `--force`.
+    pub forced: &'a str,
+    /// The object, for the `--force` warning, e.g. `ConferencingUser acme/bob`.
+    pub object: String,
+}
+
+/// Refuses a write to an object a GitOps tool manages (`Some(Verdict::Refused)`, with the
+/// change to commit on `out`), or, with `force`, warns and shows the change on standard
+/// error (`None`: go on). `None` too when no tool manages it.
+pub fn guard(
+    meta: &ObjectMeta,
+    force: bool,
+    guard: &Guard<'_>,
+    change: &str,
+    out: &mut super::Terminal<impl std::io::Write>,
+) -> Result<Option<super::Verdict>, super::PluginError> {
+    let evidence = detect(meta);
+    if evidence.is_empty() {
+        return Ok(None);
+    }
+    let tools = tools(&evidence);
+    let signs: Vec<&str> = evidence.iter().map(|e| e.sign.as_str()).collect();
+    let mut err = super::Terminal::stderr();
+    if !force {
+        err.line(format!("Refusing to {}: {tools} manages it ({}). {}", guard.refusing, signs.join(", "), guard.why))?;
+        out.lines(change)?;
+        return Ok(Some(super::Verdict::Refused));
+    }
+    err.line(format!("warning: {tools} manages {} ({}); {}", guard.object, signs.join(", "), guard.forced))?;
+    err.lines(change)?;
+    Ok(None)
 }
 
 /// The YAML to merge into the object's manifest in Git: `spec.requests.<field>: <token>`.

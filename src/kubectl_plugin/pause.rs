@@ -117,24 +117,14 @@ where
     }
 
     let change = manifest_change(action).map_err(|source| PluginError::Yaml { what: "the annotation", source })?;
-    let evidence = gitops::detect(object.meta());
-    if !evidence.is_empty() {
-        let tools = gitops::tools(&evidence);
-        let signs: Vec<&str> = evidence.iter().map(|e| e.sign.as_str()).collect();
-        let mut err = Terminal::stderr();
-        if !args.force {
-            err.line(format!(
-                "Refusing to {verb} {kind} {ns}/{name}: {tools} manages it ({}). A pause written behind its back is seen nowhere the team reviews changes. Commit this change to the object's manifest instead (or run again with --force):",
-                signs.join(", ")
-            ))?;
-            out.lines(&change)?;
-            return Ok(Verdict::Refused);
-        }
-        err.line(format!(
-            "warning: {tools} manages {kind} {ns}/{name} ({}); writing the annotation anyway (--force). Commit the same change to its manifest:",
-            signs.join(", ")
-        ))?;
-        err.lines(&change)?;
+    let guard = gitops::Guard {
+        refusing: format!("{verb} {kind} {ns}/{name}"),
+        why: "A pause written behind its back is seen nowhere the team reviews changes. Commit this change to the object's manifest instead (or run again with --force):",
+        forced: "writing the annotation anyway (--force). Commit the same change to its manifest:",
+        object: format!("{kind} {ns}/{name}"),
+    };
+    if let Some(refused) = gitops::guard(object.meta(), args.force, &guard, &change, out)? {
+        return Ok(refused);
     }
 
     let value = if action.paused() { serde_json::json!("true") } else { serde_json::Value::Null };

@@ -375,24 +375,14 @@ pub async fn run(
     let change = gitops::manifest_change(req.field(), &token)
         .map_err(|source| PluginError::Yaml { what: "the request", source })?;
 
-    let evidence = gitops::detect(&user.metadata);
-    if !evidence.is_empty() {
-        let tools = gitops::tools(&evidence);
-        let signs: Vec<&str> = evidence.iter().map(|e| e.sign.as_str()).collect();
-        let mut err = Terminal::stderr();
-        if !args.force {
-            err.line(format!(
-                "Refusing to change ConferencingUser {ns}/{name}: {tools} manages it ({}). If its manifest sets this request, the next sync puts Git's value back and the request is recorded nowhere it is reviewed. Commit this change to the user's manifest instead (or run again with --force):",
-                signs.join(", ")
-            ))?;
-            out.lines(&change)?;
-            return Ok(Verdict::Refused);
-        }
-        err.line(format!(
-            "warning: {tools} manages ConferencingUser {ns}/{name} ({}); writing the request anyway (--force). If its manifest sets this request, commit the same token, or the next sync puts Git's value back (the operator ignores a token it handled before, with a RequestTokenReused Warning):",
-            signs.join(", ")
-        ))?;
-        err.lines(&change)?;
+    let guard = gitops::Guard {
+        refusing: format!("change ConferencingUser {ns}/{name}"),
+        why: "If its manifest sets this request, the next sync puts Git's value back and the request is recorded nowhere it is reviewed. Commit this change to the user's manifest instead (or run again with --force):",
+        forced: "writing the request anyway (--force). If its manifest sets this request, commit the same token, or the next sync puts Git's value back (the operator ignores a token it handled before, with a RequestTokenReused Warning):",
+        object: format!("ConferencingUser {ns}/{name}"),
+    };
+    if let Some(refused) = gitops::guard(&user.metadata, args.force, &guard, &change, out)? {
+        return Ok(refused);
     }
 
     let patch = serde_json::json!({ "spec": { "requests": { req.field(): token } } });
