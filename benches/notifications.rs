@@ -60,10 +60,10 @@ async fn main() {
         u.metadata.uid = Some(format!("uid-{i}"));
         u.spec.email = format!("user{i}@acme.example");
         let vu = validate_user(&u, &vt).expect("valid user");
-        let st = conferencing_operator::api::ConferencingUserStatus {
+        let st = conferencing_operator::api::record::UserMemory {
             conference_id: Some(format!("{}", 1_000_000 + i)),
             service_number: Some("+14255550100".into()),
-            ..Default::default()
+            ..conferencing_operator::api::record::UserMemory::empty()
         };
         let entry = PendingNotification {
             kind: NotificationKind::LicenseAssigned,
@@ -160,14 +160,14 @@ async fn main() {
     println!("peak RSS: {before} KiB before, {operator_peak} KiB after the operator path");
 }
 
-/// The operator's delivery path for one e-mail: prepare from the spec and status, render
+/// The operator's delivery path for one e-mail: prepare from the spec and record, render
 /// with the PIN, compose, send.
 async fn deliver(
     notifier: &Notifier,
     entry: &PendingNotification,
     vu: &conferencing_operator::validation::ValidatedUser,
     vt: &conferencing_operator::validation::ValidatedTenant,
-    st: &conferencing_operator::api::ConferencingUserStatus,
+    st: &conferencing_operator::api::record::UserMemory,
 ) -> Attempt {
     let email = notifier.prepare(entry, vu, vt, st);
     match notifier.build(&email, Some(Pin::new("839201"))) {

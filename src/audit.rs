@@ -5,16 +5,18 @@
 //! cause and, for requests, who asked; it never holds a PIN (a PIN generation names the
 //! request or event that caused it, not the digits).
 //!
-//! Records are derived from the status before and after a successful write, so they are
-//! written once per change as the API server stored it (again only if a later write records
-//! the same change again, as after a crash between the write and the log line).
+//! Records are derived from the operator's memory of the user before and after a successful
+//! write of its record, so they are written once per change as the API server stored it
+//! (again only if a later write records the same change again, as after a crash between the
+//! write and the log line).
 
 use std::io::Write;
 
 use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
-use crate::api::{ConferencingUserStatus, NotificationKind, RequestActor, RequestKind};
+use crate::api::record::UserMemory;
+use crate::api::{NotificationKind, RequestActor, RequestKind};
 use crate::planning::message_id;
 
 /// The value of the `audit` key: the schema's name and version.
@@ -93,17 +95,15 @@ pub struct Subject<'a> {
     pub uid: &'a str,
 }
 
-/// The records for a status write: `before` as the cache showed it, `after` as written,
+/// The records for a write of the user's record: `before` as it was, `after` as written,
 /// `delivered` the Message-IDs this write records as delivered.
 pub fn records(
     who: Subject<'_>,
-    before: Option<&ConferencingUserStatus>,
-    after: &ConferencingUserStatus,
+    before: &UserMemory,
+    after: &UserMemory,
     delivered: &[String],
     now: Timestamp,
 ) -> Vec<Record> {
-    let empty = ConferencingUserStatus::default();
-    let before = before.unwrap_or(&empty);
     let mut actions = Vec::new();
     for r in RequestKind::ALL {
         if let Some(token) = after.handled_requests.current(r)
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_pin_reset_gives_three_records_naming_who_asked_and_never_the_pin() {
-        let before = ConferencingUserStatus { pin_generation: Some("provision.g1".into()), ..Default::default() };
+        let before = UserMemory { pin_generation: Some("provision.g1".into()), ..UserMemory::empty() };
         let mut after = before.clone();
         after.handled_requests.reset_pin = Some("CHG-7".into());
         after.handled_requests.reset_pin_by = Some(jane());
@@ -194,7 +194,7 @@ mod tests {
             recipient: "alice@acme.example".into(),
             time: Time(Timestamp::UNIX_EPOCH),
         });
-        let rs = records(WHO, Some(&before), &after, std::slice::from_ref(&id), Timestamp::UNIX_EPOCH);
+        let rs = records(WHO, &before, &after, std::slice::from_ref(&id), Timestamp::UNIX_EPOCH);
         let actions: Vec<&Action> = rs.iter().map(|r| &r.action).collect();
         assert_eq!(
             actions,
@@ -214,15 +214,15 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).expect("parse");
         assert_eq!(v["action"], "RequestHandled");
         assert_eq!(v["askedBy"]["manager"], "jane.doe");
-        // Nothing repeats once the status records it.
-        assert!(records(WHO, Some(&after), &after, &[], Timestamp::UNIX_EPOCH).is_empty());
+        // Nothing repeats once the record holds it.
+        assert!(records(WHO, &after, &after, &[], Timestamp::UNIX_EPOCH).is_empty());
     }
 
     #[test]
     fn automatic_changes_have_no_asker() {
-        let mut after = ConferencingUserStatus { pin_generation: Some("provision.g1".into()), ..Default::default() };
+        let mut after = UserMemory { pin_generation: Some("provision.g1".into()), ..UserMemory::empty() };
         after.handled_requests.reset_pin_by = Some(jane());
-        let rs = records(WHO, None, &after, &[], Timestamp::UNIX_EPOCH);
+        let rs = records(WHO, &UserMemory::empty(), &after, &[], Timestamp::UNIX_EPOCH);
         assert_eq!(rs.len(), 1);
         assert_eq!(rs[0].action, Action::PinIssued { generation: "provision.g1".into(), asked_by: None });
     }

@@ -7,6 +7,9 @@
 //! restarted with fresh caches) rather than leave it acting on a cache that no longer moves.
 //! `CONFERENCING_FAULT_DELAY=status:NS/NAME:MS` holds that user's status writes back by MS
 //! milliseconds, so that a test can pause or kill the operator between two writes.
+//! `CONFERENCING_FAULT_REFUSE=record:NS/NAME:SECONDS` makes that user's record writes fail, as
+//! a 403 from the API server would, for SECONDS from the first one (RBAC cannot refuse the
+//! creation of one Secret and allow another's).
 
 /// Panics if the fault `what` is injected for `namespace/name`.
 #[cfg(debug_assertions)]
@@ -39,3 +42,27 @@ pub async fn maybe_delay(what: &str, namespace: &str, name: &str) {
 /// Release builds carry no fault hook.
 #[cfg(not(debug_assertions))]
 pub async fn maybe_delay(_what: &str, _namespace: &str, _name: &str) {}
+
+/// Whether the write `what` of `namespace/name` is to fail now, because
+/// `CONFERENCING_FAULT_REFUSE=what:NS/NAME:SECONDS` names it (comma-separated): it fails for
+/// SECONDS from the first time it is asked about.
+#[cfg(debug_assertions)]
+pub fn refused(what: &str, namespace: &str, name: &str) -> bool {
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+    static FIRST: OnceLock<Mutex<std::collections::HashMap<String, Instant>>> = OnceLock::new();
+    let Ok(spec) = std::env::var("CONFERENCING_FAULT_REFUSE") else { return false };
+    let key = format!("{what}:{namespace}/{name}:");
+    let Some(seconds) = spec.split(',').find_map(|s| s.strip_prefix(&key)?.parse::<u64>().ok()) else {
+        return false;
+    };
+    let mut first = FIRST.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let since = *first.entry(key).or_insert_with(Instant::now);
+    since.elapsed() < Duration::from_secs(seconds)
+}
+
+/// Release builds carry no fault hook.
+#[cfg(not(debug_assertions))]
+pub fn refused(_what: &str, _namespace: &str, _name: &str) -> bool {
+    false
+}

@@ -319,3 +319,148 @@ async fn other_spellings_of_a_delivered_message_id_send_nothing() {
     assert_eq!(ids.len(), 1, "the licence e-mail once, not once per spelling: {ids:?}");
     assert!(ids[0].contains(&format!("license-assigned.g{user_gen}.t{tenant_gen}.{uid}")), "{ids:?}");
 }
+
+// ------------------------------------------- the status is a mirror, never the operator's memory
+
+/// An operator for the attacks on the status, with an SMTP server; alice enabled and her
+/// licence e-mail delivered.
+async fn alice_served(name: &str) -> (TestEnv, SmtpServer, ConferencingUser) {
+    let mut env = TestEnv::new(name).await;
+    let server = SmtpServer::start(&env.ns);
+    let url = server.url();
+    env.start_operator_with(&["--smtp-url", &url, "--smtp-starttls", "never", "--mail-from", FROM]);
+    env.apply(&tenant()).await;
+    env.apply(&person("alice")).await;
+    env.wait_ready("alice").await;
+    server.wait_for(1, TIMEOUT).await;
+    let alice = env
+        .wait_user("alice", "the licence e-mail recorded", |u| {
+            u.status
+                .as_ref()
+                .is_some_and(|s| s.notifications.pending.is_empty() && !s.notifications.delivered.is_empty())
+        })
+        .await;
+    env.wait_converged(std::time::Duration::from_secs(3)).await;
+    (env, server, alice)
+}
+
+/// The Message-IDs of what the SMTP server received.
+fn received_ids(server: &SmtpServer) -> Vec<String> {
+    server.mails().into_iter().map(|m| m.message_id).collect()
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
+async fn a_delivered_message_id_written_back_into_the_status_is_never_sent_again() {
+    let (env, server, alice) = alice_served("attack-redeliver").await;
+    let delivered = alice.status.as_ref().expect("status").notifications.delivered[0].message_id.clone();
+    assert!(delivered.contains(".g1.t1."), "{delivered}");
+    // The delivered Message-ID, and twenty other spellings of it, put back as owed.
+    let mut forged = vec![pending("LicenseAssigned", &delivered, "alice@acme.example")];
+    for i in 1..=20 {
+        let spelling = format!("g{}1.t{}1", "0".repeat(i % 5), "+".repeat(i / 5 % 2));
+        forged.push(pending("LicenseAssigned", &delivered.replace("g1.t1", &spelling), "alice@acme.example"));
+    }
+    env.api::<ConferencingUser>()
+        .patch_status(
+            "alice",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"notifications": {"pending": forged}}})),
+        )
+        .await
+        .expect("a status write within maxItems");
+    wait_until("the operator rewrote alice's status", TIMEOUT, || async {
+        env.user("alice").await.status?.notifications.pending.is_empty().then_some(())
+    })
+    .await;
+    env.wait_converged(std::time::Duration::from_secs(6)).await;
+    assert_eq!(received_ids(&server), vec![delivered], "the licence e-mail once, when it was owed");
+    assert_eq!(env.wait_event_count("alice", "NotificationDropped", 1).await, 1, "one Warning for the write");
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
+async fn a_status_the_operator_cannot_decode_resends_nothing_and_forgets_no_request() {
+    let (env, server, _) = alice_served("attack-undecodable").await;
+    let mut alice = person("alice");
+    alice.spec.requests.send_conferencing_info = Some("info-1".into());
+    env.apply(&alice).await;
+    server.wait_for(2, TIMEOUT).await;
+    env.wait_user("alice", "the information e-mail recorded", |u| {
+        u.status.as_ref().is_some_and(|s| {
+            s.handled_requests.send_conferencing_info.as_deref() == Some("info-1") && s.notifications.pending.is_empty()
+        })
+    })
+    .await;
+    env.wait_converged(std::time::Duration::from_secs(3)).await;
+    let before = received_ids(&server);
+    // 64 values the API server accepts and the operator's types do not (times with twelve
+    // fractional digits): more than the lenient decoder salvages, so the status reads as
+    // empty. The operator used to take that as "nothing provisioned, nothing handled".
+    let bad = "2026-11-24T10:00:00.123456789123Z";
+    let pendings: Vec<serde_json::Value> = (0..32)
+        .map(|i| json!({"kind": "PinReset", "messageId": format!("<x{i}@evil.example>"), "recipient": "alice@acme.example", "attempts": 0, "nextAttemptTime": bad}))
+        .collect();
+    let delivered: Vec<serde_json::Value> = (0..32)
+        .map(|i| json!({"kind": "PinReset", "messageId": format!("<y{i}@evil.example>"), "recipient": "alice@acme.example", "time": bad}))
+        .collect();
+    let raw: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        env.client.clone(),
+        &env.ns,
+        &kube::api::ApiResource::erase::<ConferencingUser>(&()),
+    );
+    raw.patch_status(
+        "alice",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"notifications": {"pending": pendings, "delivered": delivered}}})),
+    )
+    .await
+    .expect("the API server accepts it");
+    wait_until("the operator rewrote alice's status", TIMEOUT, || async {
+        let u = env.user("alice").await;
+        let s = u.status?;
+        (s.unreadable.is_empty() && s.notifications.pending.is_empty() && !s.notifications.delivered.is_empty())
+            .then_some(())
+    })
+    .await;
+    env.wait_converged(std::time::Duration::from_secs(6)).await;
+    assert_eq!(received_ids(&server), before, "no licence e-mail, no information e-mail again");
+    let u = env.user("alice").await;
+    let st = u.status.expect("status");
+    assert_eq!(st.handled_requests.send_conferencing_info.as_deref(), Some("info-1"), "the request stays handled");
+    env.wait_event_count("alice", "StatusUnreadable", 1).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
+async fn a_request_token_forged_into_the_status_history_is_still_carried_out() {
+    let (env, server, _) = alice_served("attack-cancel-request").await;
+    let (old_pin, _) = env.pin("alice").await;
+    // The token an administrator is about to commit, and as many ticket numbers as the CRD
+    // allows, written as handled before.
+    let mut previous = vec![json!({"request": "ResetPin", "token": "2026-12-01"})];
+    previous.extend((0..23).map(|i| json!({"request": "ResetPin", "token": format!("ticket-{i}")})));
+    env.api::<ConferencingUser>()
+        .patch_status(
+            "alice",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"handledRequests": {"previous": previous}}})),
+        )
+        .await
+        .expect("a status write within maxItems");
+    wait_until("the operator rewrote alice's status", TIMEOUT, || async {
+        env.user("alice").await.status?.handled_requests.previous.is_empty().then_some(())
+    })
+    .await;
+    let mut alice = person("alice");
+    alice.spec.requests.reset_pin = Some("2026-12-01".into());
+    env.apply(&alice).await;
+    let mails = server.wait_for(2, TIMEOUT).await;
+    assert_eq!(mails.len(), 2, "the PIN-reset e-mail");
+    env.wait_converged(std::time::Duration::from_secs(6)).await;
+    let (new_pin, _) = env.pin("alice").await;
+    assert_ne!(new_pin, old_pin, "the PIN was reset");
+    let reset = server.mails().into_iter().find(|m| m.kind == conferencing_operator::api::NotificationKind::PinReset);
+    support::mail::assert_pin(&reset.expect("a PinReset e-mail"), &new_pin);
+    assert_eq!(env.event_count("alice", "RequestTokenReused").await, 0);
+}

@@ -10,6 +10,7 @@ pub mod actor;
 pub mod claim;
 pub mod condition;
 pub mod lenient;
+pub mod record;
 pub mod tenant;
 pub mod user;
 
@@ -22,7 +23,7 @@ pub use user::*;
 pub const GROUP: &str = "conferencing.io";
 /// The one API version served.
 pub const VERSION: &str = "v1alpha1";
-/// Field manager for every server-side apply the operator makes.
+/// Field manager of the operator's writes (the status replacements name it).
 pub const FIELD_MANAGER: &str = "conferencing-operator";
 /// Label put on every object the operator creates, so that its watches can select only them.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";

@@ -1,6 +1,7 @@
 //! `--live`: what the cluster holds now, read with get and list only (never a write, never a
 //! watch), so that `validate` and `plan` can run from CI with a read-only ServiceAccount.
-//! PIN Secrets are read as metadata only: the PIN is never fetched.
+//! The operator's Secrets (PIN Secrets and records) are read as metadata only: the PIN is
+//! never fetched.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,9 +9,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
+use crate::api::record::UserMemory;
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::provisioning::claim;
-use crate::provisioning::secret::{SecretMeta, pin_secret_name, pin_secret_selector};
+use crate::provisioning::record::{RecordMeta, is_record_secret, record_secret_name};
+use crate::provisioning::secret::{SecretMeta, operator_secret_selector, pin_secret_name};
 
 /// A conference-ID claim in the cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +39,8 @@ pub struct LiveState {
     pub claims: Vec<LiveClaim>,
     /// PIN Secrets that exist, by (namespace, name), from their metadata.
     pub pin_secrets: HashMap<(String, String), SecretMeta>,
+    /// Record Secrets, by (namespace, name), from their metadata.
+    pub records: HashMap<(String, String), RecordMeta>,
 }
 
 impl LiveState {
@@ -56,6 +61,14 @@ impl LiveState {
             .get(&(namespace.to_string(), pin_secret_name(user)))
             .filter(|s| s.owned_by(uid))
             .map(|s| s.generation.as_deref())
+    }
+
+    /// The user's own record: `None` when it has none, `Some(None)` when it cannot be read.
+    pub fn record(&self, namespace: &str, user: &str, uid: &str) -> Option<Option<&UserMemory>> {
+        self.records
+            .get(&(namespace.to_string(), record_secret_name(user)))
+            .filter(|r| r.owned_by(uid))
+            .map(|r| r.memory.as_deref())
     }
 
     /// The IDs claimed by the user with this UID.
@@ -94,9 +107,13 @@ pub async fn read(namespaces: &BTreeSet<String>) -> Result<LiveState, LiveError>
         state.users.extend(users.list(&lp).await.map_err(|e| read("ConferencingUsers", e))?.items);
 
         let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-        let managed = ListParams::default().labels(&pin_secret_selector());
+        let managed = ListParams::default().labels(&operator_secret_selector());
         for s in secrets.list_metadata(&managed).await.map_err(|e| read("Secrets (metadata)", e))?.items {
-            state.pin_secrets.insert((ns.clone(), s.name_any()), SecretMeta::from_meta(&s.metadata));
+            if is_record_secret(&s.metadata) {
+                state.records.insert((ns.clone(), s.name_any()), RecordMeta::from_meta(&s.metadata));
+            } else {
+                state.pin_secrets.insert((ns.clone(), s.name_any()), SecretMeta::from_meta(&s.metadata));
+            }
         }
         let claims: Api<ConferenceIdClaim> = Api::namespaced(client.clone(), ns);
         for c in claims.list_metadata(&lp).await.map_err(|e| read("ConferenceIdClaims (metadata)", e))?.items {

@@ -14,8 +14,9 @@ use serde::Serialize;
 use super::findings::Finding;
 use super::simulate::{Prior, PriorUser, synthetic_uid};
 use super::validate::Report;
-use crate::api::{ConferencingUserStatus, NotificationKind, ProviderSpec, ProviderType};
-use crate::planning::{Observed, Provision, plan};
+use crate::api::record::UserMemory;
+use crate::api::{NotificationKind, ProviderSpec, ProviderType};
+use crate::planning::{IdStep, Provisioning, plan};
 use crate::validation::{ValidatedTenant, validate_user};
 
 /// Version of the JSON schema; bumped only on an incompatible change.
@@ -221,15 +222,11 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
         };
         let empty = PriorUser::default();
         let p = before.unwrap_or(&empty);
-        let observed = Observed {
-            status: p.status.as_ref(),
-            pin_secret: p.pin_secret.as_ref().map(|g| g.as_deref()),
-            own_claims: &p.claims,
-            ..Default::default()
-        };
+        let recalled = p.recall();
+        let observed = p.observed(&recalled);
         let planned = plan(&v, &t, &observed, now);
-        let prev = p.status.clone().unwrap_or_default();
-        up.actions = actions(&prev, &planned.status, &planned.provision, &t);
+        let prev = &recalled.memory;
+        up.actions = actions(prev, planned.memory(), planned.provisioning(), &t);
         let known: HashSet<&str> = prev
             .notifications
             .pending
@@ -237,12 +234,12 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
             .map(|n| n.message_id.as_str())
             .chain(prev.notifications.delivered.iter().map(|n| n.message_id.as_str()))
             .collect();
-        for n in &planned.status.notifications.pending {
+        for n in &planned.memory().notifications.pending {
             if !known.contains(n.message_id.as_str()) {
                 up.emails.push(Email { kind: n.kind, recipient: n.recipient.clone(), locale: v.locale.to_string() });
             }
         }
-        for o in &planned.outcomes {
+        for o in planned.outcomes() {
             if o.kind.is_automatic() && !t.automatic_emails {
                 up.suppressed_emails.push(Email {
                     kind: o.kind,
@@ -252,7 +249,7 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
             }
         }
         up.notes = planned
-            .events
+            .events()
             .iter()
             .filter(|e| e.severity == crate::planning::Severity::Warning)
             .map(|e| format!("{}: {}", e.reason, e.message))
@@ -272,7 +269,7 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
                 old_v.generation = v.generation;
                 let old_plan = plan(&old_v, old_t, &observed, now);
                 let old_kinds: HashSet<NotificationKind> = old_plan
-                    .status
+                    .memory()
                     .notifications
                     .pending
                     .iter()
@@ -285,7 +282,7 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
                 for k in &new_kinds {
                     *by_kind.entry(Some(*k)).or_default() += 1;
                 }
-                let old_actions = actions(&prev, &old_plan.status, &old_plan.provision, old_t);
+                let old_actions = actions(prev, old_plan.memory(), old_plan.provisioning(), old_t);
                 if new_kinds.is_empty() && old_actions.len() < up.actions.len() {
                     *by_kind.entry(None).or_default() += 1;
                 }
@@ -353,16 +350,11 @@ fn act(kind: ActionKind, description: String) -> PlannedAction {
     PlannedAction { kind, description }
 }
 
-/// The actions, from the planner's steps and the difference between the statuses.
-fn actions(
-    prev: &ConferencingUserStatus,
-    next: &ConferencingUserStatus,
-    steps: &[Provision],
-    t: &ValidatedTenant,
-) -> Vec<PlannedAction> {
+/// The actions, from the planner's steps and the difference between the memories.
+fn actions(prev: &UserMemory, next: &UserMemory, steps: &Provisioning, t: &ValidatedTenant) -> Vec<PlannedAction> {
     let mut out = Vec::new();
-    let was_enabled = prev.pin_secret_ref.is_some();
-    let enabled = next.pin_secret_ref.is_some();
+    let was_enabled = prev.provisioned();
+    let enabled = next.provisioned();
     let provider_name = |p: &Option<ProviderSpec>| match p {
         Some(ProviderSpec { type_: ProviderType::ThirdParty, name: Some(n) }) => format!("ThirdParty ({n})"),
         Some(p) => format!("{:?}", p.type_),
@@ -389,34 +381,33 @@ fn actions(
             format!("provider changes from {} to {}", provider_name(&prev.provider), provider_name(&next.provider)),
         ));
     }
-    for step in steps {
-        match step {
-            Provision::GeneratePin { generation, .. } => {
-                if generation.starts_with("reset-pin.") {
-                    out.push(act(ActionKind::PinReset, "a new PIN replaces the current one (on request)".into()));
-                } else if generation.starts_with("restore.") {
-                    out.push(act(ActionKind::PinGenerated, "a new PIN is generated: the PIN Secret is missing".into()));
-                } else {
-                    out.push(act(ActionKind::PinGenerated, format!("a {}-digit PIN is generated", t.pin_length.get())));
-                }
+    match &steps.id {
+        Some(IdStep::Allocate { length: len, .. }) => match &prev.conference_id {
+            Some(old) if was_enabled => out.push(act(
+                ActionKind::ConferenceIdReset,
+                format!("conference ID {old} is replaced by a new random {}-digit ID", len.get()),
+            )),
+            _ => out.push(act(
+                ActionKind::ConferenceIdAllocated,
+                format!("a random {}-digit conference ID is allocated", len.get()),
+            )),
+        },
+        Some(IdStep::Claim(id)) if prev.conference_id.as_deref() != Some(id.as_str()) => match &prev.conference_id {
+            Some(old) if was_enabled => {
+                out.push(act(ActionKind::ConferenceIdChanged, format!("conference ID changes from {old} to {id}")))
             }
-            Provision::AllocateId { length: len, .. } => match &prev.conference_id {
-                Some(old) if was_enabled => out.push(act(
-                    ActionKind::ConferenceIdReset,
-                    format!("conference ID {old} is replaced by a new random {}-digit ID", len.get()),
-                )),
-                _ => out.push(act(
-                    ActionKind::ConferenceIdAllocated,
-                    format!("a random {}-digit conference ID is allocated", len.get()),
-                )),
-            },
-            Provision::ClaimId(id) if prev.conference_id.as_deref() != Some(id.as_str()) => match &prev.conference_id {
-                Some(old) if was_enabled => {
-                    out.push(act(ActionKind::ConferenceIdChanged, format!("conference ID changes from {old} to {id}")))
-                }
-                _ => out.push(act(ActionKind::ConferenceIdAllocated, format!("conference ID {id} is claimed"))),
-            },
-            _ => {}
+            _ => out.push(act(ActionKind::ConferenceIdAllocated, format!("conference ID {id} is claimed"))),
+        },
+        _ => {}
+    }
+    if let Some(step) = &steps.pin {
+        let generation = &step.generation;
+        if generation.starts_with("reset-pin.") {
+            out.push(act(ActionKind::PinReset, "a new PIN replaces the current one (on request)".into()));
+        } else if generation.starts_with("restore.") {
+            out.push(act(ActionKind::PinGenerated, "a new PIN is generated: the PIN Secret is missing".into()));
+        } else {
+            out.push(act(ActionKind::PinGenerated, format!("a {}-digit PIN is generated", t.pin_length.get())));
         }
     }
     if was_enabled && enabled {

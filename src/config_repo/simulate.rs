@@ -1,17 +1,21 @@
 //! The state `plan` compares against: either the `--from` tree as the operator would leave it
-//! once converged (synthesised by running the controller's own planner on each user until it
-//! has nothing left to do), or the cluster's objects and their status (`--live`).
+//! once converged (synthesised by carrying the controller's own plans out in a world in
+//! memory, with the same interpreter, until there is nothing left to do), or the cluster's
+//! objects and the operator's records (`--live`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::live::LiveState;
 use super::validate::Tree;
+use crate::api::record::UserMemory;
 use crate::api::{ConferencingTenantSpec, ConferencingUserSpec, ConferencingUserStatus};
 use crate::domain::ConferenceId;
-use crate::planning::{Cleanup, Observed, Provision, outbox, plan};
+use crate::planning::Observed;
+use crate::planning::memory::{self, Recalled};
+use crate::planning::world::{Ids, World};
 use crate::validation::{ClusterPolicy, ValidatedTenant, validate_tenant};
 
 /// What the planner observes of one user before the change.
@@ -19,6 +23,8 @@ use crate::validation::{ClusterPolicy, ValidatedTenant, validate_tenant};
 pub struct PriorUser {
     /// Status.
     pub status: Option<ConferencingUserStatus>,
+    /// The operator's record: `None` when there is none, `Some(None)` when it is unreadable.
+    pub record: Option<Option<UserMemory>>,
     /// `Some(generation)` when the PIN Secret exists.
     pub pin_secret: Option<Option<String>>,
     /// IDs the user holds claims on.
@@ -29,6 +35,32 @@ pub struct PriorUser {
     pub generation: i64,
     /// The spec, to tell whether the new tree changes it (and so bumps the generation).
     pub spec: Option<ConferencingUserSpec>,
+}
+
+impl PriorUser {
+    /// What the operator would remember of the user.
+    pub fn recall(&self) -> Recalled {
+        let record = match &self.record {
+            None => memory::Record::Absent,
+            Some(None) => memory::Record::Unreadable,
+            Some(Some(m)) => memory::Record::Read(m),
+        };
+        memory::recall(record, self.pin_secret.is_some(), self.status.as_ref())
+    }
+
+    /// What the planner observes of the user, remembering `recalled`.
+    pub fn observed<'a>(&'a self, recalled: &'a Recalled) -> Observed<'a> {
+        Observed {
+            memory: recalled,
+            status: self.status.as_ref(),
+            pin_secret: self.pin_secret.as_ref().map(|g| g.as_deref()),
+            pin_secret_unlabelled: false,
+            own_claims: &self.claims,
+            static_id_holder: None,
+            current_id_holder: None,
+            replacements: &[],
+        }
+    }
 }
 
 /// A tenant before the change.
@@ -63,9 +95,9 @@ pub fn synthetic_uid(namespace: &str, name: &str) -> String {
 /// converges in two or three.
 const MAX_PASSES: usize = 8;
 
-/// The `--from` tree, converged: every valid user planned and "applied" until the planner has
-/// nothing left to do, with distinct synthetic conference IDs for users without a static one
-/// and the PIN Secret holding the generation the planner chose.
+/// The `--from` tree, converged: every valid user planned and carried out in a world in
+/// memory until the planner has nothing left to do (every e-mail owed delivered), with
+/// distinct synthetic conference IDs for users without a static one.
 pub fn converge(tree: &Tree, now: Timestamp) -> Prior {
     let mut prior = Prior::default();
     for t in &tree.tenants {
@@ -80,13 +112,12 @@ pub fn converge(tree: &Tree, now: Timestamp) -> Prior {
         );
     }
     // Allocated IDs must not collide with any static ID of the namespace.
-    let mut used: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut ids: HashMap<String, Ids> = HashMap::new();
     for u in &tree.users {
         if let Some(id) = u.object.as_ref().and_then(|o| o.spec.conference_id.clone()) {
-            used.entry(u.id.namespace.clone()).or_default().insert(id);
+            ids.entry(u.id.namespace.clone()).or_default().taken.insert(id);
         }
     }
-    let mut counters: HashMap<String, u64> = HashMap::new();
     for u in &tree.users {
         let ns = u.id.namespace.clone();
         let uid = synthetic_uid(&ns, &u.id.name);
@@ -102,72 +133,22 @@ pub fn converge(tree: &Tree, now: Timestamp) -> Prior {
             v.generation = 1;
             let mut t = t.clone();
             t.generation = 1;
-            for _ in 0..MAX_PASSES {
-                let observed = Observed {
-                    status: p.status.as_ref(),
-                    pin_secret: p.pin_secret.as_ref().map(|g| g.as_deref()),
-                    own_claims: &p.claims,
-                    ..Default::default()
-                };
-                let mut planned = plan(&v, &t, &observed, now);
-                if planned.is_noop(p.status.as_ref()) {
-                    break;
-                }
-                for step in planned.provision.clone() {
-                    match step {
-                        Provision::ClaimId(id) => {
-                            if !p.claims.contains(&id) {
-                                p.claims.push(id);
-                            }
-                        }
-                        Provision::AllocateId { length: len, .. } => {
-                            let taken = used.entry(ns.clone()).or_default();
-                            let counter = counters.entry(ns.clone()).or_insert(0);
-                            let id = synthetic_id(len.get(), counter, taken);
-                            planned.status.conference_id = Some(id.to_string());
-                            p.claims.push(id);
-                        }
-                        Provision::GeneratePin { generation, .. } => p.pin_secret = Some(Some(generation)),
-                    }
-                }
-                // Converged means every e-mail owed was delivered: what plan compares with
-                // is a tree the operator has finished with.
-                let mut st = planned.status.clone();
-                let owed: Vec<String> = st.notifications.pending.iter().map(|n| n.message_id.clone()).collect();
-                for id in owed {
-                    outbox::record(&mut st, &id, &outbox::Attempt::Delivered, now);
-                }
-                crate::planning::conditions::settle(&mut st, &planned.ready, Some(v.generation), now);
-                p.status = Some(st);
-                for step in planned.cleanup.clone() {
-                    match step {
-                        Cleanup::DeletePinSecret => p.pin_secret = None,
-                        Cleanup::ReleaseIds(ids) => p.claims.retain(|c| !ids.contains(c)),
-                    }
-                }
-            }
+            let mut world = World::new(now);
+            world.ids = ids.remove(&ns).unwrap_or_default();
+            // A user that does not settle within the passes is taken as it is then.
+            let _ = world.converge(&v, &t, MAX_PASSES);
+            ids.insert(ns.clone(), std::mem::take(&mut world.ids));
+            p.status = world.status;
+            p.record = world.record.map(Some);
+            p.pin_secret = world.secret.map(Some);
+            p.claims = world.claims;
         }
         prior.users.insert((ns, u.id.name.clone()), p);
     }
     prior
 }
 
-/// A free ID of `len` digits: sequential from 10^(len-1), skipping IDs in use.
-fn synthetic_id(len: usize, counter: &mut u64, taken: &mut HashSet<String>) -> ConferenceId {
-    let base = 10u64.saturating_pow(u32::try_from(len.saturating_sub(1)).unwrap_or(0));
-    loop {
-        let s = (base + *counter).to_string();
-        *counter += 1;
-        if !taken.contains(&s)
-            && let Some(id) = ConferenceId::parse(&s)
-        {
-            taken.insert(s);
-            return id;
-        }
-    }
-}
-
-/// The cluster's state: each user's status, PIN Secret generation and claims, as read.
+/// The cluster's state: each user's status, record, PIN Secret generation and claims, as read.
 pub fn from_live(live: &LiveState) -> Prior {
     let mut prior = Prior { live: true, ..Prior::default() };
     for t in &live.tenants {
@@ -188,6 +169,7 @@ pub fn from_live(live: &LiveState) -> Prior {
         let claims = live.claims_of(&ns, &uid).iter().filter_map(|c| ConferenceId::parse(&c.conference_id)).collect();
         let p = PriorUser {
             status: u.status.clone(),
+            record: live.record(&ns, &name, &uid).map(|m| m.cloned()),
             pin_secret: live.pin_secret(&ns, &name, &uid).map(|g| g.map(str::to_string)),
             claims,
             uid,

@@ -18,6 +18,7 @@ use super::index::{Index, Wake};
 use super::watch::{Present, Sink};
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::notification::queue::DeliveryQueue;
+use crate::provisioning::record::{RECORD_ANNOTATION, RECORD_SECRET_SUFFIX, is_record_secret};
 use crate::provisioning::secret::PIN_GENERATION_ANNOTATION;
 use crate::telemetry::queue::Waker;
 use crate::telemetry::{KindLabels, Metrics};
@@ -275,7 +276,8 @@ impl Sink<ConferencingTenant> for TenantSink {
     }
 }
 
-/// PIN Secrets (metadata): the index, and a wake-up of the owning user.
+/// The operator's Secrets (metadata): PIN Secrets and records, into the index, and a
+/// wake-up of the owning user.
 pub struct SecretSink {
     /// The index.
     pub index: Arc<Index>,
@@ -286,20 +288,36 @@ pub struct SecretSink {
 impl Sink<PartialObjectMeta<Secret>> for SecretSink {
     fn apply(&mut self, mut s: PartialObjectMeta<Secret>) {
         s.metadata.managed_fields = None;
+        let record = is_record_secret(&s.metadata);
+        let keep = if record { RECORD_ANNOTATION } else { PIN_GENERATION_ANNOTATION };
         if let Some(a) = s.metadata.annotations.as_mut() {
-            a.retain(|k, _| k == PIN_GENERATION_ANNOTATION);
+            a.retain(|k, _| k == keep);
         }
-        self.wake.send(self.index.apply_secret(&s));
+        let wake = if record { self.index.apply_record(&s) } else { self.index.apply_secret(&s) };
+        self.wake.send(wake);
     }
 
     fn delete(&mut self, s: PartialObjectMeta<Secret>) {
-        self.wake.send(self.index.delete_secret(&s.namespace().unwrap_or_default(), &s.name_any(), s.uid().as_deref()));
+        let (ns, name, uid) = (s.namespace().unwrap_or_default(), s.name_any(), s.uid());
+        // By name, not labels: a Secret whose labels were removed by hand leaves the watch
+        // with its new (unlabelled) metadata.
+        let wake = if name.ends_with(RECORD_SECRET_SUFFIX) {
+            self.index.delete_record(&ns, &name, uid.as_deref())
+        } else {
+            self.index.delete_secret(&ns, &name, uid.as_deref())
+        };
+        self.wake.send(wake);
     }
 
     fn retain(&mut self, namespace: Option<&str>, present: &Present) {
         for (ns, name) in self.index.secret_names(namespace) {
             if !present.contains(&(ns.clone(), name.clone())) {
                 self.wake.send(self.index.delete_secret(&ns, &name, None));
+            }
+        }
+        for (ns, name) in self.index.record_names(namespace) {
+            if !present.contains(&(ns.clone(), name.clone())) {
+                self.wake.send(self.index.delete_record(&ns, &name, None));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! What the reconciles look up without asking the API server: conference-ID claims, PIN
-//! Secrets (metadata only), and for each user the tenant it references and the conference
-//! IDs its status and spec name. Fed by the watches event by event, pure, tested without a
+//! Secrets (metadata only), records (the operator's memory of each user), and for each user
+//! the tenant it references and the conference IDs its memory and spec name. Fed by the watches event by event, pure, tested without a
 //! server. Every key includes the namespace: nothing in one namespace can change what the
 //! operator believes about another.
 //!
@@ -20,6 +20,7 @@ use kube::core::PartialObjectMeta;
 use crate::api::{ConferenceIdClaim, ConferencingUser, ProviderType};
 use crate::domain::ConferenceId;
 use crate::provisioning::claim::{self, Holder};
+use crate::provisioning::record::{RecordMeta, record_secret_name};
 use crate::provisioning::secret::{SecretMeta, pin_secret_name};
 
 type Ns = String;
@@ -29,7 +30,11 @@ type Ns = String;
 struct UserEntry {
     uid: String,
     tenant: String,
+    /// The ID the user's status names: what a version before records remembered.
     status_id: Option<ConferenceId>,
+    /// The ID the user holds as far as the operator knows: its record's, or, for a user with
+    /// no record (provisioned by a version before records), its status's.
+    held: Option<ConferenceId>,
     spec_id: Option<ConferenceId>,
     created: Option<Timestamp>,
     /// Licensed, with this operator as provider: the only users that hold a conference ID.
@@ -52,9 +57,12 @@ struct Maps {
     claims: HashMap<Ns, HashMap<ConferenceId, ClaimEntry>>,
     claims_by_holder: HashMap<(Ns, String), BTreeSet<ConferenceId>>,
     secrets: HashMap<(Ns, String), SecretMeta>,
+    /// Record Secrets, by (namespace, Secret name).
+    records: HashMap<(Ns, String), RecordMeta>,
     users: HashMap<(Ns, String), UserEntry>,
     by_tenant: HashMap<(Ns, String), BTreeSet<String>>,
-    status_ids: HashMap<(Ns, ConferenceId), BTreeSet<String>>,
+    /// Users by the ID they hold (see `UserEntry::held`).
+    held_ids: HashMap<(Ns, ConferenceId), BTreeSet<String>>,
     wanted: HashMap<(Ns, ConferenceId), BTreeSet<String>>,
 }
 
@@ -83,8 +91,8 @@ impl Maps {
 
     fn unindex_user(&mut self, ns: &str, name: &str, e: &UserEntry) {
         Self::remove_from(&mut self.by_tenant, &(ns.to_string(), e.tenant.clone()), name);
-        if let Some(id) = &e.status_id {
-            Self::remove_from(&mut self.status_ids, &(ns.to_string(), id.clone()), name);
+        if let Some(id) = &e.held {
+            Self::remove_from(&mut self.held_ids, &(ns.to_string(), id.clone()), name);
         }
         if let Some(id) = &e.spec_id {
             Self::remove_from(&mut self.wanted, &(ns.to_string(), id.clone()), name);
@@ -93,19 +101,50 @@ impl Maps {
 
     fn index_user(&mut self, ns: &str, name: &str, e: &UserEntry) {
         Self::add_to(&mut self.by_tenant, (ns.to_string(), e.tenant.clone()), name);
-        if let Some(id) = &e.status_id {
-            Self::add_to(&mut self.status_ids, (ns.to_string(), id.clone()), name);
+        if let Some(id) = &e.held {
+            Self::add_to(&mut self.held_ids, (ns.to_string(), id.clone()), name);
         }
         if let Some(id) = &e.spec_id {
             Self::add_to(&mut self.wanted, (ns.to_string(), id.clone()), name);
         }
     }
 
+    /// The ID the user `name` with `uid` holds: its record's, or without a record of its own,
+    /// `status_id` (a user provisioned by a version before records).
+    fn held_by(&self, ns: &str, name: &str, uid: &str, status_id: Option<&ConferenceId>) -> Option<ConferenceId> {
+        match self.records.get(&(ns.to_string(), record_secret_name(name))).filter(|r| r.owned_by(uid)) {
+            Some(r) => r.memory.as_ref()?.conference_id.as_deref().and_then(ConferenceId::parse),
+            None => status_id.cloned(),
+        }
+    }
+
+    /// Recomputes the ID user `name` holds after its record changed; wakes who waits for an
+    /// ID it let go of.
+    fn rehold(&mut self, ns: &str, name: &str, wake: &mut Wake) {
+        let key = (ns.to_string(), name.to_string());
+        let Some(e) = self.users.get(&key) else { return };
+        let held = self.held_by(ns, name, &e.uid, e.status_id.as_ref());
+        if held == e.held {
+            return;
+        }
+        let old = e.held.clone();
+        if let Some(id) = &old {
+            Self::remove_from(&mut self.held_ids, &(ns.to_string(), id.clone()), name);
+            self.waiting_for(ns, id, name, wake);
+        }
+        if let Some(id) = &held {
+            Self::add_to(&mut self.held_ids, (ns.to_string(), id.clone()), name);
+        }
+        if let Some(e) = self.users.get_mut(&key) {
+            e.held = held;
+        }
+    }
+
     /// The users to wake when `id` may have become free: those whose spec asks for it, and
-    /// those whose status names it (they may be waiting to claim it again).
+    /// those who hold it as far as the operator knows (they may be waiting to claim it again).
     fn waiting_for(&self, ns: &str, id: &ConferenceId, except: &str, wake: &mut Wake) {
         let key = (ns.to_string(), id.clone());
-        for set in [self.wanted.get(&key), self.status_ids.get(&key)].into_iter().flatten() {
+        for set in [self.wanted.get(&key), self.held_ids.get(&key)].into_iter().flatten() {
             for n in set.iter().filter(|n| n.as_str() != except) {
                 wake.users.insert((ns.to_string(), n.clone()));
             }
@@ -177,24 +216,27 @@ impl Index {
     /// A user was added or changed.
     pub fn apply_user(&self, u: &ConferencingUser) -> Wake {
         let (ns, name) = ns_name(&u.metadata);
+        let uid = u.uid().unwrap_or_default();
+        let status_id = u.status.as_ref().and_then(|s| s.conference_id.as_deref()).and_then(ConferenceId::parse);
+        let mut wake = Wake::default();
+        let mut m = self.write();
         let entry = UserEntry {
-            uid: u.uid().unwrap_or_default(),
+            held: m.held_by(&ns, &name, &uid, status_id.as_ref()),
+            uid,
             tenant: u.spec.tenant_ref.name.clone(),
-            status_id: u.status.as_ref().and_then(|s| s.conference_id.as_deref()).and_then(ConferenceId::parse),
+            status_id,
             spec_id: u.spec.conference_id.as_deref().and_then(ConferenceId::parse),
             created: u.metadata.creation_timestamp.as_ref().map(|t| t.0),
             native: u.spec.audio_conferencing_license && u.spec.provider.type_ == ProviderType::Native,
         };
-        let mut wake = Wake::default();
-        let mut m = self.write();
         let old = m.users.insert((ns.clone(), name.clone()), entry.clone());
         if let Some(old) = &old {
             m.unindex_user(&ns, &name, old);
             if old.tenant != entry.tenant {
                 wake.tenants.insert((ns.clone(), old.tenant.clone()));
             }
-            if let Some(freed) = &old.status_id
-                && old.status_id != entry.status_id
+            if let Some(freed) = &old.held
+                && old.held != entry.held
             {
                 m.waiting_for(&ns, freed, &name, &mut wake);
             }
@@ -212,7 +254,7 @@ impl Index {
         let mut m = self.write();
         if let Some(old) = m.users.remove(&(ns.to_string(), name.to_string())) {
             m.unindex_user(ns, name, &old);
-            for id in [&old.status_id, &old.spec_id].into_iter().flatten() {
+            for id in [&old.held, &old.spec_id].into_iter().flatten() {
                 m.waiting_for(ns, id, name, &mut wake);
             }
             wake.tenants.insert((ns.to_string(), old.tenant));
@@ -343,33 +385,40 @@ impl Index {
             .unwrap_or_default()
     }
 
-    /// Whether `id` is taken in `namespace`: claimed, or named by a live user's status (a
-    /// claim deleted by hand does not free an ID its holder still has).
+    /// Whether `id` is taken in `namespace`: claimed, or held by a live user as far as the
+    /// operator knows (a claim deleted by hand does not free an ID its holder still has).
     pub fn is_taken(&self, namespace: &str, id: &str) -> bool {
         let Some(id) = ConferenceId::parse(id) else { return false };
         let m = self.read();
         m.claims.get(namespace).is_some_and(|c| c.contains_key(&id))
-            || m.status_ids.contains_key(&(namespace.to_string(), id))
+            || m.held_ids.contains_key(&(namespace.to_string(), id))
+    }
+
+    /// The ID the user `name` holds as far as the operator knows: its record's, or, for a
+    /// user an older version provisioned (no record), its status's.
+    pub fn held_id(&self, namespace: &str, name: &str) -> Option<ConferenceId> {
+        self.read().users.get(&(namespace.to_string(), name.to_string()))?.held.clone()
     }
 
     /// Who owns `id` in `namespace`, if it is a live user other than `me` (a UID).
     ///
-    /// Normally the holder of its claim. But a live user whose status names the ID and who
-    /// holds no claim at all may have held the ID before any claim that exists now: its own
-    /// claim was deleted by hand (or by an upgrade from ConfigMap claims) and someone claimed
-    /// the ID since. That user owns it, and the later claimant is the one in conflict. Among
-    /// several such users (two users shown with one ID, as an earlier version allowed), the
-    /// one created first owns it.
+    /// Normally the holder of its claim. But a live user who holds the ID as far as the
+    /// operator knows (its record names it) and who holds no claim at all may have held the ID
+    /// before any claim that exists now: its own claim was deleted by hand (or by an upgrade
+    /// from ConfigMap claims) and someone claimed the ID since. That user owns it, and the
+    /// later claimant is the one in conflict. Among several such users (two users shown with
+    /// one ID, as an earlier version allowed), the one created first owns it.
     ///
-    /// Status can be written by others, so a status alone proves nothing: the user must also
-    /// be one the operator provisioned, which shows in objects a status writer cannot forge
-    /// through the status: a spec that is licensed with this operator as provider, and a PIN
-    /// Secret controlled by the user's UID. Otherwise writing a user's status could take an
-    /// ID from its holder (and have the holder e-mailed a new one).
+    /// For a user with no record (an older version's), only its status names the ID, and a
+    /// status alone proves nothing: the user must also be one the operator provisioned, which
+    /// shows in objects a status writer cannot forge: a spec that is licensed with this
+    /// operator as provider, and a PIN Secret controlled by the user's UID. Otherwise writing
+    /// a user's status could take an ID from its holder (and have the holder e-mailed a new
+    /// one). The same is asked of users with a record.
     pub fn owner(&self, namespace: &str, id: &ConferenceId, me: &str) -> Option<Holder> {
         let m = self.read();
         let status_only = m
-            .status_ids
+            .held_ids
             .get(&(namespace.to_string(), id.clone()))
             .into_iter()
             .flatten()
@@ -452,6 +501,80 @@ impl Index {
     /// The Secrets of `namespace` the index knows.
     pub fn secret_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
         self.read().secrets.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
+    }
+}
+
+impl Index {
+    // ------------------------------------------------------------------ records
+
+    /// A record Secret was added or changed (from its metadata). Wakes its owner, unless the
+    /// index already knew exactly this version (the operator's own write), and who waits for
+    /// an ID the record no longer names.
+    pub fn apply_record(&self, s: &PartialObjectMeta<Secret>) -> Wake {
+        let (ns, name) = ns_name(&s.metadata);
+        let meta = RecordMeta::from_meta(&s.metadata);
+        let mut wake = Wake::default();
+        let mut m = self.write();
+        let key = (ns.clone(), name);
+        if m.records.get(&key) == Some(&meta) {
+            return wake;
+        }
+        let owner = meta.owner_name.clone();
+        m.records.insert(key, meta);
+        if let Some(owner) = owner {
+            m.rehold(&ns, &owner, &mut wake);
+            wake.users.insert((ns, owner));
+        }
+        wake
+    }
+
+    /// A record Secret was deleted. Wakes its owner. With `uid`, only that Secret (its
+    /// deletion event may arrive after the operator wrote its successor).
+    pub fn delete_record(&self, ns: &str, name: &str, uid: Option<&str>) -> Wake {
+        let mut wake = Wake::default();
+        let mut m = self.write();
+        let key = (ns.to_string(), name.to_string());
+        if uid.is_some_and(|u| m.records.get(&key).is_some_and(|r| r.uid != u)) {
+            return wake;
+        }
+        if let Some(old) = m.records.remove(&key)
+            && let Some(owner) = old.owner_name
+        {
+            m.rehold(ns, &owner, &mut wake);
+            if m.users.get(&(ns.to_string(), owner.clone())).is_some_and(|e| old.owner_uid.as_deref() == Some(&e.uid)) {
+                wake.users.insert((ns.to_string(), owner));
+            }
+        }
+        wake
+    }
+
+    /// Records a record Secret the operator just wrote, before its watch event arrives.
+    pub fn record_record(&self, ns: &str, name: &str, meta: RecordMeta) {
+        let owner = meta.owner_name.clone();
+        let mut m = self.write();
+        m.records.insert((ns.to_string(), name.to_string()), meta);
+        if let Some(owner) = owner {
+            // What it wakes is woken by the watch event that follows.
+            m.rehold(ns, &owner, &mut Wake::default());
+        }
+    }
+
+    /// Forgets a record Secret found gone (deleted while the watch could not see it).
+    pub fn forget_record(&self, ns: &str, name: &str) {
+        let mut m = self.write();
+        if let Some(owner) = m.records.remove(&(ns.to_string(), name.to_string())).and_then(|r| r.owner_name) {
+            m.rehold(ns, &owner, &mut Wake::default());
+        }
+    }
+
+    /// The record Secret `name` in `namespace`.
+    pub fn record(&self, namespace: &str, name: &str) -> Option<RecordMeta> {
+        self.read().records.get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    /// The record Secrets of `namespace` the index knows.
+    pub fn record_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+        self.read().records.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
     }
 }
 

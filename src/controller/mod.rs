@@ -41,7 +41,7 @@ use crate::client::Clients;
 use crate::error::Error;
 use crate::notification::notifier::Notifier;
 use crate::notification::queue::{DeliveryQueue, Workers};
-use crate::provisioning::secret::pin_secret_selector;
+use crate::provisioning::secret::operator_secret_selector;
 use crate::telemetry::queue::Waker;
 use crate::telemetry::{ErrorReason, KindLabels, Metrics, ReconcileErrorLabels, ReconcileLabels};
 use caches::{ClaimSink, SecretSink, TenantSink, UserSink, Wakers};
@@ -241,7 +241,7 @@ pub async fn run(
         watchers::<PartialObjectMeta<Secret>>(
             &clients.watch,
             &namespaces,
-            &plain.clone().labels(&pin_secret_selector()),
+            &plain.clone().labels(&operator_secret_selector()),
         ),
         SecretSink { index: index.clone(), wake: wakers.clone() },
         move || r.mark(Cache::Secrets),

@@ -1,28 +1,27 @@
-//! The delivery ledger: per user, the e-mails queued or sent whose result the user's status
+//! The delivery ledger: per user, the e-mails queued or sent whose result the user's record
 //! does not show yet. Pure (the caller passes the time), tested without a mail server.
 //!
 //! Its one job is that a message is never handed to the mail server again while a record of
-//! it is on its way: a status write that fails (forbidden, conflict, API down), or one that
-//! succeeds while the operator's cache still shows the older status, must not make the next
-//! reconcile send the e-mail again. So a delivery is remembered until the cache shows it
-//! delivered, and only a restart in that window can send a message twice (with the same
-//! Message-ID).
+//! it is on its way: a record write that fails (forbidden, conflict, API down) must not make
+//! the next reconcile send the e-mail again. So a delivery is remembered until the stored
+//! record shows it delivered, and only a restart in that window can send a message twice
+//! (with the same Message-ID).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::ConferencingUserStatus;
+use crate::api::NotificationRecord;
 use crate::planning::outbox::Attempt;
 
-/// How long a failed attempt is remembered at most when no status write recorded it (the
-/// status cannot be written): forgetting it means only that the e-mail is tried again.
+/// How long a failed attempt is remembered at most when no record write recorded it (the
+/// record cannot be written): forgetting it means only that the e-mail is tried again.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 
 /// How many delivered e-mails are remembered per user while the cache does not show them.
 /// Forgetting a delivery would send it again, so deliveries are not forgotten with age (a
-/// status that cannot be written for an hour must not mean six copies); this bounds the
+/// record that cannot be written for an hour must not mean six copies); this bounds the
 /// memory instead. A user is owed a handful of e-mails at most at a time.
 pub const MAX_DELIVERED_PER_USER: usize = 32;
 
@@ -122,7 +121,7 @@ impl Ledger {
         }
     }
 
-    /// After a status write that recorded `recorded` and left `pending` owed: forgets the
+    /// After a record write that recorded `recorded` and left `pending` owed: forgets the
     /// failed attempts it recorded and the results of e-mails no longer owed. Deliveries are
     /// kept until the cache shows them ([`Ledger::observe`]).
     pub fn written(&mut self, user: &Key, recorded: &[String], pending: &[String]) {
@@ -132,10 +131,10 @@ impl Ledger {
         });
     }
 
-    /// The status as the cache shows it: deliveries it lists as delivered are forgotten, and
+    /// The user's record as stored: deliveries it lists as delivered are forgotten, and
     /// failed attempts finished more than [`FORGET_AFTER`] ago.
-    pub fn observe(&mut self, user: &Key, status: Option<&ConferencingUserStatus>, now: Instant) {
-        let shown = |id: &str| status.is_some_and(|s| s.notifications.delivered.iter().any(|d| d.message_id == id));
+    pub fn observe(&mut self, user: &Key, record: Option<&NotificationRecord>, now: Instant) {
+        let shown = |id: &str| record.is_some_and(|s| s.delivered.iter().any(|d| d.message_id == id));
         self.retain(user, |id, e| match &e.progress {
             Progress::InFlight => true,
             Progress::Done { attempt: Attempt::Delivered, .. } => !shown(id),
@@ -178,9 +177,9 @@ mod tests {
         Progress::Done { attempt, at: Timestamp::from_second(1_800_000_000).expect("t") }
     }
 
-    fn delivered(id: &str) -> ConferencingUserStatus {
-        let mut st = ConferencingUserStatus::default();
-        st.notifications.delivered.push(DeliveredNotification {
+    fn delivered(id: &str) -> NotificationRecord {
+        let mut st = NotificationRecord::default();
+        st.delivered.push(DeliveredNotification {
             kind: NotificationKind::LicenseAssigned,
             message_id: id.into(),
             recipient: "a@b.example".into(),
@@ -193,9 +192,9 @@ mod tests {
     fn a_delivery_is_remembered_until_the_cache_shows_it() {
         let (mut l, t0) = (Ledger::default(), Instant::now());
         l.set(&key(), "<m>", done(Attempt::Delivered), t0);
-        // The status write succeeded; the cache is still older (the e-mail looks owed).
+        // The record write that recorded it has not succeeded yet (the e-mail looks owed).
         l.written(&key(), &["<m>".into()], &[]);
-        l.observe(&key(), Some(&ConferencingUserStatus::default()), t0);
+        l.observe(&key(), Some(&NotificationRecord::default()), t0);
         assert_eq!(l.progress(&key(), "<m>"), Some(done(Attempt::Delivered)), "not forgotten: it would be sent again");
         l.observe(&key(), Some(&delivered("<m>")), t0);
         assert!(l.is_empty());
@@ -225,8 +224,8 @@ mod tests {
     fn a_delivery_is_not_forgotten_with_age_only_beyond_a_bound_per_user() {
         let (mut l, t0) = (Ledger::default(), Instant::now());
         l.set(&key(), "<m>", done(Attempt::Delivered), t0);
-        // The status cannot be written for an hour.
-        l.observe(&key(), Some(&ConferencingUserStatus::default()), t0 + Duration::from_secs(3600));
+        // The record cannot be written for an hour.
+        l.observe(&key(), Some(&NotificationRecord::default()), t0 + Duration::from_secs(3600));
         assert_eq!(l.progress(&key(), "<m>"), Some(done(Attempt::Delivered)), "would be sent again");
         for i in 0..MAX_DELIVERED_PER_USER {
             l.set(&key(), &format!("<n{i}>"), done(Attempt::Delivered), t0 + Duration::from_secs(1 + i as u64));

@@ -8,7 +8,8 @@ use lettre::message::{Mailbox, Message};
 
 use super::mail::{Transport, compose};
 use super::templates::{MessageContext, NumberView, Pin, Templates};
-use crate::api::{ConferenceIdMode, ConferencingUserStatus, Locale, NotificationKind, PendingNotification};
+use crate::api::record::UserMemory;
+use crate::api::{ConferenceIdMode, Locale, NotificationKind, PendingNotification};
 use crate::planning::outbox::Attempt;
 use crate::validation::{DesiredService, DisabledReason, ValidatedTenant, ValidatedUser};
 
@@ -54,13 +55,13 @@ impl Notifier {
         entry: &PendingNotification,
         user: &ValidatedUser,
         tenant: &ValidatedTenant,
-        status: &ConferencingUserStatus,
+        memory: &UserMemory,
     ) -> PreparedEmail {
         PreparedEmail {
             kind: entry.kind,
             message_id: entry.message_id.clone(),
             locale: user.locale,
-            context: context(entry.kind, user, tenant, status, None),
+            context: context(entry.kind, user, tenant, memory, None),
             from: self.sender(tenant),
             to: Mailbox::new(None, user.recipient.address().clone()),
         }
@@ -85,12 +86,12 @@ impl Notifier {
 }
 
 /// The template context for an e-mail of `kind`, from the user's validated spec, its tenant
-/// and the status the operator wrote.
+/// and the operator's record of it.
 pub fn context(
     kind: NotificationKind,
     user: &ValidatedUser,
     tenant: &ValidatedTenant,
-    status: &ConferencingUserStatus,
+    status: &UserMemory,
     pin: Option<Pin>,
 ) -> MessageContext {
     let view = |number: &Option<String>| {

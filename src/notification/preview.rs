@@ -6,7 +6,8 @@ use lettre::message::Mailbox;
 
 use super::notifier::context;
 use super::templates::{Pin, Templates};
-use crate::api::{ConferencingTenant, ConferencingUser, ConferencingUserStatus, Locale, NotificationKind};
+use crate::api::record::UserMemory;
+use crate::api::{ConferencingTenant, ConferencingUser, Locale, NotificationKind};
 use crate::error::{Error, Result};
 use crate::validation::{ClusterPolicy, DesiredService, validate_tenant, validate_user};
 
@@ -53,8 +54,8 @@ impl Preview {
         }
         // The status the user would have: its own if the YAML carries one, else what the
         // operator would assign.
-        let status = user.status.clone().unwrap_or_else(|| {
-            let mut st = ConferencingUserStatus::default();
+        let status = user.status.as_ref().map(UserMemory::from_status).unwrap_or_else(|| {
+            let mut st = UserMemory::empty();
             if let DesiredService::Native(svc) = &vu.service {
                 st.conference_id =
                     Some(svc.static_id.as_ref().map_or_else(|| "1234567".to_string(), ToString::to_string));

@@ -1,12 +1,11 @@
 //! E-mail delivery off the reconcile path: a bounded queue served by its own workers.
 //!
-//! A reconcile records what a user is owed in the status and hands the e-mails to this queue;
-//! it never waits for a mail server longer than a short grace period, and not at all while
-//! the server is slow, so an unreachable relay cannot hold provisioning back.
+//! A reconcile records what a user is owed in its record and hands the e-mails to this
+//! queue; it never waits for a mail server longer than a short grace period, and not at all
+//! while the server is slow, so an unreachable relay cannot hold provisioning back.
 //!
-//! The ledger ([`super::ledger`]) remembers what was queued or sent until the user's status,
-//! as the cache shows it, records it, so a failed or not-yet-visible status write never
-//! makes the operator send an e-mail again.
+//! The ledger ([`super::ledger`]) remembers what was queued or sent until the user's stored
+//! record shows it, so a failed record write never makes the operator send an e-mail again.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -197,8 +196,8 @@ impl DeliveryQueue {
     }
 
     /// See [`Ledger::observe`].
-    pub fn observe(&self, user: &UserKey, status: Option<&crate::api::ConferencingUserStatus>) {
-        self.lock().observe(&key(user), status, Instant::now());
+    pub fn observe(&self, user: &UserKey, record: Option<&crate::api::NotificationRecord>) {
+        self.lock().observe(&key(user), record, Instant::now());
     }
 
     /// Forgets a deleted user's e-mails.

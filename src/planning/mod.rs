@@ -1,7 +1,16 @@
 //! The decision logic, pure: from (validated user, validated tenant, what was observed, the
-//! time) to a [`Plan`]: what to provision, the status to write, what to clean up afterwards,
-//! the Events to emit and the e-mails owed. No I/O, no clock, no randomness: the controller
-//! carries plans out (`controller::user::apply`) and every transition is unit-tested here.
+//! time) to a [`Plan`]: what to provision, what the operator will remember, what to clean up
+//! afterwards, the Events to emit and the e-mails owed. No I/O, no clock, no randomness: one
+//! interpreter ([`interpreter`]) carries every plan out, through an effects trait that the
+//! controller implements against the API server and the mail relay, and [`world`] in memory
+//! (for the planner's tests and `conferencing-operator plan`).
+//!
+//! What the operator remembers of a user (what it provisioned, the request tokens it
+//! handled, the e-mails it owes and delivered) is its record ([`UserMemory`]), kept in a
+//! Secret that only someone who could read the user's PIN anyway can write. The status is a
+//! mirror of the record for people; the planner reads from it only the conditions' transition
+//! times, so whatever someone writes into a status, the operator sends, resends and forgets
+//! nothing because of it.
 //!
 //! Crash safety rests on two rules the plan follows:
 //! 1. Every effect that must happen once (a new PIN, a new conference ID) is keyed by what
@@ -9,30 +18,30 @@
 //!    stored with the effect (the PIN Secret's annotation, the claim's holder). A re-plan
 //!    after a crash finds the effect already done and adopts it instead of doing it again.
 //! 2. The handled request token, the effect's result and the e-mail owed are recorded in
-//!    one status write. Until that write succeeds the request still looks new, so it is
-//!    never lost; once it succeeds it looks handled, so it is never repeated.
+//!    one write of the record. Until that write succeeds the request still looks new, so it
+//!    is never lost; once it succeeds it looks handled, so it is never repeated. An e-mail is
+//!    sent only once the record that owes it is stored.
 //!
-//! The order (provision, then one status write, then clean-up of what the status no longer
-//! references) is the shape of [`Plan`], not a convention: a crash never leaves status
-//! pointing at nothing.
-//!
-//! Status is output, not input: it records what happened, and the planner reads it only to
-//! know what it already did. Where another writer could have put something there that the
-//! operator would act on (an e-mail owed), the planner checks it against the object's own
-//! history first ([`provenance`]).
+//! The order (provision, commit the record, deliver, mirror, clean up) is the type of a plan's
+//! stages ([`interpreter`]): each stage consumes the witness of the one before.
 
+pub mod admission;
 pub mod conditions;
+pub mod interpreter;
+pub mod memory;
 pub mod message_id;
 pub mod outbox;
 pub mod provenance;
+pub mod world;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::condition::DesiredCondition;
+use crate::api::record::UserMemory;
 use crate::api::{
-    ConditionType, ConferenceIdMode, ConferencingUserStatus, HandledToken, NotificationKind, PIN_MASK,
-    PendingNotification, ProviderType, RequestKind, SecretKeyRef,
+    Condition, ConditionType, ConferenceIdMode, ConferencingUserStatus, HandledToken, NotificationKind,
+    PendingNotification, ProviderType, RequestKind,
 };
 use crate::domain::{ConferenceId, IdLength, PinLength};
 use crate::provisioning::claim::Holder;
@@ -40,66 +49,112 @@ use crate::provisioning::secret::{PIN_KEY, pin_secret_name};
 use crate::validation::{DesiredService, DisabledReason, NativeService, ValidatedTenant, ValidatedUser};
 
 /// How many pending e-mails a user's outbox keeps before the oldest is dropped. Bounds the
-/// status size when the mail server is down for a long time.
+/// record (and its mirror) when the mail server is down for a long time.
 pub const MAX_PENDING: usize = 32;
 
 /// Prefix of the PIN generation (and e-mail cause) of a PIN generated because the Secret was
 /// deleted by hand.
 pub const RESTORE_PREFIX: &str = "restore.";
 
+/// How many earlier tokens of each request are remembered (see `HandledRequests::previous`).
+pub const TOKEN_HISTORY: usize = 8;
+/// The most handled tokens `handledRequests.previous` holds: the CRD's `maxItems`.
+pub const MAX_TOKEN_HISTORY: usize = TOKEN_HISTORY * RequestKind::ALL.len();
+
 /// What the controller observed of the user beyond its spec.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Observed<'a> {
-    /// The user's current status.
+    /// What the operator remembers of the user ([`memory::recall`]).
+    pub memory: &'a memory::Recalled,
+    /// The user's status as stored: compared with the mirror to tell whether it must be
+    /// written, and the source of the conditions' transition times. Nothing else in it is
+    /// read.
     pub status: Option<&'a ConferencingUserStatus>,
     /// `Some(generation)` when the user's own PIN Secret exists (owned by this user's UID; a
     /// Secret with the right name but another owner counts as absent): the PIN generation
     /// its annotation names.
     pub pin_secret: Option<Option<&'a str>>,
+    /// Whether that Secret's labels were removed by hand (the watch cannot see it then).
+    pub pin_secret_unlabelled: bool,
     /// The conference IDs claimed by this user (from the claim index).
     pub own_claims: &'a [ConferenceId],
     /// Who holds the spec's static ID, when it is another live user: by its claim, or, when
-    /// the ID is unclaimed, by that user's status (a claim deleted by hand does not free an ID
-    /// someone still holds).
+    /// the ID is unclaimed, by that user's memory (a claim deleted by hand does not free an
+    /// ID someone still holds).
     pub static_id_holder: Option<&'a Holder>,
-    /// Who holds the claim of the ID the status records, when it is another live user: the
+    /// Who holds the claim of the ID the memory records, when it is another live user: the
     /// user lost its ID (its claim was deleted by hand and someone else claimed it).
     pub current_id_holder: Option<&'a Holder>,
-    /// The user's claims that were allocated to replace an ID the user lost to another
+    /// The user's claims that were allocated to replace an ID it lost to another
     /// user: (new, lost), from the claims (which only the operator writes).
     pub replacements: &'a [(ConferenceId, ConferenceId)],
 }
 
-/// What to create or update before the status write. Each is idempotent.
+impl Observed<'_> {
+    fn conditions(&self) -> &[Condition] {
+        self.status.map(|s| s.conditions.as_slice()).unwrap_or_default()
+    }
+}
+
+/// How the user gets its conference ID, before the status write.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Provision {
+pub enum IdStep {
     /// Claim this ID for the user (a static ID, an own claim adopted after a crash, or the
     /// user's current ID whose claim went missing). Claiming an ID the user holds is a no-op.
-    ClaimId(ConferenceId),
-    /// Allocate a random unused ID of this length, claim it, and put it in the status.
-    AllocateId {
+    Claim(ConferenceId),
+    /// Allocate a random unused ID of this length and claim it; the memory records the ID
+    /// the claim got.
+    Allocate {
         /// Digits.
         length: IdLength,
         /// The ID the user lost to another user, which the new one replaces (recorded on
         /// the claim).
         replaces: Option<ConferenceId>,
     },
-    /// Generate a PIN of this length and store it in the PIN Secret under `generation`.
-    GeneratePin {
-        /// What caused it; stored in the Secret's annotation and in `status.pinGeneration`.
-        generation: String,
-        /// Digits.
-        length: PinLength,
-    },
 }
 
-/// What to remove after the status write, because the status no longer references it.
+/// A PIN to generate and store in the PIN Secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Cleanup {
+pub struct PinStep {
+    /// What caused it; stored in the Secret's annotation and in the memory.
+    pub generation: String,
+    /// Digits.
+    pub length: PinLength,
+}
+
+/// What to create or update before the record is written, in this order: the PIN Secret's
+/// labels, then the ID, so that a new PIN can avoid it, then the PIN. Each is idempotent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provisioning {
+    /// Put the labels back on the user's own PIN Secret (removed by hand), keeping its PIN.
+    pub relabel: bool,
+    /// The conference ID's step, if any.
+    pub id: Option<IdStep>,
+    /// The PIN's step, if any.
+    pub pin: Option<PinStep>,
+}
+
+impl Provisioning {
+    /// Whether nothing is to be provisioned.
+    pub fn is_empty(&self) -> bool {
+        !self.relabel && self.id.is_none() && self.pin.is_none()
+    }
+}
+
+/// What to remove once the record no longer references it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cleanup {
     /// Delete the PIN Secret.
-    DeletePinSecret,
+    pub delete_pin_secret: bool,
     /// Release these claims.
-    ReleaseIds(Vec<ConferenceId>),
+    pub release: Vec<ConferenceId>,
+}
+
+impl Cleanup {
+    /// Whether nothing is to be cleaned up.
+    pub fn is_empty(&self) -> bool {
+        !self.delete_pin_secret && self.release.is_empty()
+    }
 }
 
 /// Severity of an Event.
@@ -133,29 +188,6 @@ impl PlannedEvent {
     }
 }
 
-/// The result of planning: provision, one status write, clean-up.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Plan {
-    /// Before the status write, in order.
-    pub provision: Vec<Provision>,
-    /// The status to write (the controller writes it only when it differs from the observed
-    /// one). When the plan allocates an ID, `conferenceId` is filled in by the controller with
-    /// the ID it claimed.
-    pub status: ConferencingUserStatus,
-    /// The `Ready` condition the status carries; the other conditions follow from it and
-    /// from the outbox ([`conditions::settle`]), also after delivery results are merged in.
-    pub ready: DesiredCondition,
-    /// After the status write.
-    pub cleanup: Vec<Cleanup>,
-    /// Events to publish once the status is written.
-    pub events: Vec<PlannedEvent>,
-    /// What happened to the user, in order: the changes the reference system e-mails about,
-    /// whether or not the tenant's policy lets them be e-mailed. Each becomes a Normal Event
-    /// (see [`describe`]) once the status is written and the new ID is known, except those a
-    /// tenant change caused (the tenant's Event covers them all at once).
-    pub outcomes: Vec<Outcome>,
-}
-
 /// One change the reference system tells the user about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
@@ -169,68 +201,171 @@ pub struct Outcome {
     pub asked_by: Option<crate::api::RequestActor>,
 }
 
+/// What the operator found before planning, which the stages compare against.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Baseline {
+    /// The memory planned from.
+    pub memory: UserMemory,
+    /// Whether it was read from a stored record (else it must be written even if unchanged).
+    pub stored: bool,
+    /// The status as stored.
+    pub status: Option<ConferencingUserStatus>,
+}
+
+/// The result of planning: provision, commit the record, deliver, mirror, clean up. Carried
+/// out by [`interpreter::execute`]; its fields are private so that nothing else can.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub(crate) provision: Provisioning,
+    pub(crate) memory: UserMemory,
+    pub(crate) baseline: Baseline,
+    pub(crate) ready: DesiredCondition,
+    pub(crate) events: Vec<PlannedEvent>,
+    pub(crate) outcomes: Vec<Outcome>,
+    pub(crate) cleanup: Cleanup,
+    /// Whether the e-mails the memory owes are handed to the mail server (not while the user
+    /// is blocked).
+    pub(crate) deliver: bool,
+    pub(crate) user: String,
+    pub(crate) generation: Option<i64>,
+    pub(crate) now: Timestamp,
+}
+
 impl Plan {
-    /// Whether carrying the plan out changes anything, given the status it was planned from.
-    pub fn is_noop(&self, observed: Option<&ConferencingUserStatus>) -> bool {
+    /// What is provisioned first.
+    pub fn provisioning(&self) -> &Provisioning {
+        &self.provision
+    }
+    /// What the operator will remember (an allocated ID is filled in once claimed).
+    pub fn memory(&self) -> &UserMemory {
+        &self.memory
+    }
+    /// What the plan changed compared with, as observed.
+    pub fn before(&self) -> &UserMemory {
+        &self.baseline.memory
+    }
+    /// What is cleaned up last.
+    pub fn cleanup(&self) -> &Cleanup {
+        &self.cleanup
+    }
+    /// Events decided by planning (outcomes are described once the record is written).
+    pub fn events(&self) -> &[PlannedEvent] {
+        &self.events
+    }
+    /// What happened to the user.
+    pub fn outcomes(&self) -> &[Outcome] {
+        &self.outcomes
+    }
+    /// The `Ready` condition the status will carry.
+    pub fn ready(&self) -> &DesiredCondition {
+        &self.ready
+    }
+
+    /// Whether the record must be written: the memory changed, or there is no record yet
+    /// and the memory holds something (a user the operator knows nothing about yet gets no
+    /// record until there is something to remember).
+    pub(crate) fn record_write_needed(&self) -> bool {
+        if self.baseline.stored { self.memory != self.baseline.memory } else { self.memory != UserMemory::empty() }
+    }
+
+    /// Whether carrying the plan out changes nothing: no step, the record as stored, the
+    /// status as it would be mirrored, no Event. (E-mails still owed are handed to the mail
+    /// server again, which their outcome, not the plan, changes.)
+    pub fn is_noop(&self) -> bool {
         self.provision.is_empty()
             && self.cleanup.is_empty()
-            && observed.is_some_and(|o| o == &self.status)
             && self.events.is_empty()
+            && !self.record_write_needed()
+            && self.baseline.status.as_ref() == Some(&interpreter::mirror_of(self, &self.memory))
     }
 }
 
 /// Plans the reconciliation of a user whose spec and tenant are valid.
 pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<'_>, now: Timestamp) -> Plan {
-    let empty = ConferencingUserStatus::default();
-    let prev = observed.status.unwrap_or(&empty);
+    let prev = &observed.memory.memory;
     let mut p = Planner {
         user,
         tenant,
         observed,
         prev,
-        st: ConferencingUserStatus { unreadable: Vec::new(), ..prev.clone() },
-        provision: Vec::new(),
-        cleanup: Vec::new(),
-        events: Vec::new(),
+        next: prev.clone(),
+        provision: Provisioning::default(),
+        cleanup: Cleanup::default(),
+        events: observed.memory.warnings.clone(),
         outcomes: Vec::new(),
         ready: DesiredCondition::true_(ConditionType::Ready, "Reconciled", ""),
         now,
     };
-    if !prev.unreadable.is_empty() {
-        p.events.push(PlannedEvent::warning("StatusUnreadable", unreadable_message(&prev.unreadable)));
+    if let Some(unreadable) = observed.status.map(|s| &s.unreadable).filter(|u| !u.is_empty()) {
+        p.events.push(PlannedEvent::warning("StatusUnreadable", unreadable_message(unreadable)));
     }
     p.check_outbox();
     match &user.service {
         DesiredService::Native(svc) => {
             if let Some(holder) = p.static_conflict(svc) {
-                return p.conflict(svc, holder);
+                p.conflict(svc, holder);
+                return p.finish(true);
             }
             p.native(svc);
         }
         DesiredService::Disabled(reason) => p.disabled(reason),
     }
-    p.finish()
+    p.finish(true)
+}
+
+/// The plan for a user that cannot be planned (invalid spec, missing tenant, a taken Secret
+/// name, an internal error): the memory is kept as it is, nothing is provisioned or sent, and
+/// the status says why, with a Warning when the reason or message is new.
+pub fn blocked(
+    observed: &Observed<'_>,
+    user: &str,
+    generation: Option<i64>,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> Plan {
+    let memory = observed.memory.memory.clone();
+    let was = crate::api::condition::find(observed.conditions(), ConditionType::Ready);
+    let mut events = observed.memory.warnings.clone();
+    if was.is_none_or(|c| c.reason != reason || c.message != message) {
+        events.push(PlannedEvent::warning(reason, message));
+    }
+    Plan {
+        provision: Provisioning::default(),
+        baseline: baseline(observed),
+        memory,
+        ready: DesiredCondition::false_(ConditionType::Ready, reason, message),
+        events,
+        outcomes: Vec::new(),
+        cleanup: Cleanup::default(),
+        deliver: false,
+        user: user.to_string(),
+        generation,
+        now,
+    }
+}
+
+fn baseline(observed: &Observed<'_>) -> Baseline {
+    Baseline {
+        memory: observed.memory.memory.clone(),
+        stored: observed.memory.stored,
+        status: observed.status.cloned(),
+    }
 }
 
 struct Planner<'a> {
     user: &'a ValidatedUser,
     tenant: &'a ValidatedTenant,
     observed: &'a Observed<'a>,
-    prev: &'a ConferencingUserStatus,
-    st: ConferencingUserStatus,
-    provision: Vec<Provision>,
-    cleanup: Vec<Cleanup>,
+    prev: &'a UserMemory,
+    next: UserMemory,
+    provision: Provisioning,
+    cleanup: Cleanup,
     events: Vec<PlannedEvent>,
     outcomes: Vec<(NotificationKind, String, Option<String>, bool)>,
     ready: DesiredCondition,
     now: Timestamp,
 }
-
-/// How many earlier tokens of each request are remembered (see `HandledRequests::previous`).
-pub const TOKEN_HISTORY: usize = 8;
-/// The most handled tokens `status.handledRequests.previous` holds: the CRD's `maxItems`, so a
-/// status writer cannot store a longer history than the operator keeps.
-pub const MAX_TOKEN_HISTORY: usize = TOKEN_HISTORY * RequestKind::ALL.len();
 
 impl<'a> Planner<'a> {
     /// The cause of an outcome that is not a request: the user's and the tenant's generation.
@@ -238,16 +373,15 @@ impl<'a> Planner<'a> {
         message_id::generation_cause(self.user.generation, self.tenant.generation)
     }
 
-    /// Whether the status says the user was enabled for audio conferencing. Enough to keep
+    /// Whether the operator remembers enabling the user for audio conferencing. Enough to keep
     /// an enabled user's ID and restore its PIN when its Secret and claim were deleted by hand.
     fn provisioned(&self) -> bool {
-        self.prev.pin_secret_ref.is_some()
+        self.prev.provisioned()
     }
 
-    /// Whether the user was enabled, by its status and by the operator's own objects (its
-    /// PIN Secret or a claim), which a status writer cannot forge: a status edited to look
-    /// provisioned must not make the operator tell a user that a licence they never had was
-    /// removed.
+    /// Whether the user was enabled, by the memory and by the operator's own objects (its
+    /// PIN Secret or a claim): a record rebuilt from an old version's status must not make the
+    /// operator tell a user that a licence they never had was removed.
     fn provably_provisioned(&self) -> bool {
         self.provisioned() && (self.observed.pin_secret.is_some() || !self.observed.own_claims.is_empty())
     }
@@ -285,7 +419,7 @@ impl<'a> Planner<'a> {
                 Some(_) => self.user.asked_by(request).cloned(),
                 None => None,
             };
-            let h = &mut self.st.handled_requests;
+            let h = &mut self.next.handled_requests;
             match request {
                 RequestKind::ResetPin => (h.reset_pin, h.reset_pin_by) = (requested.clone(), by),
                 RequestKind::ResetConferenceId => {
@@ -299,8 +433,7 @@ impl<'a> Planner<'a> {
                 h.previous.retain(|p| !(p.request == request && p.token == old));
                 h.previous.push(HandledToken { request, token: old });
             }
-            // Keep the newest TOKEN_HISTORY of each request, however many a status writer
-            // added: the history written back is bounded whatever was read.
+            // Keep the newest TOKEN_HISTORY of each request.
             let mut mine = h.previous.iter().filter(|p| p.request == request).count();
             h.previous.retain(|p| {
                 if p.request == request && mine > TOKEN_HISTORY {
@@ -312,20 +445,29 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Drops pending e-mails the operator cannot derive from the user's own history (another
-    /// writer of the status subresource put them there), and points the rest at the current
-    /// recipient. An e-mail refused for good is tried again, once, when the recipient changes.
+    /// Drops owed e-mails that no longer follow from the user's spec (a newer request replaced
+    /// the one that caused it, the licence was removed meanwhile) or from its history as the
+    /// operator's own objects show it (a record rebuilt from an old version's status), and
+    /// points the rest at the current recipient. An e-mail refused for good is tried again,
+    /// once, when the recipient changes. E-mails that the stored status lists and the record
+    /// does not owe are someone else's writing: never sent, and reported with the dropped
+    /// ones, in one Warning however many there are.
     fn check_outbox(&mut self) {
         let evidence = provenance::Evidence {
             secret_generation: self.observed.pin_secret.flatten(),
             replacements: self.observed.replacements,
         };
-        let (kept, dropped): (Vec<PendingNotification>, Vec<PendingNotification>) =
-            std::mem::take(&mut self.st.notifications.pending)
+        let (kept, mut dropped): (Vec<PendingNotification>, Vec<PendingNotification>) =
+            std::mem::take(&mut self.next.notifications.pending)
                 .into_iter()
                 .partition(|n| provenance::derivable(n, self.user, self.tenant, evidence));
-        // One Warning per status write, however many entries were forged into it: a status
-        // writer must not be able to make the operator write an Event per entry.
+        let known = |id: &str| {
+            let n = &self.prev.notifications;
+            n.pending.iter().any(|p| p.message_id == id) || n.delivered.iter().any(|d| d.message_id == id)
+        };
+        if let Some(status) = self.observed.status {
+            dropped.extend(status.notifications.pending.iter().filter(|n| !known(&n.message_id)).cloned());
+        }
         if let Some(first) = dropped.first() {
             let more = match dropped.len() - 1 {
                 0 => String::new(),
@@ -334,14 +476,14 @@ impl<'a> Planner<'a> {
             self.events.push(PlannedEvent::warning(
                 "NotificationDropped",
                 format!(
-                    "a pending {} e-mail ({}){more} was dropped without sending: it does not follow from this user's spec and history (the status was edited by someone other than the operator, or a newer request replaced it)",
+                    "a pending {} e-mail ({}){more} was dropped without sending: the operator's record of this user does not owe it (the status was edited by someone other than the operator), or it no longer follows from the user's spec (a newer request replaced it)",
                     first.kind,
                     message_id::printable(&first.message_id)
                 ),
             ));
         }
-        self.st.notifications.pending = kept;
-        outbox::retarget(&mut self.st, &self.user.recipient.to_string());
+        self.next.notifications.pending = kept;
+        outbox::retarget(&mut self.next.notifications, &self.user.recipient.to_string());
     }
 
     /// The holder of the spec's static ID when it is another live user (the observation
@@ -351,45 +493,36 @@ impl<'a> Planner<'a> {
         self.observed.static_id_holder
     }
 
-    /// The plan when the spec's static ID is held by another user: `Ready` names the holder.
-    /// The user keeps its PIN and any other ID; if its status or a claim of its own names the
-    /// contested ID (two users held it, which an earlier version allowed, or a claim deleted
-    /// by hand was re-taken), it lets go of it so that the rightful holder can re-claim it.
-    fn conflict(mut self, svc: &NativeService, holder: &Holder) -> Plan {
+    /// When the spec's static ID is held by another user: `Ready` names the holder. The user
+    /// keeps its PIN and any other ID; if its memory or a claim of its own names the contested
+    /// ID (two users held it, which an earlier version allowed, or a claim deleted by hand
+    /// was re-taken), it lets go of it so that the rightful holder can re-claim it.
+    fn conflict(&mut self, svc: &NativeService, holder: &Holder) {
         let id = svc.static_id.clone().map(|i| i.to_string()).unwrap_or_default();
         let message = format!(
             "spec.conferenceId {id} is already held by user {}; choose another ID or remove it from that user",
             holder.name
         );
-        if self.st.conference_id.as_deref() == Some(id.as_str()) {
-            self.st.conference_id = None;
+        if self.next.conference_id.as_deref() == Some(id.as_str()) {
+            self.next.conference_id = None;
         }
         let contested: Vec<ConferenceId> =
             self.observed.own_claims.iter().filter(|c| c.as_str() == id).cloned().collect();
-        if !contested.is_empty() {
-            self.cleanup.push(Cleanup::ReleaseIds(contested));
-        }
+        self.cleanup.release = contested;
         self.ready = DesiredCondition::false_(ConditionType::Ready, "ConferenceIdConflict", message.clone());
-        let was = crate::api::condition::find(&self.prev.conditions, ConditionType::Ready);
+        let was = crate::api::condition::find(self.observed.conditions(), ConditionType::Ready);
         if was.is_none_or(|c| c.reason != "ConferenceIdConflict" || c.message != message) {
             self.events.push(PlannedEvent::warning("ConferenceIdConflict", message));
         }
-        self.st.observed_generation = Some(self.user.generation);
-        conditions::settle(&mut self.st, &self.ready, Some(self.user.generation), self.now);
-        Plan {
-            provision: vec![],
-            status: self.st,
-            ready: self.ready,
-            cleanup: self.cleanup,
-            events: self.events,
-            outcomes: vec![],
-        }
+        // Nothing else is decided: the owed e-mails wait (they are not delivered while the
+        // user is in conflict), the requests stay new.
+        self.outcomes.clear();
     }
 
     fn native(&mut self, svc: &NativeService) {
         let reset_pin = self.new_token(RequestKind::ResetPin);
         let reset_id = self.new_token(RequestKind::ResetConferenceId);
-        self.st.conference_id_mode = Some(self.tenant.id_mode);
+        self.next.conference_id_mode = Some(self.tenant.id_mode);
 
         if !self.provisioned() {
             let was_elsewhere = self.prev.licensed == Some(true)
@@ -415,7 +548,7 @@ impl<'a> Planner<'a> {
             self.keep_or_change_pin(reset_pin.as_deref());
             let numbers_before = (self.prev.service_number.clone(), self.prev.toll_free_service_number.clone());
             self.set_numbers(svc);
-            if numbers_before != (self.st.service_number.clone(), self.st.toll_free_service_number.clone()) {
+            if numbers_before != (self.next.service_number.clone(), self.next.toll_free_service_number.clone()) {
                 // When the user's spec is unchanged since the last reconcile, the tenant moved.
                 let by_tenant = self.prev.observed_generation == Some(self.user.generation);
                 self.outcome(NotificationKind::ServiceNumberChanged, self.generation_cause(), None, by_tenant);
@@ -423,8 +556,8 @@ impl<'a> Planner<'a> {
         }
         self.handle_info_request(true);
         self.record_tokens();
-        self.st.licensed = Some(true);
-        self.st.provider = Some(self.user.provider.clone());
+        self.next.licensed = Some(true);
+        self.next.provider = Some(self.user.provider.clone());
         let pin_note = if self.tenant.automatic_emails {
             String::new()
         } else {
@@ -475,16 +608,16 @@ impl<'a> Planner<'a> {
                     let own = self.observed.own_claims.first().cloned();
                     self.set_id(own);
                 }
-                // A reassignment (below) whose status write did not happen: finish it, and
+                // A reassignment (below) whose record write did not happen: finish it, and
                 // tell the user. Known from the claim, which only the operator writes.
                 Some(c) if self.replacement_of(&c).is_some() => {
                     let replacement = self.replacement_of(&c);
                     self.set_id(replacement);
                     self.outcome(NotificationKind::ConferenceIdReset, message_id::reassigned_cause(&c), None, false);
                 }
-                // The status names an ID the user has no claim on, while it holds another: the
-                // claim is the record, the status only reports it (or was written by someone
-                // else: it decides nothing, and no one is e-mailed).
+                // The memory names an ID the user has no claim on, while it holds another: the
+                // claim is the authority (a record rebuilt from an old version's status may
+                // name anything), and no one is e-mailed.
                 Some(c) if !self.observed.own_claims.is_empty() && !self.observed.own_claims.contains(&c) => {
                     let own = self.observed.own_claims.first().cloned();
                     self.set_id(own);
@@ -533,10 +666,10 @@ impl<'a> Planner<'a> {
             }
             Some(secret_generation) if secret_generation != self.prev.pin_generation.as_deref() => {
                 let g = secret_generation.unwrap_or_default().to_string();
-                self.st.pin_generation = Some(g.clone());
+                self.next.pin_generation = Some(g.clone());
                 if g.starts_with(RESTORE_PREFIX) {
-                    // A restore whose status write did not happen (a crash): adopt it.
-                    self.st.pin_last_reset_time = Some(Time(self.now));
+                    // A restore whose record write did not happen (a crash): adopt it.
+                    self.next.pin_last_reset_time = Some(Time(self.now));
                     self.outcome(NotificationKind::PinReset, g, None, false);
                 }
             }
@@ -553,19 +686,14 @@ impl<'a> Planner<'a> {
             };
             self.outcome(kind, self.generation_cause(), provider, false);
         }
-        // Whatever the status said (it may have been written by someone else), a user who is
-        // not enabled shows no ID, number or PIN.
-        self.st.conference_id = None;
-        self.st.conference_id_mode = None;
-        self.st.service_number = None;
-        self.st.toll_free_service_number = None;
-        self.st.pin = None;
-        self.st.pin_secret_ref = None;
-        self.st.pin_generation = None;
-        self.st.pin_last_reset_time = None;
-        if self.observed.pin_secret.is_some() {
-            self.cleanup.push(Cleanup::DeletePinSecret);
-        }
+        // A user who is not enabled holds no ID, number or PIN.
+        self.next.conference_id = None;
+        self.next.conference_id_mode = None;
+        self.next.service_number = None;
+        self.next.toll_free_service_number = None;
+        self.next.pin_generation = None;
+        self.next.pin_last_reset_time = None;
+        self.cleanup.delete_pin_secret = self.observed.pin_secret.is_some();
         self.release_other_claims(None);
 
         for request in [RequestKind::ResetPin, RequestKind::ResetConferenceId] {
@@ -578,8 +706,8 @@ impl<'a> Planner<'a> {
         }
         self.handle_info_request(false);
         self.record_tokens();
-        self.st.licensed = Some(self.user.licensed);
-        self.st.provider = Some(self.user.provider.clone());
+        self.next.licensed = Some(self.user.licensed);
+        self.next.provider = Some(self.user.provider.clone());
         let why = match reason {
             DisabledReason::Unlicensed => "the audio-conferencing licence is not assigned".to_string(),
             DisabledReason::ThirdParty(name) => format!("audio conferencing is provided by {name}"),
@@ -607,14 +735,14 @@ impl<'a> Planner<'a> {
 
     /// Sets the conference ID: `Some(id)` claims it (a no-op when the user's claim is
     /// already there), `None` allocates one. Claims of the user other than the new ID are
-    /// released after the status write.
+    /// released after the record is written.
     fn set_id(&mut self, id: Option<ConferenceId>) {
         match id {
             Some(id) => {
                 if !self.observed.own_claims.contains(&id) {
-                    self.provision.push(Provision::ClaimId(id.clone()));
+                    self.provision.id = Some(IdStep::Claim(id.clone()));
                 }
-                self.st.conference_id = Some(id.to_string());
+                self.next.conference_id = Some(id.to_string());
                 self.release_other_claims(Some(&id));
             }
             None => self.allocate_id(None),
@@ -632,18 +760,14 @@ impl<'a> Planner<'a> {
 
     /// Allocates a new ID (`replaces`: the ID the user lost, recorded on the new claim).
     fn allocate_id(&mut self, replaces: Option<ConferenceId>) {
-        self.provision.push(Provision::AllocateId { length: self.tenant.id_length, replaces });
-        // Filled in by the controller with the ID it claims.
-        self.st.conference_id = None;
+        self.provision.id = Some(IdStep::Allocate { length: self.tenant.id_length, replaces });
+        // Filled in by the provisioning stage with the ID it claims.
+        self.next.conference_id = None;
         self.release_other_claims(None);
     }
 
     fn release_other_claims(&mut self, keep: Option<&ConferenceId>) {
-        let stale: Vec<ConferenceId> = self.observed.own_claims.iter().filter(|c| Some(*c) != keep).cloned().collect();
-        self.cleanup.retain(|a| !matches!(a, Cleanup::ReleaseIds(_)));
-        if !stale.is_empty() {
-            self.cleanup.push(Cleanup::ReleaseIds(stale));
-        }
+        self.cleanup.release = self.observed.own_claims.iter().filter(|c| Some(*c) != keep).cloned().collect();
     }
 
     /// Plans a new PIN under `generation`, adopting the one in the Secret if a previous
@@ -651,33 +775,33 @@ impl<'a> Planner<'a> {
     fn set_new_pin(&mut self, generation: String) {
         let already = self.observed.pin_secret.flatten() == Some(generation.as_str());
         if !already {
-            self.provision
-                .push(Provision::GeneratePin { generation: generation.clone(), length: self.tenant.pin_length });
+            self.provision.pin = Some(PinStep { generation: generation.clone(), length: self.tenant.pin_length });
         }
-        self.st.pin = Some(PIN_MASK.to_string());
-        self.st.pin_secret_ref = Some(SecretKeyRef { name: pin_secret_name(&self.user.name), key: PIN_KEY.into() });
-        self.st.pin_generation = Some(generation);
-        self.st.pin_last_reset_time = Some(Time(self.now));
+        self.next.pin_generation = Some(generation);
+        self.next.pin_last_reset_time = Some(Time(self.now));
     }
 
     fn set_numbers(&mut self, svc: &NativeService) {
-        self.st.service_number = Some(svc.toll.number.clone());
-        self.st.toll_free_service_number = svc.toll_free.as_ref().map(|n| n.number.clone());
+        self.next.service_number = Some(svc.toll.number.clone());
+        self.next.toll_free_service_number = svc.toll_free.as_ref().map(|n| n.number.clone());
     }
 
     fn outcome(&mut self, kind: NotificationKind, cause: String, provider: Option<String>, by_tenant: bool) {
         self.outcomes.push((kind, cause, provider, by_tenant));
     }
 
-    fn finish(mut self) -> Plan {
-        self.st.observed_generation = Some(self.user.generation);
+    fn finish(mut self, deliver: bool) -> Plan {
+        self.next.observed_generation = Some(self.user.generation);
+        self.provision.relabel = self.observed.pin_secret_unlabelled
+            && self.observed.pin_secret.is_some()
+            && !self.cleanup.delete_pin_secret;
         let mut outcomes = Vec::new();
         for (kind, cause, provider, by_tenant) in std::mem::take(&mut self.outcomes) {
             let asked_by = message_id::token_of(&cause).and_then(|token| {
                 RequestKind::ALL
                     .into_iter()
                     .find(|r| self.user.requests.token(*r) == Some(&token))
-                    .and_then(|r| self.st.handled_requests.by(r).cloned())
+                    .and_then(|r| self.next.handled_requests.by(r).cloned())
             });
             outcomes.push(Outcome { kind, provider_name: provider.clone(), by_tenant, asked_by });
             if kind.is_automatic() && !self.tenant.automatic_emails {
@@ -688,10 +812,12 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let message_id = message_id::message_id(&self.user.uid, kind, &cause);
-            if self.st.notifications.pending.iter().any(|n| n.message_id == message_id) {
+            let known = self.next.notifications.pending.iter().any(|n| n.message_id == message_id)
+                || self.next.notifications.delivered.iter().any(|n| n.message_id == message_id);
+            if known {
                 continue;
             }
-            self.st.notifications.pending.push(PendingNotification {
+            self.next.notifications.pending.push(PendingNotification {
                 kind,
                 message_id,
                 recipient: self.user.recipient.to_string(),
@@ -702,7 +828,7 @@ impl<'a> Planner<'a> {
                 permanently_failed: false,
             });
         }
-        let pending = &mut self.st.notifications.pending;
+        let pending = &mut self.next.notifications.pending;
         if pending.len() > MAX_PENDING {
             let dropped = pending.len() - MAX_PENDING;
             pending.drain(..dropped);
@@ -711,21 +837,25 @@ impl<'a> Planner<'a> {
                 format!("{dropped} undelivered e-mail(s) were dropped: the outbox keeps at most {MAX_PENDING}"),
             ));
         }
-        conditions::settle(&mut self.st, &self.ready, Some(self.user.generation), self.now);
         Plan {
             provision: self.provision,
-            status: self.st,
+            baseline: baseline(self.observed),
+            memory: self.next,
             ready: self.ready,
             cleanup: self.cleanup,
             events: self.events,
             outcomes,
+            deliver,
+            user: self.user.name.clone(),
+            generation: Some(self.user.generation),
+            now: self.now,
         }
     }
 }
 
-/// The Event for an outcome, from the status as written. Never contains the PIN.
-pub fn describe(outcome: &Outcome, st: &ConferencingUserStatus) -> PlannedEvent {
-    let id = st.conference_id.as_deref().unwrap_or("(none)");
+/// The Event for an outcome, from the memory as written. Never contains the PIN.
+pub fn describe(outcome: &Outcome, memory: &UserMemory) -> PlannedEvent {
+    let id = memory.conference_id.as_deref().unwrap_or("(none)");
     let provider = outcome.provider_name.as_deref();
     let message = match outcome.kind {
         NotificationKind::LicenseAssigned => {
@@ -742,7 +872,7 @@ pub fn describe(outcome: &Outcome, st: &ConferencingUserStatus) -> PlannedEvent 
             format!("provider changed back to this operator: conference ID {id} and a new PIN")
         }
         NotificationKind::ServiceNumberChanged => {
-            format!("dial-in number changed to {}", st.service_number.as_deref().unwrap_or("(none)"))
+            format!("dial-in number changed to {}", memory.service_number.as_deref().unwrap_or("(none)"))
         }
         NotificationKind::ConferencingInfoRequested => "conferencing information e-mail requested".to_string(),
     };
@@ -768,26 +898,9 @@ pub fn asked_by_phrase(by: &crate::api::RequestActor) -> String {
 /// The Event that says a stored status was rebuilt, naming the fields that were dropped.
 pub fn unreadable_message(fields: &[String]) -> String {
     format!(
-        "the stored status could not be read in full (it was edited by someone other than the operator) and is rewritten; dropped: {}",
+        "the stored status could not be read in full (it was edited by someone other than the operator) and is rewritten from the operator's record; dropped: {}",
         fields.join(", ")
     )
-}
-
-/// The status for a user that cannot be planned (invalid spec, missing tenant, an internal
-/// error): everything the user holds is kept, only the conditions and `observedGeneration`
-/// change.
-pub fn blocked_status(
-    prev: Option<&ConferencingUserStatus>,
-    generation: Option<i64>,
-    reason: &str,
-    message: &str,
-    now: Timestamp,
-) -> ConferencingUserStatus {
-    let mut st = prev.cloned().unwrap_or_default();
-    st.unreadable = Vec::new();
-    st.observed_generation = generation;
-    conditions::settle(&mut st, &DesiredCondition::false_(ConditionType::Ready, reason, message), generation, now);
-    st
 }
 
 #[cfg(test)]

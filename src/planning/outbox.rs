@@ -5,7 +5,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::api::condition::{DesiredCondition, merge_conditions};
-use crate::api::{ConditionType, ConferencingUserStatus, DeliveredNotification, PendingNotification};
+use crate::api::{
+    ConditionType, ConferencingUserStatus, DeliveredNotification, NotificationRecord, PendingNotification,
+};
 
 /// Delivered e-mails kept in `status.notifications.delivered`.
 pub const KEEP_DELIVERED: usize = 5;
@@ -26,9 +28,8 @@ pub enum Attempt {
 }
 
 /// Pending entries that may be attempted now, oldest first.
-pub fn due(status: &ConferencingUserStatus, now: Timestamp) -> Vec<PendingNotification> {
-    status
-        .notifications
+pub fn due(notifications: &NotificationRecord, now: Timestamp) -> Vec<PendingNotification> {
+    notifications
         .pending
         .iter()
         .filter(|n| !n.permanently_failed && n.next_attempt_time.as_ref().is_none_or(|t| t.0 <= now))
@@ -37,9 +38,8 @@ pub fn due(status: &ConferencingUserStatus, now: Timestamp) -> Vec<PendingNotifi
 }
 
 /// When the next pending entry becomes due, if any is waiting for a retry.
-pub fn next_due(status: &ConferencingUserStatus) -> Option<Timestamp> {
-    status
-        .notifications
+pub fn next_due(notifications: &NotificationRecord) -> Option<Timestamp> {
+    notifications
         .pending
         .iter()
         .filter(|n| !n.permanently_failed)
@@ -57,8 +57,8 @@ pub fn backoff(attempts: u32) -> SignedDuration {
 /// mail server refused for good is tried again, once, when the recipient changed since: the
 /// refusal was about the old address, and the user is still owed the e-mail (the licence
 /// e-mail with its PIN, say).
-pub fn retarget(status: &mut ConferencingUserStatus, recipient: &str) {
-    for n in &mut status.notifications.pending {
+pub fn retarget(notifications: &mut NotificationRecord, recipient: &str) {
+    for n in &mut notifications.pending {
         if n.recipient != recipient {
             n.recipient = recipient.to_string();
             if n.permanently_failed {
@@ -72,13 +72,13 @@ pub fn retarget(status: &mut ConferencingUserStatus, recipient: &str) {
 }
 
 /// Records the result of attempting the pending entry `message_id`.
-pub fn record(status: &mut ConferencingUserStatus, message_id: &str, attempt: &Attempt, now: Timestamp) {
-    let pending = &mut status.notifications.pending;
+pub fn record(notifications: &mut NotificationRecord, message_id: &str, attempt: &Attempt, now: Timestamp) {
+    let pending = &mut notifications.pending;
     let Some(i) = pending.iter().position(|n| n.message_id == message_id) else { return };
     match attempt {
         Attempt::Delivered => {
             let n = pending.remove(i);
-            let delivered = &mut status.notifications.delivered;
+            let delivered = &mut notifications.delivered;
             delivered.push(DeliveredNotification {
                 kind: n.kind,
                 message_id: n.message_id,
@@ -172,7 +172,7 @@ mod tests {
         let ids: Vec<String> = (0..7).map(|i| format!("<m{i}>")).collect();
         let mut st = status_with(&ids.iter().map(String::as_str).collect::<Vec<_>>());
         for id in &ids {
-            record(&mut st, id, &Attempt::Delivered, t(1));
+            record(&mut st.notifications, id, &Attempt::Delivered, t(1));
         }
         assert!(st.notifications.pending.is_empty());
         assert_eq!(st.notifications.delivered.len(), KEEP_DELIVERED);
@@ -187,10 +187,10 @@ mod tests {
         let mut delays = Vec::new();
         for i in 0..10 {
             let now = t(i * 1000);
-            assert_eq!(due(&st, now).len(), 1);
-            record(&mut st, "<m>", &Attempt::Transient("connection refused".into()), now);
+            assert_eq!(due(&st.notifications, now).len(), 1);
+            record(&mut st.notifications, "<m>", &Attempt::Transient("connection refused".into()), now);
             let next = st.notifications.pending[0].next_attempt_time.clone().expect("next").0;
-            assert!(due(&st, now).is_empty(), "not due again before the backoff");
+            assert!(due(&st.notifications, now).is_empty(), "not due again before the backoff");
             delays.push(next.duration_since(now).as_secs());
         }
         assert_eq!(&delays[..7], &[5, 10, 20, 40, 80, 160, 300]);
@@ -204,9 +204,12 @@ mod tests {
     #[test]
     fn permanent_failure_stops_retrying_and_says_so() {
         let mut st = status_with(&["<m>", "<n>"]);
-        record(&mut st, "<m>", &Attempt::Permanent("550 5.7.1 rejected".into()), t(0));
-        assert_eq!(due(&st, t(100_000)).iter().map(|n| n.message_id.as_str()).collect::<Vec<_>>(), vec!["<n>"]);
-        assert_eq!(next_due(&st), None);
+        record(&mut st.notifications, "<m>", &Attempt::Permanent("550 5.7.1 rejected".into()), t(0));
+        assert_eq!(
+            due(&st.notifications, t(100_000)).iter().map(|n| n.message_id.as_str()).collect::<Vec<_>>(),
+            vec!["<n>"]
+        );
+        assert_eq!(next_due(&st.notifications), None);
         set_condition(&mut st, Some(1), t(0));
         let c = &st.conditions[0];
         assert_eq!((c.type_.as_str(), c.reason.as_str()), ("NotificationDelivered", "PermanentFailure"));
@@ -216,11 +219,11 @@ mod tests {
     #[test]
     fn a_new_recipient_revives_a_permanently_failed_email_once() {
         let mut st = status_with(&["<m>"]);
-        record(&mut st, "<m>", &Attempt::Permanent("550 no such user".into()), t(0));
-        retarget(&mut st, "a@b.example");
-        assert!(due(&st, t(1)).is_empty(), "same address: stays failed");
-        retarget(&mut st, "fixed@b.example");
-        let d = due(&st, t(1));
+        record(&mut st.notifications, "<m>", &Attempt::Permanent("550 no such user".into()), t(0));
+        retarget(&mut st.notifications, "a@b.example");
+        assert!(due(&st.notifications, t(1)).is_empty(), "same address: stays failed");
+        retarget(&mut st.notifications, "fixed@b.example");
+        let d = due(&st.notifications, t(1));
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].recipient.as_str(), d[0].attempts), ("fixed@b.example", 0));
     }

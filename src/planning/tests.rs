@@ -1,5 +1,7 @@
 use super::*;
-use crate::api::{ConferenceIdMode, ConferencingTenant, ConferencingUser, Locale, ProviderSpec};
+use crate::api::{
+    ConferenceIdMode, ConferencingTenant, ConferencingUser, HandledToken, Locale, PIN_MASK, ProviderSpec, SecretKeyRef,
+};
 use crate::fixtures::{tenant, user};
 use crate::validation::{ClusterPolicy, validate_tenant, validate_user};
 
@@ -11,91 +13,61 @@ fn id(s: &str) -> ConferenceId {
     ConferenceId::parse(s).expect("valid id")
 }
 
-/// What the operator's actions leave behind, so that a test can run plan after plan the
-/// way the controller does, and stop "crashing" between any two steps.
-#[derive(Default, Debug)]
-struct World {
-    status: Option<ConferencingUserStatus>,
-    secret: Option<String>,
-    claims: Vec<ConferenceId>,
-    next_id: u32,
-    pins_generated: u32,
-    events: Vec<PlannedEvent>,
-    /// Who else holds the ID the status records (a claim deleted by hand and re-taken).
-    current_holder: Option<Holder>,
-    /// Claims allocated to replace a lost ID: (new, lost).
-    replaces: Vec<(ConferenceId, ConferenceId)>,
+/// The world the planner's plans are carried out in, by the one interpreter, with the mail
+/// server answering nothing (so that what is owed stays visible), and plans made at `now()`.
+/// A test stops it between any two effects with [`W::apply`].
+struct W(world::World);
+
+impl std::ops::Deref for W {
+    type Target = world::World;
+    fn deref(&self) -> &world::World {
+        &self.0
+    }
 }
 
-impl World {
+impl std::ops::DerefMut for W {
+    fn deref_mut(&mut self) -> &mut world::World {
+        &mut self.0
+    }
+}
+
+fn validated(u: &ConferencingUser, t: &ConferencingTenant) -> (ValidatedUser, ValidatedTenant) {
+    let t = validate_tenant(t, &ClusterPolicy::unrestricted()).expect("valid tenant");
+    let u = validate_user(u, &t).expect("valid user");
+    (u, t)
+}
+
+impl W {
+    fn default() -> W {
+        let mut w = world::World::new(now());
+        w.mail = world::Mail::Hold;
+        w.ids.base = Some(7_000_001);
+        W(w)
+    }
+
     fn plan(&self, u: &ConferencingUser, t: &ConferencingTenant) -> Plan {
-        self.plan_with(u, t, None)
+        let (u, t) = validated(u, t);
+        self.0.plan(&u, &t)
     }
 
     fn plan_with(&self, u: &ConferencingUser, t: &ConferencingTenant, holder: Option<&Holder>) -> Plan {
-        let t = validate_tenant(t, &ClusterPolicy::unrestricted()).expect("valid tenant");
-        let u = validate_user(u, &t).expect("valid user");
-        let observed = Observed {
-            status: self.status.as_ref(),
-            pin_secret: self.secret.as_ref().map(|g| Some(g.as_str())),
-            own_claims: &self.claims,
-            static_id_holder: holder,
-            current_id_holder: self.current_holder.as_ref(),
-            replacements: &self.replaces,
-        };
-        plan(&u, &t, &observed, now())
+        let mut w = self.0.clone();
+        w.static_holder = holder.cloned();
+        let (u, t) = validated(u, t);
+        w.plan(&u, &t)
     }
 
-    /// Carries out the first `steps` steps of the plan (provision actions, the status write,
-    /// clean-up actions, in that order; all of them with `usize::MAX`).
-    fn apply(&mut self, mut plan: Plan, steps: usize) -> Plan {
-        let mut budget = steps;
-        for action in plan.provision.clone() {
-            if budget == 0 {
-                return plan;
-            }
-            budget -= 1;
-            match action {
-                Provision::ClaimId(i) => {
-                    if !self.claims.contains(&i) {
-                        self.claims.push(i);
-                    }
-                }
-                Provision::AllocateId { length: len, replaces } => {
-                    self.next_id += 1;
-                    let s = format!("{:0>width$}", 7_000_000 + self.next_id, width = len.get());
-                    self.claims.push(id(&s));
-                    if let Some(lost) = replaces {
-                        self.replaces.push((id(&s), lost));
-                    }
-                    plan.status.conference_id = Some(s);
-                }
-                Provision::GeneratePin { generation, .. } => {
-                    self.pins_generated += 1;
-                    self.secret = Some(generation);
-                }
-            }
+    /// Carries out the plan's first `steps` effects (the provisioning ones, the record write,
+    /// the status write, the clean-up ones, in that order; all of them with `usize::MAX`),
+    /// then stops; returns the plan as it was carried out (its allocated ID filled in).
+    fn apply(&mut self, plan: Plan, steps: usize) -> Plan {
+        self.0.budget = (steps != usize::MAX).then_some(steps);
+        let done = self.0.execute(plan.clone());
+        self.0.budget = None;
+        match done {
+            Ok(done) => Plan { memory: done.memory, ..plan },
+            Err(world::Crashed) => plan,
         }
-        if budget == 0 {
-            return plan;
-        }
-        budget -= 1;
-        if self.status.as_ref() != Some(&plan.status) {
-            self.status = Some(plan.status.clone());
-        }
-        self.events.extend(plan.outcomes.iter().filter(|o| !o.by_tenant).map(|o| describe(o, &plan.status)));
-        self.events.extend(plan.events.clone());
-        for action in plan.cleanup.clone() {
-            if budget == 0 {
-                return plan;
-            }
-            budget -= 1;
-            match action {
-                Cleanup::DeletePinSecret => self.secret = None,
-                Cleanup::ReleaseIds(ids) => self.claims.retain(|c| !ids.contains(c)),
-            }
-        }
-        plan
     }
 
     fn run(&mut self, u: &ConferencingUser, t: &ConferencingTenant) -> Plan {
@@ -103,15 +75,13 @@ impl World {
         self.apply(p, usize::MAX)
     }
 
-    /// Runs once and says whether the plan was a no-op against the status it started from.
+    /// Runs once and says whether the plan was a no-op.
     fn run_is_noop(&mut self, u: &ConferencingUser, t: &ConferencingTenant) -> bool {
-        let before = self.status.clone();
-        let p = self.run(u, t);
-        p.is_noop(before.as_ref())
+        self.run(u, t).is_noop()
     }
 
     fn status(&self) -> &ConferencingUserStatus {
-        self.status.as_ref().expect("status written")
+        self.0.status.as_ref().expect("status written")
     }
 
     fn pending_kinds(&self) -> Vec<NotificationKind> {
@@ -120,21 +90,26 @@ impl World {
 
     /// Runs until the plan is a no-op and returns how many passes it took.
     fn converge(&mut self, u: &ConferencingUser, t: &ConferencingTenant) -> usize {
-        for pass in 1..10 {
-            if self.run_is_noop(u, t) {
-                return pass;
-            }
-        }
-        panic!("did not converge: {:?}", self.plan(u, t));
+        let (vu, vt) = validated(u, t);
+        self.0.converge(&vu, &vt, 10).unwrap_or_else(|| panic!("did not converge: {:?}", self.plan(u, t)))
     }
 }
 
-fn kinds(p: &Plan) -> Vec<NotificationKind> {
-    p.outcomes.iter().map(|o| o.kind).collect()
+/// The status a plan mirrors its memory into.
+fn mirror(p: &Plan) -> ConferencingUserStatus {
+    interpreter::mirror_of(p, p.memory())
 }
 
-fn enabled_world(u: &ConferencingUser, t: &ConferencingTenant) -> World {
-    let mut w = World::default();
+fn pin_step(generation: &str, length: u8) -> Option<PinStep> {
+    Some(PinStep { generation: generation.into(), length: PinLength::new(length).expect("length") })
+}
+
+fn kinds(p: &Plan) -> Vec<NotificationKind> {
+    p.outcomes().iter().map(|o| o.kind).collect()
+}
+
+fn enabled_world(u: &ConferencingUser, t: &ConferencingTenant) -> W {
+    let mut w = W::default();
     w.converge(u, t);
     w
 }
@@ -146,16 +121,17 @@ fn ready(st: &ConferencingUserStatus) -> &crate::api::Condition {
 #[test]
 fn enabling_allocates_an_id_generates_a_pin_and_owes_the_licence_email() {
     let (t, u) = (tenant("acme"), user("alice", "acme"));
-    let mut w = World::default();
+    let mut w = W::default();
     let p = w.run(&u, &t);
     assert_eq!(
-        p.provision,
-        vec![
-            Provision::AllocateId { length: IdLength::new(7).expect("7"), replaces: None },
-            Provision::GeneratePin { generation: "provision.g1".into(), length: PinLength::new(5).expect("5") },
-        ]
+        p.provisioning(),
+        &Provisioning {
+            relabel: false,
+            id: Some(IdStep::Allocate { length: IdLength::new(7).expect("7"), replaces: None }),
+            pin: pin_step("provision.g1", 5),
+        }
     );
-    assert!(p.cleanup.is_empty());
+    assert!(p.cleanup().is_empty());
     assert_eq!(kinds(&p), vec![NotificationKind::LicenseAssigned]);
     let st = w.status();
     assert_eq!(st.conference_id.as_deref(), Some("7000001"));
@@ -180,11 +156,10 @@ fn enabling_allocates_an_id_generates_a_pin_and_owes_the_licence_email() {
 fn converged_user_plans_nothing() {
     let (t, u) = (tenant("acme"), user("alice", "acme"));
     let mut w = enabled_world(&u, &t);
-    let before = w.status.clone();
     let p = w.run(&u, &t);
-    assert!(p.is_noop(before.as_ref()), "{p:?}");
-    assert!(p.events.is_empty());
-    assert!(p.outcomes.is_empty());
+    assert!(p.is_noop(), "{p:?}");
+    assert!(p.events().is_empty());
+    assert!(p.outcomes().is_empty());
     assert_eq!(w.pins_generated, 1);
 }
 
@@ -193,9 +168,9 @@ fn static_id_is_claimed() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     u.spec.conference_id = Some("4242424".into());
-    let mut w = World::default();
+    let mut w = W::default();
     let p = w.run(&u, &t);
-    assert_eq!(p.provision[0], Provision::ClaimId(id("4242424")));
+    assert_eq!(p.provisioning().id, Some(IdStep::Claim(id("4242424"))));
     assert_eq!(w.status().conference_id.as_deref(), Some("4242424"));
 }
 
@@ -208,13 +183,7 @@ fn reset_pin_token_generates_once_with_one_email() {
     u.spec.requests.reset_pin = Some("2026-11-22".into());
     u.metadata.generation = Some(2);
     let p = w.run(&u, &t);
-    assert_eq!(
-        p.provision,
-        vec![Provision::GeneratePin {
-            generation: "reset-pin.2026-11-22".into(),
-            length: PinLength::new(5).expect("5")
-        }]
-    );
+    assert_eq!(p.provisioning(), &Provisioning { relabel: false, id: None, pin: pin_step("reset-pin.2026-11-22", 5) });
     assert_eq!(kinds(&p), vec![NotificationKind::PinReset]);
     assert_eq!(w.status().handled_requests.reset_pin.as_deref(), Some("2026-11-22"));
     assert_eq!(w.status().conference_id, id_before);
@@ -231,10 +200,10 @@ fn crash_after_pin_written_before_status_adopts_the_pin() {
     let mut w = enabled_world(&u, &t);
     u.spec.requests.reset_pin = Some("t1".into());
     let p = w.plan(&u, &t);
-    w.apply(p, 1); // the PIN Secret is written, then the process dies
+    w.apply(p, 1); // the PIN Secret is written, then the process dies before the record write
     assert_eq!(w.status().handled_requests.reset_pin, None, "the request still looks new");
     let p = w.run(&u, &t);
-    assert!(!p.provision.iter().any(|a| matches!(a, Provision::GeneratePin { .. })), "{p:?}");
+    assert!(p.provisioning().pin.is_none(), "{p:?}");
     assert_eq!(kinds(&p), vec![NotificationKind::PinReset]);
     assert_eq!(w.pins_generated, 2, "one PIN for provisioning, one for the reset");
     assert_eq!(w.pending_kinds().iter().filter(|k| **k == NotificationKind::PinReset).count(), 1);
@@ -255,13 +224,13 @@ fn crash_before_anything_loses_nothing() {
 #[test]
 fn crash_during_provisioning_adopts_the_claimed_id_and_pin() {
     let (t, u) = (tenant("acme"), user("alice", "acme"));
-    let mut w = World::default();
+    let mut w = W::default();
     let p = w.plan(&u, &t);
-    w.apply(p, 2); // ID claimed and PIN written; status never written
-    assert!(w.status.is_none());
+    w.apply(p, 2); // ID claimed and PIN written; record and status never written
+    assert!(w.status.is_none() && w.record.is_none());
     let claimed = w.claims.clone();
     let p = w.run(&u, &t);
-    assert!(p.provision.is_empty(), "the claimed ID and the PIN are adopted: {p:?}");
+    assert!(p.provisioning().is_empty(), "the claimed ID and the PIN are adopted: {p:?}");
     assert_eq!(w.status().conference_id.as_deref(), Some(claimed[0].as_str()));
     assert_eq!(w.claims, claimed, "no second ID is taken");
     assert_eq!(w.pins_generated, 1);
@@ -276,8 +245,8 @@ fn reset_conference_id_allocates_and_releases_the_old_one_after_the_status_write
     let old = id(w.status().conference_id.as_deref().expect("id"));
     u.spec.requests.reset_conference_id = Some("r1".into());
     let p = w.run(&u, &t);
-    assert_eq!(p.provision, vec![Provision::AllocateId { length: IdLength::new(7).expect("7"), replaces: None }]);
-    assert_eq!(p.cleanup, vec![Cleanup::ReleaseIds(vec![old.clone()])]);
+    assert_eq!(p.provisioning().id, Some(IdStep::Allocate { length: IdLength::new(7).expect("7"), replaces: None }));
+    assert_eq!(p.cleanup(), &Cleanup { delete_pin_secret: false, release: vec![old.clone()] });
     assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
     assert_ne!(w.status().conference_id.as_deref(), Some(old.as_str()));
     assert_eq!(w.claims.len(), 1);
@@ -294,7 +263,7 @@ fn crash_after_new_id_claimed_adopts_it() {
     w.apply(p, 1);
     let new = w.claims[1].clone();
     let p = w.run(&u, &t);
-    assert!(p.provision.is_empty(), "the new claim is adopted: {p:?}");
+    assert!(p.provisioning().is_empty(), "the new claim is adopted: {p:?}");
     assert_eq!(w.status().conference_id.as_deref(), Some(new.as_str()));
     assert_eq!(w.claims, vec![new]);
 }
@@ -308,7 +277,7 @@ fn changed_static_id_takes_effect_like_a_reset() {
     u.spec.conference_id = Some("3333444".into());
     u.metadata.generation = Some(2);
     let p = w.run(&u, &t);
-    assert_eq!(p.provision[0], Provision::ClaimId(id("3333444")));
+    assert_eq!(p.provisioning().id, Some(IdStep::Claim(id("3333444"))));
     assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
     assert_eq!(w.claims, vec![id("3333444")]);
 }
@@ -321,8 +290,8 @@ fn reset_of_a_static_id_is_ignored_with_a_warning() {
     let mut w = enabled_world(&u, &t);
     u.spec.requests.reset_conference_id = Some("r1".into());
     let p = w.run(&u, &t);
-    assert!(p.outcomes.is_empty());
-    assert!(p.events.iter().any(|e| e.reason == "ConferenceIdResetIgnored"));
+    assert!(p.outcomes().is_empty());
+    assert!(p.events().iter().any(|e| e.reason == "ConferenceIdResetIgnored"));
     assert_eq!(w.status().handled_requests.reset_conference_id.as_deref(), Some("r1"));
 }
 
@@ -337,17 +306,19 @@ fn static_id_held_by_another_user_is_a_conflict_and_nothing_else_changes() {
     u.metadata.generation = Some(2);
     let bob = Holder { name: "bob".into(), uid: "uid-bob".into() };
     let p = w.plan_with(&u, &t, Some(&bob));
-    assert!(p.provision.is_empty() && p.cleanup.is_empty());
-    let c = ready(&p.status);
+    assert!(p.provisioning().is_empty() && p.cleanup().is_empty());
+    let st = mirror(&p);
+    let c = ready(&st);
     assert_eq!(c.reason, "ConferenceIdConflict");
     assert!(c.message.contains("bob") && c.message.contains("5555555"), "{}", c.message);
-    assert_eq!(p.status.conference_id, before.conference_id);
-    assert_eq!(p.status.handled_requests, before.handled_requests);
-    assert_eq!(p.status.pin_generation, before.pin_generation);
-    assert_eq!(p.status.observed_generation, Some(2));
+    assert_eq!(st.conference_id, before.conference_id);
+    assert_eq!(st.handled_requests, before.handled_requests);
+    assert_eq!(st.pin_generation, before.pin_generation);
+    assert_eq!(st.observed_generation, Some(2));
+    w.static_holder = Some(bob.clone());
     w.apply(p, usize::MAX);
     // Planning again with the conflict still there writes nothing.
-    assert!(w.plan_with(&u, &t, Some(&bob)).is_noop(w.status.as_ref()));
+    assert!(w.plan_with(&u, &t, Some(&bob)).is_noop());
 }
 
 #[test]
@@ -356,9 +327,10 @@ fn new_user_with_a_held_static_id_gets_nothing() {
     let mut u = user("carol", "acme");
     u.spec.conference_id = Some("5555555".into());
     let bob = Holder { name: "bob".into(), uid: "uid-bob".into() };
-    let p = World::default().plan_with(&u, &t, Some(&bob));
-    assert!(p.provision.is_empty() && p.cleanup.is_empty());
-    assert!(p.status.pin.is_none() && p.status.conference_id.is_none());
+    let p = W::default().plan_with(&u, &t, Some(&bob));
+    assert!(p.provisioning().is_empty() && p.cleanup().is_empty());
+    let st = mirror(&p);
+    assert!(st.pin.is_none() && st.conference_id.is_none());
 }
 
 #[test]
@@ -366,7 +338,7 @@ fn a_status_forged_to_look_provisioned_sends_no_licence_removed_and_is_cleared()
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     u.spec.audio_conferencing_license = false;
-    let mut w = World::default();
+    let mut w = W::default();
     w.run(&u, &t);
     // Someone with access to the status makes the unlicensed user look provisioned.
     let mut st = w.status().clone();
@@ -377,7 +349,7 @@ fn a_status_forged_to_look_provisioned_sends_no_licence_removed_and_is_cleared()
     w.status = Some(st);
     u.metadata.generation = Some(2);
     let p = w.run(&u, &t);
-    assert!(p.outcomes.is_empty(), "{:?}", p.outcomes);
+    assert!(p.outcomes().is_empty(), "{:?}", p.outcomes());
     let st = w.status();
     assert!(
         st.pin.is_none() && st.pin_secret_ref.is_none() && st.conference_id.is_none() && st.service_number.is_none()
@@ -393,8 +365,8 @@ fn licence_removed_deprovisions_after_the_status_write() {
     u.spec.audio_conferencing_license = false;
     u.metadata.generation = Some(2);
     let p = w.run(&u, &t);
-    assert!(p.provision.is_empty());
-    assert_eq!(p.cleanup, vec![Cleanup::DeletePinSecret, Cleanup::ReleaseIds(old)]);
+    assert!(p.provisioning().is_empty());
+    assert_eq!(p.cleanup(), &Cleanup { delete_pin_secret: true, release: old });
     assert_eq!(kinds(&p), vec![NotificationKind::LicenseRemoved]);
     let st = w.status();
     assert!(st.pin.is_none() && st.pin_secret_ref.is_none() && st.conference_id.is_none());
@@ -411,10 +383,10 @@ fn crash_after_deprovision_status_cleans_up_without_a_second_email() {
     let mut w = enabled_world(&u, &t);
     u.spec.audio_conferencing_license = false;
     let p = w.plan(&u, &t);
-    w.apply(p, 1); // status written, Secret and claim left behind
+    w.apply(p, 1); // record written, Secret and claim left behind
     let p = w.run(&u, &t);
-    assert!(p.outcomes.is_empty());
-    assert!(p.cleanup.contains(&Cleanup::DeletePinSecret));
+    assert!(p.outcomes().is_empty());
+    assert!(p.cleanup().delete_pin_secret);
     assert!(w.secret.is_none() && w.claims.is_empty());
 }
 
@@ -478,7 +450,7 @@ fn tenant_default_number_change_follows_with_one_email() {
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::ServiceNumberChanged]);
     assert_eq!(w.status().service_number.as_deref(), Some("+442075550100"));
-    assert!(p.outcomes[0].by_tenant, "the tenant moved, not the user");
+    assert!(p.outcomes()[0].by_tenant, "the tenant moved, not the user");
     assert!(!w.events.iter().any(|e| e.reason == "ServiceNumberChanged"), "the tenant's Event covers it");
     assert!(w.run_is_noop(&u, &t));
 }
@@ -492,7 +464,7 @@ fn users_own_number_change_follows() {
     u.metadata.generation = Some(2);
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::ServiceNumberChanged]);
-    assert!(!p.outcomes[0].by_tenant);
+    assert!(!p.outcomes()[0].by_tenant);
     assert!(w.events.iter().any(|e| e.reason == "ServiceNumberChanged"));
 }
 
@@ -501,11 +473,11 @@ fn automatic_emails_off_records_nothing_to_send_but_says_where_the_pin_is() {
     let mut t = tenant("acme");
     t.spec.notifications.automatically_send_emails_to_users = false;
     let mut u = user("alice", "acme");
-    let mut w = World::default();
+    let mut w = W::default();
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::LicenseAssigned]);
     assert!(w.status().notifications.pending.is_empty());
-    assert!(p.events.iter().any(|e| e.reason == "NotificationSuppressed"));
+    assert!(p.events().iter().any(|e| e.reason == "NotificationSuppressed"));
     assert!(ready(w.status()).message.contains("Secret ns1/alice-conferencing-pin"), "{}", ready(w.status()).message);
 
     u.spec.requests.reset_pin = Some("t1".into());
@@ -530,10 +502,7 @@ fn pin_length_change_keeps_existing_pins_and_applies_to_resets() {
     assert!(w.run_is_noop(&u, &t), "existing PIN untouched");
     u.spec.requests.reset_pin = Some("t1".into());
     let p = w.run(&u, &t);
-    assert!(p.provision.contains(&Provision::GeneratePin {
-        generation: "reset-pin.t1".into(),
-        length: PinLength::new(8).expect("8")
-    }));
+    assert_eq!(p.provisioning().pin, pin_step("reset-pin.t1", 8));
 }
 
 #[test]
@@ -556,8 +525,8 @@ fn requests_for_a_disabled_user_are_ignored_with_warnings() {
     u.spec.requests.reset_pin = Some("a".into());
     u.spec.requests.send_conferencing_info = Some("b".into());
     let p = w.run(&u, &t);
-    assert!(p.outcomes.is_empty());
-    assert_eq!(p.events.iter().filter(|e| e.reason == "RequestIgnored").count(), 2);
+    assert!(p.outcomes().is_empty());
+    assert_eq!(p.events().iter().filter(|e| e.reason == "RequestIgnored").count(), 2);
     assert_eq!(w.status().handled_requests.reset_pin.as_deref(), Some("a"));
     assert!(w.run_is_noop(&u, &t));
 }
@@ -570,7 +539,7 @@ fn deleted_pin_secret_is_restored_and_emailed() {
     w.secret = None;
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::PinReset]);
-    assert!(p.events.iter().any(|e| e.reason == "PinSecretMissing"));
+    assert!(p.events().iter().any(|e| e.reason == "PinSecretMissing"));
     assert!(w.run_is_noop(&u, &t));
 }
 
@@ -580,7 +549,7 @@ fn requests_made_with_provisioning_are_satisfied_by_it() {
     let mut u = user("alice", "acme");
     u.spec.requests.reset_pin = Some("x".into());
     u.spec.requests.reset_conference_id = Some("y".into());
-    let mut w = World::default();
+    let mut w = W::default();
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::LicenseAssigned]);
     assert_eq!(w.pins_generated, 1);
@@ -640,7 +609,7 @@ fn status_writes_only_when_content_changes() {
     let u = user("alice", "acme");
     let w = enabled_world(&u, &t);
     let p = w.plan(&u, &t);
-    assert_eq!(&p.status, w.status());
+    assert_eq!(&mirror(&p), w.status());
 }
 
 #[test]
@@ -648,7 +617,20 @@ fn blocked_status_keeps_what_the_user_holds() {
     let t = tenant("acme");
     let u = user("alice", "acme");
     let w = enabled_world(&u, &t);
-    let st = blocked_status(w.status.as_ref(), Some(4), "TenantNotFound", "tenant acme not found", now());
+    let recalled = w.recall();
+    let observed = Observed {
+        memory: &recalled,
+        status: w.status.as_ref(),
+        pin_secret: None,
+        pin_secret_unlabelled: false,
+        own_claims: &[],
+        static_id_holder: None,
+        current_id_holder: None,
+        replacements: &[],
+    };
+    let p = blocked(&observed, "alice", Some(4), "TenantNotFound", "tenant acme not found", now());
+    assert_eq!(p.memory(), w.record.as_ref().expect("record"), "the memory is kept");
+    let st = mirror(&p);
     assert_eq!(st.conference_id, w.status().conference_id);
     assert_eq!(st.pin_secret_ref, w.status().pin_secret_ref);
     assert_eq!(ready(&st).reason, "TenantNotFound");
@@ -688,7 +670,7 @@ fn a_forged_pending_email_is_dropped_with_a_warning_and_never_sent() {
     w.status = Some(st);
     let p = w.run(&u, &t);
     assert_eq!(w.status().notifications.pending, legit, "only the operator's own entries remain");
-    assert_eq!(p.events.iter().filter(|e| e.reason == "NotificationDropped").count(), 1);
+    assert_eq!(p.events().iter().filter(|e| e.reason == "NotificationDropped").count(), 1);
     assert!(w.status().notifications.pending.iter().all(|n| n.recipient == "alice@acme.example"));
 }
 
@@ -699,28 +681,35 @@ fn each_restored_pin_has_its_own_message_id_and_a_crash_after_the_secret_write_i
     let mut w = enabled_world(&u, &t);
     w.secret = None;
     let first = w.run(&u, &t);
-    let first_id = first.status.notifications.pending.last().expect("pending").message_id.clone();
-    assert!(first.provision.iter().any(|p| matches!(p, Provision::GeneratePin { .. })));
+    let first_id = first.memory().notifications.pending.last().expect("pending").message_id.clone();
+    assert!(first.provisioning().pin.is_some());
 
     // Deleted again, a moment later: a new PIN, a new Message-ID.
     w.secret = None;
     let later = Timestamp::from_second(1_800_000_060).expect("valid");
     let tv = validate_tenant(&t, &ClusterPolicy::unrestricted()).expect("tenant");
     let uv = validate_user(&u, &tv).expect("user");
-    let observed =
-        Observed { status: w.status.as_ref(), pin_secret: None, own_claims: &w.claims, ..Observed::default() };
-    let second = plan(&uv, &tv, &observed, later);
-    let Some(Provision::GeneratePin { generation, .. }) = second.provision.first().cloned() else {
-        panic!("a new PIN: {second:?}")
+    let recalled = w.recall();
+    let observed = Observed {
+        memory: &recalled,
+        status: w.status.as_ref(),
+        pin_secret: None,
+        pin_secret_unlabelled: false,
+        own_claims: &w.claims,
+        static_id_holder: None,
+        current_id_holder: None,
+        replacements: &[],
     };
-    let second_id = second.status.notifications.pending.last().expect("pending").message_id.clone();
+    let second = plan(&uv, &tv, &observed, later);
+    let Some(PinStep { generation, .. }) = second.provisioning().pin.clone() else { panic!("a new PIN: {second:?}") };
+    let second_id = second.memory().notifications.pending.last().expect("pending").message_id.clone();
     assert_ne!(first_id, second_id, "two PINs, two Message-IDs");
 
     // The Secret was written, then the process died before the status write: the restore is
     // adopted, with exactly one e-mail.
     w.secret = Some(generation.clone());
     let p = w.run(&u, &t);
-    assert!(p.provision.is_empty(), "{p:?}");
+    assert!(p.provisioning().is_empty(), "{p:?}");
     assert_eq!(w.status().pin_generation.as_deref(), Some(generation.as_str()));
     let pin_resets: Vec<_> =
         w.status().notifications.pending.iter().filter(|n| n.kind == NotificationKind::PinReset).collect();
@@ -738,14 +727,14 @@ fn a_claim_deleted_by_hand_is_claimed_again_without_an_email() {
     w.claims.clear();
     let pending_before = w.status().notifications.pending.clone();
     let p = w.run(&u, &t);
-    assert_eq!(p.provision, vec![Provision::ClaimId(held.clone())]);
-    assert!(p.outcomes.is_empty());
+    assert_eq!(p.provisioning().id, Some(IdStep::Claim(held.clone())));
+    assert!(p.outcomes().is_empty());
     assert_eq!(w.status().notifications.pending, pending_before);
     assert_eq!(w.claims, vec![held]);
 }
 
 /// A converged user whose ID carol now holds (its claim is gone); returns the lost ID.
-fn id_lost_to_carol(u: &ConferencingUser, t: &ConferencingTenant) -> (World, ConferenceId) {
+fn id_lost_to_carol(u: &ConferencingUser, t: &ConferencingTenant) -> (W, ConferenceId) {
     let mut w = enabled_world(u, t);
     let lost = w.claims[0].clone();
     w.claims.clear();
@@ -761,11 +750,11 @@ fn an_id_lost_to_another_user_is_replaced_and_the_user_told() {
     let p = w.run(&u, &t);
     w.current_holder = None;
     assert_eq!(
-        p.provision,
-        vec![Provision::AllocateId { length: IdLength::new(7).expect("7"), replaces: Some(lost.clone()) }]
+        p.provisioning().id,
+        Some(IdStep::Allocate { length: IdLength::new(7).expect("7"), replaces: Some(lost.clone()) })
     );
     assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
-    assert!(p.events.iter().any(|e| e.reason == "ConferenceIdLost" && e.message.contains("carol")));
+    assert!(p.events().iter().any(|e| e.reason == "ConferenceIdLost" && e.message.contains("carol")));
     assert_ne!(w.status().conference_id.as_deref(), Some(lost.as_str()));
     assert!(w.run_is_noop(&u, &t));
 }
@@ -775,16 +764,17 @@ fn a_reassignment_interrupted_before_its_status_write_is_finished_and_the_user_t
     let t = tenant("acme");
     let u = user("alice", "acme");
     let (mut w, lost) = id_lost_to_carol(&u, &t);
-    // The new claim is created; the operator dies before the status write.
+    // The new claim is created; the operator dies before the record write.
     let first = w.plan(&u, &t);
     let first = w.apply(first, 1);
-    assert!(first.outcomes.iter().any(|o| o.kind == NotificationKind::ConferenceIdReset));
+    assert!(first.outcomes().iter().any(|o| o.kind == NotificationKind::ConferenceIdReset));
     assert_eq!(w.status().conference_id.as_deref(), Some(lost.as_str()), "status not written yet");
+    assert_eq!(w.record.as_ref().and_then(|r| r.conference_id.as_deref()), Some(lost.as_str()), "nor the record");
     // After the restart: the claim says it replaces the lost ID, so the same e-mail is planned.
     let p = w.run(&u, &t);
-    assert!(p.provision.is_empty(), "{p:?}");
+    assert!(p.provisioning().is_empty(), "{p:?}");
     assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
-    let ids = |p: &Plan| p.status.notifications.pending.iter().map(|n| n.message_id.clone()).collect::<Vec<_>>();
+    let ids = |p: &Plan| p.memory().notifications.pending.iter().map(|n| n.message_id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&p), ids(&first), "one Message-ID for both attempts");
     assert_ne!(w.status().conference_id.as_deref(), Some(lost.as_str()));
     w.current_holder = None;
@@ -797,14 +787,14 @@ fn a_status_naming_another_users_id_sends_nothing_and_takes_nothing() {
     let u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     let real = w.claims[0].clone();
-    // Someone with access to the status names carol's ID in alice's status.
+    // Someone with access to the status names carol's ID in alice's status. The operator
+    // observes who holds the ID it remembers (alice's own), so carol is no one to it here.
     let mut st = w.status().clone();
     st.conference_id = Some("5555555".into());
     w.status = Some(st);
-    w.current_holder = Some(Holder { name: "carol".into(), uid: "uid-carol".into() });
     let p = w.run(&u, &t);
-    assert!(p.provision.is_empty() && p.outcomes.is_empty() && p.cleanup.is_empty(), "{p:?}");
-    assert!(!p.events.iter().any(|e| e.reason == "ConferenceIdLost"), "{:?}", p.events);
+    assert!(p.provisioning().is_empty() && p.outcomes().is_empty() && p.cleanup().is_empty(), "{p:?}");
+    assert!(!p.events().iter().any(|e| e.reason == "ConferenceIdLost"), "{:?}", p.events());
     assert_eq!(w.status().conference_id.as_deref(), Some(real.as_str()));
 }
 
@@ -818,7 +808,7 @@ fn the_claim_is_the_record_when_the_status_names_another_id() {
     st.conference_id = Some("9999999".into());
     w.status = Some(st);
     let p = w.run(&u, &t);
-    assert!(p.provision.is_empty() && p.outcomes.is_empty(), "{p:?}");
+    assert!(p.provisioning().is_empty() && p.outcomes().is_empty(), "{p:?}");
     assert_eq!(w.status().conference_id.as_deref(), Some(real.as_str()));
 }
 
@@ -832,10 +822,11 @@ fn a_user_that_yields_a_contested_static_id_lets_go_of_it() {
     // alice held 5555555 first (her claim was deleted by hand before carol took it).
     let alice = Holder { name: "alice".into(), uid: "uid-alice".into() };
     let p = w.plan_with(&u, &t, Some(&alice));
-    assert_eq!(p.cleanup, vec![Cleanup::ReleaseIds(vec![id("5555555")])]);
-    assert_eq!(p.status.conference_id, None, "carol no longer shows the ID");
-    assert_eq!(ready(&p.status).reason, "ConferenceIdConflict");
-    let stalled = crate::api::condition::find(&p.status.conditions, ConditionType::Stalled).expect("stalled");
+    assert_eq!(p.cleanup(), &Cleanup { delete_pin_secret: false, release: vec![id("5555555")] });
+    let st = mirror(&p);
+    assert_eq!(st.conference_id, None, "carol no longer shows the ID");
+    assert_eq!(ready(&st).reason, "ConferenceIdConflict");
+    let stalled = crate::api::condition::find(&st.conditions, ConditionType::Stalled).expect("stalled");
     assert_eq!(stalled.reason, "ConferenceIdConflict");
 }
 
@@ -844,15 +835,15 @@ fn fixing_the_recipient_sends_the_owed_licence_email_again() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let w = &mut enabled_world(&u, &t);
-    let mut st = w.status().clone();
-    let m = st.notifications.pending[0].message_id.clone();
-    outbox::record(&mut st, &m, &outbox::Attempt::Permanent("550 no such user".into()), now());
-    w.status = Some(st);
-    assert!(outbox::due(w.status(), now()).is_empty());
+    // The mail server refuses the licence e-mail for good.
+    w.mail = world::Mail::Refuse(outbox::Attempt::Permanent("550 no such user".into()));
+    w.run(&u, &t);
+    w.mail = world::Mail::Hold;
+    assert!(outbox::due(&w.status().notifications, now()).is_empty());
     u.spec.send_email_to_address = Some("alice.fixed@acme.example".into());
     u.metadata.generation = Some(2);
     w.run(&u, &t);
-    let due = outbox::due(w.status(), now());
+    let due = outbox::due(&w.status().notifications, now());
     assert_eq!(due.len(), 1);
     assert_eq!(
         (due[0].kind, due[0].recipient.as_str()),
@@ -866,12 +857,9 @@ fn a_secret_of_another_owner_is_not_adopted() {
     // provision.g1 annotation) is not this user's, so observation reports none, and a new
     // PIN is generated.
     let (t, u) = (tenant("acme"), user("alice", "acme"));
-    let w = World::default();
+    let w = W::default();
     let p = w.plan(&u, &t);
-    assert!(p.provision.contains(&Provision::GeneratePin {
-        generation: "provision.g1".into(),
-        length: PinLength::new(5).expect("5")
-    }));
+    assert_eq!(p.provisioning().pin, pin_step("provision.g1", 5));
 }
 
 #[test]
@@ -898,8 +886,8 @@ fn a_token_that_comes_back_is_not_a_new_request() {
     for token in ["T1", "T2", "T1"] {
         u.spec.requests.reset_pin = Some(token.into());
         let p = w.run(&u, &t);
-        assert!(p.outcomes.is_empty(), "{token} was handled before");
-        assert_eq!(p.events.iter().filter(|e| e.reason == "RequestTokenReused").count(), 1);
+        assert!(p.outcomes().is_empty(), "{token} was handled before");
+        assert_eq!(p.events().iter().filter(|e| e.reason == "RequestTokenReused").count(), 1);
         assert_eq!(w.status().handled_requests.reset_pin.as_deref(), Some(token), "recorded as handled");
         assert!(w.run_is_noop(&u, &t), "and warned about once");
     }
@@ -947,27 +935,103 @@ fn a_thousand_forged_pending_emails_cost_one_warning_and_send_nothing() {
     w.status = Some(st);
     let p = w.run(&u, &t);
     assert_eq!(w.status().notifications.pending, legit);
-    let dropped: Vec<_> = p.events.iter().filter(|e| e.reason == "NotificationDropped").collect();
+    let dropped: Vec<_> = p.events().iter().filter(|e| e.reason == "NotificationDropped").collect();
     assert_eq!(dropped.len(), 1, "one Warning per write, not one per entry");
     assert!(dropped[0].message.contains("and 999 more"), "{}", dropped[0].message);
-    assert!(p.events.len() <= 3, "{:?}", p.events);
+    assert!(p.events().len() <= 3, "{:?}", p.events());
 }
 
 #[test]
-fn a_forged_token_history_is_cut_to_its_bound_when_written_back() {
+fn a_token_history_forged_into_the_status_is_not_kept_and_cancels_no_request() {
+    // Issue 17, attack 1: a status writer adds the token an administrator is about to commit,
+    // and 200 ticket numbers, to handledRequests.previous.
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     let mut st = w.status().clone();
+    st.handled_requests.previous.push(HandledToken { request: RequestKind::ResetPin, token: "2026-12-01".into() });
     for i in 0..200 {
         st.handled_requests
             .previous
             .push(HandledToken { request: RequestKind::ResetPin, token: format!("ticket-{i}") });
     }
     w.status = Some(st);
+    let p = w.run(&u, &t);
+    assert!(p.outcomes().is_empty(), "{p:?}");
+    assert!(w.status().handled_requests.previous.is_empty(), "the forged history is not mirrored back");
+    assert!(w.record.as_ref().expect("record").handled_requests.previous.is_empty(), "nor remembered");
+    // The administrator's request is carried out.
+    u.spec.requests.reset_pin = Some("2026-12-01".into());
+    let p = w.run(&u, &t);
+    assert_eq!(kinds(&p), vec![NotificationKind::PinReset]);
+    assert!(!p.events().iter().any(|e| e.reason == "RequestTokenReused"), "{:?}", p.events());
+    assert_eq!(w.pins_generated, 2);
+}
+
+/// Alice, enabled, every e-mail delivered (the world's mail server accepts them).
+fn delivered_world(u: &ConferencingUser, t: &ConferencingTenant) -> W {
+    let mut w = W::default();
+    w.mail = world::Mail::Accept;
+    w.converge(u, t);
+    assert!(w.status().notifications.pending.is_empty());
+    w
+}
+
+#[test]
+fn a_delivered_message_id_put_back_into_the_status_is_not_sent_again_under_any_spelling() {
+    // Issue 17, attack 1: the delivered Message-ID, and 20 other spellings of it, written into
+    // status.pending by a status writer.
+    let (t, u) = (tenant("acme"), user("alice", "acme"));
+    let mut w = delivered_world(&u, &t);
+    assert_eq!(w.sent.len(), 1, "the licence e-mail");
+    let delivered = w.status().notifications.delivered[0].message_id.clone();
+    let mut st = w.status().clone();
+    let mut forged: Vec<String> = vec![delivered.clone()];
+    for i in 1..=20 {
+        let spelling = format!("g{}1.t{}1", "0".repeat(i % 5), "+".repeat(i / 5 % 2));
+        forged.push(delivered.replace("g1.t1", &spelling));
+    }
+    for id in &forged {
+        st.notifications.pending.push(PendingNotification {
+            kind: NotificationKind::LicenseAssigned,
+            message_id: id.clone(),
+            recipient: "alice@acme.example".into(),
+            provider_name: None,
+            attempts: 0,
+            last_error: None,
+            next_attempt_time: None,
+            permanently_failed: false,
+        });
+    }
+    w.status = Some(st);
+    let p = w.run(&u, &t);
+    assert!(p.memory().notifications.pending.is_empty(), "nothing is owed");
+    assert_eq!(w.sent.len(), 1, "the licence e-mail was sent once, and only then");
+    assert!(w.status().notifications.pending.is_empty(), "the status is rewritten from the record");
+    assert_eq!(p.events().iter().filter(|e| e.reason == "NotificationDropped").count(), 1);
+    assert!(w.run_is_noop(&u, &t));
+}
+
+#[test]
+fn a_status_the_operator_cannot_read_sends_nothing_and_forgets_no_request() {
+    // Issue 17, attack 1: a status with fields the operator cannot decode is read as empty.
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
     u.spec.requests.send_conferencing_info = Some("i1".into());
-    w.run(&u, &t);
-    let previous = &w.status().handled_requests.previous;
-    assert_eq!(previous.iter().filter(|p| p.request == RequestKind::ResetPin).count(), TOKEN_HISTORY);
-    assert!(previous.iter().any(|p| p.token == "ticket-199"), "the newest are kept");
+    let mut w = delivered_world(&u, &t);
+    let sent = w.sent.len();
+    assert_eq!(sent, 2, "the licence and the information e-mail");
+    let unreadable: Vec<String> = (0..64).map(|i| format!("status.surprise{i}")).collect();
+    w.status = Some(ConferencingUserStatus { unreadable, ..ConferencingUserStatus::default() });
+    let p = w.run(&u, &t);
+    assert!(p.outcomes().is_empty(), "no licence e-mail, no information e-mail again: {p:?}");
+    assert!(p.provisioning().is_empty(), "no new PIN");
+    assert_eq!(w.sent.len(), sent);
+    assert_eq!(
+        w.status().handled_requests.send_conferencing_info.as_deref(),
+        Some("i1"),
+        "the request is still handled"
+    );
+    assert!(p.events().iter().any(|e| e.reason == "StatusUnreadable"));
+    assert!(w.run_is_noop(&u, &t));
 }

@@ -1,7 +1,9 @@
 //! What the operator hands out: PINs, conference IDs, and the objects that hold them (the
-//! PIN Secret and the conference-ID claim).
+//! PIN Secret and the conference-ID claim), and the record Secret that holds what it
+//! remembers of each user.
 
 pub mod claim;
 pub mod conference_id;
 pub mod pin;
+pub mod record;
 pub mod secret;

@@ -33,6 +33,15 @@ pub fn pin_secret_selector() -> String {
     format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{COMPONENT_LABEL}={PIN_COMPONENT}")
 }
 
+/// The label selector of the operator's own Secrets: PIN Secrets and record Secrets, which
+/// one watch serves.
+pub fn operator_secret_selector() -> String {
+    format!(
+        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{COMPONENT_LABEL} in ({PIN_COMPONENT},{})",
+        super::record::RECORD_COMPONENT
+    )
+}
+
 /// Whether a Secret carries the PIN Secret labels (the ones the operator's watch selects).
 pub fn is_pin_secret(meta: &ObjectMeta) -> bool {
     let labels = meta.labels.as_ref();

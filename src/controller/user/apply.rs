@@ -1,21 +1,22 @@
-//! Step 4: carries a plan's provision and clean-up steps out. Each step is idempotent and
-//! conditioned on what the operator last saw (creates cannot overwrite; updates and deletes
-//! carry the object's resourceVersion or UID), so a plan interrupted anywhere can be planned
-//! and applied again, and a writer with a stale view fails instead of overwriting.
+//! The provisioning and clean-up effects on the operator's objects: conference-ID claims and
+//! the PIN Secret (see `effects` for the record, the status and e-mail). Each is idempotent
+//! and conditioned on what the operator last saw (creates cannot overwrite; updates and
+//! deletes carry the object's resourceVersion or UID), so a plan interrupted anywhere can be
+//! planned and carried out again, and a writer with a stale view fails instead of
+//! overwriting.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::{Resource, ResourceExt};
 
 use super::dereference::Dereferenced;
-use crate::api::{ConferenceIdClaim, ConferencingUser, ConferencingUserStatus};
+use crate::api::{ConferenceIdClaim, ConferencingUser};
 use crate::controller::context::Context;
 use crate::domain::{ConferenceId, IdLength};
 use crate::error::{Error, Result, is_already_exists, is_conflict, is_not_found};
-use crate::planning::{Cleanup, Provision};
 use crate::provisioning::claim::{self, Holder};
 use crate::provisioning::conference_id;
-use crate::provisioning::pin::{self, Pin};
+use crate::provisioning::pin::Pin;
 use crate::provisioning::secret::{SecretMeta, label_as_pin_secret, pin_secret, pin_secret_name};
 
 /// Random candidates tried before giving up on allocating an ID.
@@ -30,54 +31,6 @@ fn apply_error(user: &ConferencingUser, action: String) -> impl FnOnce(kube::Err
     move |source| Error::Apply { object, action, source }
 }
 
-/// Carries out the provision steps; fills the allocated ID into `status`. Returns the PIN it
-/// generated, if any, so that the e-mail that carries it need not read it back.
-pub async fn provision(
-    ctx: &Context,
-    user: &ConferencingUser,
-    deref: &Dereferenced,
-    steps: Vec<Provision>,
-    status: &mut ConferencingUserStatus,
-) -> Result<Option<Pin>> {
-    let relabelled = match deref.pin_secret.as_ref().filter(|s| !s.labelled) {
-        Some(own) => Some(relabel(ctx, user, own).await?),
-        None => None,
-    };
-    let own = relabelled.as_ref().or(deref.pin_secret.as_ref());
-    let mut generated = None;
-    for step in steps {
-        match step {
-            Provision::ClaimId(id) => claim_id(ctx, user, &id).await?,
-            Provision::AllocateId { length, replaces } => {
-                let id = allocate_id(ctx, user, length, replaces.as_ref()).await?;
-                status.conference_id = Some(id.to_string());
-            }
-            Provision::GeneratePin { generation, length } => {
-                let pin = pin::generate(length, status.conference_id.as_deref());
-                write_pin(ctx, user, deref, own, &pin, &generation).await?;
-                ctx.metrics.pins_issued.inc();
-                generated = Some(pin);
-            }
-        }
-    }
-    Ok(generated)
-}
-
-/// Carries out the clean-up steps.
-pub async fn cleanup(ctx: &Context, user: &ConferencingUser, deref: &Dereferenced, steps: Vec<Cleanup>) -> Result<()> {
-    for step in steps {
-        match step {
-            Cleanup::DeletePinSecret => delete_pin_secret(ctx, user, deref).await?,
-            Cleanup::ReleaseIds(ids) => {
-                for id in ids {
-                    release_id(ctx, user, &id).await?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 fn claims_api(ctx: &Context, ns: &str) -> Api<ConferenceIdClaim> {
     Api::namespaced(ctx.client.clone(), ns)
 }
@@ -90,7 +43,7 @@ fn me(user: &ConferencingUser) -> Holder {
 /// someone holds it: the user itself (done), a user that no longer exists or a malformed
 /// claim (take it over), or another live user (conflict; the index learns the holder, so
 /// that the next plan knows).
-async fn claim_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<()> {
+pub(crate) async fn claim_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
     let me = me(user);
     if ctx.index.claim_holder(&ns, id).is_some_and(|h| h == me) {
@@ -175,7 +128,7 @@ async fn take_over(
 }
 
 /// Picks random IDs that the index says are free until a claim succeeds.
-async fn allocate_id(
+pub(crate) async fn allocate_id(
     ctx: &Context,
     user: &ConferencingUser,
     length: IdLength,
@@ -195,7 +148,7 @@ async fn allocate_id(
     Err(Error::IdSpaceExhausted { namespace: ns, length: length.get(), attempts: MAX_ALLOCATION_ATTEMPTS })
 }
 
-async fn release_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<()> {
+pub(crate) async fn release_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<()> {
     let ns = user.namespace().unwrap_or_default();
     if ctx.index.claim_holder(&ns, id).is_none_or(|h| h != me(user)) {
         return Ok(());
@@ -217,15 +170,15 @@ async fn release_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -
 /// Writes the PIN Secret: created when there is none, replaced (conditioned on the
 /// resourceVersion last seen) when the user has one. A PIN Secret of another owner under the
 /// name is deleted first (conditioned on its UID), never adopted; a Secret that is not a PIN
-/// Secret is never touched (see [`name_taken`]).
-async fn write_pin(
+/// Secret is never touched (see [`name_taken`]). Returns the Secret as written.
+pub(crate) async fn write_pin(
     ctx: &Context,
     user: &ConferencingUser,
     deref: &Dereferenced,
     own: Option<&SecretMeta>,
     pin: &Pin,
     generation: &str,
-) -> Result<()> {
+) -> Result<SecretMeta> {
     let ns = user.namespace().unwrap_or_default();
     let name = pin_secret_name(&user.name_any());
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
@@ -266,8 +219,9 @@ async fn write_pin(
             Err(e) => return Err(apply_error(user, format!("creating PIN Secret {ns}/{name}"))(e)),
         },
     };
-    ctx.index.record_secret(&ns, &name, SecretMeta::from_meta(&written.metadata));
-    Ok(())
+    let meta = SecretMeta::from_meta(&written.metadata);
+    ctx.index.record_secret(&ns, &name, meta.clone());
+    Ok(meta)
 }
 
 /// Puts the labels back on the user's own PIN Secret after someone removed them by hand:
@@ -276,7 +230,7 @@ async fn write_pin(
 /// Returns the Secret as now written. Gone or replaced meanwhile, it fails (and the
 /// reconcile is retried): the next reconcile reads it again, since dereference records only
 /// labelled Secrets in the index and no watch event would report this one's fate.
-async fn relabel(ctx: &Context, user: &ConferencingUser, own: &SecretMeta) -> Result<SecretMeta> {
+pub(crate) async fn relabel(ctx: &Context, user: &ConferencingUser, own: &SecretMeta) -> Result<SecretMeta> {
     let ns = user.namespace().unwrap_or_default();
     let name = pin_secret_name(&user.name_any());
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
@@ -340,7 +294,7 @@ async fn name_taken(
     Taken::Foreign
 }
 
-async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser, deref: &Dereferenced) -> Result<()> {
+pub(crate) async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser, deref: &Dereferenced) -> Result<()> {
     let Some(own) = &deref.pin_secret else { return Ok(()) };
     let ns = user.namespace().unwrap_or_default();
     let name = pin_secret_name(&user.name_any());

@@ -1,7 +1,8 @@
-//! Step 1: everything the user refers to, from the caches and the index. One API read at
-//! most: a PIN Secret that the status references but the index lacks is looked up before it
-//! is taken as deleted, because the index may not show the operator's own recent write yet,
-//! and a missing Secret means generating a new PIN.
+//! Step 1: everything the user refers to, from the caches and the index: its tenant, its PIN
+//! Secret, its record, its claims. One API read at most: a PIN Secret that the status
+//! references but the index lacks is looked up before it is taken as deleted, because the
+//! index may not show the operator's own recent write yet, and a missing Secret means
+//! generating a new PIN.
 
 use std::sync::Arc;
 
@@ -13,7 +14,9 @@ use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::controller::context::Context;
 use crate::domain::ConferenceId;
 use crate::error::{Error, Result};
+use crate::planning::memory;
 use crate::provisioning::claim::Holder;
+use crate::provisioning::record::{RecordMeta, record_secret_name};
 use crate::provisioning::secret::{SecretMeta, pin_secret_name};
 
 /// What the user refers to.
@@ -36,6 +39,43 @@ pub struct Dereferenced {
     pub current_id_holder: Option<Holder>,
     /// This user's claims allocated to replace an ID it lost: (new, lost).
     pub replacements: Vec<(ConferenceId, ConferenceId)>,
+    /// The user's own record Secret (owned by this user's UID).
+    pub record: Option<RecordMeta>,
+    /// A record Secret under this user's record name that is not this user's (left by a
+    /// user deleted and re-created with the same name): replaced, never read.
+    pub foreign_record: Option<RecordMeta>,
+}
+
+impl Dereferenced {
+    /// Only the user's own record and PIN Secret, from the caches: enough to report why the
+    /// user is blocked when the rest cannot be read (what the operator remembers, and the
+    /// status that mirrors it, are kept).
+    pub fn record_only(user: &ConferencingUser, ctx: &Context) -> Dereferenced {
+        let ns = user.namespace().unwrap_or_default();
+        let uid = user.uid().unwrap_or_default();
+        Dereferenced {
+            tenant: None,
+            pin_secret: ctx.index.secret(&ns, &pin_secret_name(&user.name_any())).filter(|s| s.owned_by(&uid)),
+            foreign_secret: None,
+            own_claims: Vec::new(),
+            static_id_holder: None,
+            current_id_holder: None,
+            replacements: Vec::new(),
+            record: ctx.index.record(&ns, &record_secret_name(&user.name_any())).filter(|r| r.owned_by(&uid)),
+            foreign_record: None,
+        }
+    }
+
+    /// What the operator remembers of the user, from its record.
+    pub fn record(&self) -> memory::Record<'_> {
+        match &self.record {
+            None => memory::Record::Absent,
+            Some(r) => match &r.memory {
+                Some(m) => memory::Record::Read(m),
+                None => memory::Record::Unreadable,
+            },
+        }
+    }
 }
 
 /// Reads the caches.
@@ -45,7 +85,17 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
     let tenant = ctx.tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&ns));
     let secret_name = pin_secret_name(&user.name_any());
     let mut secret = ctx.index.secret(&ns, &secret_name);
-    let referenced = user.status.as_ref().is_some_and(|s| s.pin_secret_ref.is_some());
+    let (record, foreign_record) = match ctx.index.record(&ns, &record_secret_name(&user.name_any())) {
+        Some(r) if r.owned_by(&uid) => (Some(r), None),
+        Some(r) => (None, Some(r)),
+        None => (None, None),
+    };
+    // The memory says the user holds a PIN (for a user an older version provisioned, its
+    // status does): worth one read before a new PIN is generated.
+    let referenced = match &record {
+        Some(r) => r.memory.as_ref().is_some_and(|m| m.provisioned()),
+        None => user.status.as_ref().is_some_and(|s| s.pin_secret_ref.is_some()),
+    };
     if secret.is_none() && referenced {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
         secret = api
@@ -73,7 +123,9 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
     let own_claims = ctx.index.claims_of(&ns, &uid);
     let static_id = user.spec.conference_id.as_deref().and_then(ConferenceId::parse);
     let static_id_holder = static_id.as_ref().and_then(|id| ctx.index.owner(&ns, id, &uid));
-    let current = user.status.as_ref().and_then(|s| s.conference_id.as_deref()).and_then(ConferenceId::parse);
+    // The ID the operator remembers giving the user (or, for a user an older version
+    // provisioned, the one its status names; see `Index::held_id`).
+    let current = ctx.index.held_id(&ns, &user.name_any());
     let current_id_holder =
         current.as_ref().filter(|c| Some(*c) != static_id.as_ref()).and_then(|id| ctx.index.owner(&ns, id, &uid));
     let replacements = ctx.index.replacements_of(&ns, &uid);
@@ -85,5 +137,7 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
         static_id_holder,
         current_id_holder,
         replacements,
+        record,
+        foreign_record,
     })
 }

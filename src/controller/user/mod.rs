@@ -1,15 +1,13 @@
-//! The user reconcile, as a pipeline of named steps, a file each:
-//! [`dereference`] (tenant, PIN Secret, claims, from the caches) -> [`validate`] (a
-//! `ValidatedUser`, or a reason the user is blocked) -> plan ([`crate::planning`], pure) ->
-//! [`apply`] provision -> [`deliver`] (queue e-mails, merge results) -> [`status`] (one write)
-//! -> [`apply`] clean-up.
+//! The user reconcile, as a pipeline of named steps: [`dereference`] (tenant, PIN Secret,
+//! record, claims, from the caches) -> admission (a `ValidatedUser`, or a reason the user is
+//! blocked; `planning::admission`) -> recall (what the operator remembers;
+//! `planning::memory`) -> plan (`crate::planning`, pure) -> the one interpreter
+//! (`planning::interpreter`) carrying the plan out through [`effects`].
 
 pub mod apply;
-pub mod deliver;
 pub mod dereference;
+pub mod effects;
 pub mod recheck;
-pub mod status;
-pub mod validate;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +18,14 @@ use kube::runtime::controller::Action;
 
 use super::context::Context;
 use crate::api::ConferencingUser;
-use crate::api::{ConditionType, ConferencingUserStatus};
 use crate::error::{Error, Result};
 use crate::notification::queue::UserKey;
-use crate::planning::conditions::{INTERNAL_ERROR, settle};
-use crate::planning::{self, Observed, Plan, PlannedEvent, describe};
+use crate::planning::conditions::INTERNAL_ERROR;
+use crate::planning::interpreter::execute;
+use crate::planning::memory::{self, Recalled};
+use crate::planning::{self, Observed};
+use dereference::Dereferenced;
+use effects::KubeEffects;
 
 /// How long a reconcile that found the cache older than its own last write waits for the
 /// watch to catch up before trusting the cache anyway (the watch event wakes it earlier).
@@ -42,11 +43,25 @@ pub fn key(user: &ConferencingUser) -> UserKey {
     }
 }
 
+/// What the planner observes of `user`, given what it refers to and what is remembered.
+fn observed<'a>(user: &'a ConferencingUser, deref: &'a Dereferenced, recalled: &'a Recalled) -> Observed<'a> {
+    Observed {
+        memory: recalled,
+        status: user.status.as_ref(),
+        pin_secret: deref.pin_secret.as_ref().map(|s| s.generation.as_deref()),
+        pin_secret_unlabelled: deref.pin_secret.as_ref().is_some_and(|s| !s.labelled),
+        own_claims: &deref.own_claims,
+        static_id_holder: deref.static_id_holder.as_ref(),
+        current_id_holder: deref.current_id_holder.as_ref(),
+        replacements: &deref.replacements,
+    }
+}
+
 /// Reconciles one user.
 pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result<Action> {
     let who = key(&user);
     if user.metadata.deletion_timestamp.is_some() {
-        // Its Secret and claims are owned by it and go with it.
+        // Its Secrets and claims are owned by it and go with it.
         return Ok(Action::await_change());
     }
     if !ctx.expectations.satisfied(&who.uid, user.resource_version().as_deref()) {
@@ -56,97 +71,73 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
     if let Some(message) = paused(&user, &ctx) {
         return write_paused(&ctx, &user, &message).await;
     }
+    let now = Timestamp::now();
     let deref = match dereference::dereference(&user, &ctx).await {
         Ok(d) => d,
         Err(e @ Error::SecretNameTaken { .. }) => {
-            write_blocked(&ctx, &user, "SecretNameTaken", &e.to_string()).await?;
+            block(&ctx, &user, &Dereferenced::record_only(&user, &ctx), "SecretNameTaken", &e.to_string(), now).await?;
             return Err(e);
         }
         Err(e) => return Err(e),
     };
-    let (vu, vt) = match validate::validate(&user, &deref, &ctx.policy) {
+    let recalled = memory::recall(deref.record(), deref.pin_secret.is_some(), user.status.as_ref());
+    let admitted = planning::admission::admit(&user, deref.tenant.as_deref(), &ctx.policy);
+    let (vu, vt) = match admitted {
         Ok(v) => v,
         Err(blocked) => {
-            write_blocked(&ctx, &user, blocked.reason, &blocked.message).await?;
+            block(&ctx, &user, &deref, blocked.reason, &blocked.message, now).await?;
             return Ok(Action::await_change());
         }
     };
-    let observed = Observed {
-        status: user.status.as_ref(),
-        pin_secret: deref.pin_secret.as_ref().map(|s| s.generation.as_deref()),
-        own_claims: &deref.own_claims,
-        static_id_holder: deref.static_id_holder.as_ref(),
-        current_id_holder: deref.current_id_holder.as_ref(),
-        replacements: &deref.replacements,
-    };
-    let Plan { provision, mut status, ready, cleanup, events, outcomes } =
-        planning::plan(&vu, &vt, &observed, Timestamp::now());
-
-    let fresh_pin = match apply::provision(&ctx, &user, &deref, provision, &mut status).await {
-        Ok(p) => p,
+    let plan = planning::plan(&vu, &vt, &observed(&user, &deref, &recalled), now);
+    let mut fx = KubeEffects::new(&ctx, &user, &deref, Some((&vu, &vt)));
+    let done = match execute(plan, &mut fx).await {
+        Ok(done) => done,
         // Another user took the ID between the cache read and the claim; the index now knows
         // the holder, and the next plan reports the conflict (or picks another ID). Retried
         // with the user's backoff, so that an index that keeps disagreeing with the API
         // cannot make a hot loop.
         Err(e @ Error::ConferenceIdConflict { .. }) => return Err(e),
-        // Someone else's Secret under the PIN Secret's name: reported, retried with backoff
-        // (the watch sees only labelled Secrets, so its removal wakes no one).
+        // Someone else's Secret under the PIN Secret's or the record's name: reported,
+        // retried with backoff (the watch sees only labelled Secrets, so its removal wakes no
+        // one).
         Err(e @ Error::SecretNameTaken { .. }) => {
-            write_blocked(&ctx, &user, "SecretNameTaken", &e.to_string()).await?;
+            block(&ctx, &user, &deref, "SecretNameTaken", &e.to_string(), now).await?;
             return Err(e);
         }
         Err(e @ Error::IdSpaceExhausted { .. }) => {
-            write_blocked(&ctx, &user, "IdSpaceExhausted", &e.to_string()).await?;
+            block(&ctx, &user, &deref, "IdSpaceExhausted", &e.to_string(), now).await?;
             return Ok(Action::await_change());
         }
         Err(e) => return Err(e),
     };
-
-    let delivery = deliver::deliver(&ctx, &who, &vu, &vt, user.status.as_ref(), &mut status, fresh_pin.as_ref()).await;
-    drop(fresh_pin);
-    // An e-mail whose composition panicked is recorded as such and retried with the outbox's
-    // backoff; settling reports it as `InternalError` until it is delivered.
-    settle(&mut status, &ready, user.metadata.generation, Timestamp::now());
-
-    if user.status.as_ref() != Some(&status) {
-        status::write(&ctx, &user, &status).await?;
-        let subject = crate::audit::Subject { namespace: &who.namespace, name: &who.name, uid: &who.uid };
-        crate::audit::emit(&crate::audit::records(
-            subject,
-            user.status.as_ref(),
-            &status,
-            &delivery.delivered,
-            Timestamp::now(),
-        ));
-        let emailed = |kind| {
-            status
-                .notifications
-                .delivered
-                .iter()
-                .find(|d| d.kind == kind && delivery.delivered.contains(&d.message_id))
-                .map(|d| d.recipient.clone())
-        };
-        let described = outcomes.iter().filter(|o| !o.by_tenant).map(|o| {
-            let mut e = describe(o, &status);
-            if let Some(to) = emailed(o.kind) {
-                e.message.push_str(&format!("; e-mailed to {to}"));
-            }
-            e
-        });
-        let all: Vec<PlannedEvent> = described.chain(events).chain(delivery.events.iter().cloned()).collect();
-        for e in &all {
-            ctx.publish(&*user, e).await;
-        }
-    }
-    if let Some(queue) = &ctx.delivery {
-        let pending: Vec<String> = status.notifications.pending.iter().map(|n| n.message_id.clone()).collect();
-        queue.written(&who, &delivery.recorded, &pending);
-    }
-    apply::cleanup(&ctx, &user, &deref, cleanup).await?;
-    let owed = status.notifications.pending.iter().filter(|n| !n.permanently_failed).count();
+    let owed = done.memory.notifications.pending.iter().filter(|n| !n.permanently_failed).count();
     ctx.metrics.set_pending(&who.uid, owed);
-    Ok(deliver::requeue_after(&status, &delivery)
+    Ok(done
+        .requeue_after
         .map_or_else(Action::await_change, |after| ctx.metrics.queue.requeue(KIND, &who.namespace, &who.name, after)))
+}
+
+/// Carries out the plan of a blocked user: the status says why (with a Warning when that is
+/// new); what the operator remembers, and holds, is kept.
+async fn block(
+    ctx: &Context,
+    user: &ConferencingUser,
+    deref: &Dereferenced,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let recalled = memory::recall(deref.record(), deref.pin_secret.is_some(), user.status.as_ref());
+    let plan = planning::blocked(
+        &observed(user, deref, &recalled),
+        &user.name_any(),
+        user.metadata.generation,
+        reason,
+        message,
+        now,
+    );
+    execute(plan, &mut KubeEffects::new(ctx, user, deref, None)).await.map(drop)
 }
 
 /// Why the user is paused, if it or its tenant is (`conferencing.io/paused: "true"`).
@@ -170,7 +161,7 @@ pub fn paused(user: &ConferencingUser, ctx: &Context) -> Option<String> {
 
 /// Writes only the `ReconciliationPaused` condition, once; no Event (pausing is asked for, and
 /// a paused object gets no writes but this one). E-mails already queued are held back by the
-/// recheck at send time, and stay owed in the status.
+/// recheck at send time, and stay owed in the record.
 async fn write_paused(ctx: &Context, user: &ConferencingUser, message: &str) -> Result<Action> {
     let mut st = user.status.clone().unwrap_or_default();
     st.unreadable = Vec::new();
@@ -179,36 +170,21 @@ async fn write_paused(ctx: &Context, user: &ConferencingUser, message: &str) -> 
     let observed = st.observed_generation;
     crate::planning::conditions::paused(&mut st, message, observed, Timestamp::now());
     if user.status.as_ref() != Some(&st) {
-        status::write(ctx, user, &st).await?;
+        let mut next = user.clone();
+        next.status = Some(st);
+        let written = super::apply_status::write_status(&ctx.client, &next).await?;
+        ctx.expectations.expect(&key(user).uid, written.metadata.resource_version.as_deref());
     }
     Ok(Action::await_change())
-}
-
-/// Writes `Ready=False` with `reason`, keeping everything the user holds; a Warning Event
-/// when the reason or message is new.
-pub async fn write_blocked(ctx: &Context, user: &ConferencingUser, reason: &str, message: &str) -> Result<()> {
-    let st =
-        planning::blocked_status(user.status.as_ref(), user.metadata.generation, reason, message, Timestamp::now());
-    if Some(&st) == user.status.as_ref() {
-        return Ok(());
-    }
-    status::write(ctx, user, &st).await?;
-    let before = user.status.as_ref().and_then(|s| crate::api::condition::find(&s.conditions, ConditionType::Ready));
-    if before.is_none_or(|c| c.reason != reason || c.message != message) {
-        ctx.publish(user, &PlannedEvent::warning(reason, message)).await;
-    }
-    Ok(())
 }
 
 /// Reports a reconcile that panicked on the user, as far as that is possible; a failure to
 /// write is only logged (the error policy retries the reconcile with backoff anyway).
 pub async fn report_internal_error(ctx: &Context, user: &ConferencingUser) {
     let message = "the reconcile failed unexpectedly (a bug; see the operator's log); retrying with backoff";
-    let prev: Option<&ConferencingUserStatus> = user.status.as_ref();
-    let st = planning::blocked_status(prev, user.metadata.generation, INTERNAL_ERROR, message, Timestamp::now());
-    if prev != Some(&st)
-        && let Err(e) = status::write(ctx, user, &st).await
-    {
+    // From the caches alone: the reconcile that panicked may have panicked reading the rest.
+    let deref = Dereferenced::record_only(user, ctx);
+    if let Err(e) = block(ctx, user, &deref, INTERNAL_ERROR, message, Timestamp::now()).await {
         tracing::warn!(user = %user.name_any(), error = %e, "could not report the internal error on the user");
     }
 }

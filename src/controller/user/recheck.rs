@@ -1,9 +1,9 @@
-//! Step 5, at send time: a queued e-mail is looked at again just before it is sent, because
-//! it may have waited (a slow relay) while the user changed. It is sent only if it still
-//! follows from the user's spec and history as the caches show them now, to the recipient
-//! and from the sender they name now, with a PIN that is still the user's. Otherwise it is
-//! not sent, and the user's next reconcile decides again from the same caches, so the two
-//! never disagree for long.
+//! At send time: a queued e-mail is looked at again just before it is sent, because it may
+//! have waited (a slow relay) while the user changed. It is sent only if the user's record
+//! still owes it and it still follows from the user's spec as the caches show them now, to
+//! the recipient and from the sender they name now, with a PIN that is still the user's.
+//! Otherwise it is not sent, and the user's next reconcile decides again from the same
+//! caches, so the two never disagree for long.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use crate::controller::index::Index;
 use crate::notification::notifier::Notifier;
 use crate::notification::queue::{Job, PinSource, Recheck, Rechecker};
 use crate::planning::provenance::{self, Evidence};
+use crate::provisioning::record::record_secret_name;
 use crate::provisioning::secret::pin_secret_name;
 use crate::validation::{ClusterPolicy, validate_tenant, validate_user};
 
@@ -55,6 +56,14 @@ fn recheck(
     }
     let Ok(vt) = validate_tenant(&tenant, policy) else { return Recheck::Stale("the tenant's spec is invalid now") };
     let Ok(vu) = validate_user(&user, &vt) else { return Recheck::Stale("the user's spec is invalid now") };
+    let owed = index
+        .record(&who.namespace, &record_secret_name(&who.name))
+        .filter(|r| r.owned_by(&who.uid))
+        .and_then(|r| r.memory)
+        .is_some_and(|m| m.notifications.pending.iter().any(|n| n.message_id == job.email.message_id));
+    if !owed {
+        return Recheck::Stale("the user's record no longer owes it");
+    }
 
     let secret = index.secret(&who.namespace, &pin_secret_name(&who.name)).filter(|s| s.owned_by(&who.uid));
     let replacements = index.replacements_of(&who.namespace, &who.uid);
