@@ -374,9 +374,14 @@ impl ValidatedUser {
     }
 }
 
-/// The longest user name whose PIN Secret name (`<user>-conferencing-pin`) is still a valid
-/// object name.
-pub const MAX_USER_NAME: usize = 253 - crate::provisioning::secret::PIN_SECRET_SUFFIX.len();
+/// The longest user name whose PIN Secret and record names (`<user>-conferencing-pin`,
+/// `<user>-conferencing-record`) are still valid object names.
+pub const MAX_USER_NAME: usize = 253 - crate::provisioning::record::RECORD_SECRET_SUFFIX.len();
+
+// The record's suffix is the longer one, so the bound above fits the PIN Secret's name too.
+const _: () = assert!(
+    crate::provisioning::record::RECORD_SECRET_SUFFIX.len() >= crate::provisioning::secret::PIN_SECRET_SUFFIX.len()
+);
 
 /// Checks `spec.tenantRef.name`: a DNS-1123 label, as the CRD's pattern
 /// ([`crate::api::TENANT_NAME_PATTERN`]) says. Checked again here, before the name is looked
@@ -406,7 +411,7 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
     if name.len() > MAX_USER_NAME {
         return Err(InvalidSpec::new(
             "metadata.name",
-            format!("must be at most {MAX_USER_NAME} characters so the PIN Secret name fits"),
+            format!("must be at most {MAX_USER_NAME} characters so the names of the user's Secrets fit"),
         ));
     }
     let display_name = display_text("spec.displayName", &spec.display_name)?;
@@ -585,6 +590,24 @@ fn is_domain(s: &str) -> bool {
 mod tests {
     use super::*;
     use crate::fixtures::{tenant, user};
+
+    #[test]
+    fn a_user_name_leaves_room_for_the_names_of_its_secrets() {
+        let t = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("tenant");
+        let longest = "a".repeat(MAX_USER_NAME);
+        let mut u = user(&longest, "acme");
+        u.spec.email = "long@acme.example".into();
+        assert!(validate_user(&u, &t).is_ok());
+        for name in [
+            crate::provisioning::secret::pin_secret_name(&longest),
+            crate::provisioning::record::record_secret_name(&longest),
+        ] {
+            assert!(name.len() <= 253, "{} characters", name.len());
+        }
+        u.metadata.name = Some(format!("{longest}a"));
+        let e = validate_user(&u, &t).expect_err("one character too long");
+        assert!(e.to_string().starts_with("metadata.name"), "{e}");
+    }
 
     /// A change to an object and the field the resulting error must name.
     type Case<T> = (Box<dyn Fn(&mut T)>, &'static str);
