@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use conferencing_operator::api::record::UserMemory;
 use conferencing_operator::api::{
     ConditionStatus, ConferenceIdClaim, ConferencingTenant, ConferencingTenantSpec, ConferencingUser,
     ConferencingUserSpec, ConferencingUserStatus, FIELD_MANAGER, NotificationKind, NumberType, PendingNotification,
     ServiceNumber, TenantRef,
 };
 use conferencing_operator::domain::{ConferenceId, PinLength};
-use conferencing_operator::provisioning::{claim, pin, secret};
+use conferencing_operator::provisioning::{claim, pin, record, secret};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -279,6 +280,8 @@ struct FloorUser {
     claim: ConferenceIdClaim,
     status: ConferencingUserStatus,
     resource_version: Option<String>,
+    /// The resourceVersion of the user's record Secret, once the floor created it.
+    record_version: Option<String>,
 }
 
 /// Rewrites the operator's status of `template` into the status of another user: every
@@ -318,8 +321,8 @@ async fn write_status(
     Ok(written.resource_version())
 }
 
-/// `status` as the operator first writes it: each e-mail owed rather than delivered (an
-/// e-mail is sent only once the status owing it is stored, and recorded by a second write).
+/// `status` as the operator first records it: each e-mail owed rather than delivered (an
+/// e-mail is sent only once the record owing it is stored, and recorded by a second write).
 fn owed(status: &ConferencingUserStatus) -> ConferencingUserStatus {
     let mut st = status.clone();
     let delivered = std::mem::take(&mut st.notifications.delivered);
@@ -336,21 +339,53 @@ fn owed(status: &ConferencingUserStatus) -> ConferencingUserStatus {
     st
 }
 
-/// The two status writes of a change that sends e-mail: owed, then delivered.
-async fn write_owed_then_delivered(
-    api: &Api<ConferencingUser>,
+/// The record write the operator makes (`controller/user/effects.rs`): the record Secret
+/// holding the memory `status` mirrors, created when the user has none, else replaced
+/// conditioned on its resourceVersion. Returns the new resourceVersion.
+async fn write_record(
+    api: &Api<Secret>,
     user: &ConferencingUser,
     resource_version: Option<String>,
     status: &ConferencingUserStatus,
 ) -> Result<Option<String>, BenchError> {
-    let rv = write_status(api, user, resource_version, &owed(status)).await?;
-    write_status(api, user, rv, status).await
+    let mut secret = record::record_secret(user, &UserMemory::from_status(status));
+    let name = user.name_any();
+    let written = match resource_version {
+        None => api.create(&PostParams::default(), &secret).await,
+        Some(rv) => {
+            secret.metadata.resource_version = Some(rv);
+            api.replace(&record::record_secret_name(&name), &PostParams::default(), &secret).await
+        }
+    };
+    Ok(written.map_err(kerr(format!("floor: record of {name}")))?.resource_version())
+}
+
+/// The resourceVersions a change leaves: the record's and the user's.
+struct Written {
+    record_version: Option<String>,
+    user_version: Option<String>,
+}
+
+/// The writes of a change that sends e-mail: the record owing it, the record with it
+/// delivered, then the status that mirrors the record.
+async fn write_change(
+    records: &Api<Secret>,
+    users: &Api<ConferencingUser>,
+    u: &FloorUser,
+    status: &ConferencingUserStatus,
+) -> Result<Written, BenchError> {
+    let rv = write_record(records, &u.object, u.record_version.clone(), &owed(status)).await?;
+    let record_version = write_record(records, &u.object, rv, status).await?;
+    let user_version = write_status(users, &u.object, u.resource_version.clone(), status).await?;
+    Ok(Written { record_version, user_version })
 }
 
 /// The floor: a bare kube-rs client making, per user and `concurrency` users at a time, the
-/// writes the operator needs to converge a user (create the PIN Secret, create the
-/// ConferenceIdClaim, replace the status with the e-mail owed, then delivered), and then the
-/// two status writes per user a fan-out needs. API writes only: no e-mail, no Event.
+/// writes the operator makes to converge a user, with the same verbs (create the
+/// ConferenceIdClaim, create the PIN Secret, create the record owing the licence e-mail,
+/// replace it with the e-mail delivered, replace the status), and then the three writes per
+/// user a fan-out makes (the record twice, the status once). API writes only: no e-mail, no
+/// Event.
 pub struct Floor {
     client: Client,
     ns: String,
@@ -382,6 +417,7 @@ impl Floor {
                 claim: claim::claim(u, &cid, None),
                 status: ConferencingUserStatus::default(),
                 resource_version: u.resource_version(),
+                record_version: None,
             };
             f.status = status_for(template, &f)?;
             out.push(f);
@@ -395,24 +431,23 @@ impl Floor {
         let claims: Api<ConferenceIdClaim> = Api::namespaced(self.client.clone(), &self.ns);
         let users: Api<ConferencingUser> = Api::namespaced(self.client.clone(), &self.ns);
         let start = Instant::now();
-        let written: Vec<(usize, Option<String>)> = stream::iter(self.users.iter().enumerate())
+        let written: Vec<(usize, Written)> = stream::iter(self.users.iter().enumerate())
             .map(|(i, u)| {
                 let (secrets, claims, users) = (secrets.clone(), claims.clone(), users.clone());
                 async move {
                     let pp = PostParams::default();
-                    secrets.create(&pp, &u.secret).await.map_err(kerr(format!("floor: Secret of {}", u.name)))?;
                     claims.create(&pp, &u.claim).await.map_err(kerr(format!("floor: claim of {}", u.name)))?;
-                    let rv =
-                        write_owed_then_delivered(&users, &u.object, u.resource_version.clone(), &u.status).await?;
-                    Ok::<_, BenchError>((i, rv))
+                    secrets.create(&pp, &u.secret).await.map_err(kerr(format!("floor: Secret of {}", u.name)))?;
+                    Ok::<_, BenchError>((i, write_change(&secrets, &users, u, &u.status).await?))
                 }
             })
             .buffer_unordered(concurrency)
             .try_collect()
             .await?;
         let elapsed = start.elapsed();
-        for (i, rv) in written {
-            self.users[i].resource_version = rv;
+        for (i, w) in written {
+            self.users[i].record_version = w.record_version;
+            self.users[i].resource_version = w.user_version;
         }
         Ok(elapsed)
     }
@@ -420,12 +455,13 @@ impl Floor {
     /// Times the fan-out floor: each user's status becomes the operator's fanned-out
     /// `template`'s, rewritten for the user.
     pub async fn fan_out(&mut self, concurrency: usize, template: &ConferencingUser) -> Result<Duration, BenchError> {
-        let api: Api<ConferencingUser> = Api::namespaced(self.client.clone(), &self.ns);
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
+        let users: Api<ConferencingUser> = Api::namespaced(self.client.clone(), &self.ns);
         let statuses: Vec<ConferencingUserStatus> =
             self.users.iter().map(|u| status_for(template, u)).collect::<Result<_, _>>()?;
         let start = Instant::now();
         stream::iter(self.users.iter().zip(&statuses))
-            .map(|(u, st)| write_owed_then_delivered(&api, &u.object, u.resource_version.clone(), st))
+            .map(|(u, st)| write_change(&secrets, &users, u, st))
             .buffer_unordered(concurrency)
             .try_collect::<Vec<_>>()
             .await?;

@@ -18,9 +18,11 @@
 //!    (caches filled, then no reconcile and no write for 3 s) and its writes;
 //! 5. fan-out: the tenant's default Toll number changed, to every user showing it and one
 //!    ServiceNumberChanged e-mail each;
-//! 6. the floors, with the operator stopped: per user a PIN Secret, a ConferenceIdClaim and
-//!    two status replacements of the operator's shape (the e-mail owed, then delivered;
-//!    fan-out: the same two), at the same concurrency; API writes only.
+//! 6. the floors, with the operator stopped: per user the operator's writes with its verbs (a
+//!    ConferenceIdClaim and a PIN Secret created, the record Secret created owing the e-mail
+//!    and replaced with it delivered, the status of the operator's shape replaced; fan-out:
+//!    the record replaced twice and the status once), at the same concurrency; API writes
+//!    only.
 //!
 //! Timing reads a watch on the users and the Maildir, and counts from the operator's
 //! `/metrics`, so the benchmark itself adds one watch to the API server's load.
@@ -441,7 +443,7 @@ impl Bench {
         say(
             n,
             format_args!(
-                "floor: {:.2} s ({} Secret + claim + status writes at concurrency {conc}), fan-out floor {:.2} s",
+                "floor: {:.2} s ({} users' claim, Secret, record and status writes at concurrency {conc}), fan-out floor {:.2} s",
                 floor_time.as_secs_f64(),
                 n,
                 fan_out_floor.as_secs_f64()
@@ -508,9 +510,10 @@ fn section(args: &Args, machine: &str, rows: &[Row], png: &str) -> String {
         "Measured {} on {machine}.\n\n\
          The operator ran as `run --concurrency {c} --smtp-pool-size {p} --leader-election=false` against \
          `scripts/smtp-server` on loopback. The floor is a bare kube-rs client at concurrency {c} making, per user, \
-         the API writes the operator needs (create the PIN Secret, create the ConferenceIdClaim, replace the status \
-         of the operator's shape twice, the e-mail owed and then delivered; for the fan-out, the same two status \
-         writes): API writes only, no e-mail and no Event. Steady state is watched for {s} s; idle means no reconcile and no write for {q} s.\n\n\
+         the API writes the operator makes, with its verbs (create the ConferenceIdClaim, create the PIN Secret, \
+         create the record Secret owing the licence e-mail, replace it with the e-mail delivered, replace the status \
+         of the operator's shape; for the fan-out, the record replaced twice and the status once): API writes only, \
+         no e-mail and no Event. Steady state is watched for {s} s; idle means no reconcile and no write for {q} s.\n\n\
          ![Time and peak RSS against users, operator and floor]({png})\n\n{}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         report::markdown(rows),
