@@ -18,6 +18,7 @@ pub fn tenant(name: &str) -> ConferencingTenant {
             conference_ids: ConferenceIdPolicy::default(),
             meetings: MeetingPolicy::default(),
             notifications: NotificationPolicy::default(),
+            requests: TenantRequests::default(),
         },
     );
     t.metadata.namespace = Some("ns1".into());

@@ -81,6 +81,10 @@ pub struct ValidatedTenant {
     /// The cluster's recipient domains (`--allowed-recipient-domains`), which the tenant's
     /// can only narrow; empty: any.
     pub cluster_recipient_domains: Vec<String>,
+    /// Every e-mail is held: recorded as owed, not sent.
+    pub hold: bool,
+    /// `requests.discardHeldEmails`: a new value drops what is held.
+    pub discard_held: Option<String>,
 }
 
 /// Limits the platform team sets for the whole cluster (operator flags, Helm values), which no
@@ -299,6 +303,8 @@ pub fn validate_tenant(tenant: &ConferencingTenant, policy: &ClusterPolicy) -> R
         default_locale: n.default_locale,
         allowed_recipient_domains,
         cluster_recipient_domains: policy.recipient_domains.clone(),
+        hold: n.hold,
+        discard_held: tenant.spec.requests.discard_held_emails.clone(),
     })
 }
 

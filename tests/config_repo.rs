@@ -383,6 +383,52 @@ fn with_automatic_emails_off_only_on_request_emails_appear() {
 }
 
 #[test]
+fn while_a_tenant_holds_its_emails_plan_lists_them_as_held_and_lifting_the_hold_sends_them() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let holding = |hold: bool| {
+        tenant(true, "+14255550100").replace("  notifications:\n", &format!("  notifications:\n    hold: {hold}\n"))
+    };
+    let users: Vec<(String, String)> = vec![
+        ("users/alice.yaml".into(), user("alice", "")),
+        ("users/bob.yaml".into(), user("bob", "  requests:\n    sendConferencingInfo: t1\n")),
+    ];
+    let empty = vec![("tenant.yaml".to_string(), holding(true))];
+    let mut held = users.clone();
+    held.push(("tenant.yaml".into(), holding(true)));
+    let mut released = users;
+    released.push(("tenant.yaml".into(), holding(false)));
+    let empty = write_tree(&root.path().join("empty"), &empty);
+    let held = write_tree(&root.path().join("held"), &held);
+    let released = write_tree(&root.path().join("released"), &released);
+    let path = |p: &Path| p.to_str().expect("utf8").to_string();
+
+    // Users created while their tenant holds its e-mails: nothing is sent, three are held.
+    let out = run(&["plan", "--from", &path(&empty), "--to", &path(&held), "--output", "json"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = json(&out);
+    assert_eq!((plan["summary"]["emails"].as_u64(), plan["summary"]["heldEmails"].as_u64()), (Some(0), Some(3)));
+    let kinds = |u: &Value, key: &str| -> Vec<String> {
+        u[key]
+            .as_array()
+            .map(|a| a.iter().map(|e| e["kind"].as_str().unwrap_or_default().to_string()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(kinds(user_plan(&plan, "bob"), "held"), ["LicenseAssigned", "ConferencingInfoRequested"]);
+    let text = run(&["plan", "--from", &path(&empty), "--to", &path(&held)], None);
+    assert!(text.stdout.contains("3 e-mails held (notifications.hold)"), "{}", text.stdout);
+
+    // The commit that lifts the hold sends what was held.
+    let out = run(&["plan", "--from", &path(&held), "--to", &path(&released), "--output", "json"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = json(&out);
+    assert_eq!(plan["summary"]["emails"], 3);
+    assert!(plan["summary"].get("heldEmails").is_none(), "nothing held any more");
+    assert_eq!(kinds(user_plan(&plan, "alice"), "emails"), ["LicenseAssigned"]);
+    let out = run(&["plan", "--from", &path(&held), "--to", &path(&released), "--fail-on-emails", "2"], None);
+    assert_eq!(out.code, 3, "lifting the hold counts towards --fail-on-emails: {}", out.stdout);
+}
+
+#[test]
 fn a_tenant_default_number_change_fans_out_and_can_require_a_second_approval() {
     let root = tempfile::tempdir().expect("tempdir");
     let mut users: Vec<(String, String)> =

@@ -353,3 +353,86 @@ fn wait_until_sync(mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The example tenant with `notifications.hold` and `requests.discardHeldEmails` as given.
+fn tenant_holding(hold: bool, discard: Option<&str>) -> ConferencingTenant {
+    let mut t = example_objects().0;
+    t.spec.notifications.hold = hold;
+    t.spec.requests.discard_held_emails = discard.map(Into::into);
+    t
+}
+
+fn message_ids_by_user(server: &SmtpServer) -> Vec<(String, String)> {
+    server.mails().into_iter().map(|m| (m.to, m.message_id)).collect()
+}
+
+fn held(u: &ConferencingUser) -> usize {
+    let held = u
+        .status
+        .as_ref()
+        .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "NotificationDelivered" && c.reason == "Held"));
+    if held { u.status.as_ref().map_or(0, |s| s.notifications.pending.len()) } else { 0 }
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
+async fn a_tenant_hold_keeps_what_is_owed_across_a_restart_sends_each_once_on_release_and_a_discard_sends_none() {
+    let (mut env, server) = start("hold").await;
+    env.apply(&tenant_holding(true, None)).await;
+    for name in ["alice", "bob", "carol"] {
+        env.apply(&person(name)).await;
+    }
+    for name in ["alice", "bob", "carol"] {
+        env.wait_user(name, "its licence e-mail held", |u| is_ready(u) && held(u) == 1).await;
+    }
+    env.wait_converged(Duration::from_secs(3)).await;
+    assert_eq!(server.transactions(), 0, "nothing sent while the tenant holds its e-mails");
+
+    // Held e-mails are in the operator's records, not in its process: a restart loses none.
+    env.stop_operator();
+    let url = server.url();
+    env.start_operator_with(&["--smtp-url", &url, "--smtp-starttls", "never", "--mail-from", FROM]);
+    env.wait_converged(Duration::from_secs(6)).await;
+    assert_eq!(server.transactions(), 0, "nor after a restart");
+    for name in ["alice", "bob", "carol"] {
+        assert_eq!(held(&env.user(name).await), 1, "{name}'s e-mail is still held");
+    }
+
+    // Released: each is sent once.
+    env.apply(&tenant_holding(false, None)).await;
+    server.wait_for(3, TIMEOUT).await;
+    for name in ["alice", "bob", "carol"] {
+        env.wait_user(name, "its licence e-mail delivered", |u| {
+            u.status
+                .as_ref()
+                .is_some_and(|s| s.notifications.pending.is_empty() && !s.notifications.delivered.is_empty())
+        })
+        .await;
+    }
+    env.wait_converged(Duration::from_secs(6)).await;
+    let sent = message_ids_by_user(&server);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    for name in ["alice", "bob", "carol"] {
+        assert_eq!(sent.iter().filter(|(to, _)| to.starts_with(name)).count(), 1, "{name}: {sent:?}");
+    }
+
+    // Held again, an information e-mail is asked for alice, and the held e-mails discarded:
+    // none is sent, then or after the release.
+    env.apply(&tenant_holding(true, None)).await;
+    let mut alice = person("alice");
+    alice.spec.requests.send_conferencing_info = Some("held-info".into());
+    env.apply(&alice).await;
+    env.wait_user("alice", "the information e-mail held", |u| held(u) == 1).await;
+    env.apply(&tenant_holding(true, Some("drop-1"))).await;
+    env.wait_user("alice", "the held e-mail dropped", |u| {
+        u.status.as_ref().is_some_and(|s| s.notifications.pending.is_empty())
+    })
+    .await;
+    assert_eq!(env.wait_event_count("alice", "HeldNotificationsDiscarded", 1).await, 1);
+    env.apply(&tenant_holding(false, Some("drop-1"))).await;
+    env.wait_converged(Duration::from_secs(6)).await;
+    assert_eq!(message_ids_by_user(&server).len(), 3, "the discarded e-mail is never sent");
+    for name in ["bob", "carol"] {
+        assert_eq!(env.event_count(name, "HeldNotificationsDiscarded").await, 0, "{name} had nothing held");
+    }
+}

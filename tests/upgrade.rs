@@ -189,10 +189,10 @@ async fn upgrading_from_status_held_memory_sends_only_what_was_owed_and_forgets_
     env.api::<ConferencingUser>().replace_status("bob", &PostParams::default(), &b).await.expect("bob's status");
     // The objects that version created for alice: her PIN Secret and her ID's claim.
     let pin = "60917";
-    env.api::<Secret>()
-        .create(&PostParams::default(), &secret::pin_secret(&alice, &Pin::from_secret(pin.into()), "reset-pin.T2"))
-        .await
-        .expect("PIN Secret");
+    let mut old_secret = secret::pin_secret(&alice, &Pin::from_secret(pin.into()), "reset-pin.T2");
+    // That version did not mark its PIN Secrets as recorded: it kept no records.
+    old_secret.metadata.annotations.as_mut().map(|a| a.remove(secret::RECORDED_ANNOTATION));
+    env.api::<Secret>().create(&PostParams::default(), &old_secret).await.expect("PIN Secret");
     let id = conferencing_operator::domain::ConferenceId::parse("7788990").expect("id");
     env.api::<ConferenceIdClaim>()
         .create(&PostParams::default(), &claim::claim(&alice, &id, None))
@@ -218,6 +218,11 @@ async fn upgrading_from_status_held_memory_sends_only_what_was_owed_and_forgets_
     // The memory moved into alice's record, which now decides: a token handled before is not
     // a new request, and a new one is.
     let record = env.api::<Secret>().get("alice-conferencing-record").await.expect("alice's record");
+    let marked = wait_until("alice's PIN Secret marked as recorded", TIMEOUT, || async {
+        let s = env.api::<Secret>().get("alice-conferencing-pin").await.ok()?;
+        (s.metadata.annotations?.get("conferencing.io/recorded")?.as_str() == "true").then_some(())
+    });
+    marked.await;
     let text = record.metadata.annotations.as_ref().and_then(|a| a.get("conferencing.io/record")).expect("memory");
     assert!(text.contains("\"T1\"") && text.contains("\"T2\"") && text.contains("\"I1\""), "{text}");
     let mut again = alice.clone();

@@ -61,6 +61,10 @@ pub struct UserMemory {
     /// The e-mails owed and the last ones delivered.
     #[serde(default)]
     pub notifications: NotificationRecord,
+    /// The tenant's `requests.discardHeldEmails` token when the e-mails held now were owed
+    /// (or last discarded): a token other than this one discards them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discard_token: Option<String>,
 }
 
 impl UserMemory {
@@ -118,6 +122,7 @@ impl UserMemory {
             pin_last_reset_time: status.pin_last_reset_time.clone(),
             handled_requests: status.handled_requests.clone(),
             notifications: status.notifications.clone(),
+            discard_token: None,
         }
         .bounded()
     }

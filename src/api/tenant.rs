@@ -73,6 +73,29 @@ pub struct ConferencingTenantSpec {
     /// When and from whom users receive e-mails about their conferencing settings.
     #[serde(default)]
     pub notifications: NotificationPolicy,
+
+    /// One-shot actions on all the tenant's users. Each is a token: a new value asks for the
+    /// action once.
+    #[serde(default, skip_serializing_if = "TenantRequests::is_empty")]
+    pub requests: TenantRequests,
+}
+
+/// One-shot actions on all the tenant's users.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantRequests {
+    /// A new value drops, without sending them, the e-mails `notifications.hold` holds for
+    /// the tenant's users now (a Warning Event on each user says which); e-mails owed later
+    /// are held as usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub discard_held_emails: Option<String>,
+}
+
+impl TenantRequests {
+    fn is_empty(&self) -> bool {
+        self.discard_held_emails.is_none()
+    }
 }
 
 /// A dial-in number of the tenant.
@@ -217,6 +240,12 @@ pub struct NotificationPolicy {
         )
     )]
     pub allowed_recipient_domains: Vec<String>,
+    /// Hold every e-mail to the tenant's users, automatic and on request: each is recorded as
+    /// owed and not sent (while a bad merge is reverted, say). Setting it back to false sends
+    /// each held e-mail once, if it is still owed then; `requests.discardHeldEmails` drops
+    /// them instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
 }
 
 impl Default for NotificationPolicy {
@@ -228,6 +257,7 @@ impl Default for NotificationPolicy {
             send_email_from_display_name: None,
             default_locale: Locale::En,
             allowed_recipient_domains: Vec::new(),
+            hold: false,
         }
     }
 }

@@ -63,6 +63,13 @@ impl LiveState {
             .map(|s| s.generation.as_deref())
     }
 
+    /// Whether the user's own PIN Secret carries the mark of an operator that keeps records.
+    pub fn pin_secret_recorded(&self, namespace: &str, user: &str, uid: &str) -> bool {
+        self.pin_secrets
+            .get(&(namespace.to_string(), pin_secret_name(user)))
+            .is_some_and(|s| s.owned_by(uid) && s.recorded)
+    }
+
     /// The user's own record: `None` when it has none, `Some(None)` when it cannot be read.
     pub fn record(&self, namespace: &str, user: &str, uid: &str) -> Option<Option<&UserMemory>> {
         self.records

@@ -58,6 +58,9 @@ pub struct Summary {
     pub emails_by_kind: BTreeMap<String, usize>,
     /// Automatic e-mails the tenants' policy suppresses.
     pub suppressed_emails: usize,
+    /// E-mails held (their tenant's `notifications.hold`): owed, sent once the hold is lifted.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub held_emails: usize,
     /// Tenant changes that reach many users.
     pub fan_out: Vec<FanOut>,
 }
@@ -98,6 +101,9 @@ pub struct UserPlan {
     pub emails: Vec<Email>,
     /// Automatic e-mails not sent because the tenant turned them off.
     pub suppressed_emails: Vec<Email>,
+    /// E-mails held: owed, not sent while the tenant's `notifications.hold` is true.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Email>,
     /// Why the operator would not reconcile the user, if it would not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<BlockedOut>,
@@ -166,6 +172,10 @@ pub struct Email {
     pub locale: String,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 impl PlanReport {
     /// E-mails that will be sent.
     pub fn emails(&self) -> usize {
@@ -196,6 +206,7 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
             actions: Vec::new(),
             emails: Vec::new(),
             suppressed_emails: Vec::new(),
+            held: Vec::new(),
             blocked: None,
             notes: Vec::new(),
         };
@@ -234,9 +245,16 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
             .map(|n| n.message_id.as_str())
             .chain(prev.notifications.delivered.iter().map(|n| n.message_id.as_str()))
             .collect();
-        for n in &planned.memory().notifications.pending {
-            if !known.contains(n.message_id.as_str()) {
-                up.emails.push(Email { kind: n.kind, recipient: n.recipient.clone(), locale: v.locale.to_string() });
+        // An e-mail the change causes is sent, or held while the tenant holds its e-mails; one
+        // already owed under a hold that the change lifts is sent too.
+        let held_before = prior.tenants.get(&tenant_key).and_then(|b| b.validated.as_ref()).is_some_and(|b| b.hold);
+        for n in planned.memory().notifications.pending.iter().filter(|n| !n.permanently_failed) {
+            let email = Email { kind: n.kind, recipient: n.recipient.clone(), locale: v.locale.to_string() };
+            let new = !known.contains(n.message_id.as_str());
+            match (new, t.hold, held_before) {
+                (_, true, _) => up.held.push(email),
+                (true, false, _) | (false, false, true) => up.emails.push(email),
+                (false, false, false) => {}
             }
         }
         for o in planned.outcomes() {
@@ -293,7 +311,8 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
             *summary.emails_by_kind.entry(e.kind.to_string()).or_default() += 1;
         }
         summary.suppressed_emails += up.suppressed_emails.len();
-        if changed || !up.suppressed_emails.is_empty() || !up.notes.is_empty() {
+        summary.held_emails += up.held.len();
+        if changed || !up.suppressed_emails.is_empty() || !up.notes.is_empty() || !up.held.is_empty() {
             users.push(up);
         }
     }
@@ -317,6 +336,7 @@ pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
             }],
             emails: Vec::new(),
             suppressed_emails: Vec::new(),
+            held: Vec::new(),
             blocked: None,
             notes: Vec::new(),
         });

@@ -17,8 +17,12 @@ fn headline(p: &PlanReport) -> String {
     if kinds.is_empty() {
         kinds.push("none".into());
     }
+    let held = match s.held_emails {
+        0 => String::new(),
+        n => format!("; {} e-mail{} held (notifications.hold)", thousands(n), if n == 1 { "" } else { "s" }),
+    };
     format!(
-        "{} of {} users change, {} e-mail{} ({}); {} blocked, {} removed, {} automatic e-mail{} suppressed",
+        "{} of {} users change, {} e-mail{} ({}); {} blocked, {} removed, {} automatic e-mail{} suppressed{held}",
         thousands(s.users_changed),
         thousands(s.users),
         thousands(s.emails),
@@ -52,6 +56,9 @@ pub fn text(p: &PlanReport) -> String {
         }
         for e in &u.suppressed_emails {
             let _ = writeln!(out, "  not e-mailed (automatic e-mails are off): {}", e.kind);
+        }
+        for e in &u.held {
+            let _ = writeln!(out, "  held (notifications.hold): e-mail {} to {}", e.kind, term(&e.recipient));
         }
         for n in &u.notes {
             let _ = writeln!(out, "  note: {}", term(n));
@@ -135,6 +142,14 @@ fn md_user(out: &mut String, u: &UserPlan) {
     }
     for e in &u.suppressed_emails {
         let _ = writeln!(out, "- not e-mailed (automatic e-mails are off): {}", md_escape(&e.kind.to_string()));
+    }
+    for e in &u.held {
+        let _ = writeln!(
+            out,
+            "- held (notifications.hold): e-mail **{}** to {}",
+            md_escape(&e.kind.to_string()),
+            md_escape(&e.recipient)
+        );
     }
     for n in &u.notes {
         let _ = writeln!(out, "- note: {}", md_escape(n));

@@ -27,6 +27,8 @@ pub struct PriorUser {
     pub record: Option<Option<UserMemory>>,
     /// `Some(generation)` when the PIN Secret exists.
     pub pin_secret: Option<Option<String>>,
+    /// Whether it carries the mark of an operator that keeps records.
+    pub pin_secret_recorded: bool,
     /// IDs the user holds claims on.
     pub claims: Vec<ConferenceId>,
     /// UID (synthetic offline: only Message-IDs use it, and the same one is used on both sides).
@@ -45,7 +47,12 @@ impl PriorUser {
             Some(None) => memory::Record::Unreadable,
             Some(Some(m)) => memory::Record::Read(m),
         };
-        memory::recall(record, self.pin_secret.is_some(), self.status.as_ref())
+        let pin_secret = match (&self.pin_secret, self.pin_secret_recorded) {
+            (None, _) => memory::PinSecret::Absent,
+            (Some(_), true) => memory::PinSecret::Recorded,
+            (Some(_), false) => memory::PinSecret::Unrecorded,
+        };
+        memory::recall(record, pin_secret, self.status.as_ref())
     }
 
     /// What the planner observes of the user, remembering `recalled`.
@@ -55,6 +62,7 @@ impl PriorUser {
             status: self.status.as_ref(),
             pin_secret: self.pin_secret.as_ref().map(|g| g.as_deref()),
             pin_secret_unlabelled: false,
+            pin_secret_recorded: self.pin_secret_recorded,
             own_claims: &self.claims,
             static_id_holder: None,
             current_id_holder: None,
@@ -141,6 +149,7 @@ pub fn converge(tree: &Tree, now: Timestamp) -> Prior {
             p.status = world.status;
             p.record = world.record.map(Some);
             p.pin_secret = world.secret.map(Some);
+            p.pin_secret_recorded = world.secret_recorded;
             p.claims = world.claims;
         }
         prior.users.insert((ns, u.id.name.clone()), p);
@@ -171,6 +180,7 @@ pub fn from_live(live: &LiveState) -> Prior {
             status: u.status.clone(),
             record: live.record(&ns, &name, &uid).map(|m| m.cloned()),
             pin_secret: live.pin_secret(&ns, &name, &uid).map(|g| g.map(str::to_string)),
+            pin_secret_recorded: live.pin_secret_recorded(&ns, &name, &uid),
             claims,
             uid,
             generation: u.metadata.generation.unwrap_or(1),

@@ -19,7 +19,7 @@ use super::watch::{Present, Sink};
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::notification::queue::DeliveryQueue;
 use crate::provisioning::record::{RECORD_ANNOTATION, RECORD_SECRET_SUFFIX, is_record_secret};
-use crate::provisioning::secret::PIN_GENERATION_ANNOTATION;
+use crate::provisioning::secret::{PIN_GENERATION_ANNOTATION, RECORDED_ANNOTATION};
 use crate::telemetry::queue::Waker;
 use crate::telemetry::{KindLabels, Metrics};
 
@@ -35,7 +35,8 @@ pub struct Wakers {
 }
 
 impl Wakers {
-    fn send(&self, wake: Wake) {
+    /// Wakes what `wake` names.
+    pub fn send(&self, wake: Wake) {
         for (ns, name) in wake.users {
             let _ = self.users.send(ObjectRef::new(&name).within(&ns));
         }
@@ -289,9 +290,10 @@ impl Sink<PartialObjectMeta<Secret>> for SecretSink {
     fn apply(&mut self, mut s: PartialObjectMeta<Secret>) {
         s.metadata.managed_fields = None;
         let record = is_record_secret(&s.metadata);
-        let keep = if record { RECORD_ANNOTATION } else { PIN_GENERATION_ANNOTATION };
         if let Some(a) = s.metadata.annotations.as_mut() {
-            a.retain(|k, _| k == keep);
+            a.retain(|k, _| {
+                if record { k == RECORD_ANNOTATION } else { k == PIN_GENERATION_ANNOTATION || k == RECORDED_ANNOTATION }
+            });
         }
         let wake = if record { self.index.apply_record(&s) } else { self.index.apply_secret(&s) };
         self.wake.send(wake);

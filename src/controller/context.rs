@@ -41,6 +41,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Sender and recipient domains allowed cluster-wide, which no tenant can widen.
     pub policy: Arc<crate::validation::ClusterPolicy>,
+    /// Wakes users and tenants an effect concerns (a user letting go of an ID wakes those
+    /// waiting for it).
+    pub wake: super::caches::Wakers,
 }
 
 impl Context {

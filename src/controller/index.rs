@@ -516,7 +516,14 @@ impl Index {
         let mut wake = Wake::default();
         let mut m = self.write();
         let key = (ns.clone(), name);
-        if m.records.get(&key) == Some(&meta) {
+        // A watch event can arrive after the operator recorded its own newer write of the same
+        // record (the event of an earlier write, replayed): going back to it would make the
+        // operator plan from a memory it has already moved on from (and owe an e-mail again).
+        // resourceVersions are etcd revisions, which only grow (see `expectations.rs`).
+        let older = m.records.get(&key).is_some_and(|known| {
+            known.uid == meta.uid && version(&meta.resource_version) < version(&known.resource_version)
+        });
+        if older || m.records.get(&key) == Some(&meta) {
             return wake;
         }
         let owner = meta.owner_name.clone();
@@ -548,15 +555,19 @@ impl Index {
         wake
     }
 
-    /// Records a record Secret the operator just wrote, before its watch event arrives.
-    pub fn record_record(&self, ns: &str, name: &str, meta: RecordMeta) {
+    /// Records a record Secret the operator just wrote, before its watch event arrives (which
+    /// then changes nothing); returns who waits for an ID the record no longer names.
+    #[must_use]
+    pub fn record_record(&self, ns: &str, name: &str, meta: RecordMeta) -> Wake {
         let owner = meta.owner_name.clone();
         let mut m = self.write();
         m.records.insert((ns.to_string(), name.to_string()), meta);
+        let mut wake = Wake::default();
         if let Some(owner) = owner {
-            // What it wakes is woken by the watch event that follows.
-            m.rehold(ns, &owner, &mut Wake::default());
+            m.rehold(ns, &owner, &mut wake);
+            wake.users.remove(&(ns.to_string(), owner));
         }
+        wake
     }
 
     /// Forgets a record Secret found gone (deleted while the watch could not see it).
@@ -576,6 +587,11 @@ impl Index {
     pub fn record_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
         self.read().records.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
     }
+}
+
+/// A resourceVersion as the etcd revision it is; 0 for one that is not a number.
+fn version(rv: &str) -> u64 {
+    rv.parse().unwrap_or(0)
 }
 
 fn owner_name(meta: &ObjectMeta) -> Option<String> {
@@ -747,6 +763,50 @@ mod tests {
         again.metadata.uid = Some("uid-alice-2".into());
         idx.apply_user(&again);
         assert!(idx.delete_secret("ns1", &pin_secret_name("alice"), None).users.is_empty());
+    }
+
+    /// The record Secret the operator writes for `u`, naming `id`, at `version`.
+    fn record_of(u: &ConferencingUser, id: Option<&str>, version: &str) -> PartialObjectMeta<Secret> {
+        let memory = crate::api::record::UserMemory {
+            conference_id: id.map(Into::into),
+            ..crate::api::record::UserMemory::empty()
+        };
+        let mut s = crate::provisioning::record::record_secret(u, &memory);
+        s.metadata.uid = Some(format!("record-{}", u.name_any()));
+        s.metadata.resource_version = Some(version.into());
+        PartialObjectMeta { types: None, metadata: s.metadata, _phantom: std::marker::PhantomData }
+    }
+
+    #[test]
+    fn a_user_letting_go_of_an_id_by_its_own_record_wakes_who_waits_for_it() {
+        let idx = Index::default();
+        let alice = user("alice", "acme");
+        let mut bob = user("bob", "acme");
+        bob.spec.conference_id = Some("4455667".into());
+        idx.apply_user(&alice);
+        idx.apply_user(&bob);
+        idx.apply_record(&record_of(&alice, Some("4455667"), "10"));
+        assert!(idx.is_taken("ns1", "4455667"), "held by alice's record, with no claim");
+        // alice's licence is removed: the operator's own write of her record drops the ID.
+        let written = crate::provisioning::record::RecordMeta::from_meta(&record_of(&alice, None, "11").metadata);
+        let wake = idx.record_record("ns1", "alice-conferencing-record", written);
+        assert!(wake.users.contains(&("ns1".into(), "bob".into())), "{wake:?}");
+        assert!(!idx.is_taken("ns1", "4455667"));
+    }
+
+    #[test]
+    fn a_replayed_older_record_event_does_not_take_the_index_back() {
+        let idx = Index::default();
+        let alice = user("alice", "acme");
+        idx.apply_user(&alice);
+        let newer = record_of(&alice, Some("7000002"), "12");
+        let _ = idx.record_record("ns1", "alice-conferencing-record", RecordMeta::from_meta(&newer.metadata));
+        let wake = idx.apply_record(&record_of(&alice, Some("7000001"), "11"));
+        assert!(wake.users.is_empty());
+        assert_eq!(idx.held_id("ns1", "alice").map(|i| i.to_string()).as_deref(), Some("7000002"));
+        // A newer event (someone else's write) is taken.
+        idx.apply_record(&record_of(&alice, Some("7000003"), "13"));
+        assert_eq!(idx.held_id("ns1", "alice").map(|i| i.to_string()).as_deref(), Some("7000003"));
     }
 
     #[test]

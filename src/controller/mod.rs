@@ -288,6 +288,7 @@ pub async fn run(
         delivery,
         metrics,
         policy: config.policy.clone(),
+        wake: wakers.clone(),
     });
 
     let queue = ctx.metrics.queue.clone();

@@ -1,5 +1,6 @@
 //! `kubectl conferencing status [-n NS | -A] [TENANT]`: per tenant, its users, how many are
-//! Ready, the blocked ones and why, and the e-mails pending or refused for good.
+//! Ready, the blocked ones and why, and the e-mails pending, held (`notifications.hold`) or
+//! refused for good.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -28,6 +29,9 @@ pub struct TenantSummary {
     pub blocked: Vec<(String, String, String)>,
     /// Users the operator has not caught up with: (user, what).
     pub waiting: Vec<(String, String)>,
+    /// Whether the tenant holds its e-mails (`spec.notifications.hold`): then every e-mail
+    /// owed is held, not pending.
+    pub holding: bool,
     /// E-mails owed: (user, description).
     pub pending: Vec<(String, String)>,
     /// E-mails refused for good: (user, description).
@@ -52,8 +56,16 @@ pub fn summarize(
                 None => "Pending".to_string(),
             },
         };
-        by_tenant
-            .insert(key.clone(), TenantSummary { namespace: key.0, name: key.1, tenant_ready, ..Default::default() });
+        by_tenant.insert(
+            key.clone(),
+            TenantSummary {
+                namespace: key.0,
+                name: key.1,
+                tenant_ready,
+                holding: t.spec.notifications.hold,
+                ..Default::default()
+            },
+        );
     }
     for u in users {
         let key = (u.namespace().unwrap_or_default(), u.spec.tenant_ref.name.clone());
@@ -96,8 +108,16 @@ pub fn summarize(
 /// Writes the summaries: a table, then the details of tenants that have any.
 pub fn render(summaries: &[TenantSummary], all_namespaces: bool, out: &mut Terminal<impl Write>) -> io::Result<()> {
     out.aligned(|tw| {
-        let mut header =
-            vec!["TENANT", "TENANT READY", "USERS", "READY", "BLOCKED", "E-MAILS PENDING", "E-MAILS FAILED"];
+        let mut header = vec![
+            "TENANT",
+            "TENANT READY",
+            "USERS",
+            "READY",
+            "BLOCKED",
+            "E-MAILS PENDING",
+            "E-MAILS HELD",
+            "E-MAILS FAILED",
+        ];
         if all_namespaces {
             header.insert(0, "NAMESPACE");
         }
@@ -109,7 +129,8 @@ pub fn render(summaries: &[TenantSummary], all_namespaces: bool, out: &mut Termi
                 s.users.to_string(),
                 s.ready.to_string(),
                 s.blocked.len().to_string(),
-                s.pending.len().to_string(),
+                if s.holding { 0 } else { s.pending.len() }.to_string(),
+                if s.holding { s.pending.len() } else { 0 }.to_string(),
                 s.failed.len().to_string(),
             ];
             if all_namespaces {
@@ -129,9 +150,14 @@ pub fn render(summaries: &[TenantSummary], all_namespaces: bool, out: &mut Termi
                     tw.row(&[format!("    {user}"), reason.clone(), message.clone()])?;
                 }
             }
+            let owed = if s.holding {
+                "  E-mails held (notifications.hold is true: set it to false to send each once, or give requests.discardHeldEmails a new value to drop them):"
+            } else {
+                "  E-mails pending:"
+            };
             let lists = [
                 ("  Waiting for the operator:", &s.waiting),
-                ("  E-mails pending:", &s.pending),
+                (owed, &s.pending),
                 (
                     "  E-mails refused for good (fix the address, then `kubectl conferencing send-info USER`):",
                     &s.failed,
@@ -251,6 +277,16 @@ mod tests {
 
         let only = summarize(&[tenant("acme")], &users, Some("gone"));
         assert_eq!(only.len(), 1);
+
+        // A tenant that holds its e-mails shows them as held, not pending.
+        let mut holding = tenant("acme");
+        holding.spec.notifications.hold = true;
+        let held = summarize(&[holding], &users, Some("acme"));
+        let mut out = Terminal::new(Vec::new());
+        render(&held, false, &mut out).expect("render");
+        let text = String::from_utf8(out.into_inner()).expect("utf8");
+        assert!(text.contains("E-mails held (notifications.hold is true"), "{text}");
+        assert!(!text.contains("E-mails pending:"), "{text}");
 
         let mut out = Terminal::new(Vec::new());
         render(&s, false, &mut out).expect("render");

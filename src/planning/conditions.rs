@@ -32,7 +32,20 @@ pub fn paused(st: &mut ConferencingUserStatus, message: &str, generation: Option
 /// condition's time only moves when its status changes, so settling an unchanged status
 /// changes nothing.
 pub fn settle(st: &mut ConferencingUserStatus, ready: &DesiredCondition, generation: Option<i64>, now: Timestamp) {
-    super::outbox::set_condition(st, generation, now);
+    settle_held(st, ready, None, generation, now);
+}
+
+/// [`settle`], for a user whose tenant `held_by` holds its e-mails
+/// (`notifications.hold`): e-mails owed are `NotificationDelivered=False Held`, and not
+/// `Reconciling`, since nothing is under way until the hold is lifted.
+pub fn settle_held(
+    st: &mut ConferencingUserStatus,
+    ready: &DesiredCondition,
+    held_by: Option<&str>,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    super::outbox::set_condition(st, held_by, generation, now);
     let broken = st
         .notifications
         .pending
@@ -75,7 +88,7 @@ pub fn settle(st: &mut ConferencingUserStatus, ready: &DesiredCondition, generat
     }
     if ready.status == ConditionStatus::False && ready.reason == INTERNAL_ERROR {
         desired.push(DesiredCondition::true_(ConditionType::Reconciling, INTERNAL_ERROR, ready.message.clone()));
-    } else if !waiting.is_empty() {
+    } else if !waiting.is_empty() && held_by.is_none() {
         let (reason, message) = match waiting.iter().find_map(|p| p.last_error.as_deref()) {
             Some(e) => ("RetryingNotifications", format!("{} e-mail(s) to deliver; last error: {e}", waiting.len())),
             None => ("NotificationsPending", format!("{} e-mail(s) to deliver", waiting.len())),
@@ -168,6 +181,19 @@ mod tests {
         let mut st = ConferencingUserStatus::default();
         settle(&mut st, &DesiredCondition::false_(ConditionType::Ready, INTERNAL_ERROR, "bug"), Some(1), t(0));
         assert_eq!(types(&st), vec![("Ready", INTERNAL_ERROR), ("Reconciling", INTERNAL_ERROR)]);
+    }
+
+    #[test]
+    fn held_emails_are_neither_delivered_nor_under_way() {
+        let ready = DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok");
+        let mut st = ConferencingUserStatus::default();
+        st.notifications.pending.push(pending(false, None));
+        settle_held(&mut st, &ready, Some("acme"), Some(1), t(0));
+        let d = find(&st.conditions, ConditionType::NotificationDelivered).expect("delivered");
+        assert_eq!((d.status, d.reason.as_str()), (ConditionStatus::False, "Held"));
+        assert!(d.message.contains("notifications.hold") && d.message.contains("acme"), "{}", d.message);
+        assert!(find(&st.conditions, ConditionType::Reconciling).is_none());
+        assert_eq!(find(&st.conditions, ConditionType::Ready).map(|c| c.status), Some(ConditionStatus::True));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! 3. **deliver**: hand the e-mails the stored record owes to the mail server, merge the
 //!    results known so far, and record them.
 //! 4. **mirror**: publish the Events, then write the status that shows the memory to people.
-//! 5. **clean_up**: delete what the memory no longer references (the PIN Secret, claims).
+//! 5. **clean_up**: delete what the memory no longer references (the PIN Secret, claims), and
+//!    mark a PIN Secret an older version wrote, now that the record holds what it remembered.
 //!
 //! Effects happen only through [`Effects`]: the controller implements it against the API
 //! server and the mail relay, [`super::world::World`] in memory, for the planner's tests (which
@@ -112,6 +113,9 @@ pub trait Effects {
     async fn publish(&mut self, events: &[PlannedEvent]);
     /// Writes the user's status.
     async fn write_status(&mut self, status: &ConferencingUserStatus) -> Result<(), Self::Error>;
+    /// Marks the user's PIN Secret as written by an operator that keeps a record (see
+    /// `memory`), keeping its PIN.
+    async fn mark_pin_secret_recorded(&mut self) -> Result<(), Self::Error>;
     /// Deletes the user's PIN Secret.
     async fn delete_pin_secret(&mut self) -> Result<(), Self::Error>;
     /// Releases the user's claim on `id`.
@@ -130,7 +134,7 @@ pub(crate) fn mirror_of(plan: &Plan, memory: &UserMemory) -> ConferencingUserSta
     // The status reports the generation it was computed from, also when the plan could not
     // act on it (a blocked user), as kstatus expects.
     status.observed_generation = plan.generation;
-    conditions::settle(&mut status, &plan.ready, plan.generation, plan.now);
+    conditions::settle_held(&mut status, &plan.ready, plan.held_by.as_deref(), plan.generation, plan.now);
     status
 }
 
@@ -299,6 +303,9 @@ impl Mirrored {
     /// Stage 5: removes what the memory no longer references.
     pub async fn clean_up<F: Effects>(self, fx: &mut F) -> Result<CleanedUp, F::Error> {
         let Mirrored { plan, delivery, status } = self;
+        if plan.cleanup.mark_pin_secret {
+            fx.mark_pin_secret_recorded().await?;
+        }
         if plan.cleanup.delete_pin_secret {
             fx.delete_pin_secret().await?;
         }

@@ -1,13 +1,28 @@
 //! Where the planner's knowledge of a user comes from: its record, which only the operator
 //! (and people who may write Secrets) write. The status is never read as memory, with one
 //! exception made once per user, on upgrade: a user provisioned by a version before records
-//! (its own PIN Secret exists, no record does) has its record rebuilt from the status that
-//! version kept its memory in, exactly as that version would have read it, and from then on
-//! the record is the memory.
+//! (its own PIN Secret exists without the mark this version puts on the PIN Secrets it writes,
+//! and no record does) has its record rebuilt from the status that version kept its memory
+//! in, as that version would have read it; once the record is written, the PIN Secret is
+//! marked, and from then on the record is the memory. A marked PIN Secret without a record
+//! means the record was lost (a crash before its first write, a deletion by hand): nothing is
+//! remembered, and the user is planned as one the operator meets for the first time.
 
 use super::PlannedEvent;
 use crate::api::ConferencingUserStatus;
 use crate::api::record::UserMemory;
+
+/// The user's own PIN Secret, as far as where the memory comes from is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinSecret {
+    /// The user has none.
+    Absent,
+    /// It carries this version's mark: written (or marked on upgrade) by an operator that
+    /// keeps a record.
+    Recorded,
+    /// Written by a version before records.
+    Unrecorded,
+}
 
 /// What the operator found of a user's record.
 #[derive(Clone, Copy, Debug)]
@@ -38,9 +53,8 @@ impl Recalled {
     }
 }
 
-/// The memory of a user with `record`, whose own PIN Secret exists or not, and whose stored
-/// status is `status`.
-pub fn recall(record: Record<'_>, own_pin_secret: bool, status: Option<&ConferencingUserStatus>) -> Recalled {
+/// The memory of a user with `record` and `pin_secret`, whose stored status is `status`.
+pub fn recall(record: Record<'_>, pin_secret: PinSecret, status: Option<&ConferencingUserStatus>) -> Recalled {
     match record {
         Record::Read(memory) => Recalled { memory: memory.clone(), stored: true, warnings: Vec::new() },
         // Rebuilt as for a user the operator meets for the first time: its ID (from its
@@ -54,7 +68,7 @@ pub fn recall(record: Record<'_>, own_pin_secret: bool, status: Option<&Conferen
                 "the operator's record of this user (Secret <user>-conferencing-record) could not be read, so it is rebuilt: the user keeps its conference ID; a PIN from before is replaced and e-mailed",
             )],
         },
-        Record::Absent if own_pin_secret => Recalled {
+        Record::Absent if pin_secret == PinSecret::Unrecorded => Recalled {
             memory: status.map(UserMemory::from_status).unwrap_or_else(UserMemory::empty),
             stored: false,
             warnings: Vec::new(),
@@ -82,25 +96,28 @@ mod tests {
     #[test]
     fn the_record_is_the_memory_whatever_the_status_says() {
         let record = UserMemory { conference_id: Some("7000002".into()), ..UserMemory::empty() };
-        let r = recall(Record::Read(&record), true, Some(&old_status()));
+        let r = recall(Record::Read(&record), PinSecret::Unrecorded, Some(&old_status()));
         assert_eq!((r.memory, r.stored), (record, true));
     }
 
     #[test]
-    fn without_a_record_the_status_counts_only_for_a_user_an_older_version_provisioned() {
-        let upgraded = recall(Record::Absent, true, Some(&old_status()));
+    fn without_a_record_the_status_counts_only_for_a_pin_secret_an_older_version_wrote() {
+        let upgraded = recall(Record::Absent, PinSecret::Unrecorded, Some(&old_status()));
         assert_eq!(upgraded.memory.conference_id.as_deref(), Some("7000001"));
         assert!(!upgraded.stored);
-        // A user with no PIN Secret: whatever its status says (a status writer may have
-        // written it before the operator first saw the user), nothing is remembered.
-        let fresh = recall(Record::Absent, false, Some(&old_status()));
-        assert_eq!(fresh, Recalled::nothing());
-        assert!(fresh.memory.handled_requests.previous.is_empty(), "no forged token can cancel a later request");
+        // A user with no PIN Secret, or one this version wrote (a crash before the record's
+        // first write, a record deleted by hand): whatever its status says (a status writer may
+        // have written it meanwhile), nothing is remembered.
+        for pin_secret in [PinSecret::Absent, PinSecret::Recorded] {
+            let fresh = recall(Record::Absent, pin_secret, Some(&old_status()));
+            assert_eq!(fresh, Recalled::nothing());
+            assert!(fresh.memory.handled_requests.previous.is_empty(), "no forged token can cancel a later request");
+        }
     }
 
     #[test]
     fn an_unreadable_record_is_rebuilt_with_a_warning_not_read_from_the_status() {
-        let r = recall(Record::Unreadable, true, Some(&old_status()));
+        let r = recall(Record::Unreadable, PinSecret::Unrecorded, Some(&old_status()));
         assert_eq!(r.memory, UserMemory::empty());
         assert_eq!(r.warnings.len(), 1);
         assert_eq!(r.warnings[0].reason, "RecordUnreadable");

@@ -76,6 +76,9 @@ pub struct Observed<'a> {
     pub pin_secret: Option<Option<&'a str>>,
     /// Whether that Secret's labels were removed by hand (the watch cannot see it then).
     pub pin_secret_unlabelled: bool,
+    /// Whether that Secret carries the mark of an operator that keeps records (see
+    /// [`memory`]); false for one an older version wrote.
+    pub pin_secret_recorded: bool,
     /// The conference IDs claimed by this user (from the claim index).
     pub own_claims: &'a [ConferenceId],
     /// Who holds the spec's static ID, when it is another live user: by its claim, or, when
@@ -141,9 +144,13 @@ impl Provisioning {
     }
 }
 
-/// What to remove once the record no longer references it.
+/// What to do once the record is written: remove what it no longer references, and mark a
+/// PIN Secret an older version wrote as now recorded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cleanup {
+    /// Mark the PIN Secret (see [`memory`]): the record now holds what the older version kept
+    /// in the status, which is never read again.
+    pub mark_pin_secret: bool,
     /// Delete the PIN Secret.
     pub delete_pin_secret: bool,
     /// Release these claims.
@@ -153,7 +160,7 @@ pub struct Cleanup {
 impl Cleanup {
     /// Whether nothing is to be cleaned up.
     pub fn is_empty(&self) -> bool {
-        !self.delete_pin_secret && self.release.is_empty()
+        !self.mark_pin_secret && !self.delete_pin_secret && self.release.is_empty()
     }
 }
 
@@ -224,8 +231,14 @@ pub struct Plan {
     pub(crate) outcomes: Vec<Outcome>,
     pub(crate) cleanup: Cleanup,
     /// Whether the e-mails the memory owes are handed to the mail server (not while the user
-    /// is blocked).
+    /// is blocked, nor while its tenant holds them).
     pub(crate) deliver: bool,
+    /// Whether the record may be written: not by a blocked user's plan, which keeps what the
+    /// operator remembers as it is (and must report the block even when no record can be
+    /// written).
+    pub(crate) record: bool,
+    /// The tenant holding the user's e-mails (`notifications.hold`), if it does.
+    pub(crate) held_by: Option<String>,
     pub(crate) user: String,
     pub(crate) generation: Option<i64>,
     pub(crate) now: Timestamp,
@@ -260,12 +273,22 @@ impl Plan {
     pub fn ready(&self) -> &DesiredCondition {
         &self.ready
     }
+    /// The tenant that holds the e-mails the memory owes, if one does.
+    pub fn held_by(&self) -> Option<&str> {
+        self.held_by.as_deref()
+    }
 
     /// Whether the record must be written: the memory changed, or there is no record yet
     /// and the memory holds something (a user the operator knows nothing about yet gets no
     /// record until there is something to remember).
     pub(crate) fn record_write_needed(&self) -> bool {
-        if self.baseline.stored { self.memory != self.baseline.memory } else { self.memory != UserMemory::empty() }
+        if !self.record {
+            false
+        } else if self.baseline.stored {
+            self.memory != self.baseline.memory
+        } else {
+            self.memory != UserMemory::empty()
+        }
     }
 
     /// Whether carrying the plan out changes nothing: no step, the record as stored, the
@@ -300,6 +323,7 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
         p.events.push(PlannedEvent::warning("StatusUnreadable", unreadable_message(unreadable)));
     }
     p.check_outbox();
+    p.discard_held();
     match &user.service {
         DesiredService::Native(svc) => {
             if let Some(holder) = p.static_conflict(svc) {
@@ -339,6 +363,8 @@ pub fn blocked(
         outcomes: Vec::new(),
         cleanup: Cleanup::default(),
         deliver: false,
+        record: false,
+        held_by: None,
         user: user.to_string(),
         generation,
         now,
@@ -484,6 +510,35 @@ impl<'a> Planner<'a> {
         }
         self.next.notifications.pending = kept;
         outbox::retarget(&mut self.next.notifications, &self.user.recipient.to_string());
+    }
+
+    /// While the tenant holds its e-mails, a `requests.discardHeldEmails` token other than the
+    /// one they were owed under drops them, unsent, with one Warning. The token is remembered
+    /// only when it drops something, and e-mails owed later are owed under it (see `finish`),
+    /// so it never drops an e-mail owed after it was set.
+    fn discard_held(&mut self) {
+        let token = &self.tenant.discard_held;
+        if !self.tenant.hold || token.is_none() || *token == self.next.discard_token {
+            return;
+        }
+        let (held, failed): (Vec<PendingNotification>, Vec<PendingNotification>) =
+            std::mem::take(&mut self.next.notifications.pending).into_iter().partition(|n| !n.permanently_failed);
+        self.next.notifications.pending = failed;
+        if held.is_empty() {
+            return;
+        }
+        let kinds: Vec<&str> = held.iter().map(|n| n.kind.as_str()).collect();
+        self.events.push(PlannedEvent::warning(
+            "HeldNotificationsDiscarded",
+            format!(
+                "{} held e-mail(s) dropped without sending ({}): requests.discardHeldEmails {:?} on tenant {}",
+                held.len(),
+                kinds.join(", "),
+                token.as_deref().unwrap_or_default(),
+                self.tenant.name
+            ),
+        ));
+        self.next.discard_token = token.clone();
     }
 
     /// The holder of the spec's static ID when it is another live user (the observation
@@ -795,6 +850,12 @@ impl<'a> Planner<'a> {
         self.provision.relabel = self.observed.pin_secret_unlabelled
             && self.observed.pin_secret.is_some()
             && !self.cleanup.delete_pin_secret;
+        // A PIN Secret an older version wrote is marked once the record holds what that
+        // version remembered; a new PIN is written marked anyway.
+        self.cleanup.mark_pin_secret = self.observed.pin_secret.is_some()
+            && !self.observed.pin_secret_recorded
+            && !self.cleanup.delete_pin_secret
+            && self.provision.pin.is_none();
         let mut outcomes = Vec::new();
         for (kind, cause, provider, by_tenant) in std::mem::take(&mut self.outcomes) {
             let asked_by = message_id::token_of(&cause).and_then(|token| {
@@ -817,6 +878,8 @@ impl<'a> Planner<'a> {
             if known {
                 continue;
             }
+            // Owed under the tenant's current discard token: only a later one drops it.
+            self.next.discard_token.clone_from(&self.tenant.discard_held);
             self.next.notifications.pending.push(PendingNotification {
                 kind,
                 message_id,
@@ -845,7 +908,9 @@ impl<'a> Planner<'a> {
             cleanup: self.cleanup,
             events: self.events,
             outcomes,
-            deliver,
+            deliver: deliver && !self.tenant.hold,
+            record: true,
+            held_by: self.tenant.hold.then(|| self.tenant.name.clone()),
             user: self.user.name.clone(),
             generation: Some(self.user.generation),
             now: self.now,

@@ -105,9 +105,15 @@ pub fn record(notifications: &mut NotificationRecord, message_id: &str, attempt:
 }
 
 /// Sets `NotificationDelivered` from the outbox: True when nothing is owed, False with
-/// `Pending` while deliveries are retried, False with `PermanentFailure` when the mail server
-/// refused a message for good. Absent until the user is first owed an e-mail.
-pub fn set_condition(status: &mut ConferencingUserStatus, generation: Option<i64>, now: Timestamp) {
+/// `Pending` while deliveries are retried (`Held` while tenant `held_by` holds its e-mails),
+/// False with `PermanentFailure` when the mail server refused a message for good. Absent until
+/// the user is first owed an e-mail.
+pub fn set_condition(
+    status: &mut ConferencingUserStatus,
+    held_by: Option<&str>,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
     let n = &status.notifications;
     if n.pending.is_empty() && n.delivered.is_empty() {
         return;
@@ -123,6 +129,14 @@ pub fn set_condition(status: &mut ConferencingUserStatus, generation: Option<i64
                 f.kind,
                 f.recipient,
                 f.last_error.as_deref().unwrap_or("no detail")
+            ),
+        )
+    } else if let Some(tenant) = held_by.filter(|_| waiting > 0) {
+        DesiredCondition::false_(
+            ConditionType::NotificationDelivered,
+            "Held",
+            format!(
+                "{waiting} e-mail(s) held: notifications.hold is true on tenant {tenant}; each is sent once it is false (requests.discardHeldEmails drops them)"
             ),
         )
     } else if waiting > 0 {
@@ -177,7 +191,7 @@ mod tests {
         assert!(st.notifications.pending.is_empty());
         assert_eq!(st.notifications.delivered.len(), KEEP_DELIVERED);
         assert_eq!(st.notifications.delivered.last().map(|d| d.message_id.as_str()), Some("<m6>"));
-        set_condition(&mut st, Some(1), t(1));
+        set_condition(&mut st, None, Some(1), t(1));
         assert_eq!(st.conditions[0].reason, "Delivered");
     }
 
@@ -196,7 +210,7 @@ mod tests {
         assert_eq!(&delays[..7], &[5, 10, 20, 40, 80, 160, 300]);
         assert!(delays.iter().all(|d| *d <= 300));
         assert_eq!(st.notifications.pending[0].attempts, 10);
-        set_condition(&mut st, Some(1), t(0));
+        set_condition(&mut st, None, Some(1), t(0));
         assert_eq!(st.conditions[0].reason, "Pending");
         assert!(st.conditions[0].message.contains("connection refused"));
     }
@@ -210,7 +224,7 @@ mod tests {
             vec!["<n>"]
         );
         assert_eq!(next_due(&st.notifications), None);
-        set_condition(&mut st, Some(1), t(0));
+        set_condition(&mut st, None, Some(1), t(0));
         let c = &st.conditions[0];
         assert_eq!((c.type_.as_str(), c.reason.as_str()), ("NotificationDelivered", "PermanentFailure"));
         assert!(c.message.contains("550"));
@@ -231,7 +245,7 @@ mod tests {
     #[test]
     fn no_condition_before_any_email_is_owed() {
         let mut st = ConferencingUserStatus::default();
-        set_condition(&mut st, Some(1), t(0));
+        set_condition(&mut st, None, Some(1), t(0));
         assert!(st.conditions.is_empty());
     }
 }

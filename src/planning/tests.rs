@@ -246,7 +246,7 @@ fn reset_conference_id_allocates_and_releases_the_old_one_after_the_status_write
     u.spec.requests.reset_conference_id = Some("r1".into());
     let p = w.run(&u, &t);
     assert_eq!(p.provisioning().id, Some(IdStep::Allocate { length: IdLength::new(7).expect("7"), replaces: None }));
-    assert_eq!(p.cleanup(), &Cleanup { delete_pin_secret: false, release: vec![old.clone()] });
+    assert_eq!(p.cleanup(), &Cleanup { mark_pin_secret: false, delete_pin_secret: false, release: vec![old.clone()] });
     assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
     assert_ne!(w.status().conference_id.as_deref(), Some(old.as_str()));
     assert_eq!(w.claims.len(), 1);
@@ -366,7 +366,7 @@ fn licence_removed_deprovisions_after_the_status_write() {
     u.metadata.generation = Some(2);
     let p = w.run(&u, &t);
     assert!(p.provisioning().is_empty());
-    assert_eq!(p.cleanup(), &Cleanup { delete_pin_secret: true, release: old });
+    assert_eq!(p.cleanup(), &Cleanup { mark_pin_secret: false, delete_pin_secret: true, release: old });
     assert_eq!(kinds(&p), vec![NotificationKind::LicenseRemoved]);
     let st = w.status();
     assert!(st.pin.is_none() && st.pin_secret_ref.is_none() && st.conference_id.is_none());
@@ -623,6 +623,7 @@ fn blocked_status_keeps_what_the_user_holds() {
         status: w.status.as_ref(),
         pin_secret: None,
         pin_secret_unlabelled: false,
+        pin_secret_recorded: true,
         own_claims: &[],
         static_id_holder: None,
         current_id_holder: None,
@@ -695,6 +696,7 @@ fn each_restored_pin_has_its_own_message_id_and_a_crash_after_the_secret_write_i
         status: w.status.as_ref(),
         pin_secret: None,
         pin_secret_unlabelled: false,
+        pin_secret_recorded: true,
         own_claims: &w.claims,
         static_id_holder: None,
         current_id_holder: None,
@@ -822,7 +824,10 @@ fn a_user_that_yields_a_contested_static_id_lets_go_of_it() {
     // alice held 5555555 first (her claim was deleted by hand before carol took it).
     let alice = Holder { name: "alice".into(), uid: "uid-alice".into() };
     let p = w.plan_with(&u, &t, Some(&alice));
-    assert_eq!(p.cleanup(), &Cleanup { delete_pin_secret: false, release: vec![id("5555555")] });
+    assert_eq!(
+        p.cleanup(),
+        &Cleanup { mark_pin_secret: false, delete_pin_secret: false, release: vec![id("5555555")] }
+    );
     let st = mirror(&p);
     assert_eq!(st.conference_id, None, "carol no longer shows the ID");
     assert_eq!(ready(&st).reason, "ConferenceIdConflict");
@@ -1034,4 +1039,149 @@ fn a_status_the_operator_cannot_read_sends_nothing_and_forgets_no_request() {
     );
     assert!(p.events().iter().any(|e| e.reason == "StatusUnreadable"));
     assert!(w.run_is_noop(&u, &t));
+}
+
+/// A tenant that holds its e-mails (`notifications.hold`), at generation `generation`.
+fn holding(hold: bool, discard: Option<&str>, generation: i64) -> ConferencingTenant {
+    let mut t = tenant("acme");
+    t.spec.notifications.hold = hold;
+    t.spec.requests.discard_held_emails = discard.map(Into::into);
+    t.metadata.generation = Some(generation);
+    t
+}
+
+#[test]
+fn a_held_email_is_owed_not_sent_and_sent_once_when_the_hold_is_lifted() {
+    let mut u = user("alice", "acme");
+    let mut w = W::default();
+    w.mail = world::Mail::Accept;
+    w.converge(&u, &holding(true, None, 1));
+    assert!(w.sent.is_empty(), "nothing sent while the tenant holds its e-mails");
+    assert_eq!(w.pending_kinds(), vec![NotificationKind::LicenseAssigned]);
+    let delivered = crate::api::condition::find(&w.status().conditions, ConditionType::NotificationDelivered);
+    assert_eq!(delivered.map(|c| c.reason.as_str()), Some("Held"));
+    assert!(crate::api::condition::find(&w.status().conditions, ConditionType::Reconciling).is_none());
+    // On-request e-mails are held too.
+    u.spec.requests.send_conferencing_info = Some("i1".into());
+    w.converge(&u, &holding(true, None, 1));
+    assert!(w.sent.is_empty());
+    assert_eq!(w.pending_kinds().len(), 2);
+    // The hold is lifted: each is sent once.
+    w.converge(&u, &holding(false, None, 2));
+    let sent: Vec<NotificationKind> = w.sent.iter().map(|n| n.kind).collect();
+    assert_eq!(sent, vec![NotificationKind::LicenseAssigned, NotificationKind::ConferencingInfoRequested]);
+    w.converge(&u, &holding(false, None, 2));
+    assert_eq!(w.sent.len(), 2, "once");
+}
+
+#[test]
+fn a_discard_token_drops_what_is_held_and_nothing_owed_after_it() {
+    let mut u = user("alice", "acme");
+    let mut w = W::default();
+    w.mail = world::Mail::Accept;
+    w.converge(&u, &holding(true, None, 1));
+    let p = w.run(&u, &holding(true, Some("D1"), 2));
+    let dropped: Vec<_> = p.events().iter().filter(|e| e.reason == "HeldNotificationsDiscarded").collect();
+    assert_eq!(dropped.len(), 1, "{:?}", p.events());
+    assert!(
+        dropped[0].message.contains("LicenseAssigned") && dropped[0].message.contains("D1"),
+        "{}",
+        dropped[0].message
+    );
+    assert!(w.status().notifications.pending.is_empty());
+    // E-mails owed after the token are held under it, and kept.
+    u.spec.requests.send_conferencing_info = Some("i1".into());
+    w.converge(&u, &holding(true, Some("D1"), 2));
+    assert_eq!(w.pending_kinds(), vec![NotificationKind::ConferencingInfoRequested]);
+    w.converge(&u, &holding(false, Some("D1"), 3));
+    let sent: Vec<NotificationKind> = w.sent.iter().map(|n| n.kind).collect();
+    assert_eq!(sent, vec![NotificationKind::ConferencingInfoRequested], "only what was owed after the discard");
+}
+
+#[test]
+fn a_discard_token_without_a_hold_drops_nothing() {
+    let u = user("alice", "acme");
+    let mut w = W::default();
+    w.converge(&u, &holding(false, None, 1));
+    let p = w.run(&u, &holding(false, Some("D1"), 2));
+    assert!(!p.events().iter().any(|e| e.reason == "HeldNotificationsDiscarded"));
+    assert_eq!(w.pending_kinds(), vec![NotificationKind::LicenseAssigned], "owed, and being sent");
+}
+
+#[test]
+fn a_status_forged_before_the_first_record_write_decides_nothing() {
+    // The PIN Secret (marked as this version's) is written, then the operator dies before the
+    // record's first write; meanwhile a status writer makes alice look provisioned, with her
+    // request tokens handled.
+    let t = tenant("acme");
+    let mut u = user("alice", "acme");
+    u.spec.requests.send_conferencing_info = Some("i1".into());
+    let mut w = W::default();
+    let p = w.plan(&u, &t);
+    w.apply(p, 2);
+    assert!(w.secret.is_some() && w.record.is_none());
+    let mut forged = ConferencingUserStatus {
+        pin_secret_ref: Some(SecretKeyRef { name: "alice-conferencing-pin".into(), key: "pin".into() }),
+        pin_generation: Some("provision.g1".into()),
+        conference_id: Some("7000001".into()),
+        licensed: Some(true),
+        ..ConferencingUserStatus::default()
+    };
+    forged.handled_requests.send_conferencing_info = Some("i1".into());
+    w.status = Some(forged);
+    let p = w.run(&u, &t);
+    assert_eq!(
+        kinds(&p),
+        vec![NotificationKind::LicenseAssigned, NotificationKind::ConferencingInfoRequested],
+        "alice still gets her PIN, and the information she asked for"
+    );
+    assert_eq!(w.pins_generated, 1, "the PIN written before the crash is adopted");
+}
+
+#[test]
+fn a_pin_secret_an_older_version_wrote_is_marked_once_its_memory_is_recorded() {
+    let (t, u) = (tenant("acme"), user("alice", "acme"));
+    let mut w = enabled_world(&u, &t);
+    // As an older version left it: its memory in the status, no record, an unmarked Secret.
+    w.record = None;
+    w.secret_recorded = false;
+    let p = w.plan(&u, &t);
+    assert!(p.outcomes().is_empty() && p.provisioning().is_empty(), "the status is read once: {p:?}");
+    assert!(p.cleanup().mark_pin_secret);
+    w.apply(p, usize::MAX);
+    assert!(w.record.is_some() && w.secret_recorded);
+    assert_eq!(w.pins_generated, 1);
+    assert!(w.run_is_noop(&u, &t));
+    // From then on a lost record is not rebuilt from the status (which anyone with status
+    // rights could have written): alice is planned as a user met for the first time.
+    w.record = None;
+    let p = w.run(&u, &t);
+    assert_eq!(kinds(&p), vec![NotificationKind::LicenseAssigned]);
+}
+
+#[test]
+fn a_blocked_user_writes_no_record() {
+    let (t, u) = (tenant("acme"), user("alice", "acme"));
+    let mut w = enabled_world(&u, &t);
+    w.record = None;
+    w.secret_recorded = false;
+    let recalled = w.recall();
+    assert!(!recalled.stored);
+    let observed = Observed {
+        memory: &recalled,
+        status: w.status.as_ref(),
+        pin_secret: w.secret.as_ref().map(|g| Some(g.as_str())),
+        pin_secret_unlabelled: false,
+        pin_secret_recorded: false,
+        own_claims: &[],
+        static_id_holder: None,
+        current_id_holder: None,
+        replacements: &[],
+    };
+    let p = blocked(&observed, "alice", Some(2), "InvalidSpec", "metadata.name: too long", now());
+    let writes = w.record_writes;
+    let p = w.apply(p, usize::MAX);
+    assert_eq!(w.record_writes, writes, "the block is reported without touching what is remembered");
+    assert_eq!(ready(w.status()).reason, "InvalidSpec");
+    assert!(p.cleanup().is_empty(), "nor is the PIN Secret marked");
 }

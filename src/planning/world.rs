@@ -73,6 +73,9 @@ pub struct World {
     pub status: Option<ConferencingUserStatus>,
     /// The PIN Secret's generation, when it exists.
     pub secret: Option<String>,
+    /// Whether the PIN Secret carries the mark of an operator that keeps records (false: an
+    /// older version wrote it).
+    pub secret_recorded: bool,
     /// The IDs the user claims.
     pub claims: Vec<ConferenceId>,
     /// Claims allocated to replace a lost ID: (new, lost).
@@ -108,6 +111,7 @@ impl World {
             record: None,
             status: None,
             secret: None,
+            secret_recorded: true,
             claims: Vec::new(),
             replaces: Vec::new(),
             current_holder: None,
@@ -130,7 +134,15 @@ impl World {
             Some(m) => memory::Record::Read(m),
             None => memory::Record::Absent,
         };
-        memory::recall(record, self.secret.is_some(), self.status.as_ref())
+        memory::recall(record, self.pin_secret(), self.status.as_ref())
+    }
+
+    fn pin_secret(&self) -> memory::PinSecret {
+        match (&self.secret, self.secret_recorded) {
+            (None, _) => memory::PinSecret::Absent,
+            (Some(_), true) => memory::PinSecret::Recorded,
+            (Some(_), false) => memory::PinSecret::Unrecorded,
+        }
     }
 
     /// Plans `user` of `tenant` against this world.
@@ -141,6 +153,7 @@ impl World {
             status: self.status.as_ref(),
             pin_secret: self.secret.as_ref().map(|g| Some(g.as_str())),
             pin_secret_unlabelled: false,
+            pin_secret_recorded: self.secret_recorded,
             own_claims: &self.claims,
             static_id_holder: self.static_holder.as_ref(),
             current_id_holder: self.current_holder.as_ref(),
@@ -213,6 +226,7 @@ impl Effects for World {
         self.spend()?;
         self.pins_generated += 1;
         self.secret = Some(step.generation.clone());
+        self.secret_recorded = true;
         // Digits no one would choose, never compared: the world only counts PINs.
         Ok(Pin::from_secret("0".repeat(step.length.get())))
     }
@@ -257,6 +271,12 @@ impl Effects for World {
         self.spend()?;
         self.status = Some(status.clone());
         self.status_writes += 1;
+        Ok(())
+    }
+
+    async fn mark_pin_secret_recorded(&mut self) -> Result<(), Crashed> {
+        self.spend()?;
+        self.secret_recorded = true;
         Ok(())
     }
 

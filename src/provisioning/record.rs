@@ -71,6 +71,8 @@ pub struct RecordMeta {
     /// The memory it holds; `None` when it cannot be read (edited by hand, or written by a
     /// newer version).
     pub memory: Option<Arc<UserMemory>>,
+    /// Whether it carries the record labels (the operator's watch sees only those).
+    pub labelled: bool,
 }
 
 impl RecordMeta {
@@ -91,6 +93,7 @@ impl RecordMeta {
                 .and_then(|a| a.get(RECORD_ANNOTATION))
                 .and_then(|text| UserMemory::parse(text))
                 .map(Arc::new),
+            labelled: is_record_secret(meta),
         }
     }
 

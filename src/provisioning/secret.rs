@@ -18,6 +18,12 @@ pub const PIN_SECRET_SUFFIX: &str = "-conferencing-pin";
 pub const PIN_KEY: &str = "pin";
 /// Annotation that says which PIN generation the Secret holds (see `status.pinGeneration`).
 pub const PIN_GENERATION_ANNOTATION: &str = "conferencing.io/pin-generation";
+/// Annotation on the PIN Secrets of operators that keep their memory of a user in a record
+/// (`provisioning::record`): such a PIN Secret without a record means the record was lost (a
+/// crash before its first write, or a deletion by hand), not that an older version, which kept
+/// its memory in the status, provisioned the user.
+pub const RECORDED_ANNOTATION: &str = "conferencing.io/recorded";
+
 /// Label that says what an operator-owned object is for.
 pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 /// [`COMPONENT_LABEL`] value of PIN Secrets.
@@ -49,6 +55,11 @@ pub fn is_pin_secret(meta: &ObjectMeta) -> bool {
     has(MANAGED_BY_LABEL, MANAGED_BY_VALUE) && has(COMPONENT_LABEL, PIN_COMPONENT)
 }
 
+/// Marks a PIN Secret as written by an operator that keeps a record of the user.
+pub fn mark_recorded(meta: &mut ObjectMeta) {
+    meta.annotations.get_or_insert_with(BTreeMap::new).insert(RECORDED_ANNOTATION.to_string(), "true".to_string());
+}
+
 /// Puts the PIN Secret labels back on a Secret.
 pub fn label_as_pin_secret(meta: &mut ObjectMeta) {
     let labels = meta.labels.get_or_insert_with(BTreeMap::new);
@@ -67,7 +78,10 @@ pub fn pin_secret(user: &ConferencingUser, pin: &Pin, generation: &str) -> Secre
                 (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
                 (COMPONENT_LABEL.to_string(), PIN_COMPONENT.to_string()),
             ])),
-            annotations: Some(BTreeMap::from([(PIN_GENERATION_ANNOTATION.to_string(), generation.to_string())])),
+            annotations: Some(BTreeMap::from([
+                (PIN_GENERATION_ANNOTATION.to_string(), generation.to_string()),
+                (RECORDED_ANNOTATION.to_string(), "true".to_string()),
+            ])),
             owner_references: user.controller_owner_ref(&()).map(|r| vec![r]),
             ..ObjectMeta::default()
         },
@@ -93,6 +107,9 @@ pub struct SecretMeta {
     pub generation: Option<String>,
     /// Whether it carries the PIN Secret labels (the operator's watch sees only those).
     pub labelled: bool,
+    /// Whether it carries [`RECORDED_ANNOTATION`]: written (or, on upgrade, marked) by an
+    /// operator that keeps a record of the user.
+    pub recorded: bool,
 }
 
 impl SecretMeta {
@@ -105,6 +122,7 @@ impl SecretMeta {
             owner_name: controller(meta).map(|o| o.name.clone()),
             generation: meta.annotations.as_ref().and_then(|a| a.get(PIN_GENERATION_ANNOTATION)).cloned(),
             labelled: is_pin_secret(meta),
+            recorded: meta.annotations.as_ref().and_then(|a| a.get(RECORDED_ANNOTATION)).is_some_and(|v| v == "true"),
         }
     }
 

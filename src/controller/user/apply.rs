@@ -17,7 +17,9 @@ use crate::error::{Error, Result, is_already_exists, is_conflict, is_not_found};
 use crate::provisioning::claim::{self, Holder};
 use crate::provisioning::conference_id;
 use crate::provisioning::pin::Pin;
-use crate::provisioning::secret::{SecretMeta, label_as_pin_secret, pin_secret, pin_secret_name};
+use crate::provisioning::secret::{
+    SecretMeta, label_as_pin_secret, mark_recorded as mark_recorded_meta, pin_secret, pin_secret_name,
+};
 
 /// Random candidates tried before giving up on allocating an ID.
 const MAX_ALLOCATION_ATTEMPTS: usize = 64;
@@ -244,6 +246,27 @@ pub(crate) async fn relabel(ctx: &Context, user: &ConferencingUser, own: &Secret
     let written =
         api.replace(&name, &PostParams::default(), &secret).await.map_err(apply_error(user, action("updating")))?;
     tracing::info!(user = %user.name_any(), namespace = %ns, "PIN Secret labels restored (removed by hand)");
+    let meta = SecretMeta::from_meta(&written.metadata);
+    ctx.index.record_secret(&ns, &name, meta.clone());
+    Ok(meta)
+}
+
+/// Marks the user's own PIN Secret as written by an operator that keeps a record (see
+/// `planning::memory`), keeping its PIN: replaced, conditioned on the resourceVersion last
+/// seen. Returns the Secret as now written.
+pub(crate) async fn mark_recorded(ctx: &Context, user: &ConferencingUser, own: &SecretMeta) -> Result<SecretMeta> {
+    let ns = user.namespace().unwrap_or_default();
+    let name = pin_secret_name(&user.name_any());
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let action = |what: &str| format!("{what} PIN Secret {ns}/{name} to mark it recorded");
+    let mut secret = api.get(&name).await.map_err(apply_error(user, action("reading")))?;
+    if secret.metadata.uid.as_deref() != Some(own.uid.as_str()) {
+        let replaced = kube::core::Status::failure("replaced by another Secret meanwhile", "Conflict").with_code(409);
+        return Err(apply_error(user, action("reading"))(kube::Error::Api(replaced.boxed())));
+    }
+    mark_recorded_meta(&mut secret.metadata);
+    let written =
+        api.replace(&name, &PostParams::default(), &secret).await.map_err(apply_error(user, action("updating")))?;
     let meta = SecretMeta::from_meta(&written.metadata);
     ctx.index.record_secret(&ns, &name, meta.clone());
     Ok(meta)

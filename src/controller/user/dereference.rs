@@ -41,6 +41,9 @@ pub struct Dereferenced {
     pub replacements: Vec<(ConferenceId, ConferenceId)>,
     /// The user's own record Secret (owned by this user's UID).
     pub record: Option<RecordMeta>,
+    /// That record's labels were removed by hand (found by a read, not by the watch): it is
+    /// written back whole.
+    pub record_unlabelled: bool,
     /// A record Secret under this user's record name that is not this user's (left by a
     /// user deleted and re-created with the same name): replaced, never read.
     pub foreign_record: Option<RecordMeta>,
@@ -62,7 +65,17 @@ impl Dereferenced {
             current_id_holder: None,
             replacements: Vec::new(),
             record: ctx.index.record(&ns, &record_secret_name(&user.name_any())).filter(|r| r.owned_by(&uid)),
+            record_unlabelled: false,
             foreign_record: None,
+        }
+    }
+
+    /// The user's own PIN Secret, as far as where the memory comes from is concerned.
+    pub fn pin_secret_state(&self) -> memory::PinSecret {
+        match &self.pin_secret {
+            None => memory::PinSecret::Absent,
+            Some(s) if s.recorded => memory::PinSecret::Recorded,
+            Some(_) => memory::PinSecret::Unrecorded,
         }
     }
 
@@ -85,14 +98,11 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
     let tenant = ctx.tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&ns));
     let secret_name = pin_secret_name(&user.name_any());
     let mut secret = ctx.index.secret(&ns, &secret_name);
-    let (record, foreign_record) = match ctx.index.record(&ns, &record_secret_name(&user.name_any())) {
-        Some(r) if r.owned_by(&uid) => (Some(r), None),
-        Some(r) => (None, Some(r)),
-        None => (None, None),
-    };
     // The memory says the user holds a PIN (for a user an older version provisioned, its
     // status does): worth one read before a new PIN is generated.
-    let referenced = match &record {
+    let record_name = record_secret_name(&user.name_any());
+    let mut record = ctx.index.record(&ns, &record_name);
+    let referenced = match record.as_ref().filter(|r| r.owned_by(&uid)) {
         Some(r) => r.memory.as_ref().is_some_and(|m| m.provisioned()),
         None => user.status.as_ref().is_some_and(|s| s.pin_secret_ref.is_some()),
     };
@@ -120,6 +130,33 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
         Some(_) => return Err(Error::SecretNameTaken { secret: format!("{ns}/{secret_name}") }),
         None => (None, None),
     };
+    // A user with a PIN Secret and no record in the index: what the planner remembers then
+    // depends on whether the record exists (the watch cannot see one whose labels were removed
+    // by hand), so read it once before taking it as absent.
+    if record.is_none() && pin_secret.is_some() {
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        let found = api.get_metadata_opt(&record_name).await.map_err(|source| Error::Dereference {
+            object: format!("ConferencingUser {ns}/{}", user.name_any()),
+            what: format!("record Secret {ns}/{record_name}"),
+            source,
+        })?;
+        if let Some(found) = found {
+            let meta = RecordMeta::from_meta(&found.metadata);
+            if meta.labelled {
+                // The watch will show it; what it wakes, it wakes then.
+                let _ = ctx.index.record_record(&ns, &record_name, meta.clone());
+            }
+            record = Some(meta);
+        }
+    }
+    let record_unlabelled = record.as_ref().is_some_and(|r| !r.labelled);
+    let (record, foreign_record) = match record {
+        Some(r) if r.owned_by(&uid) => (Some(r), None),
+        Some(r) if !record_unlabelled => (None, Some(r)),
+        // Someone else's unlabelled Secret under the record's name: never touched.
+        Some(_) => return Err(Error::SecretNameTaken { secret: format!("{ns}/{record_name}") }),
+        None => (None, None),
+    };
     let own_claims = ctx.index.claims_of(&ns, &uid);
     let static_id = user.spec.conference_id.as_deref().and_then(ConferenceId::parse);
     let static_id_holder = static_id.as_ref().and_then(|id| ctx.index.owner(&ns, id, &uid));
@@ -138,6 +175,7 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
         current_id_holder,
         replacements,
         record,
+        record_unlabelled,
         foreign_record,
     })
 }

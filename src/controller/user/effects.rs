@@ -100,7 +100,7 @@ impl<'a> KubeEffects<'a> {
                     // A record the watch has not shown yet, or this user's own with its labels
                     // removed by hand (the watch cannot see it): the next reconcile reads it and
                     // writes it back whole, labels included.
-                    self.ctx.index.record_record(ns, &name, meta);
+                    self.ctx.wake.send(self.ctx.index.record_record(ns, &name, meta));
                     return Err(self.apply_error(format!("creating record Secret {ns}/{name}"))(e));
                 }
                 Err(Error::SecretNameTaken { secret: format!("{ns}/{name}") })
@@ -166,7 +166,7 @@ impl Effects for KubeEffects<'_> {
             None => self.create_record(&api, &secret).await?,
         };
         let meta = RecordMeta::from_meta(&written.metadata);
-        self.ctx.index.record_record(&ns, &name, meta.clone());
+        self.ctx.wake.send(self.ctx.index.record_record(&ns, &name, meta.clone()));
         self.record = Some(meta);
         if let Some(queue) = &self.ctx.delivery {
             let pending: Vec<String> = memory.notifications.pending.iter().map(|n| n.message_id.clone()).collect();
@@ -239,6 +239,13 @@ impl Effects for KubeEffects<'_> {
         next.status = Some(status.clone());
         let written = crate::controller::apply_status::write_status(&self.ctx.client, &next).await?;
         self.ctx.expectations.expect(&self.who.uid, written.metadata.resource_version.as_deref());
+        Ok(())
+    }
+
+    async fn mark_pin_secret_recorded(&mut self) -> Result<()> {
+        if let Some(own) = &self.own_secret {
+            self.own_secret = Some(apply::mark_recorded(self.ctx, self.user, own).await?);
+        }
         Ok(())
     }
 

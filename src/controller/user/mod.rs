@@ -17,7 +17,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
-use crate::api::ConferencingUser;
+use crate::api::{ConferencingUser, ConferencingUserStatus};
 use crate::error::{Error, Result};
 use crate::notification::queue::UserKey;
 use crate::planning::conditions::INTERNAL_ERROR;
@@ -50,11 +50,20 @@ fn observed<'a>(user: &'a ConferencingUser, deref: &'a Dereferenced, recalled: &
         status: user.status.as_ref(),
         pin_secret: deref.pin_secret.as_ref().map(|s| s.generation.as_deref()),
         pin_secret_unlabelled: deref.pin_secret.as_ref().is_some_and(|s| !s.labelled),
+        pin_secret_recorded: deref.pin_secret.as_ref().is_some_and(|s| s.recorded),
         own_claims: &deref.own_claims,
         static_id_holder: deref.static_id_holder.as_ref(),
         current_id_holder: deref.current_id_holder.as_ref(),
         replacements: &deref.replacements,
     }
+}
+
+/// What the operator remembers of `user`.
+fn recall(user: &ConferencingUser, deref: &Dereferenced) -> Recalled {
+    let mut recalled = memory::recall(deref.record(), deref.pin_secret_state(), user.status.as_ref());
+    // A record whose labels were removed by hand is written back whole, labels included.
+    recalled.stored &= !deref.record_unlabelled;
+    recalled
 }
 
 /// Reconciles one user.
@@ -80,7 +89,7 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         }
         Err(e) => return Err(e),
     };
-    let recalled = memory::recall(deref.record(), deref.pin_secret.is_some(), user.status.as_ref());
+    let recalled = recall(&user, &deref);
     let admitted = planning::admission::admit(&user, deref.tenant.as_deref(), &ctx.policy);
     let (vu, vt) = match admitted {
         Ok(v) => v,
@@ -128,7 +137,7 @@ async fn block(
     message: &str,
     now: Timestamp,
 ) -> Result<()> {
-    let recalled = memory::recall(deref.record(), deref.pin_secret.is_some(), user.status.as_ref());
+    let recalled = recall(user, deref);
     let plan = planning::blocked(
         &observed(user, deref, &recalled),
         &user.name_any(),
@@ -163,10 +172,16 @@ pub fn paused(user: &ConferencingUser, ctx: &Context) -> Option<String> {
 /// a paused object gets no writes but this one). E-mails already queued are held back by the
 /// recheck at send time, and stay owed in the record.
 async fn write_paused(ctx: &Context, user: &ConferencingUser, message: &str) -> Result<Action> {
-    let mut st = user.status.clone().unwrap_or_default();
-    st.unreadable = Vec::new();
-    // The generation the status last observed, not the current one: a spec change while paused
-    // is not observed, and must not cost a write.
+    let stored = user.status.clone().unwrap_or_default();
+    // The record's mirror, as at any write (a status written by someone else is not kept); a
+    // user an older version provisioned has no record yet, and keeps its status.
+    let record = Dereferenced::record_only(user, ctx).record.and_then(|r| r.memory);
+    let mut st = match record {
+        Some(memory) => memory.mirror(&user.name_any(), stored.conditions.clone()),
+        None => ConferencingUserStatus { unreadable: Vec::new(), ..stored },
+    };
+    // The generation the operator last acted on, not the current one: a spec change while
+    // paused is not observed, and must not cost a write.
     let observed = st.observed_generation;
     crate::planning::conditions::paused(&mut st, message, observed, Timestamp::now());
     if user.status.as_ref() != Some(&st) {

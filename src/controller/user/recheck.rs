@@ -55,6 +55,9 @@ fn recheck(
         return Recheck::Stale("the user or its tenant is paused");
     }
     let Ok(vt) = validate_tenant(&tenant, policy) else { return Recheck::Stale("the tenant's spec is invalid now") };
+    if vt.hold {
+        return Recheck::Stale("the tenant holds its e-mails (notifications.hold)");
+    }
     let Ok(vu) = validate_user(&user, &vt) else { return Recheck::Stale("the user's spec is invalid now") };
     let owed = index
         .record(&who.namespace, &record_secret_name(&who.name))
