@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use conferencing_operator::api::{ConferencingTenant, ConferencingUser, NotificationKind, PendingNotification};
 use conferencing_operator::notification::mail::{SmtpConfig, StartTls, Transport, compose};
 use conferencing_operator::notification::notifier::{Notifier, context};
-use conferencing_operator::notification::templates::{Pin, Templates};
+use conferencing_operator::notification::templates::Templates;
 use conferencing_operator::planning::outbox::Attempt;
+use conferencing_operator::provisioning::pin::Pin;
 use conferencing_operator::validation::{ClusterPolicy, validate_tenant, validate_user};
 use futures::StreamExt;
 use lettre::AsyncTransport;
@@ -112,7 +113,7 @@ async fn main() {
     let messages: Vec<_> = users
         .iter()
         .map(|(vu, st, entry)| {
-            let ctx = context(entry.kind, vu, &vt, st, Some(Pin::new("839201")));
+            let ctx = context(entry.kind, vu, &vt, st, Some(Pin::from_secret("839201".to_owned())));
             let r = notifier.templates.render(entry.kind, vu.locale, &ctx).expect("render");
             compose(&r, notifier.sender(&vt), entry.recipient.parse().expect("to"), &entry.message_id).expect("compose")
         })
@@ -170,7 +171,7 @@ async fn deliver(
     st: &conferencing_operator::api::record::UserMemory,
 ) -> Attempt {
     let email = notifier.prepare(entry, vu, vt, st);
-    match notifier.build(&email, Some(Pin::new("839201"))) {
+    match notifier.build(&email, Some(Pin::from_secret("839201".to_owned()))) {
         Ok(m) => notifier.send(m).await,
         Err(e) => Attempt::Permanent(e),
     }

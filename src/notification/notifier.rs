@@ -7,10 +7,11 @@
 use lettre::message::{Mailbox, Message};
 
 use super::mail::{Transport, compose};
-use super::templates::{MessageContext, NumberView, Pin, Templates};
+use super::templates::{MessageContext, NumberView, Templates};
 use crate::api::record::UserMemory;
 use crate::api::{ConferenceIdMode, Locale, NotificationKind, PendingNotification};
 use crate::planning::outbox::Attempt;
+use crate::provisioning::pin::Pin;
 use crate::validation::{DesiredService, DisabledReason, ValidatedTenant, ValidatedUser};
 
 /// Everything needed to send e-mails.

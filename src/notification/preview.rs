@@ -5,10 +5,11 @@
 use lettre::message::Mailbox;
 
 use super::notifier::context;
-use super::templates::{Pin, Templates};
+use super::templates::Templates;
 use crate::api::record::UserMemory;
 use crate::api::{ConferencingTenant, ConferencingUser, Locale, NotificationKind};
 use crate::error::{Error, Result};
+use crate::provisioning::pin::Pin;
 use crate::validation::{ClusterPolicy, DesiredService, validate_tenant, validate_user};
 
 /// The tenant used when none is given.
@@ -64,7 +65,7 @@ impl Preview {
             }
             st
         });
-        let pin = kind.carries_pin().then(|| Pin::new("X".repeat(vt.pin_length.get())));
+        let pin = kind.carries_pin().then(|| Pin::from_secret("X".repeat(vt.pin_length.get())));
         let ctx = context(kind, &vu, &vt, &status, pin);
         let rendered = templates
             .render(kind, vu.locale, &ctx)

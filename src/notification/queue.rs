@@ -21,11 +21,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::ledger::Ledger;
 pub use super::ledger::Progress;
 use super::notifier::{Notifier, PreparedEmail};
-use super::templates::Pin;
 use crate::api::ConferencingUser;
 use crate::client::Fence;
 use crate::planning::conditions::DELIVERY_INTERNAL_ERROR;
 use crate::planning::outbox::Attempt;
+use crate::provisioning::pin::Pin;
 use crate::provisioning::secret::{SecretMeta, secret_pin};
 use crate::telemetry::{KindLabels, Metrics, NotificationLabels};
 
@@ -322,7 +322,7 @@ async fn send(
                     ));
                 }
                 Ok(Some(s)) => match secret_pin(&s) {
-                    Some(p) => Some(Pin::new(p.expose())),
+                    Some(p) => Some(p),
                     None => {
                         return Attempt::Transient(format!(
                             "PIN Secret {}/{name} holds no PIN; the operator replaces it and then sends this e-mail",

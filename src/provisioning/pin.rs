@@ -6,8 +6,16 @@ use rand::{RngCore, TryRngCore, rngs::OsRng};
 
 use crate::domain::PinLength;
 
-/// A leader PIN. Its `Debug` and `Display` print `*****` so that it cannot reach a log line,
-/// an Event or an error by accident; [`Pin::expose`] is the one way to read it.
+/// A leader PIN, the only type that holds one. Its `Debug` and `Display` print `*****` so that
+/// it cannot reach a log line, an Event or an error by accident; [`Pin::expose`] is the one
+/// way to read it. It is not `Serialize`: nothing that holds a PIN can be serialized (into
+/// JSON, an API object, a log) except the e-mail's template context, through its own
+/// serializer (`notification::templates::context`).
+///
+/// ```compile_fail
+/// fn serializable<T: serde::Serialize>() {}
+/// serializable::<conferencing_operator::provisioning::pin::Pin>();
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Pin(String);
 

@@ -21,7 +21,6 @@ use crate::controller::context::Context;
 use crate::domain::{ConferenceId, IdLength};
 use crate::error::{Error, Result, is_already_exists, is_not_found};
 use crate::notification::queue::{GRACE, Job, PinSource, Progress, Submitted, UserKey};
-use crate::notification::templates::Pin as TemplatePin;
 use crate::planning::interpreter::{Effects, FreshPin, SendResult, Sent};
 use crate::planning::{PinStep, PlannedEvent};
 use crate::provisioning::pin::Pin;
@@ -198,9 +197,7 @@ impl Effects for KubeEffects<'_> {
             let pin = match (entry.kind.carries_pin(), fresh) {
                 (false, _) => PinSource::None,
                 // The PIN generated in this pass is the one the Secret now holds.
-                (true, Some(f)) => {
-                    PinSource::Known { pin: TemplatePin::new(f.pin.expose()), generation: f.generation.clone() }
-                }
+                (true, Some(f)) => PinSource::Known { pin: f.pin.clone(), generation: f.generation.clone() },
                 (true, None) => PinSource::Secret { name: pin_secret_name(&vu.name) },
             };
             let job = Job { user: self.who.clone(), email: notifier.prepare(entry, vu, vt, memory), pin };
