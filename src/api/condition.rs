@@ -7,6 +7,8 @@ use k8s_openapi::jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Reason;
+
 /// The condition types the operator sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConditionType {
@@ -77,20 +79,20 @@ pub struct DesiredCondition {
     /// Whether it holds.
     pub status: ConditionStatus,
     /// CamelCase reason.
-    pub reason: String,
+    pub reason: Reason,
     /// Message for a person.
     pub message: String,
 }
 
 impl DesiredCondition {
     /// A condition that holds.
-    pub fn true_(type_: ConditionType, reason: &str, message: impl Into<String>) -> Self {
-        Self { type_, status: ConditionStatus::True, reason: reason.into(), message: message.into() }
+    pub fn true_(type_: ConditionType, reason: Reason, message: impl Into<String>) -> Self {
+        Self { type_, status: ConditionStatus::True, reason, message: message.into() }
     }
 
     /// A condition that does not hold.
-    pub fn false_(type_: ConditionType, reason: &str, message: impl Into<String>) -> Self {
-        Self { type_, status: ConditionStatus::False, reason: reason.into(), message: message.into() }
+    pub fn false_(type_: ConditionType, reason: Reason, message: impl Into<String>) -> Self {
+        Self { type_, status: ConditionStatus::False, reason, message: message.into() }
     }
 }
 
@@ -115,7 +117,7 @@ pub fn merge_conditions(
         out.push(Condition {
             type_: d.type_.as_str().to_string(),
             status: d.status,
-            reason: d.reason.clone(),
+            reason: d.reason.to_string(),
             message: d.message.clone(),
             last_transition_time,
             observed_generation: generation,
@@ -146,7 +148,7 @@ mod tests {
 
     #[test]
     fn unchanged_status_keeps_transition_time() {
-        let d = [DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok")];
+        let d = [DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, "ok")];
         let first = merge_conditions(&[], &d, Some(1), t(100));
         let second = merge_conditions(&first, &d, Some(1), t(200));
         assert_eq!(first, second);
@@ -154,9 +156,18 @@ mod tests {
 
     #[test]
     fn changed_status_moves_transition_time() {
-        let first = merge_conditions(&[], &[DesiredCondition::true_(ConditionType::Ready, "A", "")], Some(1), t(100));
-        let second =
-            merge_conditions(&first, &[DesiredCondition::false_(ConditionType::Ready, "B", "")], Some(2), t(200));
+        let first = merge_conditions(
+            &[],
+            &[DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, "")],
+            Some(1),
+            t(100),
+        );
+        let second = merge_conditions(
+            &first,
+            &[DesiredCondition::false_(ConditionType::Ready, Reason::InvalidSpec, "")],
+            Some(2),
+            t(200),
+        );
         assert_eq!(second[0].last_transition_time, Time(t(200)));
         assert_eq!(second[0].observed_generation, Some(2));
     }
@@ -165,11 +176,16 @@ mod tests {
     fn other_condition_types_are_kept() {
         let first = merge_conditions(
             &[],
-            &[DesiredCondition::true_(ConditionType::NotificationDelivered, "Delivered", "")],
+            &[DesiredCondition::true_(ConditionType::NotificationDelivered, Reason::Delivered, "")],
             Some(1),
             t(1),
         );
-        let second = merge_conditions(&first, &[DesiredCondition::true_(ConditionType::Ready, "R", "")], Some(1), t(2));
+        let second = merge_conditions(
+            &first,
+            &[DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, "")],
+            Some(1),
+            t(2),
+        );
         assert_eq!(second.len(), 2);
     }
 }

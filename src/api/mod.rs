@@ -10,12 +10,14 @@ pub mod actor;
 pub mod claim;
 pub mod condition;
 pub mod lenient;
+pub mod reason;
 pub mod record;
 pub mod tenant;
 pub mod user;
 
 pub use claim::*;
 pub use condition::{Condition, ConditionStatus, ConditionType};
+pub use reason::Reason;
 pub use tenant::*;
 pub use user::*;
 

@@ -388,7 +388,7 @@ impl Requests {
 }
 
 /// Why an e-mail is owed to a user: one per change the reference system e-mails about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub enum NotificationKind {
     /// The licence was assigned (or the user was first provisioned): numbers, ID and PIN.
     LicenseAssigned,

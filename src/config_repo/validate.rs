@@ -12,6 +12,7 @@ use super::findings::{Code, Finding, ObjectRef, Severity};
 use super::live::LiveState;
 use super::load::{Document, Loaded, Node, NodeKind, Pos};
 use super::schema::{self, KindSchema, Schemas};
+use crate::api::Reason;
 use crate::api::{ConferencingTenant, ConferencingUser, NotificationKind, NumberType, ProviderType};
 use crate::planning::message_id::{message_id, token_cause};
 use crate::validation::{
@@ -26,14 +27,9 @@ pub struct Options {
     pub default_namespace: String,
 }
 
-/// Why the controller would not reconcile a user (its `Ready=False` reason).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Blocked {
-    /// `InvalidSpec`, `TenantNotFound`, `TenantInvalid` or `ConferenceIdConflict`.
-    pub reason: &'static str,
-    /// What to fix.
-    pub message: String,
-}
+/// Why the controller would not reconcile a user (its `Ready=False` reason): the controller's
+/// own type, with messages that also say what to fix in the tree.
+pub use crate::planning::admission::Blocked;
 
 /// A tenant of the tree.
 #[derive(Clone, Debug)]
@@ -408,7 +404,7 @@ impl Validator<'_> {
             if u.blocked.is_none()
                 && let Some(message) = self.has_errors(&u.id)
             {
-                u.blocked = Some(Blocked { reason: "InvalidSpec", message });
+                u.blocked = Some(Blocked { reason: Reason::InvalidSpec, message });
                 u.validated = None;
             }
         }
@@ -418,7 +414,7 @@ impl Validator<'_> {
     fn user(&mut self, u: &mut UserEntry) {
         let Some(obj) = u.object.clone() else {
             u.blocked = Some(Blocked {
-                reason: "InvalidSpec",
+                reason: Reason::InvalidSpec,
                 message: self.has_errors(&u.id).unwrap_or_else(|| "the object cannot be read".into()),
             });
             return;
@@ -430,7 +426,7 @@ impl Validator<'_> {
                 Some(v) => Some(v.clone()),
                 None => {
                     u.blocked = Some(Blocked {
-                        reason: "TenantInvalid",
+                        reason: Reason::TenantInvalid,
                         message: format!("tenant {tenant_name} is invalid; fix the tenant's findings first"),
                     });
                     return;
@@ -464,7 +460,7 @@ impl Validator<'_> {
                     .object(Some(&u.id))
                     .field("spec.tenantRef.name"),
             );
-            u.blocked = Some(Blocked { reason: "TenantNotFound", message });
+            u.blocked = Some(Blocked { reason: Reason::TenantNotFound, message });
             return;
         };
 
@@ -493,7 +489,7 @@ impl Validator<'_> {
             }
         }
         if let Some(e) = first_error {
-            u.blocked = Some(Blocked { reason: "InvalidSpec", message: e.to_string() });
+            u.blocked = Some(Blocked { reason: Reason::InvalidSpec, message: e.to_string() });
             u.validated = None;
             return;
         }
@@ -574,7 +570,7 @@ impl Validator<'_> {
                         .field("spec.conferenceId"),
                 );
                 if users[i].blocked.is_none() {
-                    users[i].blocked = Some(Blocked { reason: "ConferenceIdConflict", message });
+                    users[i].blocked = Some(Blocked { reason: Reason::ConferenceIdConflict, message });
                 }
                 users[i].validated = None;
                 continue;
@@ -591,7 +587,7 @@ impl Validator<'_> {
                         .field("spec.conferenceId"),
                 );
                 if users[i].blocked.is_none() {
-                    users[i].blocked = Some(Blocked { reason: "ConferenceIdConflict", message });
+                    users[i].blocked = Some(Blocked { reason: Reason::ConferenceIdConflict, message });
                 }
                 users[i].validated = None;
             }
@@ -773,7 +769,7 @@ mod tests {
         assert_eq!(codes(&r), vec!["CO207", "CO405", "CO404"], "{:?}", r.findings);
         assert!(r.findings[0].message.contains("name@domain.example"), "{}", r.findings[0].message);
         assert_eq!(r.findings[1].line, 12);
-        assert_eq!(r.tree.users[0].blocked.as_ref().map(|b| b.reason), Some("InvalidSpec"));
+        assert_eq!(r.tree.users[0].blocked.as_ref().map(|b| b.reason), Some(Reason::InvalidSpec));
     }
 
     #[test]

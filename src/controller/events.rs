@@ -35,6 +35,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::{Client, Resource};
 
+use crate::api::Reason;
 use crate::planning::{PlannedEvent, Severity};
 use crate::telemetry::Metrics;
 
@@ -162,7 +163,7 @@ struct Namespace {
     normal: Bucket,
     warning: Bucket,
     /// Per severity and reason: how many, and the last object (the summary's subject).
-    held: BTreeMap<(bool, String), (u64, ObjectReference)>,
+    held: BTreeMap<(bool, Reason), (u64, ObjectReference)>,
 }
 
 /// Token buckets per namespace and per object.
@@ -220,10 +221,7 @@ impl Limiter {
     /// Counts an Event that was not written into its namespace's summary.
     fn hold(&mut self, regarding: &ObjectReference, event: &PlannedEvent, now: Instant) {
         let ns = self.namespace(regarding, now);
-        let held = ns
-            .held
-            .entry((event.severity == Severity::Warning, event.reason.clone()))
-            .or_insert((0, regarding.clone()));
+        let held = ns.held.entry((event.severity == Severity::Warning, event.reason)).or_insert((0, regarding.clone()));
         held.0 += 1;
         held.1 = regarding.clone();
     }
@@ -240,7 +238,7 @@ impl Limiter {
                 );
                 out.push((
                     regarding,
-                    if warning { PlannedEvent::warning(&reason, message) } else { PlannedEvent::normal(&reason, message) },
+                    if warning { PlannedEvent::warning(reason, message) } else { PlannedEvent::normal(reason, message) },
                 ));
             }
             !(b.normal.is_full(BURST, PER_SECOND, now) && b.warning.is_full(WARNING_BURST, WARNING_PER_SECOND, now))
@@ -269,7 +267,7 @@ fn build(regarding: &ObjectReference, event: &PlannedEvent, instance: &str, now:
             ..ObjectMeta::default()
         },
         action: Some("Reconcile".into()),
-        reason: Some(event.reason.clone()),
+        reason: Some(event.reason.to_string()),
         note: Some(note),
         event_time: Some(MicroTime(now)),
         regarding: Some(regarding.clone()),
@@ -297,7 +295,7 @@ mod tests {
     }
 
     fn normal(reason: &str) -> PlannedEvent {
-        PlannedEvent::normal(reason, "m")
+        PlannedEvent::normal(Reason::parse(reason).expect("a reason"), "m")
     }
 
     #[test]
@@ -327,7 +325,7 @@ mod tests {
         let mut l = Limiter::default();
         let t0 = Instant::now();
         let alice = user("a", "alice");
-        let warn = PlannedEvent::warning("NotificationDropped", "m");
+        let warn = PlannedEvent::warning(Reason::NotificationDropped, "m");
         let admitted = (0..1000).filter(|_| l.admit(&alice, &warn, t0)).count();
         assert_eq!(admitted, PER_OBJECT_BURST as usize, "per object, Warnings included");
         // Another object in the namespace is not silenced by it.
@@ -343,7 +341,7 @@ mod tests {
     fn warnings_are_limited_per_namespace_too() {
         let mut l = Limiter::default();
         let t0 = Instant::now();
-        let warn = PlannedEvent::warning("RequestTokenReused", "m");
+        let warn = PlannedEvent::warning(Reason::RequestTokenReused, "m");
         let admitted = (0..100).filter(|i| l.admit(&user("a", &format!("u{i}")), &warn, t0)).count();
         assert_eq!(admitted, WARNING_BURST as usize);
         assert!(l.admit(&user("a", "x"), &normal("LicenseAssigned"), t0), "Normal Events have their own bucket");
@@ -352,7 +350,7 @@ mod tests {
     #[test]
     fn long_notes_are_cut_on_a_character_boundary() {
         let r = ObjectReference { name: Some("alice".into()), namespace: Some("ns".into()), ..Default::default() };
-        let e = PlannedEvent::warning("X", "é".repeat(600));
+        let e = PlannedEvent::warning(Reason::InvalidSpec, "é".repeat(600));
         let ev = build(&r, &e, "pod", Timestamp::from_second(1_800_000_000).expect("t"));
         let note = ev.note.expect("note");
         assert!(note.len() <= MAX_NOTE && note.ends_with("..."));

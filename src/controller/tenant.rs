@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
+use crate::api::Reason;
 use crate::api::condition::{DesiredCondition, merge_conditions, remove_conditions};
 use crate::api::{ConditionType, ConferencingTenant, ConferencingTenantStatus};
 use crate::error::{Error, Result};
@@ -26,8 +27,8 @@ pub fn settle(
     now: Timestamp,
 ) -> Vec<crate::api::Condition> {
     let mut desired = vec![ready.clone()];
-    if ready.reason == "InvalidSpec" {
-        desired.push(DesiredCondition::true_(ConditionType::Stalled, "InvalidSpec", ready.message.clone()));
+    if ready.reason == Reason::InvalidSpec {
+        desired.push(DesiredCondition::true_(ConditionType::Stalled, Reason::InvalidSpec, ready.message.clone()));
     }
     if ready.reason == INTERNAL_ERROR {
         desired.push(DesiredCondition::true_(ConditionType::Reconciling, INTERNAL_ERROR, ready.message.clone()));
@@ -56,7 +57,7 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
         // own reconciles see the annotation).
         let paused = DesiredCondition::true_(
             ConditionType::ReconciliationPaused,
-            "ReconciliationPaused",
+            Reason::ReconciliationPaused,
             format!(
                 "{} is \"true\" on this tenant: the operator changes nothing and sends no e-mail for it or its users until the annotation is removed",
                 crate::api::PAUSED_ANNOTATION
@@ -78,7 +79,10 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
     let users = u32::try_from(ctx.index.user_count(&ns, &name)).unwrap_or(u32::MAX);
     let mut events = Vec::new();
     if !prev.unreadable.is_empty() {
-        events.push(PlannedEvent::warning("StatusUnreadable", crate::planning::unreadable_message(&prev.unreadable)));
+        events.push(PlannedEvent::warning(
+            Reason::StatusUnreadable,
+            crate::planning::unreadable_message(&prev.unreadable),
+        ));
     }
     let status = match validate_tenant(&tenant, &ctx.policy) {
         Ok(vt) => {
@@ -90,8 +94,7 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
             ] {
                 if before.is_some() && before != after {
                     let automatic = if vt.automatic_emails { ", and e-mailed," } else { "" };
-                    events.push(PlannedEvent::normal(
-                        "DefaultNumberChanged",
+                    events.push(PlannedEvent::normal(Reason::DefaultNumberChanged,
                         format!(
                             "the default {label} number changed from {} to {}: users who do not choose a number ({users} user(s) reference this tenant) are given the new one{automatic} as they are reconciled",
                             before.as_deref().unwrap_or("(none)"),
@@ -103,7 +106,11 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
             ConferencingTenantStatus {
                 conditions: settle(
                     &prev,
-                    DesiredCondition::true_(ConditionType::Ready, "Reconciled", "the tenant's settings are valid"),
+                    DesiredCondition::true_(
+                        ConditionType::Ready,
+                        Reason::Reconciled,
+                        "the tenant's settings are valid",
+                    ),
                     generation,
                     Timestamp::now(),
                 ),
@@ -116,13 +123,13 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
         }
         Err(e) => {
             let was = crate::api::condition::find(&prev.conditions, ConditionType::Ready);
-            if was.is_none_or(|c| c.reason != "InvalidSpec" || c.message != e.to_string()) {
-                events.push(PlannedEvent::warning("InvalidSpec", e.to_string()));
+            if was.is_none_or(|c| Reason::InvalidSpec != c.reason.as_str() || c.message != e.to_string()) {
+                events.push(PlannedEvent::warning(Reason::InvalidSpec, e.to_string()));
             }
             ConferencingTenantStatus {
                 conditions: settle(
                     &prev,
-                    DesiredCondition::false_(ConditionType::Ready, "InvalidSpec", e.to_string()),
+                    DesiredCondition::false_(ConditionType::Ready, Reason::InvalidSpec, e.to_string()),
                     generation,
                     Timestamp::now(),
                 ),

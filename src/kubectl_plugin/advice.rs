@@ -32,19 +32,23 @@ fn advice(meaning: impl Into<String>, change: impl Into<String>) -> Advice {
     Advice { meaning: meaning.into(), change: change.into() }
 }
 
+use crate::api::Reason;
+
 /// Advice for condition `type_` (`Ready`, `Stalled`, `Reconciling`, `NotificationDelivered`)
 /// with `reason`.
 pub fn for_reason(type_: &str, reason: &str, s: &Subject<'_>) -> Advice {
     let object = format!("{} {}/{}", s.kind, s.namespace, s.name);
     let tenant = format!("ConferencingTenant {}/{}", s.namespace, s.tenant);
     let id = s.static_id.unwrap_or("(the ID)");
-    match (type_, reason) {
-        (_, "Reconciled") | ("NotificationDelivered", "Delivered") => advice("In effect.", "Nothing."),
-        (_, "InvalidSpec") => advice(
+    match (type_, Reason::parse(reason)) {
+        (_, Some(Reason::Reconciled)) | ("NotificationDelivered", Some(Reason::Delivered)) => {
+            advice("In effect.", "Nothing.")
+        }
+        (_, Some(Reason::InvalidSpec)) => advice(
             "A field of the spec breaks a rule the API server did not enforce; the message names it.",
             format!("Edit the field named in the message in {object}."),
         ),
-        (_, "TenantNotFound") => {
+        (_, Some(Reason::TenantNotFound)) => {
             let existing = if s.existing_tenants.is_empty() {
                 "there is none yet".to_string()
             } else {
@@ -61,41 +65,51 @@ pub fn for_reason(type_: &str, reason: &str, s: &Subject<'_>) -> Advice {
                 ),
             )
         }
-        (_, "TenantInvalid") => advice(
+        (_, Some(Reason::TenantInvalid)) => advice(
             format!("The user's tenant {} is itself invalid, so none of its users can be reconciled.", s.tenant),
             format!("Fix {tenant}: `kubectl conferencing status -n {}` shows its message.", s.namespace),
         ),
-        (_, "ConferenceIdConflict") => advice(
+        (_, Some(Reason::ConferenceIdConflict)) => advice(
             format!("spec.conferenceId {id} is already held by another user of the tenant."),
             format!(
                 "Set another spec.conferenceId on {object}, or remove it to get an allocated ID, or take {id} away from its holder first (`kubectl conferencing who-has {id} -n {}`).",
                 s.namespace
             ),
         ),
-        (_, "IdSpaceExhausted") => advice(
+        (_, Some(Reason::IdSpaceExhausted)) => advice(
             "No free conference ID of the tenant's length is left.",
             format!("Raise spec.conferenceIds.length of {tenant}."),
         ),
-        (_, "SecretNameTaken") => advice(
+        (_, Some(Reason::SecretNameTaken)) => advice(
             "A Secret that is not the operator's has the name of this user's PIN Secret; the operator does not overwrite it.",
             format!(
                 "Delete or rename that Secret (named in the message; `kubectl get secret -n {}`); {object} is then provisioned.",
                 s.namespace
             ),
         ),
-        (_, "InternalError") => advice(
+        (_, Some(Reason::InternalError)) => advice(
             "The operator hit an error (often the API server) and retries by itself.",
             "Nothing in the spec; if it lasts, read the operator's log and `kubectl describe` the object.",
         ),
-        (_, "NotificationsPending") | ("NotificationDelivered", "Pending") => advice(
+        (_, Some(Reason::NotificationsPending)) | ("NotificationDelivered", Some(Reason::Pending)) => advice(
             "E-mails are recorded and waiting to be sent (or retried).",
             "Nothing, unless they stay pending: then check the mail server and the operator's --smtp-url.",
         ),
-        (_, "RetryingNotifications") => advice(
+        (_, Some(Reason::RetryingNotifications)) => advice(
             "A delivery failed for a passing reason and is retried with backoff (up to 5 minutes apart).",
             "Nothing in the spec; if it lasts, check the mail server and the operator's --smtp-url.",
         ),
-        (_, "PermanentFailure") => advice(
+        ("NotificationDelivered", Some(Reason::Held)) => advice(
+            format!("The e-mails owed are held: spec.notifications.hold is true on {tenant}."),
+            format!(
+                "Set spec.notifications.hold of {tenant} to false to send each once, or give its spec.requests.discardHeldEmails a new value to drop them."
+            ),
+        ),
+        (_, Some(Reason::ReconciliationPaused)) => advice(
+            "The object, or its tenant, carries conferencing.io/paused: \"true\": the operator changes nothing and sends nothing for it.",
+            format!("Remove the annotation (`kubectl conferencing resume {} -n {}`) to resume.", s.name, s.namespace),
+        ),
+        (_, Some(Reason::PermanentFailure)) => advice(
             "The mail server refused an e-mail for good.",
             format!(
                 "Fix spec.email or spec.sendEmailToAddress of {object} (or, if the relay refuses the sender, spec.notifications.sendEmailFromAddress of {tenant}), then ask again: `kubectl conferencing send-info {} -n {}`.",
@@ -148,11 +162,37 @@ mod tests {
             ("Stalled", "SecretNameTaken"),
             ("Stalled", "PermanentFailure"),
             ("NotificationDelivered", "Pending"),
+            ("NotificationDelivered", "Held"),
             ("NotificationDelivered", "PermanentFailure"),
+            ("ReconciliationPaused", "ReconciliationPaused"),
         ];
         for (t, r) in reasons {
             let a = for_reason(t, r, &s);
             assert!(!a.meaning.contains("not one this plugin knows"), "{t}/{r} has no advice");
+        }
+        // Every condition reason the operator writes is in the list above.
+        for r in Reason::all().filter(|r| {
+            matches!(
+                r,
+                Reason::Reconciled
+                    | Reason::InvalidSpec
+                    | Reason::TenantNotFound
+                    | Reason::TenantInvalid
+                    | Reason::ConferenceIdConflict
+                    | Reason::IdSpaceExhausted
+                    | Reason::SecretNameTaken
+                    | Reason::InternalError
+                    | Reason::ReconciliationPaused
+                    | Reason::Delivered
+                    | Reason::Pending
+                    | Reason::Held
+                    | Reason::PermanentFailure
+                    | Reason::NotificationsPending
+                    | Reason::RetryingNotifications
+            )
+        }) {
+            let advised = r == Reason::Reconciled || r == Reason::Delivered || reasons.iter().any(|(_, x)| r == *x);
+            assert!(advised, "{r} has no advice of its own");
         }
         assert!(for_reason("Ready", "ConferenceIdConflict", &s).change.contains("spec.conferenceId"));
         assert!(for_reason("Ready", "ConferenceIdConflict", &s).change.contains("who-has 4455667 -n acme"));

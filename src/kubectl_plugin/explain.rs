@@ -10,7 +10,7 @@ use kube::{Client, ResourceExt};
 use super::advice::{self, Subject};
 use super::view::{self, State};
 use super::{PluginError, Terminal, Verdict};
-use crate::api::{Condition, ConditionStatus, ConferencingTenant, ConferencingUser};
+use crate::api::{Condition, ConditionStatus, ConferencingTenant, ConferencingUser, Reason};
 
 /// Whether a condition is in its good state (nothing to explain).
 fn is_good(c: &Condition) -> bool {
@@ -50,7 +50,7 @@ pub fn render(
         let a = advice::for_reason(&c.type_, &c.reason, &subject);
         out.line(format!("  Why:    {}", a.meaning))?;
         out.line(format!("  Change: {}", a.change))?;
-        if c.reason == "TenantInvalid"
+        if Reason::TenantInvalid == c.reason.as_str()
             && let Some(t) = tenants.iter().find(|t| t.name_any() == u.spec.tenant_ref.name)
             && let Some(tc) = t.status.as_ref().and_then(|s| view::condition(&s.conditions, "Ready"))
         {

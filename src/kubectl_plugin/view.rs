@@ -2,12 +2,17 @@
 //! the Argo CD health checks in `integrations/argocd/` (not reconciled, stale, Stalled,
 //! Reconciling, Ready), so that the plugin and Argo CD never disagree about an object.
 
-use crate::api::{Condition, ConditionStatus, ConferencingUser, PendingNotification};
+use crate::api::{Condition, ConditionStatus, ConferencingUser, PendingNotification, Reason};
 
 /// Ready=False reasons that no retry fixes; operators from before the `Stalled` condition
 /// report only these.
-pub const STALLED_READY_REASONS: [&str; 5] =
-    ["InvalidSpec", "TenantNotFound", "TenantInvalid", "ConferenceIdConflict", "IdSpaceExhausted"];
+pub const STALLED_READY_REASONS: [Reason; 5] = [
+    Reason::InvalidSpec,
+    Reason::TenantNotFound,
+    Reason::TenantInvalid,
+    Reason::ConferenceIdConflict,
+    Reason::IdSpaceExhausted,
+];
 
 /// Finds a condition by type.
 pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
@@ -65,7 +70,9 @@ pub fn state<'a>(generation: Option<i64>, observed: Option<i64>, conditions: Opt
     let ready = condition(conditions, "Ready");
     match ready {
         Some(c) if c.status == ConditionStatus::True => State::Ready(c),
-        Some(c) if c.status == ConditionStatus::False && STALLED_READY_REASONS.contains(&c.reason.as_str()) => {
+        Some(c)
+            if c.status == ConditionStatus::False && STALLED_READY_REASONS.iter().any(|r| *r == c.reason.as_str()) =>
+        {
             State::Stalled(c)
         }
         other => State::Waiting(other),

@@ -2,6 +2,7 @@
 //! every rule against it. Otherwise the user is blocked, with the reason its `Ready`
 //! condition gives and a message naming what to fix.
 
+use crate::api::Reason;
 use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::validation::{
     ClusterPolicy, ValidatedTenant, ValidatedUser, validate_tenant, validate_tenant_ref, validate_user,
@@ -11,7 +12,7 @@ use crate::validation::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Blocked {
     /// Condition reason.
-    pub reason: &'static str,
+    pub reason: Reason,
     /// Condition message, naming the field or object to fix.
     pub message: String,
 }
@@ -26,20 +27,20 @@ pub fn admit(
     let tenant_name = &user.spec.tenant_ref.name;
     // First: every message below names the tenant, and a name stored before the CRD had its
     // pattern may carry ESC sequences into the condition, the Event and the plugin's output.
-    validate_tenant_ref(tenant_name).map_err(|e| Blocked { reason: "InvalidSpec", message: e.to_string() })?;
+    validate_tenant_ref(tenant_name).map_err(|e| Blocked { reason: Reason::InvalidSpec, message: e.to_string() })?;
     let Some(tenant) = tenant else {
         return Err(Blocked {
-            reason: "TenantNotFound",
+            reason: Reason::TenantNotFound,
             message: format!(
                 "ConferencingTenant {tenant_name} does not exist in this namespace; the user keeps its PIN and conference ID until it does"
             ),
         });
     };
     let vt = validate_tenant(tenant, policy).map_err(|e| Blocked {
-        reason: "TenantInvalid",
+        reason: Reason::TenantInvalid,
         message: format!("ConferencingTenant {tenant_name} is invalid: {e}"),
     })?;
-    let vu = validate_user(user, &vt).map_err(|e| Blocked { reason: "InvalidSpec", message: e.to_string() })?;
+    let vu = validate_user(user, &vt).map_err(|e| Blocked { reason: Reason::InvalidSpec, message: e.to_string() })?;
     Ok((vu, vt))
 }
 

@@ -5,15 +5,12 @@
 
 use k8s_openapi::jiff::Timestamp;
 
+use crate::api::Reason;
 use crate::api::condition::{DesiredCondition, merge_conditions, remove_conditions};
 use crate::api::{ConditionStatus, ConditionType, ConferencingUserStatus};
 
-/// `Ready=False` reasons that cannot clear without a change by a person.
-pub const STALLED_REASONS: [&str; 6] =
-    ["InvalidSpec", "TenantNotFound", "TenantInvalid", "ConferenceIdConflict", "IdSpaceExhausted", "SecretNameTaken"];
-
 /// `Ready=False` reason of a reconcile that failed unexpectedly (a bug); retried with backoff.
-pub const INTERNAL_ERROR: &str = "InternalError";
+pub const INTERNAL_ERROR: Reason = Reason::InternalError;
 
 /// How the delivery queue's record of an e-mail whose composition panicked begins. While an
 /// e-mail so recorded is owed, the user is `Ready=False InternalError`.
@@ -23,7 +20,7 @@ pub const DELIVERY_INTERNAL_ERROR: &str = "internal error while composing";
 /// the operator last did, and its `observedGeneration` does not claim a spec it has not acted
 /// on. Idempotent.
 pub fn paused(st: &mut ConferencingUserStatus, message: &str, generation: Option<i64>, now: Timestamp) {
-    let desired = [DesiredCondition::true_(ConditionType::ReconciliationPaused, "ReconciliationPaused", message)];
+    let desired = [DesiredCondition::true_(ConditionType::ReconciliationPaused, Reason::ReconciliationPaused, message)];
     st.conditions = merge_conditions(&st.conditions, &desired, generation, now);
 }
 
@@ -71,13 +68,11 @@ pub fn settle_held(
     let waiting: Vec<_> = pending.iter().filter(|p| !p.permanently_failed).collect();
 
     let mut desired = vec![ready.clone()];
-    let blocked = ready.status == ConditionStatus::False && STALLED_REASONS.contains(&ready.reason.as_str());
+    let blocked = ready.status == ConditionStatus::False && ready.reason.stalls();
     if blocked {
-        desired.push(DesiredCondition::true_(ConditionType::Stalled, &ready.reason, ready.message.clone()));
+        desired.push(DesiredCondition::true_(ConditionType::Stalled, ready.reason, ready.message.clone()));
     } else if let Some(f) = failed {
-        desired.push(DesiredCondition::true_(
-            ConditionType::Stalled,
-            "PermanentFailure",
+        desired.push(DesiredCondition::true_(ConditionType::Stalled, Reason::PermanentFailure,
             format!(
                 "the mail server refused the {} e-mail to {} for good ({}); fix the recipient (spec.email or spec.sendEmailToAddress) and it is sent again, or fix the relay",
                 f.kind,
@@ -90,8 +85,10 @@ pub fn settle_held(
         desired.push(DesiredCondition::true_(ConditionType::Reconciling, INTERNAL_ERROR, ready.message.clone()));
     } else if !waiting.is_empty() && held_by.is_none() {
         let (reason, message) = match waiting.iter().find_map(|p| p.last_error.as_deref()) {
-            Some(e) => ("RetryingNotifications", format!("{} e-mail(s) to deliver; last error: {e}", waiting.len())),
-            None => ("NotificationsPending", format!("{} e-mail(s) to deliver", waiting.len())),
+            Some(e) => {
+                (Reason::RetryingNotifications, format!("{} e-mail(s) to deliver; last error: {e}", waiting.len()))
+            }
+            None => (Reason::NotificationsPending, format!("{} e-mail(s) to deliver", waiting.len())),
         };
         desired.push(DesiredCondition::true_(ConditionType::Reconciling, reason, message));
     }
@@ -134,13 +131,13 @@ mod tests {
     #[test]
     fn a_converged_user_has_only_ready_and_delivered() {
         let mut st = ConferencingUserStatus::default();
-        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok"), Some(1), t(0));
+        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, "ok"), Some(1), t(0));
         assert_eq!(types(&st), vec![("Ready", "Reconciled")]);
     }
 
     #[test]
     fn reconciling_appears_while_emails_wait_and_clears_when_delivered() {
-        let ready = DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok");
+        let ready = DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, "ok");
         let mut st = ConferencingUserStatus::default();
         st.notifications.pending.push(pending(false, None));
         settle(&mut st, &ready, Some(1), t(0));
@@ -160,19 +157,19 @@ mod tests {
 
     #[test]
     fn stalled_for_what_needs_a_person() {
-        for reason in STALLED_REASONS {
+        for reason in Reason::all().filter(|r| r.stalls()) {
             let mut st = ConferencingUserStatus::default();
             settle(&mut st, &DesiredCondition::false_(ConditionType::Ready, reason, "why"), Some(2), t(0));
             let s = find(&st.conditions, ConditionType::Stalled).expect("stalled");
-            assert_eq!((s.reason.as_str(), s.observed_generation), (reason, Some(2)));
+            assert_eq!((s.reason.as_str(), s.observed_generation), (reason.as_str(), Some(2)));
         }
         let mut st = ConferencingUserStatus::default();
         st.notifications.pending.push(pending(true, Some("550 no such user")));
-        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok"), Some(1), t(0));
+        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, "ok"), Some(1), t(0));
         assert_eq!(find(&st.conditions, ConditionType::Stalled).map(|c| c.reason.as_str()), Some("PermanentFailure"));
         assert!(find(&st.conditions, ConditionType::Reconciling).is_none(), "nothing left to retry");
         st.notifications.pending.clear();
-        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok"), Some(1), t(1));
+        settle(&mut st, &DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, "ok"), Some(1), t(1));
         assert!(find(&st.conditions, ConditionType::Stalled).is_none());
     }
 
@@ -180,12 +177,12 @@ mod tests {
     fn internal_errors_are_reconciling_not_stalled() {
         let mut st = ConferencingUserStatus::default();
         settle(&mut st, &DesiredCondition::false_(ConditionType::Ready, INTERNAL_ERROR, "bug"), Some(1), t(0));
-        assert_eq!(types(&st), vec![("Ready", INTERNAL_ERROR), ("Reconciling", INTERNAL_ERROR)]);
+        assert_eq!(types(&st), vec![("Ready", INTERNAL_ERROR.as_str()), ("Reconciling", INTERNAL_ERROR.as_str())]);
     }
 
     #[test]
     fn held_emails_are_neither_delivered_nor_under_way() {
-        let ready = DesiredCondition::true_(ConditionType::Ready, "Reconciled", "ok");
+        let ready = DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, "ok");
         let mut st = ConferencingUserStatus::default();
         st.notifications.pending.push(pending(false, None));
         settle_held(&mut st, &ready, Some("acme"), Some(1), t(0));
@@ -198,7 +195,7 @@ mod tests {
 
     #[test]
     fn settling_twice_changes_nothing() {
-        let ready = DesiredCondition::false_(ConditionType::Ready, "InvalidSpec", "spec.email: bad");
+        let ready = DesiredCondition::false_(ConditionType::Ready, Reason::InvalidSpec, "spec.email: bad");
         let mut st = ConferencingUserStatus::default();
         settle(&mut st, &ready, Some(1), t(0));
         let once = st.clone();

@@ -236,7 +236,7 @@ fn merge(memory: &mut UserMemory, results: &[SendResult], delivery: &mut Deliver
             Attempt::Delivered => delivery.delivered.push(r.message_id.clone()),
             Attempt::Permanent(e) => delivery.events.push(PlannedEvent {
                 severity: Severity::Warning,
-                reason: "NotificationFailed".into(),
+                reason: crate::api::Reason::NotificationFailed,
                 message: format!(
                     "{} e-mail to {} was refused for good: {e}; fix the recipient and it is sent again",
                     entry.kind, entry.recipient

@@ -10,6 +10,7 @@
 
 use super::PlannedEvent;
 use crate::api::ConferencingUserStatus;
+use crate::api::Reason;
 use crate::api::record::UserMemory;
 
 /// The user's own PIN Secret, as far as where the memory comes from is concerned.
@@ -64,7 +65,7 @@ pub fn recall(record: Record<'_>, pin_secret: PinSecret, status: Option<&Confere
             memory: UserMemory::empty(),
             stored: false,
             warnings: vec![PlannedEvent::warning(
-                "RecordUnreadable",
+                Reason::RecordUnreadable,
                 "the operator's record of this user (Secret <user>-conferencing-record) could not be read, so it is rebuilt: the user keeps its conference ID; a PIN from before is replaced and e-mailed",
             )],
         },

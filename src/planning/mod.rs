@@ -37,6 +37,7 @@ pub mod world;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+use crate::api::Reason;
 use crate::api::condition::DesiredCondition;
 use crate::api::record::UserMemory;
 use crate::api::{
@@ -178,20 +179,20 @@ pub enum Severity {
 pub struct PlannedEvent {
     /// Normal or Warning.
     pub severity: Severity,
-    /// CamelCase reason.
-    pub reason: String,
+    /// Why.
+    pub reason: Reason,
     /// Message for a person.
     pub message: String,
 }
 
 impl PlannedEvent {
     /// A Normal Event.
-    pub fn normal(reason: &str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Normal, reason: reason.into(), message: message.into() }
+    pub fn normal(reason: Reason, message: impl Into<String>) -> Self {
+        Self { severity: Severity::Normal, reason, message: message.into() }
     }
     /// A Warning Event.
-    pub fn warning(reason: &str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, reason: reason.into(), message: message.into() }
+    pub fn warning(reason: Reason, message: impl Into<String>) -> Self {
+        Self { severity: Severity::Warning, reason, message: message.into() }
     }
 }
 
@@ -316,11 +317,11 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
         cleanup: Cleanup::default(),
         events: observed.memory.warnings.clone(),
         outcomes: Vec::new(),
-        ready: DesiredCondition::true_(ConditionType::Ready, "Reconciled", ""),
+        ready: DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, ""),
         now,
     };
     if let Some(unreadable) = observed.status.map(|s| &s.unreadable).filter(|u| !u.is_empty()) {
-        p.events.push(PlannedEvent::warning("StatusUnreadable", unreadable_message(unreadable)));
+        p.events.push(PlannedEvent::warning(Reason::StatusUnreadable, unreadable_message(unreadable)));
     }
     p.check_outbox();
     p.discard_held();
@@ -344,14 +345,14 @@ pub fn blocked(
     observed: &Observed<'_>,
     user: &str,
     generation: Option<i64>,
-    reason: &str,
+    reason: Reason,
     message: &str,
     now: Timestamp,
 ) -> Plan {
     let memory = observed.memory.memory.clone();
     let was = crate::api::condition::find(observed.conditions(), ConditionType::Ready);
     let mut events = observed.memory.warnings.clone();
-    if was.is_none_or(|c| c.reason != reason || c.message != message) {
+    if was.is_none_or(|c| reason != c.reason.as_str() || c.message != message) {
         events.push(PlannedEvent::warning(reason, message));
     }
     Plan {
@@ -422,8 +423,7 @@ impl<'a> Planner<'a> {
             return None;
         }
         if handled.handled_before(request, requested) {
-            self.events.push(PlannedEvent::warning(
-                "RequestTokenReused",
+            self.events.push(PlannedEvent::warning(Reason::RequestTokenReused,
                 format!(
                     "requests.{} {requested:?} was already handled before; nothing was done. To ask again, use a new value (a date or a ticket number)",
                     request.field()
@@ -499,8 +499,7 @@ impl<'a> Planner<'a> {
                 0 => String::new(),
                 n => format!(" and {n} more"),
             };
-            self.events.push(PlannedEvent::warning(
-                "NotificationDropped",
+            self.events.push(PlannedEvent::warning(Reason::NotificationDropped,
                 format!(
                     "a pending {} e-mail ({}){more} was dropped without sending: the operator's record of this user does not owe it (the status was edited by someone other than the operator), or it no longer follows from the user's spec (a newer request replaced it)",
                     first.kind,
@@ -529,7 +528,7 @@ impl<'a> Planner<'a> {
         }
         let kinds: Vec<&str> = held.iter().map(|n| n.kind.as_str()).collect();
         self.events.push(PlannedEvent::warning(
-            "HeldNotificationsDiscarded",
+            Reason::HeldNotificationsDiscarded,
             format!(
                 "{} held e-mail(s) dropped without sending ({}): requests.discardHeldEmails {:?} on tenant {}",
                 held.len(),
@@ -564,10 +563,10 @@ impl<'a> Planner<'a> {
         let contested: Vec<ConferenceId> =
             self.observed.own_claims.iter().filter(|c| c.as_str() == id).cloned().collect();
         self.cleanup.release = contested;
-        self.ready = DesiredCondition::false_(ConditionType::Ready, "ConferenceIdConflict", message.clone());
+        self.ready = DesiredCondition::false_(ConditionType::Ready, Reason::ConferenceIdConflict, message.clone());
         let was = crate::api::condition::find(self.observed.conditions(), ConditionType::Ready);
-        if was.is_none_or(|c| c.reason != "ConferenceIdConflict" || c.message != message) {
-            self.events.push(PlannedEvent::warning("ConferenceIdConflict", message));
+        if was.is_none_or(|c| Reason::ConferenceIdConflict != c.reason.as_str() || c.message != message) {
+            self.events.push(PlannedEvent::warning(Reason::ConferenceIdConflict, message));
         }
         // Nothing else is decided: the owed e-mails wait (they are not delivered while the
         // user is in conflict), the requests stay new.
@@ -628,7 +627,7 @@ impl<'a> Planner<'a> {
         };
         self.ready = DesiredCondition::true_(
             ConditionType::Ready,
-            "Reconciled",
+            Reason::Reconciled,
             format!("audio conferencing is enabled{dynamic}{pin_note}"),
         );
     }
@@ -644,8 +643,7 @@ impl<'a> Planner<'a> {
             }
             (Some(s), token) => {
                 if token.is_some() {
-                    self.events.push(PlannedEvent::warning(
-                        "ConferenceIdResetIgnored",
+                    self.events.push(PlannedEvent::warning(Reason::ConferenceIdResetIgnored,
                         format!(
                             "requests.resetConferenceId was ignored: spec.conferenceId names the static ID {s}; change or remove it to reset"
                         ),
@@ -679,8 +677,7 @@ impl<'a> Planner<'a> {
                 }
                 Some(c) if self.observed.current_id_holder.is_some() => {
                     let holder = self.observed.current_id_holder.map(|h| h.name.clone()).unwrap_or_default();
-                    self.events.push(PlannedEvent::warning(
-                        "ConferenceIdLost",
+                    self.events.push(PlannedEvent::warning(Reason::ConferenceIdLost,
                         format!(
                             "conference ID {c} is held by user {holder} (this user's claim on it was deleted and the ID taken since); a new ID was allocated"
                         ),
@@ -714,7 +711,7 @@ impl<'a> Planner<'a> {
                 let generation = format!("{RESTORE_PREFIX}{}", self.now.as_millisecond());
                 self.set_new_pin(generation.clone());
                 self.events.push(PlannedEvent::warning(
-                    "PinSecretMissing",
+                    Reason::PinSecretMissing,
                     "the PIN Secret was deleted; a new PIN was generated",
                 ));
                 self.outcome(NotificationKind::PinReset, generation, None, false);
@@ -754,7 +751,7 @@ impl<'a> Planner<'a> {
         for request in [RequestKind::ResetPin, RequestKind::ResetConferenceId] {
             if self.new_token(request).is_some() {
                 self.events.push(PlannedEvent::warning(
-                    "RequestIgnored",
+                    Reason::RequestIgnored,
                     format!("requests.{} was ignored: the user is not enabled for audio conferencing", request.field()),
                 ));
             }
@@ -770,7 +767,7 @@ impl<'a> Planner<'a> {
         };
         self.ready = DesiredCondition::true_(
             ConditionType::Ready,
-            "Reconciled",
+            Reason::Reconciled,
             format!("audio conferencing is not provided by this operator: {why}"),
         );
     }
@@ -781,7 +778,7 @@ impl<'a> Planner<'a> {
                 self.outcome(NotificationKind::ConferencingInfoRequested, message_id::token_cause(&token), None, false);
             } else {
                 self.events.push(PlannedEvent::warning(
-                    "RequestIgnored",
+                    Reason::RequestIgnored,
                     "requests.sendConferencingInfo was ignored: the user is not enabled for audio conferencing",
                 ));
             }
@@ -867,7 +864,7 @@ impl<'a> Planner<'a> {
             outcomes.push(Outcome { kind, provider_name: provider.clone(), by_tenant, asked_by });
             if kind.is_automatic() && !self.tenant.automatic_emails {
                 self.events.push(PlannedEvent::normal(
-                    "NotificationSuppressed",
+                    Reason::NotificationSuppressed,
                     format!("{kind} was not e-mailed: automatic e-mails are off for tenant {}", self.tenant.name),
                 ));
                 continue;
@@ -896,7 +893,7 @@ impl<'a> Planner<'a> {
             let dropped = pending.len() - MAX_PENDING;
             pending.drain(..dropped);
             self.events.push(PlannedEvent::warning(
-                "NotificationsDropped",
+                Reason::NotificationsDropped,
                 format!("{dropped} undelivered e-mail(s) were dropped: the outbox keeps at most {MAX_PENDING}"),
             ));
         }
@@ -945,7 +942,7 @@ pub fn describe(outcome: &Outcome, memory: &UserMemory) -> PlannedEvent {
         Some(by) => format!("{message}; {}", asked_by_phrase(by)),
         None => message,
     };
-    PlannedEvent::normal(outcome.kind.as_str(), message)
+    PlannedEvent::normal(Reason::Outcome(outcome.kind), message)
 }
 
 /// "asked by MANAGER at TIME (via MARKER)", for Events and the plugin.

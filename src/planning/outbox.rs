@@ -4,6 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
+use crate::api::Reason;
 use crate::api::condition::{DesiredCondition, merge_conditions};
 use crate::api::{
     ConditionType, ConferencingUserStatus, DeliveredNotification, NotificationRecord, PendingNotification,
@@ -123,7 +124,7 @@ pub fn set_condition(
     let desired = if let Some(f) = failed.first() {
         DesiredCondition::false_(
             ConditionType::NotificationDelivered,
-            "PermanentFailure",
+            Reason::PermanentFailure,
             format!(
                 "the mail server refused the {} e-mail to {} for good ({}); fix the recipient (spec.email or spec.sendEmailToAddress) and it is sent again, or fix the relay",
                 f.kind,
@@ -134,7 +135,7 @@ pub fn set_condition(
     } else if let Some(tenant) = held_by.filter(|_| waiting > 0) {
         DesiredCondition::false_(
             ConditionType::NotificationDelivered,
-            "Held",
+            Reason::Held,
             format!(
                 "{waiting} e-mail(s) held: notifications.hold is true on tenant {tenant}; each is sent once it is false (requests.discardHeldEmails drops them)"
             ),
@@ -143,14 +144,18 @@ pub fn set_condition(
         let last = n.pending.iter().find_map(|p| p.last_error.clone());
         DesiredCondition::false_(
             ConditionType::NotificationDelivered,
-            "Pending",
+            Reason::Pending,
             match last {
                 Some(e) => format!("{waiting} e-mail(s) waiting to be delivered; last error: {e}"),
                 None => format!("{waiting} e-mail(s) waiting to be delivered"),
             },
         )
     } else {
-        DesiredCondition::true_(ConditionType::NotificationDelivered, "Delivered", "every e-mail owed was delivered")
+        DesiredCondition::true_(
+            ConditionType::NotificationDelivered,
+            Reason::Delivered,
+            "every e-mail owed was delivered",
+        )
     };
     status.conditions = merge_conditions(&status.conditions, &[desired], generation, now);
 }

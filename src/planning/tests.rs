@@ -629,7 +629,7 @@ fn blocked_status_keeps_what_the_user_holds() {
         current_id_holder: None,
         replacements: &[],
     };
-    let p = blocked(&observed, "alice", Some(4), "TenantNotFound", "tenant acme not found", now());
+    let p = blocked(&observed, "alice", Some(4), Reason::TenantNotFound, "tenant acme not found", now());
     assert_eq!(p.memory(), w.record.as_ref().expect("record"), "the memory is kept");
     let st = mirror(&p);
     assert_eq!(st.conference_id, w.status().conference_id);
@@ -1178,7 +1178,7 @@ fn a_blocked_user_writes_no_record() {
         current_id_holder: None,
         replacements: &[],
     };
-    let p = blocked(&observed, "alice", Some(2), "InvalidSpec", "metadata.name: too long", now());
+    let p = blocked(&observed, "alice", Some(2), Reason::InvalidSpec, "metadata.name: too long", now());
     let writes = w.record_writes;
     let p = w.apply(p, usize::MAX);
     assert_eq!(w.record_writes, writes, "the block is reported without touching what is remembered");

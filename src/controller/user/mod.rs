@@ -17,7 +17,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
-use crate::api::{ConferencingUser, ConferencingUserStatus};
+use crate::api::{ConferencingUser, ConferencingUserStatus, Reason};
 use crate::error::{Error, Result};
 use crate::notification::queue::UserKey;
 use crate::planning::conditions::INTERNAL_ERROR;
@@ -84,7 +84,8 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
     let deref = match dereference::dereference(&user, &ctx).await {
         Ok(d) => d,
         Err(e @ Error::SecretNameTaken { .. }) => {
-            block(&ctx, &user, &Dereferenced::record_only(&user, &ctx), "SecretNameTaken", &e.to_string(), now).await?;
+            block(&ctx, &user, &Dereferenced::record_only(&user, &ctx), Reason::SecretNameTaken, &e.to_string(), now)
+                .await?;
             return Err(e);
         }
         Err(e) => return Err(e),
@@ -111,11 +112,11 @@ pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result
         // retried with backoff (the watch sees only labelled Secrets, so its removal wakes no
         // one).
         Err(e @ Error::SecretNameTaken { .. }) => {
-            block(&ctx, &user, &deref, "SecretNameTaken", &e.to_string(), now).await?;
+            block(&ctx, &user, &deref, Reason::SecretNameTaken, &e.to_string(), now).await?;
             return Err(e);
         }
         Err(e @ Error::IdSpaceExhausted { .. }) => {
-            block(&ctx, &user, &deref, "IdSpaceExhausted", &e.to_string(), now).await?;
+            block(&ctx, &user, &deref, Reason::IdSpaceExhausted, &e.to_string(), now).await?;
             return Ok(Action::await_change());
         }
         Err(e) => return Err(e),
@@ -133,7 +134,7 @@ async fn block(
     ctx: &Context,
     user: &ConferencingUser,
     deref: &Dereferenced,
-    reason: &str,
+    reason: Reason,
     message: &str,
     now: Timestamp,
 ) -> Result<()> {
