@@ -5,12 +5,10 @@
 use kube::CustomResourceExt;
 
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
-use crate::error::{Error, Result};
 
 /// Each CRD as (file name in `crds/`, YAML).
-pub fn crds() -> Result<Vec<(&'static str, String)>> {
-    let yaml =
-        |crd| serde_yaml::to_string(&crd).map_err(|e| Error::Input(format!("rendering a CRD as YAML (a bug): {e}")));
+pub fn crds() -> Result<Vec<(&'static str, String)>, serde_yaml::Error> {
+    let yaml = |crd| serde_yaml::to_string(&crd);
     Ok(vec![
         ("conferencing.io_conferenceidclaims.yaml", yaml(ConferenceIdClaim::crd())?),
         ("conferencing.io_conferencingtenants.yaml", yaml(ConferencingTenant::crd())?),
@@ -19,6 +17,6 @@ pub fn crds() -> Result<Vec<(&'static str, String)>> {
 }
 
 /// Both CRDs as one multi-document YAML stream.
-pub fn crds_yaml() -> Result<String> {
+pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
     Ok(crds()?.into_iter().map(|(_, y)| y).collect::<Vec<_>>().join("---\n"))
 }

@@ -1,40 +1,94 @@
-//! The library's error type, grouped by where a failure happens: a reconcile step (each
-//! naming the object it concerns) or start-up. No variant ever carries a PIN or a
-//! credential: kube errors never echo request bodies, and the messages here are built from
-//! names and actions only.
+//! What can go wrong in a reconcile, by pipeline step, each naming the object it concerns (a
+//! typed [`ObjectKey`]). Start-up failures are `startup::StartupError`. No variant ever
+//! carries a PIN or a credential: kube errors never echo request bodies, and the messages
+//! here are built from names and actions only.
+
+use std::fmt;
+
+use kube::{Resource, ResourceExt};
 
 use crate::provisioning::claim::Holder;
 
-/// Errors of the reconcilers and the CLI.
+/// The object a reconcile is about: its kind, namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectKey {
+    /// `ConferencingUser` or `ConferencingTenant`.
+    pub kind: &'static str,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// The key of `obj`.
+    pub fn of<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectKey {
+        ObjectKey { kind: kind_name::<K>(), namespace: obj.namespace().unwrap_or_default(), name: obj.name_any() }
+    }
+}
+
+fn kind_name<K: Resource<DynamicType = ()>>() -> &'static str {
+    // The operator's kinds have static names; anything else is named generically.
+    match K::kind(&()).as_ref() {
+        "ConferencingUser" => "ConferencingUser",
+        "ConferencingTenant" => "ConferencingTenant",
+        _ => "object",
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// The step of a reconcile an API call belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Reading what the object refers to.
+    Dereference,
+    /// Claiming the conference ID, writing the PIN Secret.
+    Provision,
+    /// Writing the operator's record of the user.
+    Record,
+    /// Writing the status.
+    Mirror,
+    /// Deleting what the record no longer references, marking a PIN Secret.
+    CleanUp,
+}
+
+impl Step {
+    /// The label in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Dereference => "dereference",
+            Step::Provision => "provision",
+            Step::Record => "record",
+            Step::Mirror => "status",
+            Step::CleanUp => "clean_up",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Errors of a reconcile.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Reading what an object refers to failed (step `dereference`).
-    #[error("{object}: reading {what}: {source}")]
-    Dereference {
-        /// The object being reconciled, `Kind namespace/name`.
-        object: String,
-        /// What was being read, naming it.
-        what: String,
-        /// The API error.
-        #[source]
-        source: kube::Error,
-    },
-    /// Creating, changing or deleting an object the operator owns failed (step `apply`).
+pub enum ReconcileError {
+    /// An API call of a step failed.
     #[error("{object}: {action}: {source}")]
-    Apply {
+    Api {
         /// The object being reconciled.
-        object: String,
-        /// What was being done, e.g. `creating ConferenceIdClaim acme/4455667`.
+        object: ObjectKey,
+        /// The step.
+        step: Step,
+        /// What was being done, naming the object acted on, e.g. `creating ConferenceIdClaim
+        /// acme/4455667`.
         action: String,
-        /// The API error.
-        #[source]
-        source: kube::Error,
-    },
-    /// Writing the status failed (step `status`).
-    #[error("{object}: writing status: {source}")]
-    Status {
-        /// The object being reconciled.
-        object: String,
         /// The API error.
         #[source]
         source: kube::Error,
@@ -42,6 +96,8 @@ pub enum Error {
     /// A conference ID is held by another user (found while claiming it).
     #[error("conference ID {id} is already held by user {}", holder.name)]
     ConferenceIdConflict {
+        /// The object being reconciled.
+        object: ObjectKey,
         /// The contested ID.
         id: String,
         /// Who holds it.
@@ -49,22 +105,26 @@ pub enum Error {
     },
     /// No free conference ID was found after many attempts.
     #[error(
-        "no free conference ID of {length} digits found in namespace {namespace} after {attempts} attempts; raise spec.conferenceIds.length"
+        "no free conference ID of {length} digits found in namespace {} after {attempts} attempts; raise spec.conferenceIds.length",
+        object.namespace
     )]
     IdSpaceExhausted {
-        /// Namespace (tenant).
-        namespace: String,
+        /// The object being reconciled.
+        object: ObjectKey,
         /// Digits.
         length: usize,
         /// Attempts made.
         attempts: usize,
     },
-    /// A Secret under the user's PIN Secret name that is neither labelled as a PIN Secret nor
-    /// owned by the user: someone else's, never overwritten or deleted.
+    /// A Secret under one of the user's Secret names (its PIN Secret or its record) that is
+    /// neither labelled as the operator's nor owned by the user: someone else's, never
+    /// overwritten or deleted.
     #[error(
-        "Secret {secret} exists and is not this operator's (it is not labelled as a PIN Secret and has no owner reference to this user); the operator does not overwrite it: delete or rename it to let the user be provisioned"
+        "Secret {secret} exists and is not this operator's (it is not labelled as one of its Secrets and has no owner reference to this user); the operator does not overwrite it: delete or rename it to let the user be provisioned"
     )]
     SecretNameTaken {
+        /// The object being reconciled.
+        object: ObjectKey,
         /// `namespace/name`.
         secret: String,
     },
@@ -72,88 +132,31 @@ pub enum Error {
     #[error("{object}: internal error (a bug; see the operator's log): {what}")]
     Internal {
         /// The object being reconciled.
-        object: String,
+        object: ObjectKey,
         /// What failed, without the panic's message (it may hold anything).
         what: &'static str,
     },
-    /// A command-line flag or its file is unusable (start-up).
-    #[error("{flag}: {message}")]
-    Flag {
-        /// The flag, e.g. `--smtp-url`.
-        flag: &'static str,
-        /// What is wrong and what to do.
-        message: String,
-    },
-    /// The e-mail templates could not be loaded (start-up).
-    #[error("e-mail templates: {0}")]
-    Templates(#[from] crate::notification::templates::TemplateError),
-    /// No Kubernetes API server could be reached or configured (start-up).
-    #[error("connecting to the Kubernetes API (KUBECONFIG or the in-cluster service account): {0}")]
-    Connect(#[source] kube::Error),
-    /// Leader election failed or the lease was lost.
-    #[error("leader election: {0}")]
-    Leadership(String),
-    /// A watch stopped (a bug): its cache would no longer change, so the operator exits and
-    /// is restarted with fresh caches rather than act on a stale view.
-    #[error("the {kind} watch stopped{}; exiting so that the operator restarts with fresh caches", if *.panicked { " (it panicked: a bug; see the log)" } else { "" })]
-    WatchStopped {
-        /// The kind watched.
-        kind: &'static str,
-        /// Whether it panicked.
-        panicked: bool,
-    },
-    /// Reading or writing a local file failed.
-    #[error("{action}: {source}")]
-    Io {
-        /// What the operator was doing, naming the file.
-        action: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Serialising an object failed (a bug).
-    #[error("serialising {what}: {source}")]
-    Serialize {
-        /// What was being serialised.
-        what: String,
-        /// The cause.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// Input given on the command line (a YAML file, an event name) is unusable.
-    #[error("{0}")]
-    Input(String),
 }
 
-impl Error {
-    /// A short label for metrics and logs.
+impl ReconcileError {
+    /// A short label for metrics and logs: `dereference`, `apply` (provisioning, the record,
+    /// clean-up: writes of the operator's own objects), `status`, or the failure's own.
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Dereference { .. } => "dereference",
-            Error::Apply { .. } => "apply",
-            Error::Status { .. } => "status",
-            Error::ConferenceIdConflict { .. } => "conference_id_conflict",
-            Error::IdSpaceExhausted { .. } => "id_space_exhausted",
-            Error::SecretNameTaken { .. } => "secret_name_taken",
-            Error::Internal { .. } => "internal",
-            Error::Flag { .. } => "flag",
-            Error::Templates(_) => "templates",
-            Error::Connect(_) => "connect",
-            Error::Leadership(_) => "leadership",
-            Error::WatchStopped { .. } => "watch_stopped",
-            Error::Io { .. } => "io",
-            Error::Serialize { .. } => "serialize",
-            Error::Input(_) => "input",
+            ReconcileError::Api { step: Step::Dereference, .. } => "dereference",
+            ReconcileError::Api { step: Step::Mirror, .. } => "status",
+            ReconcileError::Api { step: Step::Provision | Step::Record | Step::CleanUp, .. } => "apply",
+            ReconcileError::ConferenceIdConflict { .. } => "conference_id_conflict",
+            ReconcileError::IdSpaceExhausted { .. } => "id_space_exhausted",
+            ReconcileError::SecretNameTaken { .. } => "secret_name_taken",
+            ReconcileError::Internal { .. } => "internal",
         }
     }
 
     /// The API error underneath, if any.
     pub fn kube_error(&self) -> Option<&kube::Error> {
         match self {
-            Error::Dereference { source, .. } | Error::Apply { source, .. } | Error::Status { source, .. } => {
-                Some(source)
-            }
-            Error::Connect(e) => Some(e),
+            ReconcileError::Api { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -164,6 +167,12 @@ impl Error {
     pub fn is_stale_view(&self) -> bool {
         self.kube_error().is_some_and(|e| matches!(e, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"))
     }
+}
+
+/// Builds the error of an API call of `step` on behalf of `object`.
+pub fn api_error(object: &ObjectKey, step: Step, action: String) -> impl FnOnce(kube::Error) -> ReconcileError + use<> {
+    let object = object.clone();
+    move |source| ReconcileError::Api { object, step, action, source }
 }
 
 /// Whether a kube error is the API server's `409 AlreadyExists`/`Conflict`.
@@ -181,5 +190,5 @@ pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
-/// Result with [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// Result with [`ReconcileError`].
+pub type Result<T, E = ReconcileError> = std::result::Result<T, E>;

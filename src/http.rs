@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::controller::readiness::Readiness;
-use crate::error::{Error, Result};
+use crate::startup::StartupError;
 use crate::telemetry::Metrics;
 
 /// What the endpoint reports on.
@@ -56,7 +56,7 @@ async fn metrics(State(health): State<Arc<Health>>, headers: HeaderMap) -> impl 
 }
 
 /// Binds `addr` (failing at start-up if it cannot) and serves until the process ends.
-pub async fn serve(addr: SocketAddr, health: Arc<Health>) -> Result<tokio::task::JoinHandle<()>> {
+pub async fn serve(addr: SocketAddr, health: Arc<Health>) -> Result<tokio::task::JoinHandle<()>, StartupError> {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -64,7 +64,7 @@ pub async fn serve(addr: SocketAddr, health: Arc<Health>) -> Result<tokio::task:
         .with_state(health);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| Error::Io { action: format!("listening on {addr} (--http-addr)"), source })?;
+        .map_err(|source| StartupError::Io { action: format!("listening on {addr} (--http-addr)"), source })?;
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!(addr = %bound, "serving /healthz, /readyz and /metrics");
     Ok(tokio::spawn(async move {

@@ -16,7 +16,6 @@ pub mod leader;
 pub mod notification;
 pub mod planning;
 pub mod provisioning;
+pub mod startup;
 pub mod telemetry;
 pub mod validation;
-
-pub use error::{Error, Result};

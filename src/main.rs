@@ -15,15 +15,16 @@ use conferencing_operator::config_repo::{
 };
 use conferencing_operator::controller::readiness::Readiness;
 use conferencing_operator::controller::{self, RunConfig};
+use conferencing_operator::crd;
 use conferencing_operator::domain::normalise_domain;
 use conferencing_operator::http::{self, Health};
 use conferencing_operator::leader::{Elector, LeaderConfig};
 use conferencing_operator::notification::mail::{SmtpConfig, StartTls, Transport};
 use conferencing_operator::notification::notifier::Notifier;
 use conferencing_operator::notification::templates::Templates;
+use conferencing_operator::startup::StartupError as Error;
 use conferencing_operator::telemetry::{self, LogFormat, Metrics};
 use conferencing_operator::validation::ClusterPolicy;
-use conferencing_operator::{Error, crd};
 use tokio::sync::watch;
 
 /// Manages dial-in audio conferencing declaratively: ConferencingTenant and ConferencingUser
@@ -360,11 +361,11 @@ async fn shutdown_signal() {
 fn print_crds(output_dir: Option<PathBuf>) -> Result<(), Error> {
     match output_dir {
         None => {
-            print!("{}", crd::crds_yaml()?);
+            print!("{}", crd::crds_yaml().map_err(Error::Crds)?);
             Ok(())
         }
         Some(dir) => {
-            for (file, yaml) in crd::crds()? {
+            for (file, yaml) in crd::crds().map_err(Error::Crds)? {
                 let path = dir.join(file);
                 std::fs::write(&path, yaml)
                     .map_err(|source| Error::Io { action: format!("writing {}", path.display()), source })?;

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::FIELD_MANAGER;
-use crate::error::{Error, Result};
+use crate::error::{ObjectKey, ReconcileError, Result, Step};
 
 /// Replaces the status of `obj` with the status it carries, if the object is still at the
 /// resourceVersion it carries; returns the object as written. The API server ignores every
@@ -31,10 +31,12 @@ where
 {
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    let kind = K::kind(&());
     let api: Api<K> = Api::namespaced(client.clone(), &ns);
     let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
-    api.replace_status(&name, &pp, obj)
-        .await
-        .map_err(|source| Error::Status { object: format!("{kind} {ns}/{name}"), source })
+    api.replace_status(&name, &pp, obj).await.map_err(|source| ReconcileError::Api {
+        object: ObjectKey::of(obj),
+        step: Step::Mirror,
+        action: "writing status".into(),
+        source,
+    })
 }

@@ -38,10 +38,11 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::client::Clients;
-use crate::error::Error;
+use crate::error::{ObjectKey, ReconcileError, Result};
 use crate::notification::notifier::Notifier;
 use crate::notification::queue::{DeliveryQueue, Workers};
 use crate::provisioning::secret::operator_secret_selector;
+use crate::startup::StartupError;
 use crate::telemetry::queue::Waker;
 use crate::telemetry::{ErrorReason, KindLabels, Metrics, ReconcileErrorLabels, ReconcileLabels};
 use caches::{ClaimSink, SecretSink, TenantSink, UserSink, Wakers};
@@ -101,10 +102,10 @@ where
 }
 
 /// Counts and times a reconcile, and contains a panic in it.
-async fn guarded<K, F, R>(kind: &'static str, obj: Arc<K>, ctx: Arc<Context>, f: F, report: R) -> crate::Result<Action>
+async fn guarded<K, F, R>(kind: &'static str, obj: Arc<K>, ctx: Arc<Context>, f: F, report: R) -> Result<Action>
 where
     K: kube::Resource + Send + Sync + 'static,
-    F: Future<Output = crate::Result<Action>>,
+    F: Future<Output = Result<Action>>,
     R: AsyncFnOnce(&Context, &K),
 {
     let start = std::time::Instant::now();
@@ -116,8 +117,8 @@ where
             ctx.metrics.panics.get_or_create(&KindLabels { kind: kind.to_string() }).inc();
             tracing::error!(kind, namespace = ?obj.namespace(), name = %obj.name_any(), "reconcile panicked (a bug); reported on the object and retried with backoff");
             report(&ctx, &obj).await;
-            Err(Error::Internal {
-                object: format!("{kind} {}/{}", obj.namespace().unwrap_or_default(), obj.name_any()),
+            Err(ReconcileError::Internal {
+                object: ObjectKey { kind, namespace: obj.namespace().unwrap_or_default(), name: obj.name_any() },
                 what: "the reconcile panicked",
             })
         }
@@ -146,7 +147,7 @@ where
     result
 }
 
-async fn reconcile_user(u: Arc<ConferencingUser>, ctx: Arc<Context>) -> crate::Result<Action> {
+async fn reconcile_user(u: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result<Action> {
     let work = user::reconcile(u.clone(), ctx.clone());
     guarded("ConferencingUser", u, ctx, work, async |ctx: &Context, u: &ConferencingUser| {
         user::report_internal_error(ctx, u).await
@@ -154,7 +155,7 @@ async fn reconcile_user(u: Arc<ConferencingUser>, ctx: Arc<Context>) -> crate::R
     .await
 }
 
-async fn reconcile_tenant(t: Arc<ConferencingTenant>, ctx: Arc<Context>) -> crate::Result<Action> {
+async fn reconcile_tenant(t: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Result<Action> {
     let work = tenant::reconcile(t.clone(), ctx.clone());
     guarded("ConferencingTenant", t, ctx, work, async |ctx: &Context, t: &ConferencingTenant| {
         tenant::report_internal_error(ctx, t).await
@@ -171,7 +172,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> crate::Result<()> {
+) -> std::result::Result<(), StartupError> {
     let namespaces: Vec<Option<String>> =
         if config.namespaces.is_empty() { vec![None] } else { config.namespaces.iter().cloned().map(Some).collect() };
     let (user_tx, user_rx) = mpsc::unbounded_channel::<ObjectRef<ConferencingUser>>();
@@ -328,16 +329,19 @@ pub async fn run(
 }
 
 /// Resolves when the first watch task ends, naming it.
-async fn first_stopped(tasks: &mut [tokio::task::JoinHandle<()>], kinds: &[&'static str]) -> Error {
+async fn first_stopped(tasks: &mut [tokio::task::JoinHandle<()>], kinds: &[&'static str]) -> StartupError {
     let (result, i, _) = future::select_all(tasks.iter_mut()).await;
-    Error::WatchStopped { kind: kinds.get(i).copied().unwrap_or("?"), panicked: result.is_err_and(|e| e.is_panic()) }
+    StartupError::WatchStopped {
+        kind: kinds.get(i).copied().unwrap_or("?"),
+        panicked: result.is_err_and(|e| e.is_panic()),
+    }
 }
 
 /// Logs what the controller machinery reports. Reconcile failures are logged by the error
 /// policies; a request for an object that has just been deleted is routine.
 fn log_controller_error<E: std::error::Error + 'static>(
     kind: &'static str,
-    error: Option<kube::runtime::controller::Error<crate::Error, E>>,
+    error: Option<kube::runtime::controller::Error<ReconcileError, E>>,
     queue: &crate::telemetry::queue::ReconcileQueue,
 ) {
     use kube::runtime::controller::Error as E2;

@@ -13,7 +13,7 @@ use super::context::Context;
 use crate::api::Reason;
 use crate::api::condition::{DesiredCondition, merge_conditions, remove_conditions};
 use crate::api::{ConditionType, ConferencingTenant, ConferencingTenantStatus};
-use crate::error::{Error, Result};
+use crate::error::{ReconcileError as Error, Result};
 use crate::planning::PlannedEvent;
 use crate::planning::conditions::INTERNAL_ERROR;
 use crate::validation::validate_tenant;

@@ -12,7 +12,6 @@ use lettre::{AsyncFileTransport, AsyncTransport, Tokio1Executor};
 
 use super::relay::{Relay, Security};
 use super::templates::RenderedMessage;
-use crate::error::{Error, Result};
 use crate::planning::outbox::Attempt;
 
 /// Whether plain `smtp://` upgrades with STARTTLS.
@@ -45,6 +44,28 @@ pub struct SmtpConfig {
     pub pool_size: u32,
 }
 
+/// Why the mail transport could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// A flag's value is unusable.
+    #[error("{flag}: {message}")]
+    Flag {
+        /// `--smtp-url` or `--smtp-ca-file`.
+        flag: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A file or directory could not be read or made.
+    #[error("{action}: {source}")]
+    Io {
+        /// What was being done, naming the path.
+        action: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Where messages go.
 #[derive(Clone)]
 pub enum Transport {
@@ -56,19 +77,19 @@ pub enum Transport {
 
 impl Transport {
     /// Builds the SMTP transport from its configuration.
-    pub fn smtp(config: &SmtpConfig) -> Result<Transport> {
-        let flag = |message: String| Error::Flag { flag: "--smtp-url", message };
+    pub fn smtp(config: &SmtpConfig) -> Result<Transport, TransportError> {
+        let flag = |message: String| TransportError::Flag { flag: "--smtp-url", message };
         let url =
             url::Url::parse(&config.url).map_err(|e| flag(format!("{:?} is not a URL: {e}", redact(&config.url))))?;
         let host = url.host_str().ok_or_else(|| flag(format!("{:?} has no host", redact(&config.url))))?.to_string();
-        let tls_params = || -> Result<TlsParameters> {
+        let tls_params = || -> Result<TlsParameters, TransportError> {
             let mut b = TlsParameters::builder(host.clone());
             if let Some(path) = &config.ca_file {
-                let pem = std::fs::read(path).map_err(|source| Error::Io {
+                let pem = std::fs::read(path).map_err(|source| TransportError::Io {
                     action: format!("reading --smtp-ca-file {}", path.display()),
                     source,
                 })?;
-                let cert = Certificate::from_pem(&pem).map_err(|e| Error::Flag {
+                let cert = Certificate::from_pem(&pem).map_err(|e| TransportError::Flag {
                     flag: "--smtp-ca-file",
                     message: format!("{} is not a PEM certificate: {e}", path.display()),
                 })?;
@@ -101,9 +122,11 @@ impl Transport {
     }
 
     /// Builds the file transport, creating the directory.
-    pub fn outbox(dir: PathBuf) -> Result<Transport> {
-        std::fs::create_dir_all(&dir)
-            .map_err(|source| Error::Io { action: format!("creating outbox directory {}", dir.display()), source })?;
+    pub fn outbox(dir: PathBuf) -> Result<Transport, TransportError> {
+        std::fs::create_dir_all(&dir).map_err(|source| TransportError::Io {
+            action: format!("creating outbox directory {}", dir.display()),
+            source,
+        })?;
         Ok(Transport::Outbox(AsyncFileTransport::new(&dir), dir))
     }
 

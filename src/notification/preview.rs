@@ -8,7 +8,6 @@ use super::notifier::context;
 use super::templates::Templates;
 use crate::api::record::UserMemory;
 use crate::api::{ConferencingTenant, ConferencingUser, Locale, NotificationKind};
-use crate::error::{Error, Result};
 use crate::provisioning::pin::Pin;
 use crate::validation::{ClusterPolicy, DesiredService, validate_tenant, validate_user};
 
@@ -22,6 +21,52 @@ spec:
     - {number: "+14255550100", type: Toll, city: Redmond, country: US, default: true}
     - {number: "+18005550100", type: TollFree, country: US, default: true}
 "#;
+
+/// Why `render` cannot show the e-mail asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    /// `--event` names no kind of e-mail.
+    #[error("--event {given:?} is not one of {}", NotificationKind::ALL.map(NotificationKind::slug).join(", "))]
+    UnknownEvent {
+        /// What was given.
+        given: String,
+    },
+    /// `--locale` names no locale of the templates.
+    #[error("--locale {given:?} is not one of en, fr, zh-CN")]
+    UnknownLocale {
+        /// What was given.
+        given: String,
+    },
+    /// The user or tenant YAML does not parse as that kind.
+    #[error("the {what} YAML is not a {kind}: {source}")]
+    NotYaml {
+        /// `user` or `tenant`.
+        what: &'static str,
+        /// The kind expected.
+        kind: &'static str,
+        /// The parser's error.
+        #[source]
+        source: serde_yaml::Error,
+    },
+    /// The user or tenant breaks a rule.
+    #[error("{what}: {source}")]
+    Invalid {
+        /// `user` or `tenant`.
+        what: &'static str,
+        /// The rule and field.
+        #[source]
+        source: crate::validation::InvalidSpec,
+    },
+    /// The templates could not render it.
+    #[error("rendering {slug}: {source}")]
+    Render {
+        /// The kind's slug.
+        slug: &'static str,
+        /// The template's error.
+        #[source]
+        source: super::templates::TemplateError,
+    },
+}
 
 /// What to preview.
 pub struct Preview {
@@ -37,21 +82,21 @@ pub struct Preview {
 
 impl Preview {
     /// Renders the preview as readable text: headers, then the text and HTML parts.
-    pub fn render(&self, templates: &Templates, default_from: Mailbox) -> Result<String> {
-        let kind = NotificationKind::from_slug(&self.event).ok_or_else(|| {
-            let known: Vec<&str> = NotificationKind::ALL.iter().map(|k| k.slug()).collect();
-            Error::Input(format!("--event {:?} is not one of {}", self.event, known.join(", ")))
+    pub fn render(&self, templates: &Templates, default_from: Mailbox) -> Result<String, PreviewError> {
+        let kind = NotificationKind::from_slug(&self.event)
+            .ok_or_else(|| PreviewError::UnknownEvent { given: self.event.clone() })?;
+        let user: ConferencingUser = serde_yaml::from_str(&self.user).map_err(|source| PreviewError::NotYaml {
+            what: "user",
+            kind: "ConferencingUser",
+            source,
         })?;
-        let user: ConferencingUser = serde_yaml::from_str(&self.user)
-            .map_err(|e| Error::Input(format!("the user YAML is not a ConferencingUser: {e}")))?;
         let tenant: ConferencingTenant = serde_yaml::from_str(self.tenant.as_deref().unwrap_or(SAMPLE_TENANT))
-            .map_err(|e| Error::Input(format!("the tenant YAML is not a ConferencingTenant: {e}")))?;
+            .map_err(|source| PreviewError::NotYaml { what: "tenant", kind: "ConferencingTenant", source })?;
         let vt = validate_tenant(&tenant, &ClusterPolicy::unrestricted())
-            .map_err(|e| Error::Input(format!("tenant: {e}")))?;
-        let mut vu = validate_user(&user, &vt).map_err(|e| Error::Input(format!("user: {e}")))?;
+            .map_err(|source| PreviewError::Invalid { what: "tenant", source })?;
+        let mut vu = validate_user(&user, &vt).map_err(|source| PreviewError::Invalid { what: "user", source })?;
         if let Some(tag) = &self.locale {
-            vu.locale = Locale::parse(tag)
-                .ok_or_else(|| Error::Input(format!("--locale {tag:?} is not one of en, fr, zh-CN")))?;
+            vu.locale = Locale::parse(tag).ok_or_else(|| PreviewError::UnknownLocale { given: tag.clone() })?;
         }
         // The status the user would have: its own if the YAML carries one, else what the
         // operator would assign.
@@ -69,7 +114,7 @@ impl Preview {
         let ctx = context(kind, &vu, &vt, &status, pin);
         let rendered = templates
             .render(kind, vu.locale, &ctx)
-            .map_err(|e| Error::Input(format!("rendering {}: {e}", kind.slug())))?;
+            .map_err(|source| PreviewError::Render { slug: kind.slug(), source })?;
         let from = match &vt.sender {
             Some(s) => Mailbox::new(s.display_name.as_ref().map(ToString::to_string), s.address.address().clone()),
             None => default_from,

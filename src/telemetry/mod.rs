@@ -79,28 +79,20 @@ impl ErrorReason {
     }
 
     /// The reason of a reconcile's error.
-    pub fn of(e: &crate::Error) -> ErrorReason {
-        use crate::Error as E;
+    pub fn of(e: &crate::error::ReconcileError) -> ErrorReason {
+        use crate::error::{ReconcileError as E, Step};
         if e.is_stale_view() {
             return ErrorReason::StaleView;
         }
         match e {
-            E::Dereference { .. } => ErrorReason::Dereference,
-            E::Apply { .. } => ErrorReason::Apply,
-            E::Status { .. } => ErrorReason::Status,
+            E::Api { step: Step::Dereference, .. } => ErrorReason::Dereference,
+            E::Api { step: Step::Provision | Step::Record | Step::CleanUp, .. } => ErrorReason::Apply,
+            E::Api { step: Step::Mirror, .. } => ErrorReason::Status,
             E::ConferenceIdConflict { .. } => ErrorReason::ConferenceIdConflict,
             E::SecretNameTaken { .. } => ErrorReason::SecretNameTaken,
             E::Internal { .. } => ErrorReason::Internal,
             // Written out rather than `_`: a new variant must be placed here on purpose.
-            E::IdSpaceExhausted { .. }
-            | E::Flag { .. }
-            | E::Templates(_)
-            | E::Connect(_)
-            | E::Leadership(_)
-            | E::WatchStopped { .. }
-            | E::Io { .. }
-            | E::Serialize { .. }
-            | E::Input(_) => ErrorReason::Other,
+            E::IdSpaceExhausted { .. } => ErrorReason::Other,
         }
     }
 }

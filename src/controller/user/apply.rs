@@ -13,7 +13,7 @@ use super::dereference::Dereferenced;
 use crate::api::{ConferenceIdClaim, ConferencingUser};
 use crate::controller::context::Context;
 use crate::domain::{ConferenceId, IdLength};
-use crate::error::{Error, Result, is_already_exists, is_conflict, is_not_found};
+use crate::error::{ObjectKey, ReconcileError, Result, Step, api_error, is_already_exists, is_conflict, is_not_found};
 use crate::provisioning::claim::{self, Holder};
 use crate::provisioning::conference_id;
 use crate::provisioning::pin::Pin;
@@ -24,13 +24,14 @@ use crate::provisioning::secret::{
 /// Random candidates tried before giving up on allocating an ID.
 const MAX_ALLOCATION_ATTEMPTS: usize = 64;
 
-fn object(user: &ConferencingUser) -> String {
-    format!("ConferencingUser {}/{}", user.namespace().unwrap_or_default(), user.name_any())
+/// The error of a provisioning write of `user`'s.
+fn apply_error(user: &ConferencingUser, action: String) -> impl FnOnce(kube::Error) -> ReconcileError + use<> {
+    api_error(&ObjectKey::of(user), Step::Provision, action)
 }
 
-fn apply_error(user: &ConferencingUser, action: String) -> impl FnOnce(kube::Error) -> Error {
-    let object = object(user);
-    move |source| Error::Apply { object, action, source }
+/// The error of a clean-up write of `user`'s.
+fn cleanup_error(user: &ConferencingUser, action: String) -> impl FnOnce(kube::Error) -> ReconcileError + use<> {
+    api_error(&ObjectKey::of(user), Step::CleanUp, action)
 }
 
 fn claims_api(ctx: &Context, ns: &str) -> Api<ConferenceIdClaim> {
@@ -56,7 +57,7 @@ pub(crate) async fn claim_id(ctx: &Context, user: &ConferencingUser, id: &Confer
         Created::Exists { holder: Some(h), .. } if h == me => Ok(()),
         Created::Exists { holder: Some(h), uid, .. } if ctx.index.is_live(&ns, &h) => {
             ctx.index.record_claim(&ns, id, &h, &uid, None);
-            Err(Error::ConferenceIdConflict { id: id.to_string(), holder: h })
+            Err(ReconcileError::ConferenceIdConflict { object: ObjectKey::of(user), id: id.to_string(), holder: h })
         }
         Created::Exists { uid, resource_version, .. } => take_over(ctx, user, id, uid, resource_version).await,
     }
@@ -124,7 +125,7 @@ async fn take_over(
         Created::Exists { holder, uid, .. } => {
             let holder = holder.unwrap_or(Holder { name: "(unknown)".into(), uid: String::new() });
             ctx.index.record_claim(&ns, id, &holder, &uid, None);
-            Err(Error::ConferenceIdConflict { id: id.to_string(), holder })
+            Err(ReconcileError::ConferenceIdConflict { object: ObjectKey::of(user), id: id.to_string(), holder })
         }
     }
 }
@@ -147,7 +148,11 @@ pub(crate) async fn allocate_id(
             Created::Exists { .. } => {}
         }
     }
-    Err(Error::IdSpaceExhausted { namespace: ns, length: length.get(), attempts: MAX_ALLOCATION_ATTEMPTS })
+    Err(ReconcileError::IdSpaceExhausted {
+        object: ObjectKey::of(user),
+        length: length.get(),
+        attempts: MAX_ALLOCATION_ATTEMPTS,
+    })
 }
 
 pub(crate) async fn release_id(ctx: &Context, user: &ConferencingUser, id: &ConferenceId) -> Result<()> {
@@ -163,7 +168,7 @@ pub(crate) async fn release_id(ctx: &Context, user: &ConferencingUser, id: &Conf
     match claims_api(ctx, &ns).delete(&name, &dp).await {
         Ok(_) => {}
         Err(e) if is_not_found(&e) || is_conflict(&e) => {}
-        Err(e) => return Err(apply_error(user, format!("releasing ConferenceIdClaim {ns}/{name}"))(e)),
+        Err(e) => return Err(cleanup_error(user, format!("releasing ConferenceIdClaim {ns}/{name}"))(e)),
     }
     ctx.index.forget_claim(&ns, id);
     Ok(())
@@ -259,14 +264,14 @@ pub(crate) async fn mark_recorded(ctx: &Context, user: &ConferencingUser, own: &
     let name = pin_secret_name(&user.name_any());
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let action = |what: &str| format!("{what} PIN Secret {ns}/{name} to mark it recorded");
-    let mut secret = api.get(&name).await.map_err(apply_error(user, action("reading")))?;
+    let mut secret = api.get(&name).await.map_err(cleanup_error(user, action("reading")))?;
     if secret.metadata.uid.as_deref() != Some(own.uid.as_str()) {
         let replaced = kube::core::Status::failure("replaced by another Secret meanwhile", "Conflict").with_code(409);
-        return Err(apply_error(user, action("reading"))(kube::Error::Api(replaced.boxed())));
+        return Err(cleanup_error(user, action("reading"))(kube::Error::Api(replaced.boxed())));
     }
     mark_recorded_meta(&mut secret.metadata);
     let written =
-        api.replace(&name, &PostParams::default(), &secret).await.map_err(apply_error(user, action("updating")))?;
+        api.replace(&name, &PostParams::default(), &secret).await.map_err(cleanup_error(user, action("updating")))?;
     let meta = SecretMeta::from_meta(&written.metadata);
     ctx.index.record_secret(&ns, &name, meta.clone());
     Ok(meta)
@@ -283,9 +288,11 @@ enum Taken {
 }
 
 impl Taken {
-    fn error(self, user: &ConferencingUser, ns: &str, name: &str) -> Error {
+    fn error(self, user: &ConferencingUser, ns: &str, name: &str) -> ReconcileError {
         match self {
-            Taken::Foreign => Error::SecretNameTaken { secret: format!("{ns}/{name}") },
+            Taken::Foreign => {
+                ReconcileError::SecretNameTaken { object: ObjectKey::of(user), secret: format!("{ns}/{name}") }
+            }
             Taken::NotYetSeen(e) => apply_error(user, format!("creating PIN Secret {ns}/{name}"))(e),
             Taken::Api(action, e) => apply_error(user, format!("{action} Secret {ns}/{name}"))(e),
         }
@@ -329,7 +336,7 @@ pub(crate) async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser, de
     match api.delete(&name, &dp).await {
         Ok(_) => {}
         Err(e) if is_not_found(&e) || is_conflict(&e) => {}
-        Err(e) => return Err(apply_error(user, format!("deleting PIN Secret {ns}/{name}"))(e)),
+        Err(e) => return Err(cleanup_error(user, format!("deleting PIN Secret {ns}/{name}"))(e)),
     }
     ctx.index.forget_secret(&ns, &name);
     Ok(())

@@ -13,7 +13,7 @@ use kube::{Api, ResourceExt};
 use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::controller::context::Context;
 use crate::domain::ConferenceId;
-use crate::error::{Error, Result};
+use crate::error::{ObjectKey, ReconcileError, Result, Step, api_error};
 use crate::planning::memory;
 use crate::provisioning::claim::Holder;
 use crate::provisioning::record::{RecordMeta, record_secret_name};
@@ -111,11 +111,11 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
         secret = api
             .get_metadata_opt(&secret_name)
             .await
-            .map_err(|source| Error::Dereference {
-                object: format!("ConferencingUser {ns}/{}", user.name_any()),
-                what: format!("PIN Secret {ns}/{secret_name}"),
-                source,
-            })?
+            .map_err(api_error(
+                &ObjectKey::of(user),
+                Step::Dereference,
+                format!("reading PIN Secret {ns}/{secret_name}"),
+            ))?
             .map(|m| SecretMeta::from_meta(&m.metadata));
         // Only what the watch can see goes into the index: an unlabelled Secret would stay
         // there after its deletion, which no watch event reports.
@@ -127,7 +127,12 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
         Some(s) if s.owned_by(&uid) => (Some(s), None),
         Some(s) if s.labelled => (None, Some(s)),
         // Neither this user's nor a PIN Secret: someone else's, never touched.
-        Some(_) => return Err(Error::SecretNameTaken { secret: format!("{ns}/{secret_name}") }),
+        Some(_) => {
+            return Err(ReconcileError::SecretNameTaken {
+                object: ObjectKey::of(user),
+                secret: format!("{ns}/{secret_name}"),
+            });
+        }
         None => (None, None),
     };
     // A user with a PIN Secret and no record in the index: what the planner remembers then
@@ -135,11 +140,11 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
     // by hand), so read it once before taking it as absent.
     if record.is_none() && pin_secret.is_some() {
         let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-        let found = api.get_metadata_opt(&record_name).await.map_err(|source| Error::Dereference {
-            object: format!("ConferencingUser {ns}/{}", user.name_any()),
-            what: format!("record Secret {ns}/{record_name}"),
-            source,
-        })?;
+        let found = api.get_metadata_opt(&record_name).await.map_err(api_error(
+            &ObjectKey::of(user),
+            Step::Dereference,
+            format!("reading record Secret {ns}/{record_name}"),
+        ))?;
         if let Some(found) = found {
             let meta = RecordMeta::from_meta(&found.metadata);
             if meta.labelled {
@@ -154,7 +159,12 @@ pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Deref
         Some(r) if r.owned_by(&uid) => (Some(r), None),
         Some(r) if !record_unlabelled => (None, Some(r)),
         // Someone else's unlabelled Secret under the record's name: never touched.
-        Some(_) => return Err(Error::SecretNameTaken { secret: format!("{ns}/{record_name}") }),
+        Some(_) => {
+            return Err(ReconcileError::SecretNameTaken {
+                object: ObjectKey::of(user),
+                secret: format!("{ns}/{record_name}"),
+            });
+        }
         None => (None, None),
     };
     let own_claims = ctx.index.claims_of(&ns, &uid);

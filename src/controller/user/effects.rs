@@ -19,7 +19,7 @@ use crate::api::record::UserMemory;
 use crate::api::{ConferencingUser, ConferencingUserStatus, PendingNotification};
 use crate::controller::context::Context;
 use crate::domain::{ConferenceId, IdLength};
-use crate::error::{Error, Result, is_already_exists, is_not_found};
+use crate::error::{ObjectKey, ReconcileError, Result, Step, api_error, is_already_exists, is_not_found};
 use crate::notification::queue::{GRACE, Job, PinSource, Progress, Submitted, UserKey};
 use crate::planning::interpreter::{Effects, FreshPin, SendResult, Sent};
 use crate::planning::{PinStep, PlannedEvent};
@@ -61,13 +61,9 @@ impl<'a> KubeEffects<'a> {
         }
     }
 
-    fn object(&self) -> String {
-        format!("ConferencingUser {}/{}", self.who.namespace, self.who.name)
-    }
-
-    fn apply_error(&self, action: String) -> impl FnOnce(kube::Error) -> Error + use<> {
-        let object = self.object();
-        move |source| Error::Apply { object, action, source }
+    /// The error of a write of the user's record.
+    fn apply_error(&self, action: String) -> impl FnOnce(kube::Error) -> ReconcileError + use<> {
+        api_error(&ObjectKey::of(self.user), Step::Record, action)
     }
 
     /// Creates the record Secret, replacing a labelled one of another owner (a user deleted
@@ -102,7 +98,10 @@ impl<'a> KubeEffects<'a> {
                     self.ctx.wake.send(self.ctx.index.record_record(ns, &name, meta));
                     return Err(self.apply_error(format!("creating record Secret {ns}/{name}"))(e));
                 }
-                Err(Error::SecretNameTaken { secret: format!("{ns}/{name}") })
+                Err(ReconcileError::SecretNameTaken {
+                    object: ObjectKey::of(self.user),
+                    secret: format!("{ns}/{name}"),
+                })
             }
             Err(e) => Err(self.apply_error(format!("creating record Secret {ns}/{name}"))(e)),
         }
@@ -110,7 +109,7 @@ impl<'a> KubeEffects<'a> {
 }
 
 impl Effects for KubeEffects<'_> {
-    type Error = Error;
+    type Error = ReconcileError;
 
     async fn claim_id(&mut self, id: &ConferenceId) -> Result<()> {
         apply::claim_id(self.ctx, self.user, id).await

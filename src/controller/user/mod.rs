@@ -18,7 +18,7 @@ use kube::runtime::controller::Action;
 
 use super::context::Context;
 use crate::api::{ConferencingUser, ConferencingUserStatus, Reason};
-use crate::error::{Error, Result};
+use crate::error::{ReconcileError as Error, Result};
 use crate::notification::queue::UserKey;
 use crate::planning::conditions::INTERNAL_ERROR;
 use crate::planning::interpreter::execute;
