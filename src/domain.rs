@@ -256,7 +256,9 @@ impl DisplayText {
         }
         Ok(Self(s.to_string()))
     }
+
     /// The text.
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.0
     }

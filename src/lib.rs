@@ -1,15 +1,15 @@
 //! conferencing-operator: manages dial-in audio conferencing declaratively.
 pub mod api;
-pub mod audit;
+pub(crate) mod audit;
 pub mod client;
 pub mod config_repo;
 pub mod controller;
 pub mod crd;
 pub mod domain;
-pub mod error;
-pub mod fault;
+pub(crate) mod error;
+pub(crate) mod fault;
 #[cfg(test)]
-pub mod fixtures;
+pub(crate) mod fixtures;
 pub mod http;
 pub mod kubectl_plugin;
 pub mod leader;

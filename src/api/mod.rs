@@ -23,8 +23,6 @@ pub use user::*;
 
 /// API group of both kinds.
 pub const GROUP: &str = "conferencing.io";
-/// The one API version served.
-pub const VERSION: &str = "v1alpha1";
 /// Field manager of the operator's writes (the status replacements name it).
 pub const FIELD_MANAGER: &str = "conferencing-operator";
 /// Label put on every object the operator creates, so that its watches can select only them.
@@ -44,14 +42,6 @@ pub const PAUSED_ANNOTATION: &str = "conferencing.io/paused";
 pub fn is_paused(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
     meta.annotations.as_ref().and_then(|a| a.get(PAUSED_ANNOTATION)).is_some_and(|v| v == "true")
 }
-
-/// CRD `pattern` of strings shown to people (names, cities, languages): no control
-/// characters (C0, DEL, C1), no line or paragraph separators (U+2028/2029) and no bidi
-/// overrides or isolates (U+202A-202E, U+2066-2069). A line break in a display name breaks
-/// e-mail headers, and bidi controls can make a name read as another. Written with `\x{...}`
-/// escapes, which both Go's RE2 (the API server) and Rust's `regex` accept.
-pub const DISPLAY_STRING_PATTERN: &str =
-    r"^[^\x{0000}-\x{001F}\x{007F}-\x{009F}\x{2028}\x{2029}\x{202A}-\x{202E}\x{2066}-\x{2069}]*$";
 
 /// The locales the bundled e-mail templates are written in.
 #[derive(

@@ -38,11 +38,6 @@ impl Backoff {
             m.remove(key);
         }
     }
-
-    /// Consecutive failures of `key`.
-    pub fn failures(&self, key: &str) -> u32 {
-        self.lock().get(key).copied().unwrap_or(0)
-    }
 }
 
 /// The backoff key of a user.

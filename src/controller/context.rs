@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use kube::Client;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Resource, ResourceExt};
+use kube::Resource;
+use kube::runtime::reflector::Store;
 
 use super::backoff::Backoff;
 use super::events::Events;
 use super::expectations::Expectations;
 use super::index::Index;
-use crate::api::{ConferencingTenant, ConferencingUser};
+use crate::api::ConferencingTenant;
 use crate::notification::notifier::Notifier;
 use crate::notification::queue::DeliveryQueue;
 use crate::planning::PlannedEvent;
@@ -23,8 +23,6 @@ pub struct Context {
     pub client: Client,
     /// Publishes Events.
     pub events: Events,
-    /// Users, from the user watch (managed fields stripped).
-    pub users: Store<ConferencingUser>,
     /// Tenants, from the tenant watch.
     pub tenants: Store<ConferencingTenant>,
     /// Claims, PIN Secrets (metadata) and what users reference.
@@ -47,11 +45,6 @@ pub struct Context {
 }
 
 impl Context {
-    /// The user with this name and UID, if it still exists.
-    pub fn live_user(&self, namespace: &str, name: &str, uid: &str) -> Option<Arc<ConferencingUser>> {
-        self.users.get(&ObjectRef::new(name).within(namespace)).filter(|u| u.uid().as_deref() == Some(uid))
-    }
-
     /// Publishes an Event about `obj` (a failure is logged).
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: &PlannedEvent) {
         self.events.publish(obj, event).await;

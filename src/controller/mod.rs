@@ -280,7 +280,6 @@ pub async fn run(
     let ctx = Arc::new(Context {
         events: events::Events::new(clients.api.clone(), metrics.clone()),
         client: clients.api.clone(),
-        users: users.clone(),
         tenants: tenants.clone(),
         index,
         expectations: expectations.clone(),

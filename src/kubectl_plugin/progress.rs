@@ -33,6 +33,7 @@ impl Progress {
     }
 
     /// Starts waiting with `message`, as plain lines to `out`.
+    #[cfg(test)]
     pub fn plain(out: impl Write + 'static, message: &str) -> Progress {
         Progress::with(None, Terminal::new(out).boxed(), message)
     }

@@ -89,6 +89,7 @@ impl<W: Write> Terminal<W> {
     }
 
     /// The output (for tests: the bytes written).
+    #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
     }

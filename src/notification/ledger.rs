@@ -153,11 +153,13 @@ impl Ledger {
     }
 
     /// E-mails remembered, across users.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.users.values().map(HashMap::len).sum()
     }
 
     /// Whether nothing is remembered.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }

@@ -28,6 +28,7 @@ pub fn paused(st: &mut ConferencingUserStatus, message: &str, generation: Option
 /// removes `ReconciliationPaused` (a reconcile that settles is not paused). Idempotent, and a
 /// condition's time only moves when its status changes, so settling an unchanged status
 /// changes nothing.
+#[cfg(test)]
 pub fn settle(st: &mut ConferencingUserStatus, ready: &DesiredCondition, generation: Option<i64>, now: Timestamp) {
     settle_held(st, ready, None, generation, now);
 }

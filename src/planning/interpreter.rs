@@ -288,7 +288,7 @@ impl Delivered {
         if plan.baseline.status.as_ref() != Some(&status) {
             fx.write_status(&status).await?;
         }
-        Ok(Mirrored { plan, delivery, status })
+        Ok(Mirrored { plan, delivery })
     }
 }
 
@@ -296,13 +296,12 @@ impl Delivered {
 pub struct Mirrored {
     plan: Plan,
     delivery: Delivery,
-    status: ConferencingUserStatus,
 }
 
 impl Mirrored {
     /// Stage 5: removes what the memory no longer references.
     pub async fn clean_up<F: Effects>(self, fx: &mut F) -> Result<CleanedUp, F::Error> {
-        let Mirrored { plan, delivery, status } = self;
+        let Mirrored { plan, delivery } = self;
         if plan.cleanup.mark_pin_secret {
             fx.mark_pin_secret_recorded().await?;
         }
@@ -313,7 +312,7 @@ impl Mirrored {
             fx.release_id(id).await?;
         }
         let requeue_after = requeue_after(&plan.memory, &delivery, plan.now);
-        Ok(CleanedUp { memory: plan.memory, status, delivery, requeue_after })
+        Ok(CleanedUp { memory: plan.memory, requeue_after })
     }
 }
 
@@ -322,10 +321,6 @@ impl Mirrored {
 pub struct CleanedUp {
     /// What the operator now remembers.
     pub memory: UserMemory,
-    /// The status as written (or found already so).
-    pub status: ConferencingUserStatus,
-    /// What delivery did.
-    pub delivery: Delivery,
     /// When to look at the user again without a change: the earliest retry due, or soon when
     /// the queue was full.
     pub requeue_after: Option<Duration>,

@@ -254,11 +254,8 @@ impl Plan {
     pub fn memory(&self) -> &UserMemory {
         &self.memory
     }
-    /// What the plan changed compared with, as observed.
-    pub fn before(&self) -> &UserMemory {
-        &self.baseline.memory
-    }
     /// What is cleaned up last.
+    #[cfg(test)]
     pub fn cleanup(&self) -> &Cleanup {
         &self.cleanup
     }
@@ -269,14 +266,6 @@ impl Plan {
     /// What happened to the user.
     pub fn outcomes(&self) -> &[Outcome] {
         &self.outcomes
-    }
-    /// The `Ready` condition the status will carry.
-    pub fn ready(&self) -> &DesiredCondition {
-        &self.ready
-    }
-    /// The tenant that holds the e-mails the memory owes, if one does.
-    pub fn held_by(&self) -> Option<&str> {
-        self.held_by.as_deref()
     }
 
     /// Whether the record must be written: the memory changed, or there is no record yet

@@ -1,8 +1,6 @@
 //! Conference IDs: random candidates that avoid the IDs already in use. Uniqueness is not
 //! decided here but by the API server, through the claim object (see [`super::claim`]).
 
-use std::collections::HashSet;
-
 use rand::{RngCore, TryRngCore, rngs::OsRng};
 
 use super::pin::random_digits;
@@ -31,22 +29,22 @@ pub fn candidate(length: IdLength, in_use: &dyn Fn(&str) -> bool) -> ConferenceI
     candidate_with(&mut OsRng.unwrap_err(), length, in_use)
 }
 
-/// Allocates `n` IDs, each avoiding `in_use` and the ones allocated before it: what many
-/// concurrent allocations produce when each sees the others' claims.
-pub fn allocate_many(rng: &mut impl RngCore, length: IdLength, n: usize) -> Vec<ConferenceId> {
-    let mut taken: HashSet<String> = HashSet::new();
-    (0..n)
-        .map(|_| {
-            let id = candidate_with(rng, length, &|s| taken.contains(s));
-            taken.insert(id.as_str().to_string());
-            id
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Allocates `n` IDs, each avoiding `in_use` and the ones allocated before it: what many
+    /// concurrent allocations produce when each sees the others' claims.
+    fn allocate_many(rng: &mut impl rand::RngCore, length: IdLength, n: usize) -> Vec<ConferenceId> {
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+        (0..n)
+            .map(|_| {
+                let id = candidate_with(rng, length, &|s| taken.contains(s));
+                taken.insert(id.as_str().to_string());
+                id
+            })
+            .collect()
+    }
     use proptest::prelude::*;
     use rand::{SeedableRng, rngs::StdRng};
 
@@ -55,7 +53,7 @@ mod tests {
         fn allocated_ids_are_unique_and_of_the_length(seed: u64, len in 6u8..=12, n in 1usize..2000) {
             let mut rng = StdRng::seed_from_u64(seed);
             let ids = allocate_many(&mut rng, IdLength::new(len).expect("in range"), n);
-            let distinct: HashSet<_> = ids.iter().collect();
+            let distinct: std::collections::HashSet<_> = ids.iter().collect();
             prop_assert_eq!(distinct.len(), n);
             for id in &ids {
                 prop_assert_eq!(id.as_str().len(), usize::from(len));

@@ -34,11 +34,6 @@ pub fn pin_secret_name(user: &str) -> String {
     format!("{user}{PIN_SECRET_SUFFIX}")
 }
 
-/// The label selector of the operator's PIN Secrets.
-pub fn pin_secret_selector() -> String {
-    format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{COMPONENT_LABEL}={PIN_COMPONENT}")
-}
-
 /// The label selector of the operator's own Secrets: PIN Secrets and record Secrets, which
 /// one watch serves.
 pub fn operator_secret_selector() -> String {
