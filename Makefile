@@ -7,7 +7,7 @@ crds: ## regenerate crds/ from the API types, and the Helm chart's and kustomize
 	scripts/validate-manifests --fix
 
 argocd-cm: ## regenerate integrations/argocd/argocd-cm.yaml from the .lua files
-	UPDATE_ARGOCD_CM=1 cargo test --quiet --test argocd argocd_cm
+	UPDATE_ARGOCD_CM=1 cargo test --quiet --test it argocd_cm
 
 test: ## the whole suite, provisioning a local control plane if needed
 	scripts/test

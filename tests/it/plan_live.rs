@@ -1,19 +1,17 @@
-//! Issue 12: `plan --live` against a real API server after the operator has converged: the
+//! `plan --live` against a real API server after the operator has converged: the
 //! e-mails it predicts for a commit are the e-mails the operator sends when the commit is
 //! applied. Also `validate --live`: a conference ID held in the cluster, a token reused.
-
-mod support;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::mail;
+use crate::support::*;
 use conferencing_operator::api::ConferencingUser;
 use kube::ResourceExt;
 use serde::Serialize;
 use serde_json::Value;
-use support::mail;
-use support::*;
 
 /// (user, kind, recipient)
 type Mail = (String, String, String);

@@ -1,18 +1,16 @@
-//! Issue 21: operators' handles, against the real API server and SMTP server. Pause
+//! Operators' handles, against the real API server and SMTP server. Pause
 //! (`conferencing.io/paused: "true"` on a user or its tenant): the operator writes nothing for
 //! the object but the `ReconciliationPaused` condition and sends none of its e-mails; resumed,
 //! it does what it would have done, once.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::smtp::SmtpServer;
+use crate::support::*;
 use conferencing_operator::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
-use support::smtp::SmtpServer;
-use support::*;
 
 const FROM: &str = "Audio Conferencing <conferencing@ops.example>";
 const USER_RECONCILES: &str = "conferencing_reconciles_total{kind=\"ConferencingUser\",result=\"ok\"}";

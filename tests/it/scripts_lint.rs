@@ -1,4 +1,4 @@
-//! Issue 13: what cannot run here is at least checked here. Every shell script under
+//! What cannot run here is at least checked here. Every shell script under
 //! `scripts/` passes shellcheck, and every workflow under `.github/workflows/` passes
 //! actionlint (which also runs shellcheck on each `run:` block). Docker and kind do not run on
 //! the project's machines, so this is what keeps `scripts/kind-e2e` and `ci.yml` honest

@@ -1,5 +1,5 @@
-//! Issue 12: `validate` and `plan` run as a user would: the binary, trees of files on disk,
-//! exit statuses. No cluster needed (`plan --live` is in tests/config_repo_live.rs).
+//! `validate` and `plan` run as a user would: the binary, trees of files on disk,
+//! exit statuses. No cluster needed (`plan --live` is in tests/it/plan_live.rs).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -87,7 +87,7 @@ fn validate_reports_exactly_the_marked_mistakes_at_their_lines() {
         .collect();
     assert_eq!(found, markers(), "findings differ from the fixture's markers");
 
-    // Every code has a fixture, except the one that needs a cluster (tests/config_repo_live.rs).
+    // Every code has a fixture, except the one that needs a cluster (tests/it/plan_live.rs).
     let covered: BTreeSet<String> = found.iter().map(|(_, _, n)| n.clone()).collect();
     for code in Code::ALL {
         if code != Code::ConferenceIdHeld {

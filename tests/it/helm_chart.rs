@@ -1,4 +1,4 @@
-//! Issue 13: the Helm chart (`charts/conferencing-operator`), checked with real Helm.
+//! The Helm chart (`charts/conferencing-operator`), checked with real Helm.
 //!
 //! Helm is `scripts/helm`: Helm's v4 Go SDK from PyPI `helm-python-sdk`, installed by
 //! `scripts/provision-python-tools` (run by `scripts/test` before the tests start, never by a
@@ -6,8 +6,6 @@
 //! grants and the same Pod hardening, in both install modes; its CRDs are `crds/` without
 //! drift; its schema rejects bad values; and it installs into the test cluster, where every
 //! object it creates matches the rendering, and uninstalls cleanly.
-
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -552,7 +550,7 @@ fn serves_admission_policies() -> bool {
 /// installs, upgrades and uninstalls a release that does. No pod runs on the project's test
 /// API server (no scheduler or kubelet), and none is wanted on a real one: replicaCount 0.
 async fn install_check_uninstall(mode: &str) {
-    support::cluster().await;
+    crate::support::cluster().await;
     let suffix = random_suffix();
     let (release, ns, served) = (format!("t-helm-{suffix}"), format!("t-helm-{suffix}"), format!("t-helm-{suffix}-a"));
     for n in [&ns, &served] {

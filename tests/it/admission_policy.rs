@@ -1,7 +1,7 @@
 //! manifests/policies (the ValidatingAdmissionPolicy that limits the operator's writes to its
 //! own Secrets) evaluated offline with cel-rust: the project's API server (1.20) cannot run
 //! it. Its variables and validations are read from the file, so what is tested is what ships
-//! (tests/helm.rs checks the chart's copy is the same).
+//! (tests/it/helm_chart.rs checks the chart's copy is the same).
 
 use std::collections::HashMap;
 use std::path::Path;

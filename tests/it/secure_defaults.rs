@@ -1,13 +1,11 @@
-//! Issue 10: secure defaults: STARTTLS required, no PIN e-mails into a pod's filesystem,
+//! Secure defaults: STARTTLS required, no PIN e-mails into a pod's filesystem,
 //! recipients limited to the tenant's domains.
-
-mod support;
 
 use std::process::Command;
 use std::time::Duration;
 
-use support::smtp::SmtpServer;
-use support::*;
+use crate::support::smtp::SmtpServer;
+use crate::support::*;
 
 fn operator() -> Command {
     Command::new(env!("CARGO_BIN_EXE_conferencing-operator"))

@@ -1,14 +1,13 @@
-//! Issue 3: the API, the CRDs and the controller skeleton against a real API server.
-
-mod support;
+//! The CRDs as a real API server serves them: what it admits and refuses, and a user and a
+//! tenant reconciled by the operator.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use conferencing_operator::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
-use support::*;
 
 fn kubectl(args: &[&str]) -> String {
     let out = Command::new("kubectl").args(args).output().expect("kubectl on PATH");

@@ -1,12 +1,14 @@
-//! Issue 9: the operator under hostile input, hand edits and faults, against the real API
+//! The operator under hostile input, hand edits and faults, against the real API
 //! server and the real SMTP server. Each test is one scenario, named for what the operator
 //! does in it.
-
-mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::support::mail::{self, Mail};
+use crate::support::private::{PrivateCluster, without_patterns};
+use crate::support::smtp::SmtpServer;
+use crate::support::*;
 use conferencing_operator::api::{
     ConferenceIdClaim, ConferencingTenant, ConferencingUser, NotificationKind, PendingNotification,
 };
@@ -15,10 +17,6 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{CustomResourceExt, ResourceExt};
 use serde_json::json;
-use support::mail::{self, Mail};
-use support::private::{PrivateCluster, without_patterns};
-use support::smtp::SmtpServer;
-use support::*;
 
 const FROM: &str = "Audio Conferencing <conferencing@ops.example>";
 
@@ -728,7 +726,7 @@ subjects: [{{kind: ServiceAccount, name: operator, namespace: {ns}}}]
 #[tokio::test]
 #[ignore = "needs a cluster: scripts/test runs it"]
 async fn with_status_writes_forbidden_for_a_minute_each_email_goes_once_and_the_status_catches_up() {
-    use support::identity::{kubeconfig_for, kubectl};
+    use crate::support::identity::{kubeconfig_for, kubectl};
     let mut env = TestEnv::new("status-forbidden").await;
     let server = SmtpServer::start(&env.ns);
     kubectl(&["apply", "-f", "-"], Some(&operator_identity(&env.ns, false)));
@@ -810,7 +808,7 @@ fn failed_reconciles(env: &TestEnv, user: &str) -> Vec<String> {
 }
 
 /// The tests that need a private control plane (their own etcd and kube-apiserver, see
-/// `support::private`), in one module so that `scripts/test` can leave them out by name on a
+/// `crate::support::private`), in one module so that `scripts/test` can leave them out by name on a
 /// cluster where none can be run (kind): cargo test then reports them as filtered out.
 mod private_control_plane {
     use super::*;

@@ -1,15 +1,13 @@
-//! Issue 11: e-mail delivery runs off the reconcile path: a mail server that accepts
+//! E-mail delivery runs off the reconcile path: a mail server that accepts
 //! connections and then never answers (a black hole) does not hold provisioning back.
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::smtp::SmtpServer;
+use crate::support::*;
 use conferencing_operator::api::ConferencingUser;
 use futures::future::join_all;
 use kube::api::ListParams;
-use support::smtp::SmtpServer;
-use support::*;
 
 /// A TCP listener that accepts connections and never says a word: lettre waits for the SMTP
 /// greeting until its timeout.

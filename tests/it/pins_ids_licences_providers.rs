@@ -1,10 +1,10 @@
-//! Issue 4: PINs, conference IDs, licence and provider changes, against a real API server.
-
-mod support;
+//! PINs, conference IDs, licence and provider changes, carried out against a real API server.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use crate::support::mail::{self, Mail};
+use crate::support::*;
 use conferencing_operator::api::ConferenceIdClaim;
 use conferencing_operator::api::{
     ConferencingTenant, ConferencingUser, NotificationKind, PIN_MASK, ProviderSpec, ProviderType,
@@ -13,8 +13,6 @@ use futures::future::join_all;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::ListParams;
-use support::mail::{self, Mail};
-use support::*;
 
 fn alice() -> ConferencingUser {
     example_objects().1.remove(0)

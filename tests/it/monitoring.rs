@@ -1,4 +1,4 @@
-//! Issue 21, monitoring: the `/metrics` text, the alert rules and the Grafana dashboard,
+//! Monitoring: the `/metrics` text, the alert rules and the Grafana dashboard,
 //! checked with promtool (Debian's `prometheus` package, which `scripts/provision` installs
 //! before the tests: a missing promtool fails these tests, it never skips them).
 //!
@@ -10,8 +10,6 @@
 //! - the Helm chart's and the kustomize component's copies of the rules are that file;
 //! - the rules and the dashboard name only metrics the operator exports, promtool parses
 //!   every dashboard expression, and every exported metric is documented.
-
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -136,7 +134,7 @@ fn promtool_check_metrics_catches_a_bad_metric() {
 #[tokio::test]
 #[ignore = "needs a cluster: scripts/test runs it"]
 async fn the_running_operators_metrics_pass_promtool_check_metrics() {
-    use support::{TestEnv, http_port};
+    use crate::support::{TestEnv, http_port};
     let mut env = TestEnv::new("promtool").await;
     env.start_operator();
     env.apply_examples().await;
@@ -162,7 +160,7 @@ async fn the_running_operators_metrics_pass_promtool_check_metrics() {
         assert!(sample_names(&text).contains(name), "{name} in\n{text}");
     }
     // Converged: every wake-up the operator sent was taken by a reconcile (none leaks).
-    let samples = support::metric_samples(&text);
+    let samples = crate::support::metric_samples(&text);
     for kind in ["ConferencingUser", "ConferencingTenant"] {
         let depth = samples.get(&format!("conferencing_reconcile_queue_depth{{kind=\"{kind}\"}}"));
         assert_eq!(depth, Some(&0.0), "{kind}: queue depth after convergence\n{text}");

@@ -1,4 +1,4 @@
-//! Issue 13: the Flux health-check expressions documented in docs/gitops.md (CEL, a
+//! The Flux health-check expressions documented in docs/gitops.md (CEL, a
 //! Kustomization's `healthCheckExprs`) judge the operator's objects as the Argo CD health
 //! checks do. The expressions are taken from the page itself, so the documentation cannot
 //! drift from what is tested, and evaluated with cel-rust against every object of the Argo CD

@@ -7,17 +7,15 @@
 //!   the status: the memory moves into the users' records, what was owed is sent once,
 //!   nothing else is, and no request is handled twice or forgotten.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::support::*;
 use conferencing_operator::api::{ConferenceIdClaim, ConferencingUser, ConferencingUserStatus, NotificationKind};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::PostParams;
 use serde::Deserialize;
-use support::*;
 
 #[tokio::test]
 #[ignore = "needs a cluster: scripts/test runs it"]
@@ -116,7 +114,7 @@ async fn upgrading_from_status_held_memory_sends_only_what_was_owed_and_forgets_
     use k8s_openapi::jiff::Timestamp;
 
     let mut env = TestEnv::new("upgrade-status-memory").await;
-    let server = support::smtp::SmtpServer::start(&env.ns);
+    let server = crate::support::smtp::SmtpServer::start(&env.ns);
     let (tenant, users) = example_objects();
     env.apply(&tenant).await;
     let mut alice = users.iter().find(|u| u.name_any() == "alice").expect("alice").clone();

@@ -1,16 +1,15 @@
-//! Issue 5: notification e-mails against a real SMTP server (Debian's aiosmtpd).
-
-mod support;
+//! The e-mails the reference system sends, when it sends them, as a real SMTP server (Debian's
+//! aiosmtpd) receives them: headers, languages, PINs only where they belong.
 
 use std::time::Duration;
 
+use crate::support::mail::{self, Mail};
+use crate::support::smtp::SmtpServer;
+use crate::support::*;
 use conferencing_operator::api::NotificationKind;
 use conferencing_operator::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
 use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
-use support::mail::{self, Mail};
-use support::smtp::SmtpServer;
-use support::*;
 
 const FROM: &str = "Audio Conferencing <conferencing@ops.example>";
 

@@ -1,4 +1,4 @@
-//! Issue 13: the Argo CD health checks and actions in `integrations/argocd/`, run the way Argo
+//! The Argo CD health checks and actions in `integrations/argocd/`, run the way Argo
 //! CD runs them: Lua 5.1, the live object as the global `obj`, only the libraries Argo CD gives
 //! custom scripts (base, table, and an `os` with `time` and `date` alone: no string, math, io or
 //! `os.execute`), a one-second limit. The cases are Argo CD's own test files
@@ -536,8 +536,8 @@ fn indent(text: &str, n: usize) -> String {
 /// The `argocd-cm` snippet, rendered from the `.lua` files.
 fn render_argocd_cm() -> String {
     let mut out = String::from(
-        "# Generated from integrations/argocd/resource_customizations by tests/argocd.rs; do not edit.\n\
-         # After changing a .lua file: UPDATE_ARGOCD_CM=1 cargo test --test argocd (or make argocd-cm).\n\
+        "# Generated from integrations/argocd/resource_customizations by tests/it/argocd_health.rs; do not edit.\n\
+         # After changing a .lua file: UPDATE_ARGOCD_CM=1 cargo test --test it argocd_cm (or make argocd-cm).\n\
          #\n\
          # Merge it into Argo CD's own ConfigMap, for example:\n\
          #   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file integrations/argocd/argocd-cm.yaml\n\
@@ -595,7 +595,7 @@ fn argocd_cm_snippet_matches_the_lua_files() {
     let committed = read(&path);
     assert!(
         committed == rendered,
-        "{ARGOCD_CM} is out of date with the .lua files; regenerate it with `UPDATE_ARGOCD_CM=1 cargo test --test argocd`"
+        "{ARGOCD_CM} is out of date with the .lua files; regenerate it with `UPDATE_ARGOCD_CM=1 cargo test --test it argocd_cm`"
     );
 
     // And what Argo CD will read out of it is exactly the files, whatever the rendering did.

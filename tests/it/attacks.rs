@@ -1,15 +1,13 @@
-//! Issue 17: attacks by people with the rights docs/security.md gives them (a namespace
+//! Attacks by people with the rights docs/security.md gives them (a namespace
 //! editor, a status writer), against the real API server and SMTP server. Each test is named
 //! for what the operator guarantees; each failed on the release before the fix.
 
-mod support;
-
+use crate::support::smtp::SmtpServer;
+use crate::support::*;
 use conferencing_operator::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use kube::ResourceExt;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
-use support::smtp::SmtpServer;
-use support::*;
 
 const FROM: &str = "Audio Conferencing <conferencing@ops.example>";
 
@@ -461,6 +459,6 @@ async fn a_request_token_forged_into_the_status_history_is_still_carried_out() {
     let (new_pin, _) = env.pin("alice").await;
     assert_ne!(new_pin, old_pin, "the PIN was reset");
     let reset = server.mails().into_iter().find(|m| m.kind == conferencing_operator::api::NotificationKind::PinReset);
-    support::mail::assert_pin(&reset.expect("a PinReset e-mail"), &new_pin);
+    crate::support::mail::assert_pin(&reset.expect("a PinReset e-mail"), &new_pin);
     assert_eq!(env.event_count("alice", "RequestTokenReused").await, 0);
 }

@@ -60,7 +60,7 @@ pub async fn cluster() -> Client {
 
 /// Under CI the tests that need a cluster must run, not be reported as ignored: a CI job that
 /// ran plain `cargo test` (without `--include-ignored`, which `scripts/test` passes) would
-/// otherwise pass without them. Part of every test binary that uses this harness.
+/// otherwise pass without them. Part of the one integration-test binary (tests/it).
 #[test]
 fn under_ci_the_tests_that_need_a_cluster_are_run_not_ignored() {
     if std::env::var_os("CI").is_some() {

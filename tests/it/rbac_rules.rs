@@ -1,17 +1,15 @@
-//! Issue 6: the ClusterRole in `manifests/` is sufficient (the whole example flow works as
+//! The ClusterRole in `manifests/` is sufficient (the whole example flow works as
 //! the operator's ServiceAccount) and necessary (without one of its rules the failure is
 //! plain in the log).
-
-mod support;
 
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::identity::{kubeconfig_for, kubectl, to_yaml};
+use crate::support::*;
 use conferencing_operator::api::ConferencingUser;
 use kube::ResourceExt;
 use serde_yaml::Value;
-use support::identity::{kubeconfig_for, kubectl, to_yaml};
-use support::*;
 
 /// The RBAC objects of the rendered base: Namespace, ServiceAccount, roles and bindings.
 fn rbac_objects() -> Vec<Value> {

@@ -3,10 +3,10 @@
 //! bench target without the test harness cannot run tests of its own.
 #![allow(dead_code)]
 
-#[path = "../benches/scale/report.rs"]
+#[path = "../../benches/scale/report.rs"]
 mod report;
 
-#[path = "../benches/scale/plot.rs"]
+#[path = "../../benches/scale/plot.rs"]
 mod plot;
 
 use std::collections::BTreeMap;

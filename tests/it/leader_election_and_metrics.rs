@@ -1,15 +1,13 @@
-//! Issue 6: leader election across replicas, and the metrics endpoint.
-
-mod support;
+//! One leader among replicas (fenced when it loses its lease), and the metrics endpoint.
 
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use crate::support::mail;
+use crate::support::*;
 use conferencing_operator::api::{ConferencingUser, NotificationKind};
 use kube::ResourceExt;
-use support::mail;
-use support::*;
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()

@@ -1,4 +1,4 @@
-//! Issue 12: the example config repository's CI workflow is valid, as actionlint checks it.
+//! The example config repository's CI workflow is valid, as actionlint checks it.
 //! actionlint is installed by `scripts/provision-python-tools` (run by `scripts/test` before
 //! the tests start), never by the test itself: tests run in parallel.
 

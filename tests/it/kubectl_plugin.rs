@@ -1,20 +1,18 @@
-//! Issue 13: the `kubectl conferencing` plugin, run through kubectl itself (the built plugin in
+//! The `kubectl conferencing` plugin, run through kubectl itself (the built plugin in
 //! a temporary directory on PATH, as krew would install it) against the real operator. The
 //! assertions rest on what is stable across the operator core's rewrite: Ready, handled
 //! requests, notifications, the GitOps refusal and exit codes.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::support::private::{PrivateCluster, without_patterns};
+use crate::support::*;
 use conferencing_operator::api::{ConditionStatus, ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{CustomResourceExt, ResourceExt};
-use support::private::{PrivateCluster, without_patterns};
-use support::*;
 
 /// The plugin on PATH, for kubectl to find.
 struct Plugin {
