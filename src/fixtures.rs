@@ -66,3 +66,108 @@ pub fn user(name: &str, tenant: &str) -> ConferencingUser {
         status: None,
     }
 }
+
+/// A user as a sentence: `user("alice", "acme").static_id("4242424").generation(2)`. Each
+/// method changes one thing and returns the user, so that a test can also say what changes
+/// between two plans (`u = u.reset_pin("t1")`).
+pub trait UserBuilder: Sized {
+    /// The user whose setters these are.
+    fn edit(self, f: impl FnOnce(&mut ConferencingUser)) -> Self;
+
+    /// `metadata.generation`.
+    fn generation(self, g: i64) -> Self {
+        self.edit(|u| u.metadata.generation = Some(g))
+    }
+    /// A static conference ID (`spec.conferenceId`).
+    fn static_id(self, id: &str) -> Self {
+        self.edit(|u| u.spec.conference_id = Some(id.into()))
+    }
+    /// `spec.audioConferencingLicense`.
+    fn licensed(self, licensed: bool) -> Self {
+        self.edit(|u| u.spec.audio_conferencing_license = licensed)
+    }
+    /// `spec.provider`.
+    fn provider(self, provider: ProviderSpec) -> Self {
+        self.edit(|u| u.spec.provider = provider)
+    }
+    /// `spec.sendEmailToAddress`.
+    fn send_to(self, address: &str) -> Self {
+        self.edit(|u| u.spec.send_email_to_address = Some(address.into()))
+    }
+    /// `spec.serviceNumber`.
+    fn service_number(self, number: &str) -> Self {
+        self.edit(|u| u.spec.service_number = Some(number.into()))
+    }
+    /// `spec.locale`.
+    fn locale(self, locale: Locale) -> Self {
+        self.edit(|u| u.spec.locale = Some(locale))
+    }
+    /// `spec.requests.resetPin`.
+    fn reset_pin(self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.edit(|u| u.spec.requests.reset_pin = Some(token))
+    }
+    /// `spec.requests.resetConferenceId`.
+    fn reset_conference_id(self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.edit(|u| u.spec.requests.reset_conference_id = Some(token))
+    }
+    /// `spec.requests.sendConferencingInfo`.
+    fn send_info(self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.edit(|u| u.spec.requests.send_conferencing_info = Some(token))
+    }
+}
+
+impl UserBuilder for ConferencingUser {
+    fn edit(mut self, f: impl FnOnce(&mut ConferencingUser)) -> Self {
+        f(&mut self);
+        self
+    }
+}
+
+/// A tenant as a sentence: `tenant("acme").holding(true).generation(2)`.
+pub trait TenantBuilder: Sized {
+    /// The tenant whose setters these are.
+    fn edit(self, f: impl FnOnce(&mut ConferencingTenant)) -> Self;
+
+    /// `metadata.generation`.
+    fn generation(self, g: i64) -> Self {
+        self.edit(|t| t.metadata.generation = Some(g))
+    }
+    /// `spec.pin.length`.
+    fn pin_length(self, length: u8) -> Self {
+        self.edit(|t| t.spec.pin.length = length)
+    }
+    /// `spec.conferenceIds.mode`.
+    fn id_mode(self, mode: ConferenceIdMode) -> Self {
+        self.edit(|t| t.spec.conference_ids.mode = mode)
+    }
+    /// `spec.notifications.automaticallySendEmailsToUsers`.
+    fn automatic_emails(self, on: bool) -> Self {
+        self.edit(|t| t.spec.notifications.automatically_send_emails_to_users = on)
+    }
+    /// `spec.notifications.hold`.
+    fn holding(self, hold: bool) -> Self {
+        self.edit(|t| t.spec.notifications.hold = hold)
+    }
+    /// `spec.requests.discardHeldEmails`.
+    fn discard_held(self, token: Option<&str>) -> Self {
+        self.edit(|t| t.spec.requests.discard_held_emails = token.map(Into::into))
+    }
+    /// The default Toll number: the `i`th of the fixture's numbers (0 or 1).
+    fn default_toll(self, i: usize) -> Self {
+        self.edit(|t| {
+            for (j, n) in t.spec.service_numbers.iter_mut().enumerate().take(2) {
+                n.default = Some(i == j);
+            }
+        })
+    }
+}
+
+impl TenantBuilder for ConferencingTenant {
+    fn edit(mut self, f: impl FnOnce(&mut ConferencingTenant)) -> Self {
+        f(&mut self);
+        self
+    }
+}

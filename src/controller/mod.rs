@@ -16,6 +16,8 @@ pub mod caches;
 pub mod context;
 pub mod events;
 pub mod expectations;
+#[cfg(test)]
+mod fake_api;
 pub mod index;
 pub mod readiness;
 pub mod tenant;

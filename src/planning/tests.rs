@@ -1,9 +1,18 @@
 use super::*;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::{
+    ConditionType, ConferencingUserStatus, NotificationKind, PendingNotification, ProviderType, Reason, RequestKind,
+};
 use crate::api::{
     ConferenceIdMode, ConferencingTenant, ConferencingUser, HandledToken, Locale, PIN_MASK, ProviderSpec, SecretKeyRef,
 };
-use crate::fixtures::{tenant, user};
+use crate::domain::{ConferenceId, IdLength, PinLength};
+use crate::fixtures::{TenantBuilder, UserBuilder, tenant, user};
+use crate::provisioning::claim::Holder;
 use crate::validation::{ClusterPolicy, validate_tenant, validate_user};
+use crate::validation::{ValidatedTenant, ValidatedUser};
 
 fn now() -> Timestamp {
     Timestamp::from_second(1_800_000_000).expect("valid")
@@ -166,8 +175,7 @@ fn converged_user_plans_nothing() {
 #[test]
 fn static_id_is_claimed() {
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.conference_id = Some("4242424".into());
+    let u = user("alice", "acme").static_id("4242424");
     let mut w = W::default();
     let p = w.run(&u, &t);
     assert_eq!(p.provisioning().id, Some(IdStep::Claim(id("4242424"))));
@@ -180,8 +188,8 @@ fn reset_pin_token_generates_once_with_one_email() {
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     let id_before = w.status().conference_id.clone();
-    u.spec.requests.reset_pin = Some("2026-11-22".into());
-    u.metadata.generation = Some(2);
+    u = u.reset_pin("2026-11-22");
+    u = u.generation(2);
     let p = w.run(&u, &t);
     assert_eq!(p.provisioning(), &Provisioning { relabel: false, id: None, pin: pin_step("reset-pin.2026-11-22", 5) });
     assert_eq!(kinds(&p), vec![NotificationKind::PinReset]);
@@ -198,7 +206,7 @@ fn crash_after_pin_written_before_status_adopts_the_pin() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.requests.reset_pin = Some("t1".into());
+    u = u.reset_pin("t1");
     let p = w.plan(&u, &t);
     w.apply(p, 1); // the PIN Secret is written, then the process dies before the record write
     assert_eq!(w.status().handled_requests.reset_pin, None, "the request still looks new");
@@ -214,7 +222,7 @@ fn crash_before_anything_loses_nothing() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.requests.reset_pin = Some("t1".into());
+    u = u.reset_pin("t1");
     let p = w.plan(&u, &t);
     w.apply(p, 0);
     let p = w.run(&u, &t);
@@ -243,7 +251,7 @@ fn reset_conference_id_allocates_and_releases_the_old_one_after_the_status_write
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     let old = id(w.status().conference_id.as_deref().expect("id"));
-    u.spec.requests.reset_conference_id = Some("r1".into());
+    u = u.reset_conference_id("r1");
     let p = w.run(&u, &t);
     assert_eq!(p.provisioning().id, Some(IdStep::Allocate { length: IdLength::new(7).expect("7"), replaces: None }));
     assert_eq!(p.cleanup(), &Cleanup { mark_pin_secret: false, delete_pin_secret: false, release: vec![old.clone()] });
@@ -258,7 +266,7 @@ fn crash_after_new_id_claimed_adopts_it() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.requests.reset_conference_id = Some("r1".into());
+    u = u.reset_conference_id("r1");
     let p = w.plan(&u, &t);
     w.apply(p, 1);
     let new = w.claims[1].clone();
@@ -271,11 +279,10 @@ fn crash_after_new_id_claimed_adopts_it() {
 #[test]
 fn changed_static_id_takes_effect_like_a_reset() {
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.conference_id = Some("1111222".into());
+    let mut u = user("alice", "acme").static_id("1111222");
     let mut w = enabled_world(&u, &t);
-    u.spec.conference_id = Some("3333444".into());
-    u.metadata.generation = Some(2);
+    u = u.static_id("3333444");
+    u = u.generation(2);
     let p = w.run(&u, &t);
     assert_eq!(p.provisioning().id, Some(IdStep::Claim(id("3333444"))));
     assert_eq!(kinds(&p), vec![NotificationKind::ConferenceIdReset]);
@@ -285,10 +292,9 @@ fn changed_static_id_takes_effect_like_a_reset() {
 #[test]
 fn reset_of_a_static_id_is_ignored_with_a_warning() {
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.conference_id = Some("1111222".into());
+    let mut u = user("alice", "acme").static_id("1111222");
     let mut w = enabled_world(&u, &t);
-    u.spec.requests.reset_conference_id = Some("r1".into());
+    u = u.reset_conference_id("r1");
     let p = w.run(&u, &t);
     assert!(p.outcomes().is_empty());
     assert!(p.events().iter().any(|e| e.reason == "ConferenceIdResetIgnored"));
@@ -301,9 +307,9 @@ fn static_id_held_by_another_user_is_a_conflict_and_nothing_else_changes() {
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     let before = w.status().clone();
-    u.spec.conference_id = Some("5555555".into());
-    u.spec.requests.reset_pin = Some("t".into());
-    u.metadata.generation = Some(2);
+    u = u.static_id("5555555");
+    u = u.reset_pin("t");
+    u = u.generation(2);
     let bob = Holder { name: "bob".into(), uid: "uid-bob".into() };
     let p = w.plan_with(&u, &t, Some(&bob));
     assert!(p.provisioning().is_empty() && p.cleanup().is_empty());
@@ -324,8 +330,7 @@ fn static_id_held_by_another_user_is_a_conflict_and_nothing_else_changes() {
 #[test]
 fn new_user_with_a_held_static_id_gets_nothing() {
     let t = tenant("acme");
-    let mut u = user("carol", "acme");
-    u.spec.conference_id = Some("5555555".into());
+    let u = user("carol", "acme").static_id("5555555");
     let bob = Holder { name: "bob".into(), uid: "uid-bob".into() };
     let p = W::default().plan_with(&u, &t, Some(&bob));
     assert!(p.provisioning().is_empty() && p.cleanup().is_empty());
@@ -336,8 +341,7 @@ fn new_user_with_a_held_static_id_gets_nothing() {
 #[test]
 fn a_status_forged_to_look_provisioned_sends_no_licence_removed_and_is_cleared() {
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.audio_conferencing_license = false;
+    let mut u = user("alice", "acme").licensed(false);
     let mut w = W::default();
     w.run(&u, &t);
     // Someone with access to the status makes the unlicensed user look provisioned.
@@ -347,7 +351,7 @@ fn a_status_forged_to_look_provisioned_sends_no_licence_removed_and_is_cleared()
     st.conference_id = Some("1234567".into());
     st.service_number = Some("+1 555 0100".into());
     w.status = Some(st);
-    u.metadata.generation = Some(2);
+    u = u.generation(2);
     let p = w.run(&u, &t);
     assert!(p.outcomes().is_empty(), "{:?}", p.outcomes());
     let st = w.status();
@@ -362,8 +366,8 @@ fn licence_removed_deprovisions_after_the_status_write() {
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     let old = w.claims.clone();
-    u.spec.audio_conferencing_license = false;
-    u.metadata.generation = Some(2);
+    u = u.licensed(false);
+    u = u.generation(2);
     let p = w.run(&u, &t);
     assert!(p.provisioning().is_empty());
     assert_eq!(p.cleanup(), &Cleanup { mark_pin_secret: false, delete_pin_secret: true, release: old });
@@ -381,7 +385,7 @@ fn crash_after_deprovision_status_cleans_up_without_a_second_email() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.audio_conferencing_license = false;
+    u = u.licensed(false);
     let p = w.plan(&u, &t);
     w.apply(p, 1); // record written, Secret and claim left behind
     let p = w.run(&u, &t);
@@ -396,11 +400,11 @@ fn reenabling_gives_a_new_pin_and_a_new_id() {
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     let first_id = w.status().conference_id.clone();
-    u.spec.audio_conferencing_license = false;
-    u.metadata.generation = Some(2);
+    u = u.licensed(false);
+    u = u.generation(2);
     w.converge(&u, &t);
-    u.spec.audio_conferencing_license = true;
-    u.metadata.generation = Some(3);
+    u = u.licensed(true);
+    u = u.generation(3);
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::LicenseAssigned]);
     assert_eq!(w.status().pin_generation.as_deref(), Some("provision.g3"));
@@ -413,8 +417,8 @@ fn provider_away_and_back() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.provider = ProviderSpec { type_: ProviderType::ThirdParty, name: Some("Contoso Audio".into()) };
-    u.metadata.generation = Some(2);
+    u = u.provider(ProviderSpec { type_: ProviderType::ThirdParty, name: Some("Contoso Audio".into()) });
+    u = u.generation(2);
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::ProviderChangedAway]);
     let away = w.status().notifications.pending.last().expect("pending").clone();
@@ -422,8 +426,8 @@ fn provider_away_and_back() {
     assert!(w.secret.is_none() && w.claims.is_empty());
     assert_eq!(w.status().provider.as_ref().map(|p| p.type_), Some(ProviderType::ThirdParty));
 
-    u.spec.provider = ProviderSpec::default();
-    u.metadata.generation = Some(3);
+    u = u.provider(ProviderSpec::default());
+    u = u.generation(3);
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::ProviderChangedToNative]);
     assert!(w.status().pin.is_some() && w.status().conference_id.is_some());
@@ -434,7 +438,7 @@ fn provider_none_is_a_change_away_without_a_name() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.provider = ProviderSpec { type_: ProviderType::None, name: None };
+    u = u.provider(ProviderSpec { type_: ProviderType::None, name: None });
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::ProviderChangedAway]);
     assert_eq!(w.status().notifications.pending.last().and_then(|n| n.provider_name.clone()), None);
@@ -445,8 +449,7 @@ fn tenant_default_number_change_follows_with_one_email() {
     let mut t = tenant("acme");
     let u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    t.spec.service_numbers[1].default = Some(true);
-    t.metadata.generation = Some(2);
+    t = t.default_toll(1).generation(2);
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::ServiceNumberChanged]);
     assert_eq!(w.status().service_number.as_deref(), Some("+442075550100"));
@@ -460,8 +463,8 @@ fn users_own_number_change_follows() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.service_number = Some("+442075550100".into());
-    u.metadata.generation = Some(2);
+    u = u.service_number("+442075550100");
+    u = u.generation(2);
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::ServiceNumberChanged]);
     assert!(!p.outcomes()[0].by_tenant);
@@ -470,8 +473,7 @@ fn users_own_number_change_follows() {
 
 #[test]
 fn automatic_emails_off_records_nothing_to_send_but_says_where_the_pin_is() {
-    let mut t = tenant("acme");
-    t.spec.notifications.automatically_send_emails_to_users = false;
+    let t = tenant("acme").automatic_emails(false);
     let mut u = user("alice", "acme");
     let mut w = W::default();
     let p = w.run(&u, &t);
@@ -480,12 +482,12 @@ fn automatic_emails_off_records_nothing_to_send_but_says_where_the_pin_is() {
     assert!(p.events().iter().any(|e| e.reason == "NotificationSuppressed"));
     assert!(ready(w.status()).message.contains("Secret ns1/alice-conferencing-pin"), "{}", ready(w.status()).message);
 
-    u.spec.requests.reset_pin = Some("t1".into());
+    u = u.reset_pin("t1");
     w.run(&u, &t);
     assert!(w.status().notifications.pending.is_empty());
 
     // The on-request e-mail is sent whatever the policy says.
-    u.spec.requests.send_conferencing_info = Some("i1".into());
+    u = u.send_info("i1");
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::ConferencingInfoRequested]);
     assert_eq!(w.pending_kinds(), vec![NotificationKind::ConferencingInfoRequested]);
@@ -497,18 +499,17 @@ fn pin_length_change_keeps_existing_pins_and_applies_to_resets() {
     let mut t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    t.spec.pin.length = 8;
-    t.metadata.generation = Some(2);
+    t = t.pin_length(8);
+    t = t.generation(2);
     assert!(w.run_is_noop(&u, &t), "existing PIN untouched");
-    u.spec.requests.reset_pin = Some("t1".into());
+    u = u.reset_pin("t1");
     let p = w.run(&u, &t);
     assert_eq!(p.provisioning().pin, pin_step("reset-pin.t1", 8));
 }
 
 #[test]
 fn dynamic_mode_still_gives_a_personal_id_and_says_so() {
-    let mut t = tenant("acme");
-    t.spec.conference_ids.mode = ConferenceIdMode::Dynamic;
+    let t = tenant("acme").id_mode(ConferenceIdMode::Dynamic);
     let u = user("alice", "acme");
     let w = enabled_world(&u, &t);
     assert_eq!(w.status().conference_id_mode, Some(ConferenceIdMode::Dynamic));
@@ -519,11 +520,10 @@ fn dynamic_mode_still_gives_a_personal_id_and_says_so() {
 #[test]
 fn requests_for_a_disabled_user_are_ignored_with_warnings() {
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.audio_conferencing_license = false;
+    let mut u = user("alice", "acme").licensed(false);
     let mut w = enabled_world(&u, &t);
-    u.spec.requests.reset_pin = Some("a".into());
-    u.spec.requests.send_conferencing_info = Some("b".into());
+    u = u.reset_pin("a");
+    u = u.send_info("b");
     let p = w.run(&u, &t);
     assert!(p.outcomes().is_empty());
     assert_eq!(p.events().iter().filter(|e| e.reason == "RequestIgnored").count(), 2);
@@ -546,9 +546,7 @@ fn deleted_pin_secret_is_restored_and_emailed() {
 #[test]
 fn requests_made_with_provisioning_are_satisfied_by_it() {
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.requests.reset_pin = Some("x".into());
-    u.spec.requests.reset_conference_id = Some("y".into());
+    let u = user("alice", "acme").reset_pin("x").reset_conference_id("y");
     let mut w = W::default();
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::LicenseAssigned]);
@@ -559,9 +557,7 @@ fn requests_made_with_provisioning_are_satisfied_by_it() {
 #[test]
 fn recipient_override_and_locale_do_not_change_the_plan_shape() {
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.send_email_to_address = Some("alice@home.example".into());
-    u.spec.locale = Some(Locale::Fr);
+    let u = user("alice", "acme").send_to("alice@home.example").locale(Locale::Fr);
     let w = enabled_world(&u, &t);
     assert_eq!(w.status().notifications.pending[0].recipient, "alice@home.example");
 }
@@ -574,9 +570,7 @@ fn outbox_is_bounded() {
     let u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     for i in 0..(MAX_PENDING + 3) {
-        t.spec.service_numbers[0].default = Some(i % 2 == 1);
-        t.spec.service_numbers[1].default = Some(i % 2 == 0);
-        t.metadata.generation = Some(2 + i64::try_from(i).expect("small"));
+        t = t.default_toll((i + 1) % 2).generation(2 + i64::try_from(i).expect("small"));
         w.run(&u, &t);
     }
     assert_eq!(w.status().notifications.pending.len(), MAX_PENDING);
@@ -588,9 +582,9 @@ fn a_newer_request_supersedes_an_undelivered_older_one() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.requests.send_conferencing_info = Some("i1".into());
+    u = u.send_info("i1");
     w.run(&u, &t);
-    u.spec.requests.send_conferencing_info = Some("i2".into());
+    u = u.send_info("i2");
     w.run(&u, &t);
     let info: Vec<_> = w
         .status()
@@ -653,7 +647,7 @@ fn a_forged_pending_email_is_dropped_with_a_warning_and_never_sent() {
     let t = tenant("acme");
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
-    u.spec.requests.send_conferencing_info = Some("i1".into());
+    u = u.send_info("i1");
     w.converge(&u, &t);
     let legit = w.status().notifications.pending.clone();
     // Someone with rights on the status subresource adds a PIN e-mail to their own address.
@@ -817,8 +811,7 @@ fn the_claim_is_the_record_when_the_status_names_another_id() {
 #[test]
 fn a_user_that_yields_a_contested_static_id_lets_go_of_it() {
     let t = tenant("acme");
-    let mut u = user("carol", "acme");
-    u.spec.conference_id = Some("5555555".into());
+    let u = user("carol", "acme").static_id("5555555");
     let w = enabled_world(&u, &t);
     assert_eq!(w.claims, vec![id("5555555")]);
     // alice held 5555555 first (her claim was deleted by hand before carol took it).
@@ -845,8 +838,8 @@ fn fixing_the_recipient_sends_the_owed_licence_email_again() {
     w.run(&u, &t);
     w.mail = world::Mail::Hold;
     assert!(outbox::due(&w.status().notifications, now()).is_empty());
-    u.spec.send_email_to_address = Some("alice.fixed@acme.example".into());
-    u.metadata.generation = Some(2);
+    u = u.send_to("alice.fixed@acme.example");
+    u = u.generation(2);
     w.run(&u, &t);
     let due = outbox::due(&w.status().notifications, now());
     assert_eq!(due.len(), 1);
@@ -884,12 +877,12 @@ fn a_token_that_comes_back_is_not_a_new_request() {
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     for token in ["T1", "T2"] {
-        u.spec.requests.reset_pin = Some(token.into());
+        u = u.reset_pin(token);
         assert_eq!(kinds(&w.run(&u, &t)), vec![NotificationKind::PinReset]);
     }
     assert_eq!(w.pins_generated, 3);
     for token in ["T1", "T2", "T1"] {
-        u.spec.requests.reset_pin = Some(token.into());
+        u = u.reset_pin(token);
         let p = w.run(&u, &t);
         assert!(p.outcomes().is_empty(), "{token} was handled before");
         assert_eq!(p.events().iter().filter(|e| e.reason == "RequestTokenReused").count(), 1);
@@ -897,7 +890,7 @@ fn a_token_that_comes_back_is_not_a_new_request() {
         assert!(w.run_is_noop(&u, &t), "and warned about once");
     }
     assert_eq!(w.pins_generated, 3, "no PIN for a token seen before");
-    u.spec.requests.reset_pin = Some("T3".into());
+    u = u.reset_pin("T3");
     assert_eq!(kinds(&w.run(&u, &t)), vec![NotificationKind::PinReset], "a new token still works");
 }
 
@@ -907,8 +900,8 @@ fn the_token_history_is_bounded_per_request() {
     let mut u = user("alice", "acme");
     let mut w = enabled_world(&u, &t);
     for i in 0..20 {
-        u.spec.requests.send_conferencing_info = Some(format!("i{i}"));
-        u.spec.requests.reset_pin = Some(format!("p{i}"));
+        u = u.send_info(format!("i{i}"));
+        u = u.reset_pin(format!("p{i}"));
         w.run(&u, &t);
     }
     let previous = &w.status().handled_requests.previous;
@@ -966,7 +959,7 @@ fn a_token_history_forged_into_the_status_is_not_kept_and_cancels_no_request() {
     assert!(w.status().handled_requests.previous.is_empty(), "the forged history is not mirrored back");
     assert!(w.record.as_ref().expect("record").handled_requests.previous.is_empty(), "nor remembered");
     // The administrator's request is carried out.
-    u.spec.requests.reset_pin = Some("2026-12-01".into());
+    u = u.reset_pin("2026-12-01");
     let p = w.run(&u, &t);
     assert_eq!(kinds(&p), vec![NotificationKind::PinReset]);
     assert!(!p.events().iter().any(|e| e.reason == "RequestTokenReused"), "{:?}", p.events());
@@ -1021,8 +1014,7 @@ fn a_delivered_message_id_put_back_into_the_status_is_not_sent_again_under_any_s
 fn a_status_the_operator_cannot_read_sends_nothing_and_forgets_no_request() {
     // Issue 17, attack 1: a status with fields the operator cannot decode is read as empty.
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.requests.send_conferencing_info = Some("i1".into());
+    let u = user("alice", "acme").send_info("i1");
     let mut w = delivered_world(&u, &t);
     let sent = w.sent.len();
     assert_eq!(sent, 2, "the licence and the information e-mail");
@@ -1043,11 +1035,7 @@ fn a_status_the_operator_cannot_read_sends_nothing_and_forgets_no_request() {
 
 /// A tenant that holds its e-mails (`notifications.hold`), at generation `generation`.
 fn holding(hold: bool, discard: Option<&str>, generation: i64) -> ConferencingTenant {
-    let mut t = tenant("acme");
-    t.spec.notifications.hold = hold;
-    t.spec.requests.discard_held_emails = discard.map(Into::into);
-    t.metadata.generation = Some(generation);
-    t
+    tenant("acme").holding(hold).discard_held(discard).generation(generation)
 }
 
 #[test]
@@ -1062,7 +1050,7 @@ fn a_held_email_is_owed_not_sent_and_sent_once_when_the_hold_is_lifted() {
     assert_eq!(delivered.map(|c| c.reason.as_str()), Some("Held"));
     assert!(crate::api::condition::find(&w.status().conditions, ConditionType::Reconciling).is_none());
     // On-request e-mails are held too.
-    u.spec.requests.send_conferencing_info = Some("i1".into());
+    u = u.send_info("i1");
     w.converge(&u, &holding(true, None, 1));
     assert!(w.sent.is_empty());
     assert_eq!(w.pending_kinds().len(), 2);
@@ -1090,7 +1078,7 @@ fn a_discard_token_drops_what_is_held_and_nothing_owed_after_it() {
     );
     assert!(w.status().notifications.pending.is_empty());
     // E-mails owed after the token are held under it, and kept.
-    u.spec.requests.send_conferencing_info = Some("i1".into());
+    u = u.send_info("i1");
     w.converge(&u, &holding(true, Some("D1"), 2));
     assert_eq!(w.pending_kinds(), vec![NotificationKind::ConferencingInfoRequested]);
     w.converge(&u, &holding(false, Some("D1"), 3));
@@ -1114,8 +1102,7 @@ fn a_status_forged_before_the_first_record_write_decides_nothing() {
     // record's first write; meanwhile a status writer makes alice look provisioned, with her
     // request tokens handled.
     let t = tenant("acme");
-    let mut u = user("alice", "acme");
-    u.spec.requests.send_conferencing_info = Some("i1".into());
+    let u = user("alice", "acme").send_info("i1");
     let mut w = W::default();
     let p = w.plan(&u, &t);
     w.apply(p, 2);

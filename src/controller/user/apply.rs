@@ -341,3 +341,132 @@ pub(crate) async fn delete_pin_secret(ctx: &Context, user: &ConferencingUser, de
     ctx.index.forget_secret(&ns, &name);
     Ok(())
 }
+
+/// The branches of claiming an ID and writing a PIN Secret that depend on what the API server
+/// finds, against a scripted API server (`controller::fake_api`).
+#[cfg(test)]
+mod tests {
+    use http::Method;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::controller::fake_api::{self, Expect, status};
+    use crate::fixtures::user;
+
+    const CLAIMS: &str = "/apis/conferencing.io/v1alpha1/namespaces/ns1/conferenceidclaims";
+    const SECRETS: &str = "/api/v1/namespaces/ns1/secrets";
+
+    fn id() -> ConferenceId {
+        ConferenceId::parse("4455667").expect("id")
+    }
+
+    /// A claim of 4455667 held by `holder` (`uid-<holder>`), as the API server returns its
+    /// metadata.
+    fn claim_of(holder: &str, claim_uid: &str, resource_version: &str) -> Value {
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {
+            "name": "4455667", "namespace": "ns1", "uid": claim_uid, "resourceVersion": resource_version,
+            "ownerReferences": [{"apiVersion": "conferencing.io/v1alpha1", "kind": "ConferencingUser",
+                "name": holder, "uid": format!("uid-{holder}"), "controller": true}]}})
+    }
+
+    fn created_claim() -> Value {
+        json!({"apiVersion": "conferencing.io/v1alpha1", "kind": "ConferenceIdClaim",
+            "metadata": {"name": "4455667", "namespace": "ns1", "uid": "claim-new", "resourceVersion": "7"},
+            "spec": {"conferenceId": "4455667", "holder": {"name": "alice", "uid": "uid-alice"}}})
+    }
+
+    fn taken() -> Expect {
+        Expect::new(Method::POST, CLAIMS, 409, status(409, "AlreadyExists"))
+    }
+
+    #[tokio::test]
+    async fn a_claim_created_by_an_earlier_attempt_whose_answer_was_lost_is_kept() {
+        let (client, _) = fake_api::client(vec![
+            taken(),
+            Expect::new(Method::GET, &format!("{CLAIMS}/4455667"), 200, claim_of("alice", "claim-1", "5")),
+        ]);
+        let ctx = fake_api::context(client);
+        claim_id(&ctx, &user("alice", "acme"), &id()).await.expect("the claim is alice's already");
+    }
+
+    #[tokio::test]
+    async fn an_id_a_live_user_holds_is_a_conflict_and_the_index_learns_the_holder() {
+        let (client, _) = fake_api::client(vec![
+            taken(),
+            Expect::new(Method::GET, &format!("{CLAIMS}/4455667"), 200, claim_of("bob", "claim-1", "5")),
+        ]);
+        let ctx = fake_api::context(client);
+        ctx.index.apply_user(&user("bob", "acme"));
+        let e = claim_id(&ctx, &user("alice", "acme"), &id()).await.expect_err("bob holds it");
+        assert!(matches!(e, ReconcileError::ConferenceIdConflict { ref holder, .. } if holder.name == "bob"), "{e}");
+        assert_eq!(ctx.index.claim_holder("ns1", &id()).map(|h| h.name).as_deref(), Some("bob"));
+    }
+
+    #[tokio::test]
+    async fn a_claim_of_a_deleted_user_is_taken_over_with_a_delete_conditioned_on_it() {
+        let (client, seen) = fake_api::client(vec![
+            taken(),
+            Expect::new(Method::GET, &format!("{CLAIMS}/4455667"), 200, claim_of("gone", "claim-old", "5")),
+            Expect::new(Method::DELETE, &format!("{CLAIMS}/4455667"), 200, status(200, "Success")),
+            Expect::new(Method::POST, CLAIMS, 201, created_claim()),
+        ]);
+        let ctx = fake_api::context(client);
+        claim_id(&ctx, &user("alice", "acme"), &id()).await.expect("taken over");
+        let delete = seen.lock().expect("seen").iter().find(|s| s.method == Method::DELETE).cloned().expect("delete");
+        assert_eq!(delete.body["preconditions"], json!({"uid": "claim-old", "resourceVersion": "5"}));
+        assert_eq!(ctx.index.claim_holder("ns1", &id()).map(|h| h.name).as_deref(), Some("alice"));
+    }
+
+    #[tokio::test]
+    async fn a_secret_made_by_hand_under_the_pin_secret_name_is_never_written() {
+        let (client, seen) = fake_api::client(vec![
+            Expect::new(Method::POST, SECRETS, 409, status(409, "AlreadyExists")),
+            Expect::new(
+                Method::GET,
+                &format!("{SECRETS}/alice-conferencing-pin"),
+                200,
+                json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                    "metadata": {"name": "alice-conferencing-pin", "namespace": "ns1", "uid": "s-1", "resourceVersion": "3"}}),
+            ),
+        ]);
+        let ctx = fake_api::context(client);
+        let alice = user("alice", "acme");
+        let deref = crate::controller::user::dereference::Dereferenced::record_only(&alice, &ctx);
+        let pin = Pin::from_secret("12345".into());
+        let e = write_pin(&ctx, &alice, &deref, None, &pin, "provision.g1").await.expect_err("someone else's");
+        assert!(
+            matches!(e, ReconcileError::SecretNameTaken { ref secret, .. } if secret == "ns1/alice-conferencing-pin"),
+            "{e}"
+        );
+        let writes: Vec<Method> = seen.lock().expect("seen").iter().map(|s| s.method.clone()).collect();
+        assert_eq!(writes, [Method::POST, Method::GET], "read, never replaced or deleted");
+        assert!(ctx.index.secret("ns1", "alice-conferencing-pin").is_none(), "not taken for a PIN Secret");
+    }
+
+    #[tokio::test]
+    async fn a_pin_secret_the_watch_has_not_shown_yet_is_recorded_for_the_next_plan_not_overwritten() {
+        let (client, seen) = fake_api::client(vec![
+            Expect::new(Method::POST, SECRETS, 409, status(409, "AlreadyExists")),
+            Expect::new(
+                Method::GET,
+                &format!("{SECRETS}/alice-conferencing-pin"),
+                200,
+                json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {
+                    "name": "alice-conferencing-pin", "namespace": "ns1", "uid": "s-1", "resourceVersion": "3",
+                    "labels": {"app.kubernetes.io/managed-by": "conferencing-operator", "app.kubernetes.io/component": "leader-pin"},
+                    "annotations": {"conferencing.io/pin-generation": "provision.g1"},
+                    "ownerReferences": [{"apiVersion": "conferencing.io/v1alpha1", "kind": "ConferencingUser",
+                        "name": "alice", "uid": "uid-alice", "controller": true}]}}),
+            ),
+        ]);
+        let ctx = fake_api::context(client);
+        let alice = user("alice", "acme");
+        let deref = crate::controller::user::dereference::Dereferenced::record_only(&alice, &ctx);
+        let pin = Pin::from_secret("12345".into());
+        let e = write_pin(&ctx, &alice, &deref, None, &pin, "provision.g1").await.expect_err("retried");
+        assert!(matches!(e, ReconcileError::Api { step: crate::error::Step::Provision, .. }), "{e}");
+        assert_eq!(seen.lock().expect("seen").len(), 2, "not replaced");
+        let recorded = ctx.index.secret("ns1", "alice-conferencing-pin").expect("in the index");
+        assert_eq!(recorded.generation.as_deref(), Some("provision.g1"));
+    }
+}
