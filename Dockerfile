@@ -6,11 +6,14 @@
 FROM rust:1.89-bookworm AS build
 WORKDIR /src
 # Only what `cargo build` reads: the manifest and lock file, the sources, the e-mail templates
-# embedded with include_str!, and benches/ because Cargo.toml declares a [[bench]] target.
+# embedded with include_str!, benches/ because Cargo.toml declares [[bench]] targets, and the
+# workspace's other member (the kubectl plugin; the scale benchmark is in benches/), which
+# cargo loads though it builds only the operator.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY templates ./templates
 COPY benches ./benches
+COPY integrations/kubectl-plugin ./integrations/kubectl-plugin
 # target/ is a cache mount (not in the layer), so the binary is copied out in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

@@ -20,12 +20,12 @@ use crate::api::{NotificationKind, RequestActor, RequestKind};
 use crate::planning::message_id;
 
 /// The value of the `audit` key: the schema's name and version.
-pub const SCHEMA: &str = "conferencing.io/audit/v1";
+pub(crate) const SCHEMA: &str = "conferencing.io/audit/v1";
 
 /// One audit record.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Record {
+pub(crate) struct Record {
     /// Always [`SCHEMA`]; first, so that a line is recognised by its start.
     pub audit: &'static str,
     /// When the operator recorded it (RFC 3339).
@@ -44,7 +44,7 @@ pub struct Record {
 /// What happened, as the record's `action` key and its own fields.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all_fields = "camelCase")]
-pub enum Action {
+pub(crate) enum Action {
     /// A request token was handled (carried out, or ignored with a Warning).
     RequestHandled {
         /// `resetPin`, `resetConferenceId` or `sendConferencingInfo`.
@@ -86,7 +86,7 @@ fn request_of(kind: NotificationKind) -> Option<RequestKind> {
 
 /// The user a record is about.
 #[derive(Clone, Copy, Debug)]
-pub struct Subject<'a> {
+pub(crate) struct Subject<'a> {
     /// Namespace.
     pub namespace: &'a str,
     /// Name.
@@ -97,7 +97,7 @@ pub struct Subject<'a> {
 
 /// The records for a write of the user's record: `before` as it was, `after` as written,
 /// `delivered` the Message-IDs this write records as delivered.
-pub fn records(
+pub(crate) fn records(
     who: Subject<'_>,
     before: &UserMemory,
     after: &UserMemory,
@@ -153,7 +153,7 @@ pub fn records(
 
 /// Writes each record as one line of standard output. A record that cannot be written is
 /// reported in the log (without its content) rather than stopping the reconcile.
-pub fn emit(records: &[Record]) {
+pub(crate) fn emit(records: &[Record]) {
     if records.is_empty() {
         return;
     }

@@ -170,25 +170,29 @@ impl ReconcileError {
 }
 
 /// Builds the error of an API call of `step` on behalf of `object`.
-pub fn api_error(object: &ObjectKey, step: Step, action: String) -> impl FnOnce(kube::Error) -> ReconcileError + use<> {
+pub(crate) fn api_error(
+    object: &ObjectKey,
+    step: Step,
+    action: String,
+) -> impl FnOnce(kube::Error) -> ReconcileError + use<> {
     let object = object.clone();
     move |source| ReconcileError::Api { object, step, action, source }
 }
 
 /// Whether a kube error is the API server's `409 AlreadyExists`/`Conflict`.
-pub fn is_conflict(e: &kube::Error) -> bool {
+pub(crate) fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
 }
 
 /// Whether a kube error is the API server's `409 AlreadyExists` (a create found the name taken).
-pub fn is_already_exists(e: &kube::Error) -> bool {
+pub(crate) fn is_already_exists(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409 && s.reason == "AlreadyExists")
 }
 
 /// Whether a kube error is the API server's `404 NotFound`.
-pub fn is_not_found(e: &kube::Error) -> bool {
+pub(crate) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
 /// Result with [`ReconcileError`].
-pub type Result<T, E = ReconcileError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = ReconcileError> = std::result::Result<T, E>;

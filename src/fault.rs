@@ -13,7 +13,7 @@
 
 /// Panics if the fault `what` is injected for `namespace/name`.
 #[cfg(debug_assertions)]
-pub fn maybe_panic(what: &str, namespace: &str, name: &str) {
+pub(crate) fn maybe_panic(what: &str, namespace: &str, name: &str) {
     if let Ok(spec) = std::env::var("CONFERENCING_FAULT_PANIC")
         && spec.split(',').any(|s| s == format!("{what}:{namespace}/{name}"))
     {
@@ -30,7 +30,7 @@ pub fn maybe_panic(_what: &str, _namespace: &str, _name: &str) {}
 /// use it to hold a reconcile between two of its writes, deterministically, so that a pause
 /// or a kill lands with work in flight.
 #[cfg(debug_assertions)]
-pub async fn maybe_delay(what: &str, namespace: &str, name: &str) {
+pub(crate) async fn maybe_delay(what: &str, namespace: &str, name: &str) {
     let Ok(spec) = std::env::var("CONFERENCING_FAULT_DELAY") else { return };
     let key = format!("{what}:{namespace}/{name}:");
     let millis = spec.split(',').find_map(|s| s.strip_prefix(&key)?.parse::<u64>().ok());
@@ -47,7 +47,7 @@ pub async fn maybe_delay(_what: &str, _namespace: &str, _name: &str) {}
 /// `CONFERENCING_FAULT_REFUSE=what:NS/NAME:SECONDS` names it (comma-separated): it fails for
 /// SECONDS from the first time it is asked about.
 #[cfg(debug_assertions)]
-pub fn refused(what: &str, namespace: &str, name: &str) -> bool {
+pub(crate) fn refused(what: &str, namespace: &str, name: &str) -> bool {
     use std::sync::{Mutex, OnceLock};
     use std::time::{Duration, Instant};
     static FIRST: OnceLock<Mutex<std::collections::HashMap<String, Instant>>> = OnceLock::new();

@@ -11,7 +11,6 @@ pub(crate) mod fault;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod http;
-pub mod kubectl_plugin;
 pub mod leader;
 pub mod notification;
 pub mod planning;

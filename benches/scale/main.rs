@@ -6,7 +6,7 @@
 //! markers) with docs/performance.png.
 //!
 //!     scripts/bench-scale 1000 10000 30000     # provisions, builds, runs
-//!     cargo bench --bench scale -- --help      # against the cluster in KUBECONFIG
+//!     cargo run --release -p bench-scale -- --help   # against the cluster in KUBECONFIG
 //!
 //! Phases per N (each with a timeout that grows with N, named in the error):
 //! 1. set-up: namespaces `bench-N-<time>` (the operator's) and `...-floor`, the tenant (PIN
@@ -31,6 +31,8 @@ mod cluster;
 mod plot;
 mod process;
 mod report;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -117,15 +119,13 @@ struct Args {
     /// Multiplies every phase's timeout (a slow or busy machine).
     #[arg(long, env = "BENCH_TIMEOUT_SCALE", default_value_t = 1.0)]
     timeout_scale: f64,
-    /// The operator binary; by default the one cargo built for this bench (release profile).
+    /// The operator binary; by default `conferencing-operator` beside this one, where
+    /// scripts/bench-scale has cargo build it in the release profile.
     #[arg(long, env = "BENCH_OPERATOR_BIN")]
     operator_bin: Option<PathBuf>,
     /// The results document, relative to the repository; the PNG goes beside it.
     #[arg(long, default_value = "docs/performance.md")]
     doc: PathBuf,
-    /// Passed by `cargo bench`.
-    #[arg(long, hide = true)]
-    bench: bool,
 }
 
 /// Everything one N's run needs.
@@ -133,10 +133,32 @@ struct Bench {
     client: Client,
     args: Args,
     repo: PathBuf,
+    operator_bin: PathBuf,
     stamp: String,
     cpu: CpuMeter,
     /// The log of the operator process most recently started, for the failure report.
     last_log: Option<PathBuf>,
+}
+
+/// The operator binary to measure: `--operator-bin`, or `conferencing-operator` beside this
+/// binary (cargo puts both in the same profile directory).
+fn operator_binary(given: Option<PathBuf>) -> Result<PathBuf, BenchError> {
+    let bin = match given {
+        Some(bin) => bin,
+        None => {
+            let me = std::env::current_exe().map_err(|e| BenchError::io("finding this binary", e))?;
+            me.with_file_name("conferencing-operator")
+        }
+    };
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(BenchError::Setup(format!(
+            "no operator binary at {}: build it with `cargo build --release --bin conferencing-operator` \
+             (scripts/bench-scale does) or pass --operator-bin",
+            bin.display()
+        )))
+    }
 }
 
 fn timeout(args: &Args, base_s: u64, per_user_ms: u64, n: usize) -> Duration {
@@ -228,11 +250,7 @@ fn writes_line(w: &BTreeMap<String, u64>) -> String {
 impl Bench {
     fn operator_config(&self, ns: &str, smtp_port: u16) -> OperatorConfig {
         OperatorConfig {
-            binary: self
-                .args
-                .operator_bin
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_conferencing-operator"))),
+            binary: self.operator_bin.clone(),
             namespace: ns.into(),
             smtp_port,
             concurrency: self.args.concurrency,
@@ -542,7 +560,15 @@ fn write_doc(repo: &Path, args: &Args, machine: &str, rows: &[Row]) -> Result<Pa
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // This package sits at benches/scale in the repository.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let operator_bin = match operator_binary(args.operator_bin.clone()) {
+        Ok(bin) => bin,
+        Err(e) => {
+            eprintln!("bench-scale: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let client = match Client::try_default().await {
         Ok(c) => c,
         Err(e) => {
@@ -567,6 +593,7 @@ async fn main() -> ExitCode {
         cpu: CpuMeter::new(pids),
         args,
         repo: repo.clone(),
+        operator_bin,
         last_log: None,
     };
     let mut rows = Vec::new();

@@ -1,7 +1,7 @@
 //! The pure parts of the scale benchmark: what one N measured ([`Row`]), the Markdown it
 //! prints and writes into docs/performance.md, and the parsers of the text the benchmark
 //! reads (`/proc/PID/status`, `/proc/PID/stat`, the operator's `/metrics` and log). No I/O
-//! here, so that `tests/it/bench_scale_parts.rs` checks all of it without a cluster.
+//! here, so that `tests.rs` checks all of it without a cluster.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -17,7 +17,7 @@ use crate::provisioning::secret::{SecretMeta, operator_secret_selector, pin_secr
 
 /// A conference-ID claim in the cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LiveClaim {
+pub(crate) struct LiveClaim {
     /// Namespace.
     pub namespace: String,
     /// The ID.
@@ -30,7 +30,7 @@ pub struct LiveClaim {
 
 /// The cluster's objects in the namespaces of a tree.
 #[derive(Clone, Debug, Default)]
-pub struct LiveState {
+pub(crate) struct LiveState {
     /// Tenants.
     pub tenants: Vec<ConferencingTenant>,
     /// Users, with status.
@@ -45,18 +45,18 @@ pub struct LiveState {
 
 impl LiveState {
     /// The tenant `name` in `namespace`.
-    pub fn tenant(&self, namespace: &str, name: &str) -> Option<&ConferencingTenant> {
+    pub(crate) fn tenant(&self, namespace: &str, name: &str) -> Option<&ConferencingTenant> {
         self.tenants.iter().find(|t| t.namespace().as_deref() == Some(namespace) && t.name_any() == name)
     }
 
     /// The user `name` in `namespace`.
-    pub fn user(&self, namespace: &str, name: &str) -> Option<&ConferencingUser> {
+    pub(crate) fn user(&self, namespace: &str, name: &str) -> Option<&ConferencingUser> {
         self.users.iter().find(|u| u.namespace().as_deref() == Some(namespace) && u.name_any() == name)
     }
 
     /// `Some(generation)` when the user's own PIN Secret (owned by its UID) exists, as the
     /// operator sees it.
-    pub fn pin_secret(&self, namespace: &str, user: &str, uid: &str) -> Option<Option<&str>> {
+    pub(crate) fn pin_secret(&self, namespace: &str, user: &str, uid: &str) -> Option<Option<&str>> {
         self.pin_secrets
             .get(&(namespace.to_string(), pin_secret_name(user)))
             .filter(|s| s.owned_by(uid))
@@ -64,14 +64,14 @@ impl LiveState {
     }
 
     /// Whether the user's own PIN Secret carries the mark of an operator that keeps records.
-    pub fn pin_secret_recorded(&self, namespace: &str, user: &str, uid: &str) -> bool {
+    pub(crate) fn pin_secret_recorded(&self, namespace: &str, user: &str, uid: &str) -> bool {
         self.pin_secrets
             .get(&(namespace.to_string(), pin_secret_name(user)))
             .is_some_and(|s| s.owned_by(uid) && s.recorded)
     }
 
     /// The user's own record: `None` when it has none, `Some(None)` when it cannot be read.
-    pub fn record(&self, namespace: &str, user: &str, uid: &str) -> Option<Option<&UserMemory>> {
+    pub(crate) fn record(&self, namespace: &str, user: &str, uid: &str) -> Option<Option<&UserMemory>> {
         self.records
             .get(&(namespace.to_string(), record_secret_name(user)))
             .filter(|r| r.owned_by(uid))
@@ -79,14 +79,14 @@ impl LiveState {
     }
 
     /// The IDs claimed by the user with this UID.
-    pub fn claims_of(&self, namespace: &str, uid: &str) -> Vec<&LiveClaim> {
+    pub(crate) fn claims_of(&self, namespace: &str, uid: &str) -> Vec<&LiveClaim> {
         self.claims.iter().filter(|c| c.namespace == namespace && c.holder_uid == uid).collect()
     }
 }
 
 /// The cluster could not be read: exit status 2.
 #[derive(Debug, thiserror::Error)]
-pub enum LiveError {
+pub(crate) enum LiveError {
     /// No cluster configured.
     #[error("--live needs a cluster (KUBECONFIG or in-cluster config): {0}")]
     Connect(#[source] kube::Error),
@@ -102,7 +102,7 @@ pub enum LiveError {
 }
 
 /// Reads the state of `namespaces`.
-pub async fn read(namespaces: &BTreeSet<String>) -> Result<LiveState, LiveError> {
+pub(crate) async fn read(namespaces: &BTreeSet<String>) -> Result<LiveState, LiveError> {
     let client = Client::try_default().await.map_err(LiveError::Connect)?;
     let mut state = LiveState::default();
     for ns in namespaces {

@@ -5,10 +5,10 @@
 pub mod cli;
 pub mod findings;
 pub(crate) mod kustomize;
-pub mod live;
+pub(crate) mod live;
 pub mod load;
-pub mod plan;
-pub mod render;
-pub mod schema;
-pub mod simulate;
-pub mod validate;
+pub(crate) mod plan;
+pub(crate) mod render;
+pub(crate) mod schema;
+pub(crate) mod simulate;
+pub(crate) mod validate;

@@ -20,12 +20,12 @@ use crate::planning::{IdStep, Provisioning, plan};
 use crate::validation::{ValidatedTenant, validate_user};
 
 /// Version of the JSON schema; bumped only on an incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// What a plan says will happen.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PlanReport {
+pub(crate) struct PlanReport {
     /// Version of this schema.
     pub schema_version: u32,
     /// `offline` (`--from`) or `live`.
@@ -43,7 +43,7 @@ pub struct PlanReport {
 /// The counts of a plan.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Users in the `--to` tree.
     pub users: usize,
     /// Users with at least one action or e-mail.
@@ -68,7 +68,7 @@ pub struct Summary {
 /// A tenant change and the users it reaches.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FanOut {
+pub(crate) struct FanOut {
     /// Namespace of the tenant.
     pub namespace: String,
     /// The tenant.
@@ -88,7 +88,7 @@ pub struct FanOut {
 /// What happens to one user.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserPlan {
+pub(crate) struct UserPlan {
     /// Namespace.
     pub namespace: String,
     /// Name.
@@ -114,7 +114,7 @@ pub struct UserPlan {
 
 /// A blocking reason.
 #[derive(Clone, Debug, Serialize)]
-pub struct BlockedOut {
+pub(crate) struct BlockedOut {
     /// The user's `Ready=False` reason: InvalidSpec, TenantNotFound, TenantInvalid or
     /// ConferenceIdConflict.
     pub reason: String,
@@ -124,7 +124,7 @@ pub struct BlockedOut {
 
 /// One action.
 #[derive(Clone, Debug, Serialize)]
-pub struct PlannedAction {
+pub(crate) struct PlannedAction {
     /// The kind of action.
     #[serde(rename = "type")]
     pub kind: ActionKind,
@@ -134,7 +134,7 @@ pub struct PlannedAction {
 
 /// Kinds of action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum ActionKind {
+pub(crate) enum ActionKind {
     /// Audio conferencing enabled (licence assigned or first provisioning).
     LicenseAssigned,
     /// A PIN is generated (first, or because the Secret is missing).
@@ -163,7 +163,7 @@ pub enum ActionKind {
 
 /// One e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Email {
+pub(crate) struct Email {
     /// As in `status.notifications` (`PinReset`, ...).
     pub kind: NotificationKind,
     /// Where it goes.
@@ -178,7 +178,7 @@ fn is_zero(n: &usize) -> bool {
 
 impl PlanReport {
     /// E-mails that will be sent.
-    pub fn emails(&self) -> usize {
+    pub(crate) fn emails(&self) -> usize {
         self.summary.emails
     }
 }
@@ -187,7 +187,7 @@ impl PlanReport {
 type Reached = HashMap<(String, String), HashMap<Option<NotificationKind>, usize>>;
 
 /// Plans `to` (validated) against `prior`.
-pub fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
+pub(crate) fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanReport {
     let tree = &to.tree;
     let mut users = Vec::new();
     let mut summary = Summary { users: tree.users.len(), ..Summary::default() };
@@ -541,7 +541,7 @@ fn describe_tenant_change(a: &ValidatedTenant, b: &ValidatedTenant) -> String {
 }
 
 /// `4212` as `4,212`.
-pub fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -36,7 +36,7 @@ fn headline(p: &PlanReport) -> String {
 }
 
 /// A plan as plain text.
-pub fn text(p: &PlanReport) -> String {
+pub(crate) fn text(p: &PlanReport) -> String {
     let mut out = String::new();
     if !p.findings.is_empty() {
         out.push_str(&findings::text(&p.findings));
@@ -81,7 +81,7 @@ pub fn text(p: &PlanReport) -> String {
 /// `<`, `>` and `&` become entities, which are read as text both in Markdown and inside the
 /// HTML (`<summary>`) of a collapsed user; every other character Markdown gives a meaning is
 /// escaped with a backslash.
-pub fn md_escape(s: &str) -> String {
+pub(crate) fn md_escape(s: &str) -> String {
     let visible = crate::domain::escape_for_terminal(s);
     let mut out = String::with_capacity(visible.len());
     for c in visible.chars() {
@@ -103,7 +103,7 @@ pub fn md_escape(s: &str) -> String {
 /// Escapes text for the inside of an HTML element (the `<summary>` of a collapsed user),
 /// where Markdown's backslash escapes are not read: entities only, control characters as
 /// visible escapes.
-pub fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     let visible = crate::domain::escape_for_terminal(s);
     let mut out = String::with_capacity(visible.len());
     for c in visible.chars() {
@@ -157,7 +157,7 @@ fn md_user(out: &mut String, u: &UserPlan) {
 }
 
 /// A plan as a pull-request comment.
-pub fn markdown(p: &PlanReport) -> String {
+pub(crate) fn markdown(p: &PlanReport) -> String {
     let mut out = String::from("### Conferencing plan\n\n");
     let _ = writeln!(out, "**{}**\n", md_escape(&headline(p)));
     let source = if p.mode == "live" { "the cluster's current state" } else { "the `--from` tree, converged" };

@@ -17,7 +17,7 @@ use crate::api::{ConferencingTenant, ConferencingUser};
 
 /// A problem found against the schema, before it is tied to a file and object.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Issue {
+pub(crate) struct Issue {
     /// Which rule.
     pub code: Code,
     /// Path of the field.
@@ -30,7 +30,7 @@ pub struct Issue {
 
 /// A compiled schema node.
 #[derive(Debug, Default)]
-pub struct Schema {
+pub(crate) struct Schema {
     type_: Option<String>,
     nullable: bool,
     properties: Vec<(String, Schema)>,
@@ -51,7 +51,7 @@ pub struct Schema {
 
 /// The schema of one kind.
 #[derive(Debug)]
-pub struct KindSchema {
+pub(crate) struct KindSchema {
     /// `ConferencingTenant` or `ConferencingUser`.
     pub kind: &'static str,
     /// apiVersions served, e.g. `conferencing.io/v1alpha1`.
@@ -62,7 +62,7 @@ pub struct KindSchema {
 
 /// The schemas of both kinds.
 #[derive(Debug)]
-pub struct Schemas {
+pub(crate) struct Schemas {
     /// ConferencingTenant.
     pub tenant: KindSchema,
     /// ConferencingUser.
@@ -72,14 +72,14 @@ pub struct Schemas {
 /// The generated CRD's schema cannot be used (a bug in the API types).
 #[derive(Debug, thiserror::Error)]
 #[error("the generated CRD schema of {kind} is unusable: {message}")]
-pub struct SchemaError {
+pub(crate) struct SchemaError {
     kind: &'static str,
     message: String,
 }
 
 impl Schemas {
     /// Compiles the schemas of the generated CRDs.
-    pub fn generated() -> Result<Self, SchemaError> {
+    pub(crate) fn generated() -> Result<Self, SchemaError> {
         Ok(Schemas {
             tenant: compile_crd("ConferencingTenant", &ConferencingTenant::crd())?,
             user: compile_crd("ConferencingUser", &ConferencingUser::crd())?,
@@ -161,7 +161,7 @@ impl Schema {
 
 /// Checks a whole object (`apiVersion`, `kind`, `metadata`, `spec`, ...) against its kind's
 /// schema.
-pub fn check_object(schema: &KindSchema, root: &Node) -> Vec<Issue> {
+pub(crate) fn check_object(schema: &KindSchema, root: &Node) -> Vec<Issue> {
     let mut out = Vec::new();
     let mut path = String::new();
     let NodeKind::Map(entries) = &root.kind else {
@@ -497,7 +497,7 @@ fn display(path: &str) -> String {
 }
 
 /// The closest known name to a misspelt field, if it is close enough to be a typo.
-pub fn suggest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let lower = key.to_ascii_lowercase();
     known
         .iter()

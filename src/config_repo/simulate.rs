@@ -20,7 +20,7 @@ use crate::validation::{ClusterPolicy, ValidatedTenant, validate_tenant};
 
 /// What the planner observes of one user before the change.
 #[derive(Clone, Debug, Default)]
-pub struct PriorUser {
+pub(crate) struct PriorUser {
     /// Status.
     pub status: Option<ConferencingUserStatus>,
     /// The operator's record: `None` when there is none, `Some(None)` when it is unreadable.
@@ -41,7 +41,7 @@ pub struct PriorUser {
 
 impl PriorUser {
     /// What the operator would remember of the user.
-    pub fn recall(&self) -> Recalled {
+    pub(crate) fn recall(&self) -> Recalled {
         let record = match &self.record {
             None => memory::Record::Absent,
             Some(None) => memory::Record::Unreadable,
@@ -56,7 +56,7 @@ impl PriorUser {
     }
 
     /// What the planner observes of the user, remembering `recalled`.
-    pub fn observed<'a>(&'a self, recalled: &'a Recalled) -> Observed<'a> {
+    pub(crate) fn observed<'a>(&'a self, recalled: &'a Recalled) -> Observed<'a> {
         Observed {
             memory: recalled,
             status: self.status.as_ref(),
@@ -73,7 +73,7 @@ impl PriorUser {
 
 /// A tenant before the change.
 #[derive(Clone, Debug, Default)]
-pub struct PriorTenant {
+pub(crate) struct PriorTenant {
     /// metadata.generation.
     pub generation: i64,
     /// The spec.
@@ -84,7 +84,7 @@ pub struct PriorTenant {
 
 /// The state before the change.
 #[derive(Clone, Debug, Default)]
-pub struct Prior {
+pub(crate) struct Prior {
     /// Users by (namespace, name).
     pub users: HashMap<(String, String), PriorUser>,
     /// Tenants by (namespace, name).
@@ -95,7 +95,7 @@ pub struct Prior {
 
 /// The UID used for a user that has none (offline, or not created yet): stable, so that the
 /// Message-IDs of the two sides of an offline plan agree.
-pub fn synthetic_uid(namespace: &str, name: &str) -> String {
+pub(crate) fn synthetic_uid(namespace: &str, name: &str) -> String {
     format!("offline.{namespace}.{name}")
 }
 
@@ -106,7 +106,7 @@ const MAX_PASSES: usize = 8;
 /// The `--from` tree, converged: every valid user planned and carried out in a world in
 /// memory until the planner has nothing left to do (every e-mail owed delivered), with
 /// distinct synthetic conference IDs for users without a static one.
-pub fn converge(tree: &Tree, now: Timestamp) -> Prior {
+pub(crate) fn converge(tree: &Tree, now: Timestamp) -> Prior {
     let mut prior = Prior::default();
     for t in &tree.tenants {
         let generation = 1;
@@ -158,7 +158,7 @@ pub fn converge(tree: &Tree, now: Timestamp) -> Prior {
 }
 
 /// The cluster's state: each user's status, record, PIN Secret generation and claims, as read.
-pub fn from_live(live: &LiveState) -> Prior {
+pub(crate) fn from_live(live: &LiveState) -> Prior {
     let mut prior = Prior { live: true, ..Prior::default() };
     for t in &live.tenants {
         let key = (t.namespace().unwrap_or_default(), t.name_any());

@@ -21,7 +21,7 @@ use crate::validation::{
 
 /// How `validate` reads the tree.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     /// Namespace of objects that do not set one (as `kubectl apply -n` or kustomize's
     /// `namespace:` would give them).
     pub default_namespace: String,
@@ -29,11 +29,11 @@ pub struct Options {
 
 /// Why the controller would not reconcile a user (its `Ready=False` reason): the controller's
 /// own type, with messages that also say what to fix in the tree.
-pub use crate::planning::admission::Blocked;
+pub(crate) use crate::planning::admission::Blocked;
 
 /// A tenant of the tree.
 #[derive(Clone, Debug)]
-pub struct TenantEntry {
+pub(crate) struct TenantEntry {
     /// Identity.
     pub id: ObjectRef,
     /// Source file.
@@ -48,7 +48,7 @@ pub struct TenantEntry {
 
 /// A user of the tree.
 #[derive(Clone, Debug)]
-pub struct UserEntry {
+pub(crate) struct UserEntry {
     /// Identity.
     pub id: ObjectRef,
     /// Source file.
@@ -67,7 +67,7 @@ pub struct UserEntry {
 
 /// A validated tree.
 #[derive(Clone, Debug, Default)]
-pub struct Tree {
+pub(crate) struct Tree {
     /// Tenants, in document order.
     pub tenants: Vec<TenantEntry>,
     /// Users, in document order.
@@ -80,12 +80,12 @@ pub struct Tree {
 
 impl Tree {
     /// The tenant `name` in `namespace`.
-    pub fn tenant(&self, namespace: &str, name: &str) -> Option<&TenantEntry> {
+    pub(crate) fn tenant(&self, namespace: &str, name: &str) -> Option<&TenantEntry> {
         self.tenants.iter().find(|t| t.id.namespace == namespace && t.id.name == name)
     }
 
     /// Every namespace an object of the tree is in.
-    pub fn namespaces(&self) -> BTreeSet<String> {
+    pub(crate) fn namespaces(&self) -> BTreeSet<String> {
         self.tenants
             .iter()
             .map(|t| &t.id)
@@ -97,7 +97,7 @@ impl Tree {
 
 /// The result of `validate`.
 #[derive(Clone, Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// The tree, with what validation learnt.
     pub tree: Tree,
     /// Every finding, sorted.
@@ -106,14 +106,14 @@ pub struct Report {
 
 impl Report {
     /// Whether any finding is an error.
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
 }
 
 /// The namespaces of the conferencing objects of `loaded`, to read with `--live` before
 /// validating.
-pub fn namespaces(loaded: &Loaded, default_namespace: &str) -> BTreeSet<String> {
+pub(crate) fn namespaces(loaded: &Loaded, default_namespace: &str) -> BTreeSet<String> {
     fn visit(root: &Node, default_namespace: &str, out: &mut BTreeSet<String>) {
         let kind = root.get("kind").and_then(Node::as_str).unwrap_or_default();
         if kind == "List"
@@ -138,7 +138,7 @@ const TENANT: &str = "ConferencingTenant";
 const USER: &str = "ConferencingUser";
 
 /// Validates the documents. `live` is the cluster's state, for `--live`.
-pub fn validate(loaded: Loaded, schemas: &Schemas, opts: &Options, live: Option<&LiveState>) -> Report {
+pub(crate) fn validate(loaded: Loaded, schemas: &Schemas, opts: &Options, live: Option<&LiveState>) -> Report {
     let mut v = Validator { schemas, opts, live, findings: Vec::new(), tree: Tree::default() };
     v.tree.files = loaded.files;
     let mut seen: HashMap<(String, String, String), (Arc<str>, Pos)> = HashMap::new();

@@ -21,7 +21,7 @@ use crate::error::{ObjectKey, ReconcileError, Result, Step};
 /// Replaces the status of `obj` with the status it carries, if the object is still at the
 /// resourceVersion it carries; returns the object as written. The API server ignores every
 /// other change on the status subresource.
-pub async fn write_status<K>(client: &Client, obj: &K) -> Result<K>
+pub(crate) async fn write_status<K>(client: &Client, obj: &K) -> Result<K>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
         + Clone

@@ -8,13 +8,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// First retry delay; doubles per consecutive failure.
-pub const BASE: Duration = Duration::from_secs(1);
+pub(crate) const BASE: Duration = Duration::from_secs(1);
 /// Longest retry delay.
-pub const CAP: Duration = Duration::from_secs(300);
+pub(crate) const CAP: Duration = Duration::from_secs(300);
 
 /// Consecutive failures per object key.
 #[derive(Default)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -24,7 +24,7 @@ impl Backoff {
     }
 
     /// Records a failure of `key` and returns how long to wait before retrying it.
-    pub fn failed(&self, key: &str) -> Duration {
+    pub(crate) fn failed(&self, key: &str) -> Duration {
         let mut m = self.lock();
         let n = m.entry(key.to_string()).or_insert(0);
         *n = n.saturating_add(1);
@@ -32,7 +32,7 @@ impl Backoff {
     }
 
     /// Forgets the failures of `key` (it succeeded, or it is gone).
-    pub fn succeeded(&self, key: &str) {
+    pub(crate) fn succeeded(&self, key: &str) {
         let mut m = self.lock();
         if !m.is_empty() {
             m.remove(key);
@@ -41,17 +41,17 @@ impl Backoff {
 }
 
 /// The backoff key of a user.
-pub fn user_key(namespace: &str, uid: &str) -> String {
+pub(crate) fn user_key(namespace: &str, uid: &str) -> String {
     format!("user/{namespace}/{uid}")
 }
 
 /// The backoff key of a tenant.
-pub fn tenant_key(namespace: &str, uid: &str) -> String {
+pub(crate) fn tenant_key(namespace: &str, uid: &str) -> String {
     format!("tenant/{namespace}/{uid}")
 }
 
 /// 1 s, 2 s, 4 s, ... capped at 5 minutes.
-pub fn delay(failures: u32) -> Duration {
+pub(crate) fn delay(failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
     BASE.saturating_mul(factor).min(CAP)
 }

@@ -27,7 +27,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Where wake-ups go.
 #[derive(Clone)]
-pub struct Wakers {
+pub(crate) struct Wakers {
     /// The user controller's queue.
     pub users: Waker<ConferencingUser>,
     /// The tenant controller's queue.
@@ -36,7 +36,7 @@ pub struct Wakers {
 
 impl Wakers {
     /// Wakes what `wake` names.
-    pub fn send(&self, wake: Wake) {
+    pub(crate) fn send(&self, wake: Wake) {
         for (ns, name) in wake.users {
             let _ = self.users.send(ObjectRef::new(&name).within(&ns));
         }
@@ -53,19 +53,19 @@ impl Wakers {
 ///
 /// Staged objects are boxed: a user is about 1 KiB inline, and a map of 10,000 of them
 /// held inline grew by doubling a 20 MiB table, the operator's peak memory on a restart.
-pub struct Staged<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
+pub(crate) struct Staged<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
     writer: Writer<K>,
     staged: Option<std::collections::HashMap<ObjectRef<K>, Box<K>>>,
 }
 
 impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Staged<K> {
     /// Stages objects for `writer` until [`Staged::finish`].
-    pub fn new(writer: Writer<K>) -> Self {
+    pub(crate) fn new(writer: Writer<K>) -> Self {
         Self { writer, staged: Some(std::collections::HashMap::new()) }
     }
 
     /// Whether the store is live (the first list is done).
-    pub fn live(&self) -> bool {
+    pub(crate) fn live(&self) -> bool {
         self.staged.is_none()
     }
 
@@ -129,7 +129,7 @@ fn strip(meta: &mut kube::api::ObjectMeta) {
 
 /// Users: the store, the index, and wake-ups of the user, its tenant (the user count) and of
 /// users waiting for an ID it let go of.
-pub struct UserSink {
+pub(crate) struct UserSink {
     /// The user store's writer.
     pub writer: Staged<ConferencingUser>,
     /// A reader of the same store.
@@ -205,7 +205,7 @@ impl Sink<ConferencingUser> for UserSink {
 
 /// Tenants: the store, and wake-ups of the tenant and, when its spec changed or it was
 /// deleted, of its users (found in the index, not by scanning).
-pub struct TenantSink {
+pub(crate) struct TenantSink {
     /// The tenant store's writer.
     pub writer: Staged<ConferencingTenant>,
     /// A reader of the same store.
@@ -279,7 +279,7 @@ impl Sink<ConferencingTenant> for TenantSink {
 
 /// The operator's Secrets (metadata): PIN Secrets and records, into the index, and a
 /// wake-up of the owning user.
-pub struct SecretSink {
+pub(crate) struct SecretSink {
     /// The index.
     pub index: Arc<Index>,
     /// Wake-ups.
@@ -327,7 +327,7 @@ impl Sink<PartialObjectMeta<Secret>> for SecretSink {
 
 /// Conference-ID claims (metadata): the index, and wake-ups of the holder and of the users
 /// waiting for the ID.
-pub struct ClaimSink {
+pub(crate) struct ClaimSink {
     /// The index.
     pub index: Arc<Index>,
     /// Wake-ups.

@@ -18,7 +18,7 @@ use crate::planning::PlannedEvent;
 use crate::telemetry::Metrics;
 
 /// Shared by every reconcile.
-pub struct Context {
+pub(crate) struct Context {
     /// API client (writes counted and fenced).
     pub client: Client,
     /// Publishes Events.
@@ -46,7 +46,7 @@ pub struct Context {
 
 impl Context {
     /// Publishes an Event about `obj` (a failure is logged).
-    pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: &PlannedEvent) {
+    pub(crate) async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: &PlannedEvent) {
         self.events.publish(obj, event).await;
     }
 }

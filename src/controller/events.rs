@@ -40,22 +40,22 @@ use crate::planning::{PlannedEvent, Severity};
 use crate::telemetry::Metrics;
 
 /// Name the operator reports Events under.
-pub const CONTROLLER_NAME: &str = "conferencing-operator";
+pub(crate) const CONTROLLER_NAME: &str = "conferencing-operator";
 
 /// The API allows notes of at most 1 kB.
 const MAX_NOTE: usize = 1024;
 
 /// Normal Events a namespace may publish at once.
-pub const BURST: f64 = 100.0;
+pub(crate) const BURST: f64 = 100.0;
 /// Normal Events per second a namespace earns back.
-pub const PER_SECOND: f64 = 5.0;
+pub(crate) const PER_SECOND: f64 = 5.0;
 /// How often outcomes beyond the bucket are summed up: soon after a bulk change ends, so
 /// that the summary is not a write long after the work it describes.
 const SUMMARY_EVERY: Duration = Duration::from_secs(2);
 
 /// Publishes Events.
 #[derive(Clone)]
-pub struct Events {
+pub(crate) struct Events {
     limiter: Arc<Mutex<Limiter>>,
     metrics: Arc<Metrics>,
     queue: tokio::sync::mpsc::Sender<(ObjectReference, PlannedEvent)>,
@@ -67,7 +67,7 @@ const QUEUE: usize = 1024;
 impl Events {
     /// Events written with `client`, reported by this instance (the pod's name). Starts the
     /// task that writes them, and the task that writes the summaries of those beyond the limit.
-    pub fn new(client: Client, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(client: Client, metrics: Arc<Metrics>) -> Self {
         let instance = std::env::var("POD_NAME").unwrap_or_else(|_| CONTROLLER_NAME.into());
         let (queue, mut rx) = tokio::sync::mpsc::channel::<(ObjectReference, PlannedEvent)>(QUEUE);
         let events = Self { limiter: Arc::new(Mutex::new(Limiter::default())), metrics, queue };
@@ -103,7 +103,7 @@ impl Events {
     /// Hands `event` about `obj` to the writer, or counts it for a summary. Never waits for
     /// the API server: an Event that cannot be written must not delay, undo or repeat the
     /// work it describes.
-    pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: &PlannedEvent) {
+    pub(crate) async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: &PlannedEvent) {
         let regarding = obj.object_ref(&());
         let now = Instant::now();
         if !self.lock().admit(&regarding, event, now) {
@@ -131,13 +131,13 @@ async fn write(client: &Client, instance: &str, regarding: &ObjectReference, eve
 }
 
 /// Warning Events a namespace may publish at once, and per second after that.
-pub const WARNING_BURST: f64 = 20.0;
+pub(crate) const WARNING_BURST: f64 = 20.0;
 /// See [`WARNING_BURST`].
-pub const WARNING_PER_SECOND: f64 = 1.0;
+pub(crate) const WARNING_PER_SECOND: f64 = 1.0;
 /// Events about one object that may be published at once.
-pub const PER_OBJECT_BURST: f64 = 5.0;
+pub(crate) const PER_OBJECT_BURST: f64 = 5.0;
 /// After the burst, one Event about the object per this long.
-pub const PER_OBJECT_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const PER_OBJECT_EVERY: Duration = Duration::from_secs(5);
 
 /// A token bucket.
 struct Bucket {

@@ -14,20 +14,20 @@ const EXPIRY: Duration = Duration::from_secs(15);
 
 /// Resource versions written, by object UID.
 #[derive(Default)]
-pub struct Expectations {
+pub(crate) struct Expectations {
     written: Mutex<HashMap<String, (u64, Instant)>>,
 }
 
 impl Expectations {
     /// Records that the operator wrote `resource_version` of the object `uid`.
-    pub fn expect(&self, uid: &str, resource_version: Option<&str>) {
+    pub(crate) fn expect(&self, uid: &str, resource_version: Option<&str>) {
         if let Some(rv) = resource_version.and_then(|v| v.parse().ok()) {
             self.lock().insert(uid.to_string(), (rv, Instant::now()));
         }
     }
 
     /// Whether the cached copy (at `cached`) includes the operator's last write.
-    pub fn satisfied(&self, uid: &str, cached: Option<&str>) -> bool {
+    pub(crate) fn satisfied(&self, uid: &str, cached: Option<&str>) -> bool {
         let mut map = self.lock();
         let Some(&(want, at)) = map.get(uid) else {
             return true;
@@ -41,7 +41,7 @@ impl Expectations {
     }
 
     /// Forgets a deleted user.
-    pub fn forget(&self, uid: &str) {
+    pub(crate) fn forget(&self, uid: &str) {
         self.lock().remove(uid);
     }
 

@@ -68,7 +68,7 @@ struct Maps {
 
 /// Users and tenants to wake after an update: `(namespace, name)` each.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Wake {
+pub(crate) struct Wake {
     /// Users to reconcile.
     pub users: BTreeSet<(String, String)>,
     /// Tenants to reconcile (their user count may have changed).
@@ -193,7 +193,7 @@ impl Maps {
 
 /// The operator's lookups, shared by every reconcile.
 #[derive(Default)]
-pub struct Index {
+pub(crate) struct Index {
     maps: RwLock<Maps>,
 }
 
@@ -214,7 +214,7 @@ impl Index {
     // ------------------------------------------------------------------ users
 
     /// A user was added or changed.
-    pub fn apply_user(&self, u: &ConferencingUser) -> Wake {
+    pub(crate) fn apply_user(&self, u: &ConferencingUser) -> Wake {
         let (ns, name) = ns_name(&u.metadata);
         let uid = u.uid().unwrap_or_default();
         let status_id = u.status.as_ref().and_then(|s| s.conference_id.as_deref()).and_then(ConferenceId::parse);
@@ -249,7 +249,7 @@ impl Index {
     }
 
     /// A user was deleted.
-    pub fn delete_user(&self, ns: &str, name: &str) -> Wake {
+    pub(crate) fn delete_user(&self, ns: &str, name: &str) -> Wake {
         let mut wake = Wake::default();
         let mut m = self.write();
         if let Some(old) = m.users.remove(&(ns.to_string(), name.to_string())) {
@@ -263,12 +263,12 @@ impl Index {
     }
 
     /// The users of `namespace` the index knows.
-    pub fn user_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+    pub(crate) fn user_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
         self.read().users.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
     }
 
     /// The names of the users of tenant `tenant` in `namespace`.
-    pub fn users_of_tenant(&self, namespace: &str, tenant: &str) -> Vec<String> {
+    pub(crate) fn users_of_tenant(&self, namespace: &str, tenant: &str) -> Vec<String> {
         self.read()
             .by_tenant
             .get(&(namespace.to_string(), tenant.to_string()))
@@ -277,12 +277,12 @@ impl Index {
     }
 
     /// How many users reference tenant `tenant` in `namespace`.
-    pub fn user_count(&self, namespace: &str, tenant: &str) -> usize {
+    pub(crate) fn user_count(&self, namespace: &str, tenant: &str) -> usize {
         self.read().by_tenant.get(&(namespace.to_string(), tenant.to_string())).map_or(0, BTreeSet::len)
     }
 
     /// Whether the user with this name and UID exists.
-    pub fn is_live(&self, namespace: &str, holder: &Holder) -> bool {
+    pub(crate) fn is_live(&self, namespace: &str, holder: &Holder) -> bool {
         self.read().live(namespace, holder)
     }
 
@@ -290,7 +290,7 @@ impl Index {
 
     /// A claim was added or changed (from its metadata). Wakes its holder (and a holder it
     /// replaced), unless the index already knew exactly this (the operator's own create).
-    pub fn apply_claim(&self, c: &PartialObjectMeta<ConferenceIdClaim>) -> Wake {
+    pub(crate) fn apply_claim(&self, c: &PartialObjectMeta<ConferenceIdClaim>) -> Wake {
         let (ns, _) = ns_name(&c.metadata);
         let mut wake = Wake::default();
         if let Some((id, holder)) = claim::parse(&c.metadata) {
@@ -315,7 +315,7 @@ impl Index {
 
     /// A claim was deleted: its holder (to claim it again if it still holds the ID) and the
     /// users waiting for the ID are woken.
-    pub fn delete_claim(&self, ns: &str, name: &str) -> Wake {
+    pub(crate) fn delete_claim(&self, ns: &str, name: &str) -> Wake {
         let mut wake = Wake::default();
         let Some(id) = ConferenceId::parse(name) else { return wake };
         let mut m = self.write();
@@ -327,7 +327,7 @@ impl Index {
     }
 
     /// Records a claim the operator just created (or found), before its watch event arrives.
-    pub fn record_claim(
+    pub(crate) fn record_claim(
         &self,
         ns: &str,
         id: &ConferenceId,
@@ -340,12 +340,12 @@ impl Index {
     }
 
     /// Forgets a claim the operator just deleted.
-    pub fn forget_claim(&self, ns: &str, id: &ConferenceId) {
+    pub(crate) fn forget_claim(&self, ns: &str, id: &ConferenceId) {
         self.write().remove_claim(ns, id);
     }
 
     /// The claims of `namespace` the index knows.
-    pub fn claim_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+    pub(crate) fn claim_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
         self.read()
             .claims
             .iter()
@@ -355,18 +355,18 @@ impl Index {
     }
 
     /// Who holds the claim of `id` in `namespace`.
-    pub fn claim_holder(&self, namespace: &str, id: &ConferenceId) -> Option<Holder> {
+    pub(crate) fn claim_holder(&self, namespace: &str, id: &ConferenceId) -> Option<Holder> {
         self.read().claims.get(namespace)?.get(id).map(|c| c.holder.clone())
     }
 
     /// The UID of the claim object of `id` in `namespace`.
-    pub fn claim_uid(&self, namespace: &str, id: &ConferenceId) -> Option<String> {
+    pub(crate) fn claim_uid(&self, namespace: &str, id: &ConferenceId) -> Option<String> {
         self.read().claims.get(namespace)?.get(id).map(|c| c.uid.clone())
     }
 
     /// The claims of the user with this UID that were allocated to replace an ID it lost:
     /// (new, lost).
-    pub fn replacements_of(&self, namespace: &str, uid: &str) -> Vec<(ConferenceId, ConferenceId)> {
+    pub(crate) fn replacements_of(&self, namespace: &str, uid: &str) -> Vec<(ConferenceId, ConferenceId)> {
         let m = self.read();
         let (Some(claims), Some(own)) =
             (m.claims.get(namespace), m.claims_by_holder.get(&(namespace.to_string(), uid.to_string())))
@@ -377,7 +377,7 @@ impl Index {
     }
 
     /// The IDs claimed by the user with this UID in `namespace`.
-    pub fn claims_of(&self, namespace: &str, uid: &str) -> Vec<ConferenceId> {
+    pub(crate) fn claims_of(&self, namespace: &str, uid: &str) -> Vec<ConferenceId> {
         self.read()
             .claims_by_holder
             .get(&(namespace.to_string(), uid.to_string()))
@@ -387,7 +387,7 @@ impl Index {
 
     /// Whether `id` is taken in `namespace`: claimed, or held by a live user as far as the
     /// operator knows (a claim deleted by hand does not free an ID its holder still has).
-    pub fn is_taken(&self, namespace: &str, id: &str) -> bool {
+    pub(crate) fn is_taken(&self, namespace: &str, id: &str) -> bool {
         let Some(id) = ConferenceId::parse(id) else { return false };
         let m = self.read();
         m.claims.get(namespace).is_some_and(|c| c.contains_key(&id))
@@ -396,7 +396,7 @@ impl Index {
 
     /// The ID the user `name` holds as far as the operator knows: its record's, or, for a
     /// user an older version provisioned (no record), its status's.
-    pub fn held_id(&self, namespace: &str, name: &str) -> Option<ConferenceId> {
+    pub(crate) fn held_id(&self, namespace: &str, name: &str) -> Option<ConferenceId> {
         self.read().users.get(&(namespace.to_string(), name.to_string()))?.held.clone()
     }
 
@@ -415,7 +415,7 @@ impl Index {
     /// operator as provider, and a PIN Secret controlled by the user's UID. Otherwise writing
     /// a user's status could take an ID from its holder (and have the holder e-mailed a new
     /// one). The same is asked of users with a record.
-    pub fn owner(&self, namespace: &str, id: &ConferenceId, me: &str) -> Option<Holder> {
+    pub(crate) fn owner(&self, namespace: &str, id: &ConferenceId, me: &str) -> Option<Holder> {
         let m = self.read();
         let status_only = m
             .held_ids
@@ -448,7 +448,7 @@ impl Index {
 
     /// A PIN Secret was added or changed (from its metadata). Wakes its owner, unless the
     /// index already knew exactly this version (the operator's own write).
-    pub fn apply_secret(&self, s: &PartialObjectMeta<Secret>) -> Wake {
+    pub(crate) fn apply_secret(&self, s: &PartialObjectMeta<Secret>) -> Wake {
         let (ns, name) = ns_name(&s.metadata);
         let meta = SecretMeta::from_meta(&s.metadata);
         let mut wake = Wake::default();
@@ -467,7 +467,7 @@ impl Index {
     /// A PIN Secret was deleted. Wakes its owner.
     /// With `uid`, only that Secret: the deletion event of a Secret can arrive after the
     /// operator created its successor under the same name, which must stay.
-    pub fn delete_secret(&self, ns: &str, name: &str, uid: Option<&str>) -> Wake {
+    pub(crate) fn delete_secret(&self, ns: &str, name: &str, uid: Option<&str>) -> Wake {
         let mut wake = Wake::default();
         let mut m = self.write();
         let key = (ns.to_string(), name.to_string());
@@ -484,22 +484,22 @@ impl Index {
     }
 
     /// Records a Secret the operator just wrote, before its watch event arrives.
-    pub fn record_secret(&self, ns: &str, name: &str, meta: SecretMeta) {
+    pub(crate) fn record_secret(&self, ns: &str, name: &str, meta: SecretMeta) {
         self.write().secrets.insert((ns.to_string(), name.to_string()), meta);
     }
 
     /// Forgets a Secret the operator just deleted.
-    pub fn forget_secret(&self, ns: &str, name: &str) {
+    pub(crate) fn forget_secret(&self, ns: &str, name: &str) {
         self.write().secrets.remove(&(ns.to_string(), name.to_string()));
     }
 
     /// The PIN Secret `name` in `namespace`, from its metadata.
-    pub fn secret(&self, namespace: &str, name: &str) -> Option<SecretMeta> {
+    pub(crate) fn secret(&self, namespace: &str, name: &str) -> Option<SecretMeta> {
         self.read().secrets.get(&(namespace.to_string(), name.to_string())).cloned()
     }
 
     /// The Secrets of `namespace` the index knows.
-    pub fn secret_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+    pub(crate) fn secret_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
         self.read().secrets.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
     }
 }
@@ -510,7 +510,7 @@ impl Index {
     /// A record Secret was added or changed (from its metadata). Wakes its owner, unless the
     /// index already knew exactly this version (the operator's own write), and who waits for
     /// an ID the record no longer names.
-    pub fn apply_record(&self, s: &PartialObjectMeta<Secret>) -> Wake {
+    pub(crate) fn apply_record(&self, s: &PartialObjectMeta<Secret>) -> Wake {
         let (ns, name) = ns_name(&s.metadata);
         let meta = RecordMeta::from_meta(&s.metadata);
         let mut wake = Wake::default();
@@ -537,7 +537,7 @@ impl Index {
 
     /// A record Secret was deleted. Wakes its owner. With `uid`, only that Secret (its
     /// deletion event may arrive after the operator wrote its successor).
-    pub fn delete_record(&self, ns: &str, name: &str, uid: Option<&str>) -> Wake {
+    pub(crate) fn delete_record(&self, ns: &str, name: &str, uid: Option<&str>) -> Wake {
         let mut wake = Wake::default();
         let mut m = self.write();
         let key = (ns.to_string(), name.to_string());
@@ -558,7 +558,7 @@ impl Index {
     /// Records a record Secret the operator just wrote, before its watch event arrives (which
     /// then changes nothing); returns who waits for an ID the record no longer names.
     #[must_use]
-    pub fn record_record(&self, ns: &str, name: &str, meta: RecordMeta) -> Wake {
+    pub(crate) fn record_record(&self, ns: &str, name: &str, meta: RecordMeta) -> Wake {
         let owner = meta.owner_name.clone();
         let mut m = self.write();
         m.records.insert((ns.to_string(), name.to_string()), meta);
@@ -571,7 +571,7 @@ impl Index {
     }
 
     /// Forgets a record Secret found gone (deleted while the watch could not see it).
-    pub fn forget_record(&self, ns: &str, name: &str) {
+    pub(crate) fn forget_record(&self, ns: &str, name: &str) {
         let mut m = self.write();
         if let Some(owner) = m.records.remove(&(ns.to_string(), name.to_string())).and_then(|r| r.owner_name) {
             m.rehold(ns, &owner, &mut Wake::default());
@@ -579,12 +579,12 @@ impl Index {
     }
 
     /// The record Secret `name` in `namespace`.
-    pub fn record(&self, namespace: &str, name: &str) -> Option<RecordMeta> {
+    pub(crate) fn record(&self, namespace: &str, name: &str) -> Option<RecordMeta> {
         self.read().records.get(&(namespace.to_string(), name.to_string())).cloned()
     }
 
     /// The record Secrets of `namespace` the index knows.
-    pub fn record_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+    pub(crate) fn record_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
         self.read().records.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
     }
 }

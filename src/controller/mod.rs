@@ -10,19 +10,19 @@
 //!   the object (`Ready=False InternalError`) and retried with backoff; every other object
 //!   keeps being served.
 
-pub mod apply_status;
-pub mod backoff;
-pub mod caches;
-pub mod context;
-pub mod events;
-pub mod expectations;
+pub(crate) mod apply_status;
+pub(crate) mod backoff;
+pub(crate) mod caches;
+pub(crate) mod context;
+pub(crate) mod events;
+pub(crate) mod expectations;
 #[cfg(test)]
 mod fake_api;
-pub mod index;
+pub(crate) mod index;
 pub mod readiness;
-pub mod tenant;
-pub mod user;
-pub mod watch;
+pub(crate) mod tenant;
+pub(crate) mod user;
+pub(crate) mod watch;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

@@ -20,7 +20,7 @@ use crate::validation::validate_tenant;
 
 /// The tenant's status for `ready`: `Stalled` mirrors an invalid spec, `Reconciling` an
 /// internal error being retried; both are absent otherwise (kstatus' abnormal-true style).
-pub fn settle(
+pub(crate) fn settle(
     prev: &ConferencingTenantStatus,
     ready: DesiredCondition,
     generation: Option<i64>,
@@ -44,7 +44,7 @@ pub fn settle(
 }
 
 /// Reconciles one tenant.
-pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Result<Action> {
+pub(crate) async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Result<Action> {
     if tenant.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -152,7 +152,7 @@ pub async fn reconcile(tenant: Arc<ConferencingTenant>, ctx: Arc<Context>) -> Re
 }
 
 /// Reports a reconcile that panicked on the tenant, as far as that is possible.
-pub async fn report_internal_error(ctx: &Context, tenant: &ConferencingTenant) {
+pub(crate) async fn report_internal_error(ctx: &Context, tenant: &ConferencingTenant) {
     let prev = tenant.status.clone().unwrap_or_default();
     let ready = DesiredCondition::false_(
         ConditionType::Ready,
@@ -174,7 +174,7 @@ pub async fn report_internal_error(ctx: &Context, tenant: &ConferencingTenant) {
 }
 
 /// Retries after a failure with per-object exponential backoff.
-pub fn error_policy(tenant: Arc<ConferencingTenant>, error: &Error, ctx: Arc<Context>) -> Action {
+pub(crate) fn error_policy(tenant: Arc<ConferencingTenant>, error: &Error, ctx: Arc<Context>) -> Action {
     let (ns, name) = (tenant.namespace().unwrap_or_default(), tenant.name_any());
     if error.is_stale_view() {
         return ctx.metrics.queue.requeue("ConferencingTenant", &ns, &name, Duration::from_millis(500));

@@ -18,7 +18,7 @@ use kube::ResourceExt;
 use kube::runtime::watcher;
 
 /// Receives the changes of one kind.
-pub trait Sink<K> {
+pub(crate) trait Sink<K> {
     /// An object was added or changed (or listed).
     fn apply(&mut self, obj: K);
     /// An object was deleted.
@@ -35,14 +35,14 @@ pub trait Sink<K> {
 }
 
 /// The objects a relist found, as (namespace, name).
-pub type Present = HashSet<(String, String)>;
+pub(crate) type Present = HashSet<(String, String)>;
 
 /// A watcher of one namespace (`None`: all), as kube's `watcher` yields it.
-pub type NamespaceWatcher<K> = (Option<String>, BoxStream<'static, watcher::Result<watcher::Event<K>>>);
+pub(crate) type NamespaceWatcher<K> = (Option<String>, BoxStream<'static, watcher::Result<watcher::Event<K>>>);
 
 /// Drives the watchers (one per namespace) into `sink` until they end.
 /// `ready` is called once, when every watcher has completed its first list.
-pub async fn run<K, S>(kind: &'static str, watchers: Vec<NamespaceWatcher<K>>, mut sink: S, ready: impl FnOnce())
+pub(crate) async fn run<K, S>(kind: &'static str, watchers: Vec<NamespaceWatcher<K>>, mut sink: S, ready: impl FnOnce())
 where
     K: kube::Resource + Send + 'static,
     S: Sink<K>,

@@ -17,17 +17,17 @@ use crate::planning::outbox::Attempt;
 
 /// How long a failed attempt is remembered at most when no record write recorded it (the
 /// record cannot be written): forgetting it means only that the e-mail is tried again.
-pub const FORGET_AFTER: Duration = Duration::from_secs(600);
+pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(600);
 
 /// How many delivered e-mails are remembered per user while the cache does not show them.
 /// Forgetting a delivery would send it again, so deliveries are not forgotten with age (a
 /// record that cannot be written for an hour must not mean six copies); this bounds the
 /// memory instead. A user is owed a handful of e-mails at most at a time.
-pub const MAX_DELIVERED_PER_USER: usize = 32;
+pub(crate) const MAX_DELIVERED_PER_USER: usize = 32;
 
 /// What became of an e-mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
+pub(crate) enum Progress {
     /// Queued or being sent.
     InFlight,
     /// Done with this result, at this time.
@@ -50,7 +50,7 @@ type Key = (String, String);
 
 /// The ledger.
 #[derive(Debug, Default)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     users: HashMap<Key, HashMap<String, Entry>>,
     /// E-mails put in flight, oldest first, to tell cheaply how long the oldest has waited
     /// (entries finished since are skipped lazily).
@@ -59,7 +59,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// Records what became of `message_id`.
-    pub fn set(&mut self, user: &Key, message_id: &str, progress: Progress, now: Instant) {
+    pub(crate) fn set(&mut self, user: &Key, message_id: &str, progress: Progress, now: Instant) {
         if progress == Progress::InFlight {
             self.queued.push_back((now, user.clone(), message_id.to_string()));
         }
@@ -83,7 +83,7 @@ impl Ledger {
 
     /// Records the result of an e-mail that is in flight; nothing if the ledger no longer
     /// holds it (its user was deleted meanwhile: the entry would never be forgotten).
-    pub fn finish(&mut self, user: &Key, message_id: &str, progress: Progress, now: Instant) {
+    pub(crate) fn finish(&mut self, user: &Key, message_id: &str, progress: Progress, now: Instant) {
         let in_flight = self.users.get(user).and_then(|m| m.get(message_id)).is_some();
         if in_flight {
             self.set(user, message_id, progress, now);
@@ -91,13 +91,13 @@ impl Ledger {
     }
 
     /// What is known of `message_id`.
-    pub fn progress(&self, user: &Key, message_id: &str) -> Option<Progress> {
+    pub(crate) fn progress(&self, user: &Key, message_id: &str) -> Option<Progress> {
         self.users.get(user)?.get(message_id).map(|e| e.progress.clone())
     }
 
     /// Whether the oldest e-mail in flight has waited longer than `after`. Amortised O(1):
     /// it runs on every reconcile that queues an e-mail.
-    pub fn stuck(&mut self, after: Duration, now: Instant) -> bool {
+    pub(crate) fn stuck(&mut self, after: Duration, now: Instant) -> bool {
         while let Some((since, user, id)) = self.queued.front() {
             let still = self
                 .users
@@ -124,7 +124,7 @@ impl Ledger {
     /// After a record write that recorded `recorded` and left `pending` owed: forgets the
     /// failed attempts it recorded and the results of e-mails no longer owed. Deliveries are
     /// kept until the cache shows them ([`Ledger::observe`]).
-    pub fn written(&mut self, user: &Key, recorded: &[String], pending: &[String]) {
+    pub(crate) fn written(&mut self, user: &Key, recorded: &[String], pending: &[String]) {
         self.retain(user, |id, e| match &e.progress {
             Progress::InFlight | Progress::Done { attempt: Attempt::Delivered, .. } => true,
             Progress::Done { .. } => !recorded.iter().any(|r| r == id) && pending.iter().any(|p| p == id),
@@ -133,7 +133,7 @@ impl Ledger {
 
     /// The user's record as stored: deliveries it lists as delivered are forgotten, and
     /// failed attempts finished more than [`FORGET_AFTER`] ago.
-    pub fn observe(&mut self, user: &Key, record: Option<&NotificationRecord>, now: Instant) {
+    pub(crate) fn observe(&mut self, user: &Key, record: Option<&NotificationRecord>, now: Instant) {
         let shown = |id: &str| record.is_some_and(|s| s.delivered.iter().any(|d| d.message_id == id));
         self.retain(user, |id, e| match &e.progress {
             Progress::InFlight => true,
@@ -143,12 +143,12 @@ impl Ledger {
     }
 
     /// Forgets one e-mail (not sent after all: the next reconcile decides again).
-    pub fn drop_message(&mut self, user: &Key, message_id: &str) {
+    pub(crate) fn drop_message(&mut self, user: &Key, message_id: &str) {
         self.retain(user, |id, _| id != message_id);
     }
 
     /// Forgets a deleted user (its queued entries are skipped by [`Ledger::stuck`]).
-    pub fn forget_user(&mut self, user: &Key) {
+    pub(crate) fn forget_user(&mut self, user: &Key) {
         self.users.remove(user);
     }
 

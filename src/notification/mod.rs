@@ -1,9 +1,9 @@
 //! Notification e-mails: templates, rendering and delivery.
 
-pub mod ledger;
+pub(crate) mod ledger;
 pub mod mail;
 pub mod notifier;
 pub mod preview;
-pub mod queue;
-pub mod relay;
+pub(crate) mod queue;
+pub(crate) mod relay;
 pub mod templates;

@@ -19,7 +19,7 @@ use kube::runtime::reflector::ObjectRef;
 use tokio::sync::{mpsc, oneshot};
 
 use super::ledger::Ledger;
-pub use super::ledger::Progress;
+pub(crate) use super::ledger::Progress;
 use super::notifier::{Notifier, PreparedEmail};
 use crate::api::ConferencingUser;
 use crate::client::Fence;
@@ -31,7 +31,7 @@ use crate::telemetry::{KindLabels, Metrics, NotificationLabels};
 
 /// The user an e-mail is for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct UserKey {
+pub(crate) struct UserKey {
     /// Namespace.
     pub namespace: String,
     /// Name.
@@ -41,7 +41,7 @@ pub struct UserKey {
 }
 
 /// Where the PIN of an e-mail that carries one comes from.
-pub enum PinSource {
+pub(crate) enum PinSource {
     /// The e-mail carries no PIN.
     None,
     /// The PIN the reconcile just generated, under this generation (sent only if the user's
@@ -60,7 +60,7 @@ pub enum PinSource {
 }
 
 /// One e-mail to send.
-pub struct Job {
+pub(crate) struct Job {
     /// Whose.
     pub user: UserKey,
     /// What.
@@ -70,7 +70,7 @@ pub struct Job {
 }
 
 /// What a worker learns when it looks at a job again just before sending it.
-pub enum Recheck {
+pub(crate) enum Recheck {
     /// Still owed: send this (addressed as the user's spec says now).
     Send(Box<PreparedEmail>),
     /// No longer owed as queued, for this reason: not sent, and forgotten, so that the
@@ -79,10 +79,10 @@ pub enum Recheck {
 }
 
 /// Looks at a job again just before it is sent (see `controller::user::recheck`).
-pub type Rechecker = Arc<dyn Fn(&Job) -> Recheck + Send + Sync>;
+pub(crate) type Rechecker = Arc<dyn Fn(&Job) -> Recheck + Send + Sync>;
 
 /// What the workers need besides the jobs.
-pub struct Workers {
+pub(crate) struct Workers {
     /// Renders and sends.
     pub notifier: Arc<Notifier>,
     /// Reads PIN Secrets.
@@ -96,7 +96,7 @@ pub struct Workers {
 }
 
 /// Whether a job was taken.
-pub enum Submitted {
+pub(crate) enum Submitted {
     /// Queued; the receiver resolves when it is done.
     Queued(oneshot::Receiver<()>),
     /// The queue is full; try again later.
@@ -104,7 +104,7 @@ pub enum Submitted {
 }
 
 /// The queue, its workers and the ledger.
-pub struct DeliveryQueue {
+pub(crate) struct DeliveryQueue {
     tx: mpsc::Sender<(Job, oneshot::Sender<()>)>,
     ledger: Mutex<Ledger>,
     /// A queued e-mail older than this means the mail server is slow: reconciles stop waiting.
@@ -113,12 +113,12 @@ pub struct DeliveryQueue {
 }
 
 /// How long a reconcile waits for the e-mails it just queued, while the server is quick.
-pub const GRACE: Duration = Duration::from_millis(1500);
+pub(crate) const GRACE: Duration = Duration::from_millis(1500);
 
 impl DeliveryQueue {
     /// Starts `workers` workers, with room for `capacity` queued e-mails. A finished e-mail
     /// wakes its user.
-    pub fn start(deps: Workers, workers: usize, capacity: usize, metrics: Arc<Metrics>) -> Arc<DeliveryQueue> {
+    pub(crate) fn start(deps: Workers, workers: usize, capacity: usize, metrics: Arc<Metrics>) -> Arc<DeliveryQueue> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         metrics.delivery_queue_capacity.set(i64::try_from(capacity.max(1)).unwrap_or(i64::MAX));
         let queue = Arc::new(DeliveryQueue {
@@ -156,13 +156,13 @@ impl DeliveryQueue {
     }
 
     /// What the ledger knows of an e-mail.
-    pub fn progress(&self, user: &UserKey, message_id: &str) -> Option<Progress> {
+    pub(crate) fn progress(&self, user: &UserKey, message_id: &str) -> Option<Progress> {
         self.lock().progress(&key(user), message_id)
     }
 
     /// Queues an e-mail, unless the queue is full. It is marked in flight at once, so it is
     /// never queued twice.
-    pub fn submit(&self, job: Job) -> Submitted {
+    pub(crate) fn submit(&self, job: Job) -> Submitted {
         let user = job.user.clone();
         let message_id = job.email.message_id.clone();
         let (done_tx, done_rx) = oneshot::channel();
@@ -186,22 +186,22 @@ impl DeliveryQueue {
 
     /// Whether the mail server is slow: some e-mail has been in flight for longer than the
     /// grace period. Reconciles then record what is owed and return without waiting.
-    pub fn congested(&self) -> bool {
+    pub(crate) fn congested(&self) -> bool {
         self.lock().stuck(self.slow_after, Instant::now())
     }
 
     /// See [`Ledger::written`].
-    pub fn written(&self, user: &UserKey, recorded: &[String], pending: &[String]) {
+    pub(crate) fn written(&self, user: &UserKey, recorded: &[String], pending: &[String]) {
         self.lock().written(&key(user), recorded, pending);
     }
 
     /// See [`Ledger::observe`].
-    pub fn observe(&self, user: &UserKey, record: Option<&crate::api::NotificationRecord>) {
+    pub(crate) fn observe(&self, user: &UserKey, record: Option<&crate::api::NotificationRecord>) {
         self.lock().observe(&key(user), record, Instant::now());
     }
 
     /// Forgets a deleted user's e-mails.
-    pub fn forget_user(&self, namespace: &str, uid: &str) {
+    pub(crate) fn forget_user(&self, namespace: &str, uid: &str) {
         self.lock().forget_user(&(namespace.to_string(), uid.to_string()));
     }
 }

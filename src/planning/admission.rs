@@ -10,7 +10,7 @@ use crate::validation::{
 
 /// Why a user cannot be planned; becomes `Ready=False` with this reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Blocked {
+pub(crate) struct Blocked {
     /// Condition reason.
     pub reason: Reason,
     /// Condition message, naming the field or object to fix.
@@ -19,7 +19,7 @@ pub struct Blocked {
 
 /// Validates `user` against `tenant`, the ConferencingTenant its `tenantRef` names in its
 /// namespace (if that exists).
-pub fn admit(
+pub(crate) fn admit(
     user: &ConferencingUser,
     tenant: Option<&ConferencingTenant>,
     policy: &ClusterPolicy,

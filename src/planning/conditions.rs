@@ -10,16 +10,16 @@ use crate::api::condition::{DesiredCondition, merge_conditions, remove_condition
 use crate::api::{ConditionStatus, ConditionType, ConferencingUserStatus};
 
 /// `Ready=False` reason of a reconcile that failed unexpectedly (a bug); retried with backoff.
-pub const INTERNAL_ERROR: Reason = Reason::InternalError;
+pub(crate) const INTERNAL_ERROR: Reason = Reason::InternalError;
 
 /// How the delivery queue's record of an e-mail whose composition panicked begins. While an
 /// e-mail so recorded is owed, the user is `Ready=False InternalError`.
-pub const DELIVERY_INTERNAL_ERROR: &str = "internal error while composing";
+pub(crate) const DELIVERY_INTERNAL_ERROR: &str = "internal error while composing";
 
 /// Adds `ReconciliationPaused` and changes nothing else: a paused object's status keeps what
 /// the operator last did, and its `observedGeneration` does not claim a spec it has not acted
 /// on. Idempotent.
-pub fn paused(st: &mut ConferencingUserStatus, message: &str, generation: Option<i64>, now: Timestamp) {
+pub(crate) fn paused(st: &mut ConferencingUserStatus, message: &str, generation: Option<i64>, now: Timestamp) {
     let desired = [DesiredCondition::true_(ConditionType::ReconciliationPaused, Reason::ReconciliationPaused, message)];
     st.conditions = merge_conditions(&st.conditions, &desired, generation, now);
 }
@@ -36,7 +36,7 @@ pub fn settle(st: &mut ConferencingUserStatus, ready: &DesiredCondition, generat
 /// [`settle`], for a user whose tenant `held_by` holds its e-mails
 /// (`notifications.hold`): e-mails owed are `NotificationDelivered=False Held`, and not
 /// `Reconciling`, since nothing is under way until the hold is lifted.
-pub fn settle_held(
+pub(crate) fn settle_held(
     st: &mut ConferencingUserStatus,
     ready: &DesiredCondition,
     held_by: Option<&str>,

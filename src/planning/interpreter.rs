@@ -123,7 +123,7 @@ pub trait Effects {
 }
 
 /// Carries `plan` out, stage by stage.
-pub async fn execute<F: Effects>(plan: Plan, fx: &mut F) -> Result<CleanedUp, F::Error> {
+pub(crate) async fn execute<F: Effects>(plan: Plan, fx: &mut F) -> Result<CleanedUp, F::Error> {
     plan.provision(fx).await?.commit(fx).await?.deliver(fx).await?.mirror(fx).await?.clean_up(fx).await
 }
 
@@ -189,7 +189,7 @@ pub struct Committed {
 
 /// What delivery did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// Message-IDs recorded as delivered.
     pub delivered: Vec<String>,
     /// Some e-mail is still being sent.

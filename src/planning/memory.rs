@@ -15,7 +15,7 @@ use crate::api::record::UserMemory;
 
 /// The user's own PIN Secret, as far as where the memory comes from is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PinSecret {
+pub(crate) enum PinSecret {
     /// The user has none.
     Absent,
     /// It carries this version's mark: written (or marked on upgrade) by an operator that
@@ -27,7 +27,7 @@ pub enum PinSecret {
 
 /// What the operator found of a user's record.
 #[derive(Clone, Copy, Debug)]
-pub enum Record<'a> {
+pub(crate) enum Record<'a> {
     /// No record Secret (of this user's UID) exists.
     Absent,
     /// A record exists but cannot be read (edited by hand, or written by a newer version).
@@ -55,7 +55,7 @@ impl Recalled {
 }
 
 /// The memory of a user with `record` and `pin_secret`, whose stored status is `status`.
-pub fn recall(record: Record<'_>, pin_secret: PinSecret, status: Option<&ConferencingUserStatus>) -> Recalled {
+pub(crate) fn recall(record: Record<'_>, pin_secret: PinSecret, status: Option<&ConferencingUserStatus>) -> Recalled {
     match record {
         Record::Read(memory) => Recalled { memory: memory.clone(), stored: true, warnings: Vec::new() },
         // Rebuilt as for a user the operator meets for the first time: its ID (from its

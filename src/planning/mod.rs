@@ -25,17 +25,17 @@
 //! The order (provision, commit the record, deliver, mirror, clean up) is the type of a plan's
 //! stages ([`interpreter`]): each stage consumes the witness of the one before.
 
-pub mod admission;
-pub mod conditions;
+pub(crate) mod admission;
+pub(crate) mod conditions;
 mod events;
-pub mod interpreter;
-pub mod memory;
+pub(crate) mod interpreter;
+pub(crate) mod memory;
 pub mod message_id;
 pub mod outbox;
 mod plan;
 mod planner;
-pub mod provenance;
-pub mod world;
+pub(crate) mod provenance;
+pub(crate) mod world;
 
 use crate::api::RequestKind;
 

@@ -20,7 +20,7 @@ use crate::validation::{DesiredService, DisabledReason, ValidatedTenant, Validat
 
 /// What the operator's own objects say about a user, which a status writer cannot forge.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Evidence<'a> {
+pub(crate) struct Evidence<'a> {
     /// The generation named by the user's own PIN Secret, if it has one.
     pub secret_generation: Option<&'a str>,
     /// The user's claims allocated to replace an ID it lost: (new, lost).
@@ -28,7 +28,7 @@ pub struct Evidence<'a> {
 }
 
 /// Whether `entry` follows from the user's spec and history.
-pub fn derivable(
+pub(crate) fn derivable(
     entry: &PendingNotification,
     user: &ValidatedUser,
     tenant: &ValidatedTenant,

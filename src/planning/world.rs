@@ -23,7 +23,7 @@ use crate::validation::{ValidatedTenant, ValidatedUser};
 /// Where allocated IDs come from: `base + n` for n = 0, 1, ..., skipping IDs taken. Shared by
 /// the users of a namespace (moved from world to world), so that their IDs are distinct.
 #[derive(Clone, Debug, Default)]
-pub struct Ids {
+pub(crate) struct Ids {
     /// The first candidate; `10^(length-1)` when unset.
     pub base: Option<u64>,
     /// Candidates drawn so far.
@@ -52,7 +52,7 @@ impl Ids {
 /// planner's tests use the others.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(not(test), allow(dead_code))]
-pub enum Mail {
+pub(crate) enum Mail {
     /// Accepts everything at once.
     #[default]
     Accept,
@@ -64,11 +64,11 @@ pub enum Mail {
 
 /// The world stopped: the effect budget ran out (a crash between two effects).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Crashed;
+pub(crate) struct Crashed;
 
 /// What the operator's effects left behind for one user.
 #[derive(Clone, Debug)]
-pub struct World {
+pub(crate) struct World {
     /// The record Secret's memory, when one was written.
     pub record: Option<UserMemory>,
     /// The status.
@@ -108,7 +108,7 @@ pub struct World {
 
 impl World {
     /// An empty world at `now`.
-    pub fn new(now: Timestamp) -> World {
+    pub(crate) fn new(now: Timestamp) -> World {
         World {
             record: None,
             status: None,
@@ -131,7 +131,7 @@ impl World {
     }
 
     /// The memory the operator would recall here.
-    pub fn recall(&self) -> Recalled {
+    pub(crate) fn recall(&self) -> Recalled {
         let record = match &self.record {
             Some(m) => memory::Record::Read(m),
             None => memory::Record::Absent,
@@ -148,7 +148,7 @@ impl World {
     }
 
     /// Plans `user` of `tenant` against this world.
-    pub fn plan(&self, user: &ValidatedUser, tenant: &ValidatedTenant) -> Plan {
+    pub(crate) fn plan(&self, user: &ValidatedUser, tenant: &ValidatedTenant) -> Plan {
         let recalled = self.recall();
         let observed = Observed {
             memory: &recalled,
@@ -165,13 +165,13 @@ impl World {
     }
 
     /// Carries `plan` out here; `Err` when the budget ran out on the way.
-    pub fn execute(&mut self, plan: Plan) -> Result<CleanedUp, Crashed> {
+    pub(crate) fn execute(&mut self, plan: Plan) -> Result<CleanedUp, Crashed> {
         block_on(interpreter::execute(plan, self))
     }
 
     /// Plans and carries out until the plan is a no-op; the number of passes it took.
     /// `None` if it did not settle within `max` passes.
-    pub fn converge(&mut self, user: &ValidatedUser, tenant: &ValidatedTenant, max: usize) -> Option<usize> {
+    pub(crate) fn converge(&mut self, user: &ValidatedUser, tenant: &ValidatedTenant, max: usize) -> Option<usize> {
         for pass in 1..=max {
             let plan = self.plan(user, tenant);
             if plan.is_noop() {

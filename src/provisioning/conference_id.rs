@@ -8,7 +8,7 @@ use crate::domain::{ConferenceId, IdLength};
 
 /// A random ID of `length` digits not in `in_use`. The first digit is not 0, so that the ID
 /// reads the same whether or not a phone system strips leading zeros.
-pub fn candidate_with(rng: &mut impl RngCore, length: IdLength, in_use: &dyn Fn(&str) -> bool) -> ConferenceId {
+pub(crate) fn candidate_with(rng: &mut impl RngCore, length: IdLength, in_use: &dyn Fn(&str) -> bool) -> ConferenceId {
     loop {
         let mut s = random_digits(rng, length.get());
         if s.starts_with('0') {
@@ -25,7 +25,7 @@ pub fn candidate_with(rng: &mut impl RngCore, length: IdLength, in_use: &dyn Fn(
 }
 
 /// A random ID from the OS's cryptographic RNG.
-pub fn candidate(length: IdLength, in_use: &dyn Fn(&str) -> bool) -> ConferenceId {
+pub(crate) fn candidate(length: IdLength, in_use: &dyn Fn(&str) -> bool) -> ConferenceId {
     candidate_with(&mut OsRng.unwrap_err(), length, in_use)
 }
 

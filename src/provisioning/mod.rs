@@ -3,7 +3,7 @@
 //! remembers of each user.
 
 pub mod claim;
-pub mod conference_id;
+pub(crate) mod conference_id;
 pub mod pin;
 pub mod record;
 pub mod secret;

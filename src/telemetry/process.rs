@@ -9,11 +9,11 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 /// Reads the process's own figures at scrape time.
 #[derive(Debug, Default)]
-pub struct ProcessCollector;
+pub(crate) struct ProcessCollector;
 
 /// One reading of the process.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Reading {
+pub(crate) struct Reading {
     /// Resident memory, bytes.
     pub resident_bytes: u64,
     /// Virtual memory, bytes.
@@ -29,7 +29,7 @@ pub struct Reading {
 }
 
 /// Reads `/proc/self`; `None` where there is none.
-pub fn read() -> Option<Reading> {
+pub(crate) fn read() -> Option<Reading> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
@@ -42,7 +42,14 @@ pub fn read() -> Option<Reading> {
 
 /// The reading these files give (pure, for tests). `ticks` is the kernel's clock ticks per
 /// second (`_SC_CLK_TCK`).
-pub fn parse(stat: &str, status: &str, limits: &str, proc_stat: &str, ticks: u64, open_fds: u64) -> Option<Reading> {
+pub(crate) fn parse(
+    stat: &str,
+    status: &str,
+    limits: &str,
+    proc_stat: &str,
+    ticks: u64,
+    open_fds: u64,
+) -> Option<Reading> {
     // The command name (field 2) is in parentheses and may hold spaces or ')': fields are
     // counted after its last ')'.
     let after = &stat[stat.rfind(')')? + 1..];

@@ -33,7 +33,7 @@ use super::KindLabels;
 
 /// The kinds the operator reconciles: the only values of the `kind` label, each always
 /// exported (a zero is a reading, a missing series is not).
-pub const KINDS: [&str; 2] = ["ConferencingUser", "ConferencingTenant"];
+pub(crate) const KINDS: [&str; 2] = ["ConferencingUser", "ConferencingTenant"];
 
 /// Objects waiting for a reconcile, and when each is due.
 ///
@@ -110,7 +110,7 @@ impl ReconcileQueue {
 }
 
 /// A controller's request channel that records each wake-up it carries in the queue.
-pub struct Waker<K: kube::Resource<DynamicType = ()>> {
+pub(crate) struct Waker<K: kube::Resource<DynamicType = ()>> {
     tx: UnboundedSender<ObjectRef<K>>,
     queue: Arc<ReconcileQueue>,
     kind: &'static str,
@@ -124,12 +124,12 @@ impl<K: kube::Resource<DynamicType = ()>> Clone for Waker<K> {
 
 impl<K: kube::Resource<DynamicType = ()>> Waker<K> {
     /// Wraps `tx`, the channel of the controller of `kind` (one of [`KINDS`]).
-    pub fn new(tx: UnboundedSender<ObjectRef<K>>, queue: Arc<ReconcileQueue>, kind: &'static str) -> Self {
+    pub(crate) fn new(tx: UnboundedSender<ObjectRef<K>>, queue: Arc<ReconcileQueue>, kind: &'static str) -> Self {
         Self { tx, queue, kind }
     }
 
     /// Asks for a reconcile of `obj`; `false` when the controller has stopped.
-    pub fn send(&self, obj: ObjectRef<K>) -> bool {
+    pub(crate) fn send(&self, obj: ObjectRef<K>) -> bool {
         let (ns, name) = (obj.namespace.clone().unwrap_or_default(), obj.name.clone());
         // Recorded only when it reached the controller: a stopped one would never take it.
         let sent = self.tx.send(obj).is_ok();
@@ -142,7 +142,7 @@ impl<K: kube::Resource<DynamicType = ()>> Waker<K> {
 
 /// Exports [`ReconcileQueue::counts`] at scrape time.
 #[derive(Debug)]
-pub struct QueueCollector(pub Arc<ReconcileQueue>);
+pub(crate) struct QueueCollector(pub Arc<ReconcileQueue>);
 
 impl Collector for QueueCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {

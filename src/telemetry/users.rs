@@ -71,7 +71,7 @@ impl UserStates {
 
 /// Exports [`UserStates::summary`] at scrape time.
 #[derive(Debug)]
-pub struct UserCollector(pub Arc<UserStates>);
+pub(crate) struct UserCollector(pub Arc<UserStates>);
 
 impl Collector for UserCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {

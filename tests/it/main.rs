@@ -8,7 +8,6 @@ mod support;
 mod admission_policy;
 mod argocd_health;
 mod attacks;
-mod bench_scale_parts;
 mod crds_generated;
 mod crds_on_a_server;
 mod docs_complete;

@@ -163,7 +163,7 @@ async fn pausing_a_tenant_pauses_its_users_and_resuming_it_sends_what_they_are_o
 
 /// Runs the kubectl plugin's binary (as `kubectl conferencing` would) in the test's namespace.
 async fn plugin(env: &TestEnv, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-conferencing"))
+    let out = tokio::process::Command::new(plugin_binary())
         .args(args)
         .args(["-n", &env.ns])
         .stdin(std::process::Stdio::null())

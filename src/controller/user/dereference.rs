@@ -20,7 +20,7 @@ use crate::provisioning::record::{RecordMeta, record_secret_name};
 use crate::provisioning::secret::{SecretMeta, pin_secret_name};
 
 /// What the user refers to.
-pub struct Dereferenced {
+pub(crate) struct Dereferenced {
     /// The tenant named by `spec.tenantRef`, in the user's namespace.
     pub tenant: Option<Arc<ConferencingTenant>>,
     /// The user's own PIN Secret (owned by this user's UID; labels stripped by hand are put
@@ -53,7 +53,7 @@ impl Dereferenced {
     /// Only the user's own record and PIN Secret, from the caches: enough to report why the
     /// user is blocked when the rest cannot be read (what the operator remembers, and the
     /// status that mirrors it, are kept).
-    pub fn record_only(user: &ConferencingUser, ctx: &Context) -> Dereferenced {
+    pub(crate) fn record_only(user: &ConferencingUser, ctx: &Context) -> Dereferenced {
         let ns = user.namespace().unwrap_or_default();
         let uid = user.uid().unwrap_or_default();
         Dereferenced {
@@ -71,7 +71,7 @@ impl Dereferenced {
     }
 
     /// The user's own PIN Secret, as far as where the memory comes from is concerned.
-    pub fn pin_secret_state(&self) -> memory::PinSecret {
+    pub(crate) fn pin_secret_state(&self) -> memory::PinSecret {
         match &self.pin_secret {
             None => memory::PinSecret::Absent,
             Some(s) if s.recorded => memory::PinSecret::Recorded,
@@ -80,7 +80,7 @@ impl Dereferenced {
     }
 
     /// What the operator remembers of the user, from its record.
-    pub fn record(&self) -> memory::Record<'_> {
+    pub(crate) fn record(&self) -> memory::Record<'_> {
         match &self.record {
             None => memory::Record::Absent,
             Some(r) => match &r.memory {
@@ -92,7 +92,7 @@ impl Dereferenced {
 }
 
 /// Reads the caches.
-pub async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Dereferenced> {
+pub(crate) async fn dereference(user: &ConferencingUser, ctx: &Context) -> Result<Dereferenced> {
     let ns = user.namespace().unwrap_or_default();
     let uid = user.uid().unwrap_or_default();
     let tenant = ctx.tenants.get(&ObjectRef::new(&user.spec.tenant_ref.name).within(&ns));

@@ -29,7 +29,7 @@ use crate::provisioning::secret::{SecretMeta, pin_secret_name};
 use crate::validation::{ValidatedTenant, ValidatedUser};
 
 /// One user's effects, for one reconcile.
-pub struct KubeEffects<'a> {
+pub(crate) struct KubeEffects<'a> {
     ctx: &'a Context,
     user: &'a ConferencingUser,
     who: UserKey,
@@ -44,7 +44,7 @@ pub struct KubeEffects<'a> {
 
 impl<'a> KubeEffects<'a> {
     /// The effects on `user`, whose references are `deref`.
-    pub fn new(
+    pub(crate) fn new(
         ctx: &'a Context,
         user: &'a ConferencingUser,
         deref: &'a Dereferenced,

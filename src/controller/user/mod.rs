@@ -4,10 +4,10 @@
 //! `planning::memory`) -> plan (`crate::planning`, pure) -> the one interpreter
 //! (`planning::interpreter`) carrying the plan out through [`effects`].
 
-pub mod apply;
-pub mod dereference;
-pub mod effects;
-pub mod recheck;
+pub(crate) mod apply;
+pub(crate) mod dereference;
+pub(crate) mod effects;
+pub(crate) mod recheck;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +35,7 @@ const CACHE_CATCH_UP: Duration = Duration::from_secs(15);
 const KIND: &str = "ConferencingUser";
 
 /// The key of a user in the delivery ledger and the backoff.
-pub fn key(user: &ConferencingUser) -> UserKey {
+pub(crate) fn key(user: &ConferencingUser) -> UserKey {
     UserKey {
         namespace: user.namespace().unwrap_or_default(),
         name: user.name_any(),
@@ -67,7 +67,7 @@ fn recall(user: &ConferencingUser, deref: &Dereferenced) -> Recalled {
 }
 
 /// Reconciles one user.
-pub async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result<Action> {
+pub(crate) async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) -> Result<Action> {
     let who = key(&user);
     if user.metadata.deletion_timestamp.is_some() {
         // Its Secrets and claims are owned by it and go with it.
@@ -151,7 +151,7 @@ async fn block(
 }
 
 /// Why the user is paused, if it or its tenant is (`conferencing.io/paused: "true"`).
-pub fn paused(user: &ConferencingUser, ctx: &Context) -> Option<String> {
+pub(crate) fn paused(user: &ConferencingUser, ctx: &Context) -> Option<String> {
     if crate::api::is_paused(&user.metadata) {
         return Some(format!(
             "{} is \"true\" on this user: the operator changes nothing and sends no e-mail for it until the annotation is removed",
@@ -196,7 +196,7 @@ async fn write_paused(ctx: &Context, user: &ConferencingUser, message: &str) -> 
 
 /// Reports a reconcile that panicked on the user, as far as that is possible; a failure to
 /// write is only logged (the error policy retries the reconcile with backoff anyway).
-pub async fn report_internal_error(ctx: &Context, user: &ConferencingUser) {
+pub(crate) async fn report_internal_error(ctx: &Context, user: &ConferencingUser) {
     let message = "the reconcile failed unexpectedly (a bug; see the operator's log); retrying with backoff";
     // From the caches alone: the reconcile that panicked may have panicked reading the rest.
     let deref = Dereferenced::record_only(user, ctx);
@@ -207,7 +207,7 @@ pub async fn report_internal_error(ctx: &Context, user: &ConferencingUser) {
 
 /// Retries after a failure: a stale view at once (the newer object is on its way), anything
 /// else with per-object exponential backoff.
-pub fn error_policy(user: Arc<ConferencingUser>, error: &Error, ctx: Arc<Context>) -> Action {
+pub(crate) fn error_policy(user: Arc<ConferencingUser>, error: &Error, ctx: Arc<Context>) -> Action {
     let k = key(&user);
     if error.is_stale_view() {
         tracing::debug!(user = %k.name, namespace = %k.namespace, error = %error, "stale view; retrying");

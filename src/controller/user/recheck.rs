@@ -20,7 +20,7 @@ use crate::provisioning::secret::pin_secret_name;
 use crate::validation::{ClusterPolicy, validate_tenant, validate_user};
 
 /// The recheck the delivery workers run, over the operator's caches.
-pub fn rechecker(
+pub(crate) fn rechecker(
     users: Store<ConferencingUser>,
     tenants: Store<ConferencingTenant>,
     index: Arc<Index>,

@@ -19,9 +19,9 @@
 //! with at load), `text` (subjects, plain text and error messages as they leave rendering).
 
 mod check;
-pub mod context;
+pub(crate) mod context;
 mod embedded;
-pub mod error;
+pub(crate) mod error;
 mod samples;
 mod text;
 

@@ -512,6 +512,34 @@ where
     }
 }
 
+/// The kubectl plugin's binary. The plugin is a package of its own in the workspace, and cargo
+/// gives a package's tests the binaries of that package alone. `cargo test` in the workspace
+/// builds it (the plugin's own integration tests need it); this asks cargo once more, with the
+/// same packages, targets and so features, which does nothing unless the run was narrower (a
+/// `-p conferencing-operator`), so that a test never runs a stale plugin.
+pub fn plugin_binary() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let profile_dir = std::path::Path::new(env!("CARGO_BIN_EXE_conferencing-operator"))
+            .parent()
+            .expect("the operator's binary is in a profile directory");
+        let target_dir = profile_dir.parent().expect("a profile directory is in a target directory");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "--workspace", "--tests"]).arg("--target-dir").arg(target_dir);
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some(profile) => {
+                cargo.args(["--profile", profile]);
+            }
+            None => panic!("profile directory {}", profile_dir.display()),
+        }
+        let status = cargo.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("running cargo");
+        assert!(status.success(), "building the kubectl plugin: {status}");
+        profile_dir.join("kubectl-conferencing")
+    })
+    .clone()
+}
+
 /// Parses the YAML documents of a file under the repo.
 pub fn yaml_docs(path: &str) -> Vec<serde_yaml::Value> {
     let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);

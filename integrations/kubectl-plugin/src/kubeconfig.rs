@@ -25,7 +25,7 @@ pub struct ConnectionArgs {
 }
 
 /// A client and the namespace to work in.
-pub struct Connection {
+pub(crate) struct Connection {
     /// The API client.
     pub client: Client,
     /// `-n`, or the context's namespace.
@@ -33,7 +33,7 @@ pub struct Connection {
 }
 
 /// Builds the client from the kubeconfig as kubectl would.
-pub async fn connect(args: &ConnectionArgs) -> Result<Connection, PluginError> {
+pub(crate) async fn connect(args: &ConnectionArgs) -> Result<Connection, PluginError> {
     let options = KubeConfigOptions { context: args.context.clone(), cluster: None, user: None };
     let config = match &args.kubeconfig {
         Some(path) => {

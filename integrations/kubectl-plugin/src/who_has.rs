@@ -12,10 +12,10 @@ use kube::{Client, ResourceExt};
 
 use super::error::is_not_found;
 use super::{PluginError, Terminal, Verdict, view};
-use crate::api::ConferencingUser;
+use conferencing_operator::api::ConferencingUser;
 
 /// The claim kind of the status contract.
-pub fn claim_resource() -> ApiResource {
+pub(crate) fn claim_resource() -> ApiResource {
     ApiResource {
         group: "conferencing.io".into(),
         version: "v1alpha1".into(),
@@ -26,16 +26,16 @@ pub fn claim_resource() -> ApiResource {
 }
 
 /// Name prefix of the ConfigMap claims of older operators.
-pub const CONFIGMAP_PREFIX: &str = "conference-id-";
+pub(crate) const CONFIGMAP_PREFIX: &str = "conference-id-";
 /// ConfigMap claim: data key of the holder's name.
-pub const CONFIGMAP_HOLDER_KEY: &str = "holder";
+pub(crate) const CONFIGMAP_HOLDER_KEY: &str = "holder";
 /// ConfigMap claim: data key of the ID.
-pub const CONFIGMAP_ID_KEY: &str = "conferenceId";
+pub(crate) const CONFIGMAP_ID_KEY: &str = "conferenceId";
 /// ConfigMap claim: label with the holder's UID.
-pub const CONFIGMAP_HOLDER_UID_LABEL: &str = "conferencing.io/holder-uid";
+pub(crate) const CONFIGMAP_HOLDER_UID_LABEL: &str = "conferencing.io/holder-uid";
 
 /// Checks the argument: 4 to 12 digits, the range of spec.conferenceId.
-pub fn parse_id(s: &str) -> Result<String, String> {
+pub(crate) fn parse_id(s: &str) -> Result<String, String> {
     if (4..=12).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
         Ok(s.to_string())
     } else {
@@ -45,7 +45,7 @@ pub fn parse_id(s: &str) -> Result<String, String> {
 
 /// A claim on the ID, from either kind of claim object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Claim {
+pub(crate) struct Claim {
     /// `ConferenceIdClaim 4455667` or `ConfigMap conference-id-4455667`.
     pub object: String,
     /// The holder's user name.
@@ -61,7 +61,7 @@ fn str_at<'a>(v: &'a serde_json::Value, path: &str) -> &'a str {
 }
 
 /// Reads a `ConferenceIdClaim`.
-pub fn claim_from_object(o: &DynamicObject) -> Claim {
+pub(crate) fn claim_from_object(o: &DynamicObject) -> Claim {
     Claim {
         object: format!("ConferenceIdClaim {}", o.name_any()),
         holder: str_at(&o.data, "/spec/holder/name").to_string(),
@@ -71,7 +71,7 @@ pub fn claim_from_object(o: &DynamicObject) -> Claim {
 }
 
 /// Reads a ConfigMap claim.
-pub fn claim_from_configmap(cm: &ConfigMap) -> Claim {
+pub(crate) fn claim_from_configmap(cm: &ConfigMap) -> Claim {
     let data = cm.data.clone().unwrap_or_default();
     Claim {
         object: format!("ConfigMap {}", cm.name_any()),
@@ -83,7 +83,7 @@ pub fn claim_from_configmap(cm: &ConfigMap) -> Claim {
 
 /// What `who-has` concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Assessment {
+pub(crate) struct Assessment {
     /// Lines to print.
     pub lines: Vec<String>,
     /// Disagreements found.
@@ -93,7 +93,7 @@ pub struct Assessment {
 }
 
 /// Compares the claims with the users' status and spec.
-pub fn assess(id: &str, namespace: &str, claims: &[Claim], users: &[ConferencingUser]) -> Assessment {
+pub(crate) fn assess(id: &str, namespace: &str, claims: &[Claim], users: &[ConferencingUser]) -> Assessment {
     let mut lines = vec![format!("Conference ID {id} in namespace {namespace}:")];
     let mut problems = Vec::new();
     let showing: Vec<&ConferencingUser> =
@@ -181,7 +181,12 @@ async fn claims_served(client: &Client) -> Result<bool, PluginError> {
 }
 
 /// Runs `who-has`.
-pub async fn run(client: &Client, ns: &str, id: &str, out: &mut Terminal<impl Write>) -> Result<Verdict, PluginError> {
+pub(crate) async fn run(
+    client: &Client,
+    ns: &str,
+    id: &str,
+    out: &mut Terminal<impl Write>,
+) -> Result<Verdict, PluginError> {
     let mut claims = Vec::new();
     let crd = claims_served(client).await?;
     if crd {
@@ -210,7 +215,7 @@ pub async fn run(client: &Client, ns: &str, id: &str, out: &mut Terminal<impl Wr
 }
 
 /// Prints the assessment: its lines, then any disagreement.
-pub fn print(a: &Assessment, out: &mut Terminal<impl Write>) -> std::io::Result<()> {
+pub(crate) fn print(a: &Assessment, out: &mut Terminal<impl Write>) -> std::io::Result<()> {
     for line in &a.lines {
         out.line(line)?;
     }
@@ -301,7 +306,7 @@ mod tests {
     /// anyone's with ConfigMap access), and so are the users' status IDs.
     #[test]
     fn values_from_objects_reach_the_terminal_escaped() {
-        use crate::kubectl_plugin::terminal::testing::*;
+        use crate::terminal::testing::*;
         let evil = Claim {
             object: format!("ConfigMap conference-id-{}", hostile("4455667")),
             holder: hostile("bob"),

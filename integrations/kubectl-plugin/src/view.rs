@@ -2,11 +2,11 @@
 //! the Argo CD health checks in `integrations/argocd/` (not reconciled, stale, Stalled,
 //! Reconciling, Ready), so that the plugin and Argo CD never disagree about an object.
 
-use crate::api::{Condition, ConditionStatus, ConferencingUser, PendingNotification, Reason};
+use conferencing_operator::api::{Condition, ConditionStatus, ConferencingUser, PendingNotification, Reason};
 
 /// Ready=False reasons that no retry fixes; operators from before the `Stalled` condition
 /// report only these.
-pub const STALLED_READY_REASONS: [Reason; 5] = [
+pub(crate) const STALLED_READY_REASONS: [Reason; 5] = [
     Reason::InvalidSpec,
     Reason::TenantNotFound,
     Reason::TenantInvalid,
@@ -15,7 +15,7 @@ pub const STALLED_READY_REASONS: [Reason; 5] = [
 ];
 
 /// Finds a condition by type.
-pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+pub(crate) fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
 }
 
@@ -25,7 +25,7 @@ fn holds(c: Option<&Condition>) -> bool {
 
 /// Where an object stands.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum State<'a> {
+pub(crate) enum State<'a> {
     /// No status yet: the operator has not reconciled it.
     NotReconciled,
     /// The status describes an older generation.
@@ -48,13 +48,17 @@ pub enum State<'a> {
 
 impl State<'_> {
     /// Whether a person must change something.
-    pub fn is_stalled(&self) -> bool {
+    pub(crate) fn is_stalled(&self) -> bool {
         matches!(self, State::Stalled(_))
     }
 }
 
 /// Where an object with these conditions stands.
-pub fn state<'a>(generation: Option<i64>, observed: Option<i64>, conditions: Option<&'a [Condition]>) -> State<'a> {
+pub(crate) fn state<'a>(
+    generation: Option<i64>,
+    observed: Option<i64>,
+    conditions: Option<&'a [Condition]>,
+) -> State<'a> {
     let Some(conditions) = conditions else { return State::NotReconciled };
     if let Some(generation) = generation
         && observed.is_none_or(|o| o < generation)
@@ -80,33 +84,33 @@ pub fn state<'a>(generation: Option<i64>, observed: Option<i64>, conditions: Opt
 }
 
 /// Where a user stands.
-pub fn user_state(u: &ConferencingUser) -> State<'_> {
+pub(crate) fn user_state(u: &ConferencingUser) -> State<'_> {
     let st = u.status.as_ref();
     state(u.metadata.generation, st.and_then(|s| s.observed_generation), st.map(|s| s.conditions.as_slice()))
 }
 
 /// The user's `Ready` condition.
-pub fn ready(u: &ConferencingUser) -> Option<&Condition> {
+pub(crate) fn ready(u: &ConferencingUser) -> Option<&Condition> {
     u.status.as_ref().and_then(|s| condition(&s.conditions, "Ready"))
 }
 
 /// Whether the user is Ready for its current generation.
-pub fn is_ready(u: &ConferencingUser) -> bool {
+pub(crate) fn is_ready(u: &ConferencingUser) -> bool {
     !matches!(user_state(u), State::NotReconciled | State::Stale { .. }) && holds(ready(u))
 }
 
 /// E-mails still owed (not permanently failed).
-pub fn pending(u: &ConferencingUser) -> impl Iterator<Item = &PendingNotification> {
+pub(crate) fn pending(u: &ConferencingUser) -> impl Iterator<Item = &PendingNotification> {
     u.status.iter().flat_map(|s| s.notifications.pending.iter()).filter(|n| !n.permanently_failed)
 }
 
 /// E-mails the mail server refused for good.
-pub fn failed(u: &ConferencingUser) -> impl Iterator<Item = &PendingNotification> {
+pub(crate) fn failed(u: &ConferencingUser) -> impl Iterator<Item = &PendingNotification> {
     u.status.iter().flat_map(|s| s.notifications.pending.iter()).filter(|n| n.permanently_failed)
 }
 
 /// One line about a pending or failed e-mail: kind, recipient, attempts, last error.
-pub fn describe_pending(n: &PendingNotification) -> String {
+pub(crate) fn describe_pending(n: &PendingNotification) -> String {
     let mut line = format!("{} to {}", n.kind, n.recipient);
     if n.attempts > 0 {
         line.push_str(&format!(", {} attempt{}", n.attempts, if n.attempts == 1 { "" } else { "s" }));

@@ -96,14 +96,14 @@ fn is_unknown_resource(e: &kube::Error) -> bool {
 }
 
 /// Whether an API error is 404 Not Found.
-pub fn is_not_found(e: &kube::Error) -> bool {
+pub(crate) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
 /// The error and its causes, `: `-separated, the way kubectl prints errors. Causes that
 /// merely repeat the previous message (thiserror's `{source}` already includes them) are
 /// left out.
-pub fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

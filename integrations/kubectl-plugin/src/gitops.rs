@@ -8,7 +8,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Field managers of GitOps controllers that apply objects from Git.
-pub const GITOPS_MANAGERS: [(&str, &str); 4] = [
+pub(crate) const GITOPS_MANAGERS: [(&str, &str); 4] = [
     ("argocd-controller", "Argo CD"),
     ("argocd-application-controller", "Argo CD"),
     ("kustomize-controller", "Flux"),
@@ -16,12 +16,12 @@ pub const GITOPS_MANAGERS: [(&str, &str); 4] = [
 ];
 
 /// Annotations and labels GitOps tools put on the objects they manage, with the tool: the
-/// operator records the same markers as who asked (see [`crate::api::actor`]).
-pub use crate::api::actor::GITOPS_MARKERS;
+/// operator records the same markers as who asked (see [`conferencing_operator::api::actor`]).
+pub(crate) use conferencing_operator::api::actor::GITOPS_MARKERS;
 
 /// One sign that a GitOps tool manages the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     /// The tool, for people: `Argo CD` or `Flux`.
     pub tool: &'static str,
     /// What gave it away, e.g. `annotation argocd.argoproj.io/tracking-id`.
@@ -29,7 +29,7 @@ pub struct Evidence {
 }
 
 /// Every sign that a GitOps tool manages the object; empty when none does.
-pub fn detect(meta: &ObjectMeta) -> Vec<Evidence> {
+pub(crate) fn detect(meta: &ObjectMeta) -> Vec<Evidence> {
     let mut found = Vec::new();
     for (manager, tool) in GITOPS_MANAGERS {
         let manages = meta.managed_fields.iter().flatten().any(|m| m.manager.as_deref() == Some(manager));
@@ -49,7 +49,7 @@ pub fn detect(meta: &ObjectMeta) -> Vec<Evidence> {
 }
 
 /// The tools named by `evidence`, deduplicated, for a sentence (`Argo CD`, `Argo CD and Flux`).
-pub fn tools(evidence: &[Evidence]) -> String {
+pub(crate) fn tools(evidence: &[Evidence]) -> String {
     let mut names: Vec<&str> = Vec::new();
     for e in evidence {
         if !names.contains(&e.tool) {
@@ -60,7 +60,7 @@ pub fn tools(evidence: &[Evidence]) -> String {
 }
 
 /// What a verb says when a GitOps tool manages the object it would write.
-pub struct Guard<'a> {
+pub(crate) struct Guard<'a> {
     /// Printed after "Refusing to ": the action and the object, e.g. `change ConferencingUser acme/bob`.
     pub refusing: String,
     /// Why, after the tools and their signs; ends by asking for the change to be committed.
@@ -74,7 +74,7 @@ pub struct Guard<'a> {
 /// Refuses a write to an object a GitOps tool manages (`Some(Verdict::Refused)`, with the
 /// change to commit on `out`), or, with `force`, warns and shows the change on standard
 /// error (`None`: go on). `None` too when no tool manages it.
-pub fn guard(
+pub(crate) fn guard(
     meta: &ObjectMeta,
     force: bool,
     guard: &Guard<'_>,
@@ -99,7 +99,7 @@ pub fn guard(
 }
 
 /// The YAML to merge into the object's manifest in Git: `spec.requests.<field>: <token>`.
-pub fn manifest_change(field: &str, token: &str) -> Result<String, serde_yaml::Error> {
+pub(crate) fn manifest_change(field: &str, token: &str) -> Result<String, serde_yaml::Error> {
     let mut requests = serde_yaml::Mapping::new();
     requests.insert(field.into(), token.into());
     let mut spec = serde_yaml::Mapping::new();

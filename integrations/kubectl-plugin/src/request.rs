@@ -18,7 +18,7 @@ use super::kubeconfig::Connection;
 use super::progress::Progress;
 use super::view::{self, State};
 use super::{FIELD_MANAGER, PluginError, Terminal, Verdict, gitops};
-use crate::api::{
+use conferencing_operator::api::{
     ConferencingTenant, ConferencingUser, ConferencingUserStatus, HandledRequests, NotificationKind, ProviderType,
     Requests,
 };
@@ -41,7 +41,7 @@ pub struct RequestArgs {
 
 /// The three one-shot requests of a user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Request {
+pub(crate) enum Request {
     /// `spec.requests.resetPin`.
     ResetPin,
     /// `spec.requests.resetConferenceId`.
@@ -52,7 +52,7 @@ pub enum Request {
 
 impl Request {
     /// The field under `spec.requests` and `status.handledRequests`.
-    pub fn field(self) -> &'static str {
+    pub(crate) fn field(self) -> &'static str {
         match self {
             Request::ResetPin => "resetPin",
             Request::ResetConferenceId => "resetConferenceId",
@@ -85,7 +85,7 @@ impl Request {
     }
 
     /// The e-mail the operator owes for this request when it carries it out.
-    pub fn email_kind(self) -> NotificationKind {
+    pub(crate) fn email_kind(self) -> NotificationKind {
         match self {
             Request::ResetPin => NotificationKind::PinReset,
             Request::ResetConferenceId => NotificationKind::ConferenceIdReset,
@@ -98,7 +98,7 @@ impl Request {
 /// readable in `kubectl get -o yaml` and in Git; the random part keeps two requests in the
 /// same second apart (the operator names each e-mail's Message-ID after its token, so a token
 /// must never come back).
-pub fn new_token(now: chrono::DateTime<chrono::Utc>, taken: &[Option<&str>]) -> String {
+pub(crate) fn new_token(now: chrono::DateTime<chrono::Utc>, taken: &[Option<&str>]) -> String {
     loop {
         let token = format!("kubectl-{}-{:04x}", now.format("%Y-%m-%dT%H:%M:%SZ"), rand::random::<u16>());
         if !taken.contains(&Some(token.as_str())) {
@@ -109,7 +109,7 @@ pub fn new_token(now: chrono::DateTime<chrono::Utc>, taken: &[Option<&str>]) -> 
 
 /// What waiting for the operator came to.
 #[derive(Debug)]
-pub enum Waited {
+pub(crate) enum Waited {
     /// The operator handled the token.
     Handled(Box<ConferencingUser>),
     /// The operator looked at the new generation and could not handle it.
@@ -121,7 +121,7 @@ pub enum Waited {
 }
 
 /// Decides, from one observed state of the user, whether waiting is over.
-pub fn judge(u: &ConferencingUser, req: Request, token: &str, generation: i64) -> Option<Waited> {
+pub(crate) fn judge(u: &ConferencingUser, req: Request, token: &str, generation: i64) -> Option<Waited> {
     if req.requested(&u.spec.requests) != Some(token) {
         return Some(Waited::Superseded(Box::new(u.clone())));
     }
@@ -270,7 +270,7 @@ fn enabled(st: &ConferencingUserStatus) -> bool {
 
 /// Prints what the operator did about a handled request; the verdict says whether all of it
 /// happened.
-pub fn report_handled(
+pub(crate) fn report_handled(
     u: &ConferencingUser,
     req: Request,
     before: &ConferencingUser,
@@ -347,14 +347,14 @@ pub fn report_handled(
             }
         }
     }
-    if let Some(ready) = view::ready(u).filter(|c| c.status != crate::api::ConditionStatus::True) {
+    if let Some(ready) = view::ready(u).filter(|c| c.status != conferencing_operator::api::ConditionStatus::True) {
         out.line(format!("Ready is {:?} ({}): {}", ready.status, ready.reason, ready.message))?;
     }
     Ok(verdict)
 }
 
 /// Runs one request verb.
-pub async fn run(
+pub(crate) async fn run(
     conn: &Connection,
     req: Request,
     args: &RequestArgs,
@@ -430,7 +430,7 @@ pub async fn run(
 }
 
 /// Prints why the operator could not carry out the request on a blocked user.
-pub fn report_blocked(
+pub(crate) fn report_blocked(
     u: &ConferencingUser,
     req: Request,
     out: &mut Terminal<impl Write>,
@@ -533,7 +533,7 @@ mod tests {
     /// IDs, e-mail recipients and errors, conditions, the tenant name and other tokens.
     #[test]
     fn values_from_objects_reach_the_terminal_escaped() {
-        use crate::kubectl_plugin::terminal::testing::*;
+        use crate::terminal::testing::*;
         let before = user("status: {observedGeneration: 3, conferenceId: '1111111'}", "{resetPin: t}");
         let mut before_hostile = before.clone();
         if let Some(st) = before_hostile.status.as_mut() {
@@ -550,7 +550,8 @@ mod tests {
             );
             let st = u.status.as_mut().expect("status");
             st.conference_id = Some(hostile("2222222"));
-            st.pin_secret_ref = Some(crate::api::SecretKeyRef { name: hostile("s"), key: hostile("pin") });
+            st.pin_secret_ref =
+                Some(conferencing_operator::api::SecretKeyRef { name: hostile("s"), key: hostile("pin") });
             for c in &mut st.conditions {
                 c.reason = hostile("InternalError");
                 c.message = hostile("boom");
@@ -611,6 +612,6 @@ mod tests {
     }
 
     fn text_of(t: Terminal<Vec<u8>>) -> String {
-        crate::kubectl_plugin::terminal::testing::text(t.into_inner())
+        crate::terminal::testing::text(t.into_inner())
     }
 }

@@ -15,7 +15,7 @@ use super::kubeconfig::Connection;
 use super::progress::Progress;
 use super::view::condition;
 use super::{FIELD_MANAGER, PluginError, Terminal, Verdict, gitops};
-use crate::api::{
+use conferencing_operator::api::{
     Condition, ConditionStatus, ConditionType, ConferencingTenant, ConferencingUser, PAUSED_ANNOTATION, is_paused,
 };
 
@@ -40,7 +40,7 @@ pub struct PauseArgs {
 
 /// The two verbs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Set the annotation.
     Pause,
     /// Remove it.
@@ -54,7 +54,7 @@ impl Action {
 }
 
 /// The annotation change to merge into the object's manifest in Git.
-pub fn manifest_change(action: Action) -> Result<String, serde_yaml::Error> {
+pub(crate) fn manifest_change(action: Action) -> Result<String, serde_yaml::Error> {
     let doc = match action {
         Action::Pause => serde_json::json!({ "metadata": { "annotations": { PAUSED_ANNOTATION: "true" } } }),
         Action::Resume => serde_json::json!({ "metadata": { "annotations": { PAUSED_ANNOTATION: null } } }),
@@ -64,14 +64,14 @@ pub fn manifest_change(action: Action) -> Result<String, serde_yaml::Error> {
 
 /// Whether the operator's condition shows `action` carried out: `ReconciliationPaused=True`
 /// after a pause, no such condition holding after a resume.
-pub fn settled(conditions: &[Condition], action: Action) -> bool {
+pub(crate) fn settled(conditions: &[Condition], action: Action) -> bool {
     let paused = condition(conditions, ConditionType::ReconciliationPaused.as_str())
         .is_some_and(|c| c.status == ConditionStatus::True);
     paused == action.paused()
 }
 
 /// Runs `pause` or `resume`.
-pub async fn run(
+pub(crate) async fn run(
     conn: &Connection,
     action: Action,
     args: &PauseArgs,

@@ -9,10 +9,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::terminal::{self, Terminal};
-use crate::domain::escape_for_terminal;
+use conferencing_operator::domain::escape_for_terminal;
 
 /// A waiting indicator on stderr.
-pub struct Progress {
+pub(crate) struct Progress {
     spinner: Option<ProgressBar>,
     plain: Terminal<Box<dyn Write>>,
     last: String,
@@ -20,7 +20,7 @@ pub struct Progress {
 
 impl Progress {
     /// Starts waiting with `message`: a spinner when stderr is a terminal, else plain lines.
-    pub fn start(message: &str) -> Progress {
+    pub(crate) fn start(message: &str) -> Progress {
         let spinner = terminal::stderr_is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
             if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
@@ -45,7 +45,7 @@ impl Progress {
     }
 
     /// Shows a new state; a plain line only when it changed.
-    pub fn update(&mut self, message: &str) {
+    pub(crate) fn update(&mut self, message: &str) {
         if message == self.last {
             return;
         }
@@ -60,7 +60,7 @@ impl Progress {
     }
 
     /// Stops the indicator (the spinner is cleared; its result is printed by the caller).
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         if let Some(bar) = self.spinner {
             bar.finish_and_clear();
         }

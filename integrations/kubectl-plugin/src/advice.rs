@@ -4,7 +4,7 @@
 
 /// The object a condition is about, with what the advice needs to name.
 #[derive(Clone, Debug, Default)]
-pub struct Subject<'a> {
+pub(crate) struct Subject<'a> {
     /// `ConferencingUser` or `ConferencingTenant`.
     pub kind: &'a str,
     /// Namespace.
@@ -21,7 +21,7 @@ pub struct Subject<'a> {
 
 /// What a reason means and what to change.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Advice {
+pub(crate) struct Advice {
     /// One sentence: what it means.
     pub meaning: String,
     /// One sentence: what to change, naming the field; or that nothing needs changing.
@@ -32,11 +32,11 @@ fn advice(meaning: impl Into<String>, change: impl Into<String>) -> Advice {
     Advice { meaning: meaning.into(), change: change.into() }
 }
 
-use crate::api::Reason;
+use conferencing_operator::api::Reason;
 
 /// Advice for condition `type_` (`Ready`, `Stalled`, `Reconciling`, `NotificationDelivered`)
 /// with `reason`.
-pub fn for_reason(type_: &str, reason: &str, s: &Subject<'_>) -> Advice {
+pub(crate) fn for_reason(type_: &str, reason: &str, s: &Subject<'_>) -> Advice {
     let object = format!("{} {}/{}", s.kind, s.namespace, s.name);
     let tenant = format!("ConferencingTenant {}/{}", s.namespace, s.tenant);
     let id = s.static_id.unwrap_or("(the ID)");

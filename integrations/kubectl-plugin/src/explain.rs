@@ -10,7 +10,7 @@ use kube::{Client, ResourceExt};
 use super::advice::{self, Subject};
 use super::view::{self, State};
 use super::{PluginError, Terminal, Verdict};
-use crate::api::{Condition, ConditionStatus, ConferencingTenant, ConferencingUser, Reason};
+use conferencing_operator::api::{Condition, ConditionStatus, ConferencingTenant, ConferencingUser, Reason};
 
 /// Whether a condition is in its good state (nothing to explain).
 fn is_good(c: &Condition) -> bool {
@@ -22,7 +22,7 @@ fn is_good(c: &Condition) -> bool {
 }
 
 /// Writes the explanation of `u`. `tenants` are the tenants of its namespace.
-pub fn render(
+pub(crate) fn render(
     u: &ConferencingUser,
     tenants: &[ConferencingTenant],
     out: &mut Terminal<impl Write>,
@@ -147,7 +147,7 @@ pub fn render(
 }
 
 /// Runs `explain`.
-pub async fn run(
+pub(crate) async fn run(
     client: &Client,
     ns: &str,
     name: &str,
@@ -245,7 +245,7 @@ mod tests {
     /// override and a line break in it, in every state that prints a condition.
     #[test]
     fn values_from_objects_reach_the_terminal_escaped() {
-        use crate::kubectl_plugin::terminal::testing::*;
+        use crate::terminal::testing::*;
         let mut tenant: ConferencingTenant = serde_yaml::from_str(
             "apiVersion: conferencing.io/v1alpha1\nkind: ConferencingTenant\nmetadata: {name: acme, namespace: acme}\nspec: {serviceNumbers: [{number: '+14255550100', type: Toll}]}\n\
              status: {conditions: [{type: Ready, status: 'False', reason: InvalidSpec, message: m, lastTransitionTime: '2026-01-01T00:00:00Z'}]}",
@@ -318,7 +318,7 @@ mod tests {
     /// Stored before the CRD had a pattern: the tenant name itself is hostile.
     #[test]
     fn a_hostile_tenant_name_is_shown_escaped() {
-        use crate::kubectl_plugin::terminal::testing::*;
+        use crate::terminal::testing::*;
         let mut u: ConferencingUser = serde_yaml::from_str(&format!(
             "{HEAD}spec: {{tenantRef: {{name: acme}}, displayName: B, email: b@acme.example}}\n\
              status: {{observedGeneration: 2, conditions: [\

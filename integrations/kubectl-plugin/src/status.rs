@@ -7,13 +7,13 @@ use std::io::{self, Write};
 
 use super::view::{self, State};
 use super::{PluginError, Terminal, Verdict};
-use crate::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
+use conferencing_operator::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
 /// One tenant's line and details.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TenantSummary {
+pub(crate) struct TenantSummary {
     /// Namespace.
     pub namespace: String,
     /// Tenant name.
@@ -40,7 +40,7 @@ pub struct TenantSummary {
 
 /// Groups users under their tenants (including tenants that users name but that do not
 /// exist), optionally only `only_tenant`.
-pub fn summarize(
+pub(crate) fn summarize(
     tenants: &[ConferencingTenant],
     users: &[ConferencingUser],
     only_tenant: Option<&str>,
@@ -106,7 +106,11 @@ pub fn summarize(
 }
 
 /// Writes the summaries: a table, then the details of tenants that have any.
-pub fn render(summaries: &[TenantSummary], all_namespaces: bool, out: &mut Terminal<impl Write>) -> io::Result<()> {
+pub(crate) fn render(
+    summaries: &[TenantSummary],
+    all_namespaces: bool,
+    out: &mut Terminal<impl Write>,
+) -> io::Result<()> {
     out.aligned(|tw| {
         let mut header = vec![
             "TENANT",
@@ -177,7 +181,7 @@ pub fn render(summaries: &[TenantSummary], all_namespaces: bool, out: &mut Termi
 }
 
 /// Runs `status` in `namespace` (all namespaces when `None`).
-pub async fn run(
+pub(crate) async fn run(
     client: &Client,
     namespace: Option<&str>,
     tenant: Option<&str>,
@@ -301,7 +305,7 @@ mod tests {
     /// users' reasons and messages, and the e-mails' recipients and errors.
     #[test]
     fn values_from_objects_reach_the_terminal_escaped() {
-        use crate::kubectl_plugin::terminal::testing::*;
+        use crate::terminal::testing::*;
         let evil = hostile("acme");
         let mut t = tenant("acme");
         if let Some(c) = t.status.as_mut().and_then(|s| s.conditions.first_mut()) {

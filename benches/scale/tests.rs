@@ -1,19 +1,11 @@
-//! The scale benchmark's pure parts (benches/scale/: the report, the marker replacement in
-//! docs/performance.md, the /proc and /metrics parsers, the plot), tested here because a
-//! bench target without the test harness cannot run tests of its own.
-#![allow(dead_code)]
-
-#[path = "../../benches/scale/report.rs"]
-mod report;
-
-#[path = "../../benches/scale/plot.rs"]
-mod plot;
+//! The benchmark's pure parts: the report, the marker replacement in docs/performance.md, the
+//! /proc and /metrics parsers, the plot.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use plot::{PlotError, render};
-use report::*;
+use super::plot::{PlotError, render};
+use super::report::*;
 
 fn row(users: usize, rss_mib: u64) -> Row {
     Row {

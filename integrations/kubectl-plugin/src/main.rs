@@ -3,29 +3,29 @@
 //! through unchanged, so the plugin reads the kubeconfig itself, as kubectl does.
 //!
 //! Verbs: `status`, `reset-pin`, `reset-conference-id`, `send-info`, `who-has`, `explain`,
-//! `pause`, `resume`; one
-//! module each. The binary (`src/bin/kubectl-conferencing.rs`) only calls [`main`].
+//! `pause`, `resume`; one module each. A package of its own in the workspace, it uses the
+//! operator library's `api` (and `domain`'s terminal escaping) alone.
 
-pub mod advice;
-pub mod error;
-pub mod explain;
-pub mod gitops;
-pub mod kubeconfig;
-pub mod pause;
-pub mod progress;
-pub mod request;
-pub mod status;
-pub mod terminal;
-pub mod view;
-pub mod who_has;
+mod advice;
+mod error;
+mod explain;
+mod gitops;
+mod kubeconfig;
+mod pause;
+mod progress;
+mod request;
+mod status;
+mod terminal;
+mod view;
+mod who_has;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use error::PluginError;
-pub use terminal::Terminal;
+use error::PluginError;
+use terminal::Terminal;
 
 /// Field manager of the plugin's writes, so that `managedFields` shows who asked.
 pub const FIELD_MANAGER: &str = "kubectl-conferencing";
@@ -116,8 +116,8 @@ pub enum Verb {
     Resume(pause::PauseArgs),
 }
 
-/// Runs the plugin with the process's arguments; the binary's whole `main`.
-pub fn main() -> ExitCode {
+/// Runs the plugin with the process's arguments.
+fn main() -> ExitCode {
     main_with(std::env::args_os())
 }
 

@@ -17,7 +17,7 @@ use std::io::{self, IsTerminal, Write};
 
 use tabwriter::TabWriter;
 
-use crate::domain::escape_for_terminal;
+use conferencing_operator::domain::escape_for_terminal;
 
 /// Lines to a terminal (or a pipe, or a buffer in tests), each escaped.
 pub struct Terminal<W: Write> {
@@ -39,7 +39,7 @@ impl Terminal<io::Stderr> {
 }
 
 /// Whether standard error is a terminal (where a spinner may redraw in place).
-pub fn stderr_is_terminal() -> bool {
+pub(crate) fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()
 }
 
@@ -107,7 +107,7 @@ impl<W: Write> Terminal<TabWriter<W>> {
 /// Test helpers: hostile values, and the check that output carries none of them raw.
 #[cfg(test)]
 pub(crate) mod testing {
-    use crate::domain::is_forbidden;
+    use conferencing_operator::domain::is_forbidden;
 
     /// An OSC 52 clipboard write followed by cursor movement (two lines up, clear the line).
     pub const OSC52: &str = "\u{1b}]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\u{7}\u{1b}[2A\u{1b}[2K";
@@ -177,7 +177,7 @@ mod tests {
     /// and no direct use of stdout or stderr anywhere in the plugin but here.
     #[test]
     fn the_plugin_prints_only_through_terminal() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/kubectl_plugin");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let forbidden = [
             "print!(",
             "println!(",
@@ -194,7 +194,7 @@ mod tests {
             "dbg!(",
         ];
         let mut checked = 0;
-        for entry in std::fs::read_dir(&dir).expect("src/kubectl_plugin") {
+        for entry in std::fs::read_dir(&dir).expect("the plugin's src") {
             let path = entry.expect("entry").path();
             if path.extension().is_none_or(|e| e != "rs") || path.file_name().is_some_and(|n| n == "terminal.rs") {
                 continue;
