@@ -1,8 +1,9 @@
 //! What the reconciles look up without asking the API server: conference-ID claims, PIN
 //! Secrets (metadata only), records (the operator's memory of each user), and for each user
-//! the tenant it references and the conference IDs its memory and spec name. Fed by the watches event by event, pure, tested without a
-//! server. Every key includes the namespace: nothing in one namespace can change what the
-//! operator believes about another.
+//! the tenant it references and the conference IDs its memory and spec name. Fed by the
+//! watches event by event, pure, tested without a server. Every key includes the namespace:
+//! nothing in one namespace can change what the operator believes about another. Users here;
+//! claims in `claims.rs`; PIN Secrets and records in `secrets.rs`.
 //!
 //! Each update returns the users (and tenants) it affects, which the caller wakes: a deleted
 //! claim wakes its holder (to claim it again) and the users waiting for that ID; a user whose
@@ -11,17 +12,18 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::ObjectMeta;
-use kube::core::PartialObjectMeta;
 
-use crate::api::{ConferenceIdClaim, ConferencingUser, ProviderType};
+use crate::api::{ConferencingUser, ProviderType};
 use crate::domain::ConferenceId;
-use crate::provisioning::claim::{self, Holder};
+use crate::provisioning::claim::Holder;
 use crate::provisioning::record::{RecordMeta, record_secret_name};
-use crate::provisioning::secret::{SecretMeta, pin_secret_name};
+use crate::provisioning::secret::SecretMeta;
+
+mod claims;
+mod secrets;
 
 type Ns = String;
 
@@ -285,308 +287,6 @@ impl Index {
     pub(crate) fn is_live(&self, namespace: &str, holder: &Holder) -> bool {
         self.read().live(namespace, holder)
     }
-
-    // ------------------------------------------------------------------ claims
-
-    /// A claim was added or changed (from its metadata). Wakes its holder (and a holder it
-    /// replaced), unless the index already knew exactly this (the operator's own create).
-    pub(crate) fn apply_claim(&self, c: &PartialObjectMeta<ConferenceIdClaim>) -> Wake {
-        let (ns, _) = ns_name(&c.metadata);
-        let mut wake = Wake::default();
-        if let Some((id, holder)) = claim::parse(&c.metadata) {
-            let entry = ClaimEntry {
-                holder: holder.clone(),
-                uid: c.metadata.uid.clone().unwrap_or_default(),
-                replaces: claim::replaces(&c.metadata),
-            };
-            let mut m = self.write();
-            if m.claims.get(&ns).and_then(|ids| ids.get(&id)) == Some(&entry) {
-                return wake;
-            }
-            if let Some(old) = m.insert_claim(&ns, id, entry)
-                && old.uid != holder.uid
-            {
-                wake.users.insert((ns.clone(), old.name));
-            }
-            wake.users.insert((ns, holder.name));
-        }
-        wake
-    }
-
-    /// A claim was deleted: its holder (to claim it again if it still holds the ID) and the
-    /// users waiting for the ID are woken.
-    pub(crate) fn delete_claim(&self, ns: &str, name: &str) -> Wake {
-        let mut wake = Wake::default();
-        let Some(id) = ConferenceId::parse(name) else { return wake };
-        let mut m = self.write();
-        if let Some(old) = m.remove_claim(ns, &id) {
-            wake.users.insert((ns.to_string(), old.name.clone()));
-        }
-        m.waiting_for(ns, &id, "", &mut wake);
-        wake
-    }
-
-    /// Records a claim the operator just created (or found), before its watch event arrives.
-    pub(crate) fn record_claim(
-        &self,
-        ns: &str,
-        id: &ConferenceId,
-        holder: &Holder,
-        claim_uid: &str,
-        replaces: Option<&ConferenceId>,
-    ) {
-        let entry = ClaimEntry { holder: holder.clone(), uid: claim_uid.to_string(), replaces: replaces.cloned() };
-        self.write().insert_claim(ns, id.clone(), entry);
-    }
-
-    /// Forgets a claim the operator just deleted.
-    pub(crate) fn forget_claim(&self, ns: &str, id: &ConferenceId) {
-        self.write().remove_claim(ns, id);
-    }
-
-    /// The claims of `namespace` the index knows.
-    pub(crate) fn claim_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
-        self.read()
-            .claims
-            .iter()
-            .filter(|(ns, _)| namespace.is_none_or(|w| w == *ns))
-            .flat_map(|(ns, ids)| ids.keys().map(move |id| (ns.clone(), id.to_string())))
-            .collect()
-    }
-
-    /// Who holds the claim of `id` in `namespace`.
-    pub(crate) fn claim_holder(&self, namespace: &str, id: &ConferenceId) -> Option<Holder> {
-        self.read().claims.get(namespace)?.get(id).map(|c| c.holder.clone())
-    }
-
-    /// The UID of the claim object of `id` in `namespace`.
-    pub(crate) fn claim_uid(&self, namespace: &str, id: &ConferenceId) -> Option<String> {
-        self.read().claims.get(namespace)?.get(id).map(|c| c.uid.clone())
-    }
-
-    /// The claims of the user with this UID that were allocated to replace an ID it lost:
-    /// (new, lost).
-    pub(crate) fn replacements_of(&self, namespace: &str, uid: &str) -> Vec<(ConferenceId, ConferenceId)> {
-        let m = self.read();
-        let (Some(claims), Some(own)) =
-            (m.claims.get(namespace), m.claims_by_holder.get(&(namespace.to_string(), uid.to_string())))
-        else {
-            return Vec::new();
-        };
-        own.iter().filter_map(|id| Some((id.clone(), claims.get(id)?.replaces.clone()?))).collect()
-    }
-
-    /// The IDs claimed by the user with this UID in `namespace`.
-    pub(crate) fn claims_of(&self, namespace: &str, uid: &str) -> Vec<ConferenceId> {
-        self.read()
-            .claims_by_holder
-            .get(&(namespace.to_string(), uid.to_string()))
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// Whether `id` is taken in `namespace`: claimed, or held by a live user as far as the
-    /// operator knows (a claim deleted by hand does not free an ID its holder still has).
-    pub(crate) fn is_taken(&self, namespace: &str, id: &str) -> bool {
-        let Some(id) = ConferenceId::parse(id) else { return false };
-        let m = self.read();
-        m.claims.get(namespace).is_some_and(|c| c.contains_key(&id))
-            || m.held_ids.contains_key(&(namespace.to_string(), id))
-    }
-
-    /// The ID the user `name` holds as far as the operator knows: its record's, or, for a
-    /// user an older version provisioned (no record), its status's.
-    pub(crate) fn held_id(&self, namespace: &str, name: &str) -> Option<ConferenceId> {
-        self.read().users.get(&(namespace.to_string(), name.to_string()))?.held.clone()
-    }
-
-    /// Who owns `id` in `namespace`, if it is a live user other than `me` (a UID).
-    ///
-    /// Normally the holder of its claim. But a live user who holds the ID as far as the
-    /// operator knows (its record names it) and who holds no claim at all may have held the ID
-    /// before any claim that exists now: its own claim was deleted by hand (or by an upgrade
-    /// from ConfigMap claims) and someone claimed the ID since. That user owns it, and the
-    /// later claimant is the one in conflict. Among several such users (two users shown with
-    /// one ID, as an earlier version allowed), the one created first owns it.
-    ///
-    /// For a user with no record (an older version's), only its status names the ID, and a
-    /// status alone proves nothing: the user must also be one the operator provisioned, which
-    /// shows in objects a status writer cannot forge: a spec that is licensed with this
-    /// operator as provider, and a PIN Secret controlled by the user's UID. Otherwise writing
-    /// a user's status could take an ID from its holder (and have the holder e-mailed a new
-    /// one). The same is asked of users with a record.
-    pub(crate) fn owner(&self, namespace: &str, id: &ConferenceId, me: &str) -> Option<Holder> {
-        let m = self.read();
-        let status_only = m
-            .held_ids
-            .get(&(namespace.to_string(), id.clone()))
-            .into_iter()
-            .flatten()
-            .filter_map(|name| {
-                let e = m.users.get(&(namespace.to_string(), name.clone()))?;
-                let provisioned = e.native
-                    && m.secrets
-                        .get(&(namespace.to_string(), pin_secret_name(name)))
-                        .is_some_and(|s| s.owned_by(&e.uid));
-                (provisioned && !m.has_claims(namespace, &e.uid)).then(|| (e.created, name.clone(), e.uid.clone()))
-            })
-            .min();
-        let owner = match status_only {
-            Some((_, name, uid)) => Some(Holder { name, uid }),
-            None => m
-                .claims
-                .get(namespace)
-                .and_then(|c| c.get(id))
-                .map(|c| &c.holder)
-                .filter(|h| m.live(namespace, h))
-                .cloned(),
-        };
-        owner.filter(|h| h.uid != me)
-    }
-
-    // ------------------------------------------------------------------ secrets
-
-    /// A PIN Secret was added or changed (from its metadata). Wakes its owner, unless the
-    /// index already knew exactly this version (the operator's own write).
-    pub(crate) fn apply_secret(&self, s: &PartialObjectMeta<Secret>) -> Wake {
-        let (ns, name) = ns_name(&s.metadata);
-        let meta = SecretMeta::from_meta(&s.metadata);
-        let mut wake = Wake::default();
-        let mut m = self.write();
-        let key = (ns.clone(), name);
-        if m.secrets.get(&key) == Some(&meta) {
-            return wake;
-        }
-        if let Some(owner) = owner_name(&s.metadata) {
-            wake.users.insert((ns, owner));
-        }
-        m.secrets.insert(key, meta);
-        wake
-    }
-
-    /// A PIN Secret was deleted. Wakes its owner.
-    /// With `uid`, only that Secret: the deletion event of a Secret can arrive after the
-    /// operator created its successor under the same name, which must stay.
-    pub(crate) fn delete_secret(&self, ns: &str, name: &str, uid: Option<&str>) -> Wake {
-        let mut wake = Wake::default();
-        let mut m = self.write();
-        let key = (ns.to_string(), name.to_string());
-        if uid.is_some_and(|u| m.secrets.get(&key).is_some_and(|s| s.uid != u)) {
-            return wake;
-        }
-        if let Some(old) = m.secrets.remove(&key)
-            && let (Some(uid), Some(owner)) = (old.owner_uid, old.owner_name)
-            && m.users.get(&(ns.to_string(), owner.clone())).is_some_and(|e| e.uid == uid)
-        {
-            wake.users.insert((ns.to_string(), owner));
-        }
-        wake
-    }
-
-    /// Records a Secret the operator just wrote, before its watch event arrives.
-    pub(crate) fn record_secret(&self, ns: &str, name: &str, meta: SecretMeta) {
-        self.write().secrets.insert((ns.to_string(), name.to_string()), meta);
-    }
-
-    /// Forgets a Secret the operator just deleted.
-    pub(crate) fn forget_secret(&self, ns: &str, name: &str) {
-        self.write().secrets.remove(&(ns.to_string(), name.to_string()));
-    }
-
-    /// The PIN Secret `name` in `namespace`, from its metadata.
-    pub(crate) fn secret(&self, namespace: &str, name: &str) -> Option<SecretMeta> {
-        self.read().secrets.get(&(namespace.to_string(), name.to_string())).cloned()
-    }
-
-    /// The Secrets of `namespace` the index knows.
-    pub(crate) fn secret_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
-        self.read().secrets.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
-    }
-}
-
-impl Index {
-    // ------------------------------------------------------------------ records
-
-    /// A record Secret was added or changed (from its metadata). Wakes its owner, unless the
-    /// index already knew exactly this version (the operator's own write), and who waits for
-    /// an ID the record no longer names.
-    pub(crate) fn apply_record(&self, s: &PartialObjectMeta<Secret>) -> Wake {
-        let (ns, name) = ns_name(&s.metadata);
-        let meta = RecordMeta::from_meta(&s.metadata);
-        let mut wake = Wake::default();
-        let mut m = self.write();
-        let key = (ns.clone(), name);
-        // A watch event can arrive after the operator recorded its own newer write of the same
-        // record (the event of an earlier write, replayed): going back to it would make the
-        // operator plan from a memory it has already moved on from (and owe an e-mail again).
-        // resourceVersions are etcd revisions, which only grow (see `expectations.rs`).
-        let older = m.records.get(&key).is_some_and(|known| {
-            known.uid == meta.uid && version(&meta.resource_version) < version(&known.resource_version)
-        });
-        if older || m.records.get(&key) == Some(&meta) {
-            return wake;
-        }
-        let owner = meta.owner_name.clone();
-        m.records.insert(key, meta);
-        if let Some(owner) = owner {
-            m.rehold(&ns, &owner, &mut wake);
-            wake.users.insert((ns, owner));
-        }
-        wake
-    }
-
-    /// A record Secret was deleted. Wakes its owner. With `uid`, only that Secret (its
-    /// deletion event may arrive after the operator wrote its successor).
-    pub(crate) fn delete_record(&self, ns: &str, name: &str, uid: Option<&str>) -> Wake {
-        let mut wake = Wake::default();
-        let mut m = self.write();
-        let key = (ns.to_string(), name.to_string());
-        if uid.is_some_and(|u| m.records.get(&key).is_some_and(|r| r.uid != u)) {
-            return wake;
-        }
-        if let Some(old) = m.records.remove(&key)
-            && let Some(owner) = old.owner_name
-        {
-            m.rehold(ns, &owner, &mut wake);
-            if m.users.get(&(ns.to_string(), owner.clone())).is_some_and(|e| old.owner_uid.as_deref() == Some(&e.uid)) {
-                wake.users.insert((ns.to_string(), owner));
-            }
-        }
-        wake
-    }
-
-    /// Records a record Secret the operator just wrote, before its watch event arrives (which
-    /// then changes nothing); returns who waits for an ID the record no longer names.
-    #[must_use]
-    pub(crate) fn record_record(&self, ns: &str, name: &str, meta: RecordMeta) -> Wake {
-        let owner = meta.owner_name.clone();
-        let mut m = self.write();
-        m.records.insert((ns.to_string(), name.to_string()), meta);
-        let mut wake = Wake::default();
-        if let Some(owner) = owner {
-            m.rehold(ns, &owner, &mut wake);
-            wake.users.remove(&(ns.to_string(), owner));
-        }
-        wake
-    }
-
-    /// Forgets a record Secret found gone (deleted while the watch could not see it).
-    pub(crate) fn forget_record(&self, ns: &str, name: &str) {
-        let mut m = self.write();
-        if let Some(owner) = m.records.remove(&(ns.to_string(), name.to_string())).and_then(|r| r.owner_name) {
-            m.rehold(ns, &owner, &mut Wake::default());
-        }
-    }
-
-    /// The record Secret `name` in `namespace`.
-    pub(crate) fn record(&self, namespace: &str, name: &str) -> Option<RecordMeta> {
-        self.read().records.get(&(namespace.to_string(), name.to_string())).cloned()
-    }
-
-    /// The record Secrets of `namespace` the index knows.
-    pub(crate) fn record_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
-        self.read().records.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
-    }
 }
 
 /// A resourceVersion as the etcd revision it is; 0 for one that is not a number.
@@ -605,8 +305,13 @@ fn owner_name(meta: &ObjectMeta) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ConferenceIdClaim;
     use crate::fixtures::user;
+    use crate::provisioning::claim;
+    use crate::provisioning::secret::pin_secret_name;
+    use k8s_openapi::api::core::v1::Secret;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use kube::core::PartialObjectMeta;
 
     fn claim_meta(holder: &ConferencingUser, id: &str, ns: &str) -> PartialObjectMeta<ConferenceIdClaim> {
         let mut c = claim::claim(holder, &ConferenceId::parse(id).expect("id"), None);
