@@ -71,6 +71,8 @@ async fn main() {
             message_id: format!("<license-assigned.g1.t1.uid-{i}@conferencing-operator.invalid>"),
             recipient: format!("user{i}@acme.example"),
             provider_name: None,
+            previous: None,
+            one_off: false,
             attempts: 0,
             last_error: None,
             next_attempt_time: None,
@@ -113,7 +115,7 @@ async fn main() {
     let messages: Vec<_> = users
         .iter()
         .map(|(vu, st, entry)| {
-            let ctx = context(entry.kind, vu, &vt, st, Some(Pin::from_secret("839201".to_owned())));
+            let ctx = context(entry, vu, &vt, st, Some(Pin::from_secret("839201".to_owned())));
             let r = notifier.templates.render(entry.kind, vu.locale, &ctx).expect("render");
             compose(&r, notifier.sender(&vt), entry.recipient.parse().expect("to"), &entry.message_id).expect("compose")
         })
@@ -170,7 +172,9 @@ async fn deliver(
     vt: &conferencing_operator::validation::ValidatedTenant,
     st: &conferencing_operator::api::record::UserMemory,
 ) -> Attempt {
-    let email = notifier.prepare(entry, vu, vt, st);
+    let Some(email) = notifier.prepare(entry, vu, vt, st) else {
+        return Attempt::Permanent("the recipient is no longer allowed".into());
+    };
     match notifier.build(&email, Some(Pin::from_secret("839201".to_owned()))) {
         Ok(m) => notifier.send(m).await,
         Err(e) => Attempt::Permanent(e),

@@ -9,6 +9,7 @@ pub fn tenant(name: &str) -> ConferencingTenant {
     let mut t = ConferencingTenant::new(
         name,
         ConferencingTenantSpec {
+            organization_name: None,
             service_numbers: vec![
                 number("+14255550100", NumberType::Toll, Some("Redmond"), Some("US")),
                 number("+442075550100", NumberType::Toll, Some("London"), Some("GB")),
@@ -49,6 +50,7 @@ pub fn user(name: &str, tenant: &str) -> ConferencingUser {
             ..ObjectMeta::default()
         },
         spec: ConferencingUserSpec {
+            adopt: None,
             tenant_ref: TenantRef { name: tenant.into() },
             display_name: format!("{name} Example"),
             email: format!("{name}@acme.example"),
@@ -117,6 +119,19 @@ pub trait UserBuilder: Sized {
         let token = token.into();
         self.edit(|u| u.spec.requests.send_conferencing_info = Some(token))
     }
+    /// `spec.requests.sendEmailToAddress`: the one-off recipient of the requests' e-mails.
+    fn requests_to(self, address: Option<&str>) -> Self {
+        self.edit(|u| u.spec.requests.send_email_to_address = address.map(Into::into))
+    }
+    /// `spec.adopt.conferenceId`: an ID brought from another system.
+    fn adopt_id(self, id: &str) -> Self {
+        self.edit(|u| u.spec.adopt.get_or_insert_with(Default::default).conference_id = Some(id.into()))
+    }
+    /// `spec.adopt.pinSecretRef`: a PIN brought from another system.
+    fn adopt_pin_from(self, secret: &str, key: &str) -> Self {
+        let source = crate::api::PinSourceRef { name: secret.into(), key: key.into() };
+        self.edit(|u| u.spec.adopt.get_or_insert_with(Default::default).pin_secret_ref = Some(source))
+    }
 }
 
 impl UserBuilder for ConferencingUser {
@@ -154,6 +169,14 @@ pub trait TenantBuilder: Sized {
     /// `spec.requests.discardHeldEmails`.
     fn discard_held(self, token: Option<&str>) -> Self {
         self.edit(|t| t.spec.requests.discard_held_emails = token.map(Into::into))
+    }
+    /// `spec.notifications.takeoverEmail`.
+    fn takeover_email(self, email: crate::api::TakeoverEmail) -> Self {
+        self.edit(|t| t.spec.notifications.takeover_email = email)
+    }
+    /// `spec.notifications.allowedRecipientDomains`.
+    fn recipient_domains(self, domains: &[&str]) -> Self {
+        self.edit(|t| t.spec.notifications.allowed_recipient_domains = domains.iter().map(|d| d.to_string()).collect())
     }
     /// The default Toll number: the `i`th of the fixture's numbers (0 or 1).
     fn default_toll(self, i: usize) -> Self {

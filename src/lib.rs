@@ -11,6 +11,7 @@ pub(crate) mod fault;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod http;
+pub mod import;
 pub mod leader;
 pub mod notification;
 pub mod planning;

@@ -18,6 +18,7 @@ use conferencing_operator::controller::{self, RunConfig};
 use conferencing_operator::crd;
 use conferencing_operator::domain::normalise_domain;
 use conferencing_operator::http::{self, Health};
+use conferencing_operator::import::{self, ImportArgs};
 use conferencing_operator::leader::{Elector, LeaderConfig};
 use conferencing_operator::notification::mail::{SmtpConfig, StartTls, Transport};
 use conferencing_operator::notification::notifier::Notifier;
@@ -55,6 +56,11 @@ enum Command {
     /// plan, 1: the tree does not validate, 2: bad input, 3: more e-mails than
     /// --fail-on-emails).
     Plan(PlanArgs),
+    /// Turn the reference service's exports (users, bridge, tenant settings) into a config
+    /// repository tree that keeps every user's conference ID and numbers and e-mails no one
+    /// unless asked (exit 0: written, 1: rows or the tenant cannot be imported, nothing
+    /// written, 2: unreadable input).
+    Import(ImportArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -185,6 +191,7 @@ async fn main() -> ExitCode {
         // Their exit statuses are part of their contract with CI, so they are returned as is.
         Command::Validate(args) => return ExitCode::from(config_repo::cli::validate_command(args).await),
         Command::Plan(args) => return ExitCode::from(config_repo::cli::plan_command(args).await),
+        Command::Import(args) => return ExitCode::from(import::command(args)),
         Command::Run(args) => run(*args).await,
         Command::Render(args) => render(args),
         Command::Crd { output_dir } => print_crds(output_dir),

@@ -26,6 +26,8 @@ pub enum Reason {
     IdSpaceExhausted,
     /// A Secret the operator did not make has the name of one of the user's Secrets.
     SecretNameTaken,
+    /// A user to be taken over waits for the Secret `spec.adopt.pinSecretRef` names.
+    AdoptedPinMissing,
     /// A reconcile (or composing an e-mail) panicked: a bug.
     InternalError,
     // ---- ReconciliationPaused=True
@@ -73,6 +75,10 @@ pub enum Reason {
     HeldNotificationsDiscarded,
     /// A tenant's default dial-in number changed.
     DefaultNumberChanged,
+    /// A user was taken over from another system (`spec.adopt`).
+    TakenOver,
+    /// What a user taken over brought as its PIN is not one; a new PIN replaced it.
+    AdoptedPinReplaced,
 }
 
 impl Reason {
@@ -87,6 +93,7 @@ impl Reason {
             ConferenceIdConflict,
             IdSpaceExhausted,
             SecretNameTaken,
+            AdoptedPinMissing,
             InternalError,
             ReconciliationPaused,
             Delivered,
@@ -108,6 +115,8 @@ impl Reason {
             RecordUnreadable,
             HeldNotificationsDiscarded,
             DefaultNumberChanged,
+            TakenOver,
+            AdoptedPinReplaced,
         ]
         .into_iter()
         .chain(NotificationKind::ALL.into_iter().map(Outcome))
@@ -124,6 +133,7 @@ impl Reason {
             ConferenceIdConflict => "ConferenceIdConflict",
             IdSpaceExhausted => "IdSpaceExhausted",
             SecretNameTaken => "SecretNameTaken",
+            AdoptedPinMissing => "AdoptedPinMissing",
             InternalError => "InternalError",
             ReconciliationPaused => "ReconciliationPaused",
             Delivered => "Delivered",
@@ -146,6 +156,8 @@ impl Reason {
             RecordUnreadable => "RecordUnreadable",
             HeldNotificationsDiscarded => "HeldNotificationsDiscarded",
             DefaultNumberChanged => "DefaultNumberChanged",
+            TakenOver => "TakenOver",
+            AdoptedPinReplaced => "AdoptedPinReplaced",
         }
     }
 

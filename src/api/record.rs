@@ -65,6 +65,10 @@ pub struct UserMemory {
     /// (or last discarded): a token other than this one discards them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discard_token: Option<String>,
+    /// Whether the user was taken over from another system (its `spec.adopt` read, when it
+    /// was first provisioned): `spec.adopt` is never read again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub taken_over: bool,
 }
 
 impl UserMemory {
@@ -94,6 +98,7 @@ impl UserMemory {
             conference_id_mode: self.conference_id_mode,
             service_number: self.service_number.clone(),
             toll_free_service_number: self.toll_free_service_number.clone(),
+            allow_pstn_only_meetings: None,
             pin: self.pin_generation.as_ref().map(|_| PIN_MASK.to_string()),
             pin_secret_ref: secret_ref,
             pin_generation: self.pin_generation.clone(),
@@ -123,6 +128,7 @@ impl UserMemory {
             handled_requests: status.handled_requests.clone(),
             notifications: status.notifications.clone(),
             discard_token: None,
+            taken_over: false,
         }
         .bounded()
     }
@@ -166,6 +172,8 @@ mod tests {
             message_id: format!("<m{i}>"),
             recipient: "a@b.example".into(),
             provider_name: None,
+            previous: None,
+            one_off: false,
             attempts: 0,
             last_error: None,
             next_attempt_time: None,

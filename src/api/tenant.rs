@@ -53,6 +53,12 @@ use super::{Condition, Locale};
 #[x_kube(validation = Rule::new("self.serviceNumbers.filter(n, n.type == 'Toll' && has(n.default) && n.default).size() <= 1").message("spec.serviceNumbers: at most one Toll number may be marked default"))]
 #[x_kube(validation = Rule::new("self.serviceNumbers.filter(n, n.type == 'TollFree' && has(n.default) && n.default).size() <= 1").message("spec.serviceNumbers: at most one TollFree number may be marked default"))]
 pub struct ConferencingTenantSpec {
+    /// The organisation's name as its users know it, which signs their e-mails ("The Contoso
+    /// IT team"); the tenant object's name when unset. Printable text only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), pattern(crate::domain::DISPLAY_TEXT_PATTERN))]
+    pub organization_name: Option<String>,
+
     /// Dial-in numbers callers use to join meetings. At least one must be Toll; at most one
     /// per type may be marked default (else the first of that type is the default).
     #[schemars(length(min = 1, max = 200))]
@@ -246,6 +252,30 @@ pub struct NotificationPolicy {
     /// them instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hold: bool,
+    /// What a user taken over from another system (one whose spec has `adopt`) is sent when
+    /// first provisioned, instead of the licence e-mail: `None` (the default: nobody is
+    /// e-mailed by surprise; a PIN generated for a user who brought none is not e-mailed
+    /// either) or `Welcome` (one e-mail with the kept conference ID and numbers, and the PIN
+    /// only when a new one was generated). A PIN that was brought but is not a PIN is replaced
+    /// and e-mailed whatever this says. Subject to `automaticallySendEmailsToUsers`.
+    #[serde(default, skip_serializing_if = "TakeoverEmail::is_none")]
+    pub takeover_email: TakeoverEmail,
+}
+
+/// What a takeover e-mails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TakeoverEmail {
+    /// Nothing.
+    #[default]
+    None,
+    /// One e-mail with the details the operator now manages.
+    Welcome,
+}
+
+impl TakeoverEmail {
+    fn is_none(&self) -> bool {
+        *self == TakeoverEmail::None
+    }
 }
 
 impl Default for NotificationPolicy {
@@ -258,6 +288,7 @@ impl Default for NotificationPolicy {
             default_locale: Locale::En,
             allowed_recipient_domains: Vec::new(),
             hold: false,
+            takeover_email: TakeoverEmail::None,
         }
     }
 }

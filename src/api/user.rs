@@ -125,6 +125,47 @@ pub struct ConferencingUserSpec {
     /// `status.handledRequests`. Re-applying the same token does nothing.
     #[serde(default)]
     pub requests: Requests,
+
+    /// What the user brings from the conferencing system the operator takes over from
+    /// (`conferencing-operator import` writes it). Read once, when the operator first
+    /// provisions the user, who then gets the e-mail the tenant's
+    /// `notifications.takeoverEmail` names instead of the licence e-mail; ignored afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<Adopt>,
+}
+
+/// What a user brings from the system the operator takes over from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Adopt {
+    /// The conference ID the user already has (printed in their meeting invitations). It is
+    /// claimed when the user is first provisioned without becoming static: a later
+    /// `requests.resetConferenceId` replaces it like any other ID. 4 to 12 digits, not
+    /// starting with 0; another user holding it is a conflict, as for `spec.conferenceId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[1-9][0-9]{3,11}$"))]
+    pub conference_id: Option<String>,
+    /// A key of a Secret in this namespace holding the user's existing PIN (from the previous
+    /// bridge's database through External Secrets or Vault, say). The Secret must carry the
+    /// label `conferencing.io/adopt-pin: "true"`, so that naming a Secret is not enough to
+    /// have the operator read it. The PIN is copied into the user's PIN Secret and nobody is
+    /// e-mailed; a value that is not 4 to 12 digits is replaced by a new PIN, e-mailed, with a
+    /// Warning naming the rule. The user waits (Ready=False) until the Secret exists. Without
+    /// it, a Secret under the PIN Secret's own name (`<user>-conferencing-pin`) with that label
+    /// is adopted in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_secret_ref: Option<PinSourceRef>,
+}
+
+/// A key of a Secret in the user's namespace that holds a PIN to adopt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PinSourceRef {
+    /// The Secret's name.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub name: String,
+    /// The key within the Secret's data.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
 }
 
 /// What `spec.tenantRef.name` may be: a DNS-1123 label (lower-case letters, digits and `-`,
@@ -192,6 +233,13 @@ pub struct Requests {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
     pub send_conferencing_info: Option<String>,
+    /// Send the e-mails of the requests handled with it to this address instead (as the
+    /// reference's `-SendEmailToAddress` does, for a user without a mailbox in the
+    /// organisation): one-off, recorded with each request it served, and changing nothing
+    /// after. Subject to the tenant's `allowedRecipientDomains`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 3, max = 254), pattern(crate::domain::EMAIL_PATTERN))]
+    pub send_email_to_address: Option<String>,
 }
 
 /// What the operator observed and did for the user.
@@ -229,6 +277,10 @@ pub struct ConferencingUserStatus {
     /// Toll-free dial-in number in effect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub toll_free_service_number: Option<String>,
+    /// Whether callers who dial in may start the user's meetings without the user (the
+    /// user's `allowPstnOnlyMeetings`, else the tenant's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_pstn_only_meetings: Option<bool>,
     /// `*****` once a PIN exists. The PIN is only in the Secret named by `pinSecretRef`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<String>,
@@ -281,6 +333,18 @@ pub struct HandledRequests {
     /// Who wrote the `requests.sendConferencingInfo` token last handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_conferencing_info_by: Option<RequestActor>,
+    /// Where `requests.sendEmailToAddress` sent the e-mails of the `resetPin` token last
+    /// handled, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_pin_to: Option<String>,
+    /// Where `requests.sendEmailToAddress` sent the e-mails of the `resetConferenceId` token
+    /// last handled, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_conference_id_to: Option<String>,
+    /// Where `requests.sendEmailToAddress` sent the e-mail of the `sendConferencingInfo`
+    /// token last handled, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_conferencing_info_to: Option<String>,
     /// Tokens handled before those, oldest first, at most eight per request: a token that
     /// comes back (a Git revert, a sync of an older commit) is not a new request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -299,6 +363,16 @@ impl HandledRequests {
             RequestKind::ResetPin => self.reset_pin.as_ref(),
             RequestKind::ResetConferenceId => self.reset_conference_id.as_ref(),
             RequestKind::SendConferencingInfo => self.send_conferencing_info.as_ref(),
+        }
+    }
+
+    /// Where the e-mails of the token last handled for `request` went, when
+    /// `requests.sendEmailToAddress` sent them elsewhere.
+    pub fn to(&self, request: RequestKind) -> Option<&String> {
+        match request {
+            RequestKind::ResetPin => self.reset_pin_to.as_ref(),
+            RequestKind::ResetConferenceId => self.reset_conference_id_to.as_ref(),
+            RequestKind::SendConferencingInfo => self.send_conferencing_info_to.as_ref(),
         }
     }
 
@@ -406,11 +480,17 @@ pub enum NotificationKind {
     ServiceNumberChanged,
     /// An administrator asked for the conferencing information e-mail (never the PIN).
     ConferencingInfoRequested,
+    /// The operator took the user over from another system, keeping their conference ID and
+    /// PIN: the details it now manages, without the PIN (the user still knows it).
+    TakeoverWelcome,
+    /// The operator took the user over, but no PIN was brought along (or the one brought was
+    /// not a PIN): the details it now manages, with the new PIN.
+    TakeoverWelcomeNewPin,
 }
 
 impl NotificationKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [NotificationKind; 8] = [
+    pub const ALL: [NotificationKind; 10] = [
         NotificationKind::LicenseAssigned,
         NotificationKind::PinReset,
         NotificationKind::ConferenceIdReset,
@@ -419,13 +499,19 @@ impl NotificationKind {
         NotificationKind::ProviderChangedToNative,
         NotificationKind::ServiceNumberChanged,
         NotificationKind::ConferencingInfoRequested,
+        NotificationKind::TakeoverWelcome,
+        NotificationKind::TakeoverWelcomeNewPin,
     ];
 
-    /// Whether e-mails of this kind contain the PIN. Only these three do, as in the reference.
+    /// Whether e-mails of this kind contain the PIN: the three the reference sends the PIN in,
+    /// and the takeover e-mail of a user who did not keep theirs.
     pub fn carries_pin(self) -> bool {
         matches!(
             self,
-            NotificationKind::LicenseAssigned | NotificationKind::PinReset | NotificationKind::ProviderChangedToNative
+            NotificationKind::LicenseAssigned
+                | NotificationKind::PinReset
+                | NotificationKind::ProviderChangedToNative
+                | NotificationKind::TakeoverWelcomeNewPin
         )
     }
 
@@ -446,6 +532,8 @@ impl NotificationKind {
             NotificationKind::ProviderChangedToNative => "provider-changed-to-native",
             NotificationKind::ServiceNumberChanged => "service-number-changed",
             NotificationKind::ConferencingInfoRequested => "conferencing-info",
+            NotificationKind::TakeoverWelcome => "takeover-welcome",
+            NotificationKind::TakeoverWelcomeNewPin => "takeover-welcome-new-pin",
         }
     }
 
@@ -465,6 +553,8 @@ impl NotificationKind {
             NotificationKind::ProviderChangedToNative => "ProviderChangedToNative",
             NotificationKind::ServiceNumberChanged => "ServiceNumberChanged",
             NotificationKind::ConferencingInfoRequested => "ConferencingInfoRequested",
+            NotificationKind::TakeoverWelcome => "TakeoverWelcome",
+            NotificationKind::TakeoverWelcomeNewPin => "TakeoverWelcomeNewPin",
         }
     }
 }
@@ -511,6 +601,14 @@ pub struct PendingNotification {
     /// For ProviderChangedAway: the provider the user moved to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_name: Option<String>,
+    /// For LicenseRemoved and ProviderChangedAway: the dial-in details the user had, which
+    /// the e-mail shows for reference (the user holds none by the time it is sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<DialInDetails>,
+    /// Whether `recipient` is the one-off address of `requests.sendEmailToAddress`, which a
+    /// later change of the user's address does not move.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_off: bool,
     /// Delivery attempts made so far.
     #[serde(default)]
     #[schemars(range(max = 4_294_967_295_u32))]
@@ -524,6 +622,21 @@ pub struct PendingNotification {
     /// True once the mail server refused the message for good; it is not retried.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub permanently_failed: bool,
+}
+
+/// A user's dial-in details, as an e-mail about them shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DialInDetails {
+    /// The conference ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_id: Option<String>,
+    /// The Toll number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_number: Option<String>,
+    /// The TollFree number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toll_free_service_number: Option<String>,
 }
 
 /// An e-mail that was delivered.

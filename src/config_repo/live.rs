@@ -13,7 +13,7 @@ use crate::api::record::UserMemory;
 use crate::api::{ConferenceIdClaim, ConferencingTenant, ConferencingUser};
 use crate::provisioning::claim;
 use crate::provisioning::record::{RecordMeta, is_record_secret, record_secret_name};
-use crate::provisioning::secret::{SecretMeta, operator_secret_selector, pin_secret_name};
+use crate::provisioning::secret::{SecretMeta, adopt_pin_selector, operator_secret_selector, pin_secret_name};
 
 /// A conference-ID claim in the cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub(crate) struct LiveState {
     pub pin_secrets: HashMap<(String, String), SecretMeta>,
     /// Record Secrets, by (namespace, name), from their metadata.
     pub records: HashMap<(String, String), RecordMeta>,
+    /// Secrets labelled as holding a PIN to adopt, by (namespace, name) (metadata only).
+    pub adoptable: BTreeSet<(String, String)>,
 }
 
 impl LiveState {
@@ -76,6 +78,11 @@ impl LiveState {
             .get(&(namespace.to_string(), record_secret_name(user)))
             .filter(|r| r.owned_by(uid))
             .map(|r| r.memory.as_deref())
+    }
+
+    /// Whether a Secret labelled as holding a PIN to adopt has the user's PIN Secret name.
+    pub(crate) fn adoptable_in_place(&self, namespace: &str, user: &str) -> bool {
+        self.adoptable.contains(&(namespace.to_string(), pin_secret_name(user)))
     }
 
     /// The IDs claimed by the user with this UID.
@@ -121,6 +128,10 @@ pub(crate) async fn read(namespaces: &BTreeSet<String>) -> Result<LiveState, Liv
             } else {
                 state.pin_secrets.insert((ns.clone(), s.name_any()), SecretMeta::from_meta(&s.metadata));
             }
+        }
+        let adoptable = ListParams::default().labels(&adopt_pin_selector());
+        for s in secrets.list_metadata(&adoptable).await.map_err(|e| read("Secrets (metadata)", e))?.items {
+            state.adoptable.insert((ns.clone(), s.name_any()));
         }
         let claims: Api<ConferenceIdClaim> = Api::namespaced(client.clone(), ns);
         for c in claims.list_metadata(&lp).await.map_err(|e| read("ConferenceIdClaims (metadata)", e))?.items {

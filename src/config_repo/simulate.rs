@@ -13,10 +13,10 @@ use super::validate::Tree;
 use crate::api::record::UserMemory;
 use crate::api::{ConferencingTenantSpec, ConferencingUserSpec, ConferencingUserStatus};
 use crate::domain::ConferenceId;
-use crate::planning::Observed;
 use crate::planning::memory::{self, Recalled};
 use crate::planning::world::{Ids, World};
-use crate::validation::{ClusterPolicy, ValidatedTenant, validate_tenant};
+use crate::planning::{AdoptablePin, Observed, PinSource};
+use crate::validation::{ClusterPolicy, ValidatedTenant, ValidatedUser, validate_tenant};
 
 /// What the planner observes of one user before the change.
 #[derive(Clone, Debug, Default)]
@@ -37,6 +37,8 @@ pub(crate) struct PriorUser {
     pub generation: i64,
     /// The spec, to tell whether the new tree changes it (and so bumps the generation).
     pub spec: Option<ConferencingUserSpec>,
+    /// Whether a Secret labelled for adoption has the user's PIN Secret name (`--live`).
+    pub adoptable_in_place: bool,
 }
 
 impl PriorUser {
@@ -55,8 +57,19 @@ impl PriorUser {
         memory::recall(record, pin_secret, self.status.as_ref())
     }
 
-    /// What the planner observes of the user, remembering `recalled`.
-    pub(crate) fn observed<'a>(&'a self, recalled: &'a Recalled) -> Observed<'a> {
+    /// The PIN user `v` brings, as `plan` assumes it: one `spec.adopt.pinSecretRef` names,
+    /// or (with `--live`) one labelled under its PIN Secret's name, taken to be a valid PIN
+    /// (`plan` never reads a PIN); the operator replaces one that is not, with an e-mail and a
+    /// Warning.
+    pub(crate) fn adoptable(&self, v: &ValidatedUser) -> Option<AdoptablePin> {
+        match v.adoption.as_ref().and_then(|a| a.pin_source.clone()) {
+            Some(r) => Some(AdoptablePin::Valid(PinSource::Secret(r))),
+            None => self.adoptable_in_place.then_some(AdoptablePin::Valid(PinSource::InPlace)),
+        }
+    }
+
+    /// What the planner observes of the user, remembering `recalled`, bringing `adoptable`.
+    pub(crate) fn observed<'a>(&'a self, recalled: &'a Recalled, adoptable: Option<&'a AdoptablePin>) -> Observed<'a> {
         Observed {
             memory: recalled,
             status: self.status.as_ref(),
@@ -65,6 +78,8 @@ impl PriorUser {
             pin_secret_recorded: self.pin_secret_recorded,
             own_claims: &self.claims,
             static_id_holder: None,
+            adopt_id_holder: None,
+            adoptable_pin: adoptable,
             current_id_holder: None,
             replacements: &[],
         }
@@ -91,6 +106,8 @@ pub(crate) struct Prior {
     pub tenants: HashMap<(String, String), PriorTenant>,
     /// Whether this is the cluster's state.
     pub live: bool,
+    /// With `--live`: the Secrets labelled as holding a PIN to adopt, by (namespace, name).
+    pub adoptable: std::collections::BTreeSet<(String, String)>,
 }
 
 /// The UID used for a user that has none (offline, or not created yet): stable, so that the
@@ -122,7 +139,9 @@ pub(crate) fn converge(tree: &Tree, now: Timestamp) -> Prior {
     // Allocated IDs must not collide with any static ID of the namespace.
     let mut ids: HashMap<String, Ids> = HashMap::new();
     for u in &tree.users {
-        if let Some(id) = u.object.as_ref().and_then(|o| o.spec.conference_id.clone()) {
+        let spec = u.object.as_ref().map(|o| &o.spec);
+        let adopted = spec.and_then(|s| s.adopt.as_ref()).and_then(|a| a.conference_id.clone());
+        for id in spec.and_then(|s| s.conference_id.clone()).into_iter().chain(adopted) {
             ids.entry(u.id.namespace.clone()).or_default().taken.insert(id);
         }
     }
@@ -142,6 +161,7 @@ pub(crate) fn converge(tree: &Tree, now: Timestamp) -> Prior {
             let mut t = t.clone();
             t.generation = 1;
             let mut world = World::new(now);
+            world.adoptable = p.adoptable(&v);
             world.ids = ids.remove(&ns).unwrap_or_default();
             // A user that does not settle within the passes is taken as it is then.
             let _ = world.converge(&v, &t, MAX_PASSES);
@@ -159,7 +179,7 @@ pub(crate) fn converge(tree: &Tree, now: Timestamp) -> Prior {
 
 /// The cluster's state: each user's status, record, PIN Secret generation and claims, as read.
 pub(crate) fn from_live(live: &LiveState) -> Prior {
-    let mut prior = Prior { live: true, ..Prior::default() };
+    let mut prior = Prior { live: true, adoptable: live.adoptable.clone(), ..Prior::default() };
     for t in &live.tenants {
         let key = (t.namespace().unwrap_or_default(), t.name_any());
         prior.tenants.insert(
@@ -185,6 +205,7 @@ pub(crate) fn from_live(live: &LiveState) -> Prior {
             uid,
             generation: u.metadata.generation.unwrap_or(1),
             spec: Some(u.spec.clone()),
+            adoptable_in_place: live.adoptable_in_place(&ns, &name),
         };
         prior.users.insert((ns, name), p);
     }

@@ -325,6 +325,35 @@ impl Sink<PartialObjectMeta<Secret>> for SecretSink {
     }
 }
 
+/// Secrets labelled as holding a PIN to adopt (metadata): the index knows they exist, and
+/// the users that may adopt one are woken when it appears, changes or goes.
+pub(crate) struct AdoptableSink {
+    /// The index.
+    pub index: Arc<Index>,
+    /// Wake-ups.
+    pub wake: Wakers,
+}
+
+impl Sink<PartialObjectMeta<Secret>> for AdoptableSink {
+    fn apply(&mut self, s: PartialObjectMeta<Secret>) {
+        let wake = self.index.apply_adoptable(&s.namespace().unwrap_or_default(), &s.name_any());
+        self.wake.send(wake);
+    }
+
+    fn delete(&mut self, s: PartialObjectMeta<Secret>) {
+        let wake = self.index.delete_adoptable(&s.namespace().unwrap_or_default(), &s.name_any());
+        self.wake.send(wake);
+    }
+
+    fn retain(&mut self, namespace: Option<&str>, present: &Present) {
+        for (ns, name) in self.index.adoptable_names(namespace) {
+            if !present.contains(&(ns.clone(), name.clone())) {
+                self.wake.send(self.index.delete_adoptable(&ns, &name));
+            }
+        }
+    }
+}
+
 /// Conference-ID claims (metadata): the index, and wake-ups of the holder and of the users
 /// waiting for the ID.
 pub(crate) struct ClaimSink {

@@ -43,11 +43,11 @@ use crate::client::Clients;
 use crate::error::{ObjectKey, ReconcileError, Result};
 use crate::notification::notifier::Notifier;
 use crate::notification::queue::{DeliveryQueue, Workers};
-use crate::provisioning::secret::operator_secret_selector;
+use crate::provisioning::secret::{adopt_pin_selector, operator_secret_selector};
 use crate::startup::StartupError;
 use crate::telemetry::queue::Waker;
 use crate::telemetry::{ErrorReason, KindLabels, Metrics, ReconcileErrorLabels, ReconcileLabels};
-use caches::{ClaimSink, SecretSink, TenantSink, UserSink, Wakers};
+use caches::{AdoptableSink, ClaimSink, SecretSink, TenantSink, UserSink, Wakers};
 use context::Context;
 use index::Index;
 use readiness::{Cache, Readiness};
@@ -208,7 +208,7 @@ pub async fn run(
     let expectations = Arc::new(expectations::Expectations::default());
     let backoff = Arc::new(backoff::Backoff::default());
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
-    let kinds = ["ConferencingUser", "ConferencingTenant", "Secret", "ConferenceIdClaim"];
+    let kinds = ["ConferencingUser", "ConferencingTenant", "Secret", "ConferenceIdClaim", "Secret (PIN to adopt)"];
     let r = readiness.clone();
     tasks.push(tokio::spawn(watch::run(
         "ConferencingUser",
@@ -255,6 +255,19 @@ pub async fn run(
         watchers::<PartialObjectMeta<ConferenceIdClaim>>(&clients.watch, &namespaces, &plain),
         ClaimSink { index: index.clone(), wake: wakers.clone() },
         move || r.mark(Cache::Claims),
+    )));
+    // Secrets holding PINs of users taken over from another system. Before this cache is
+    // filled, a user about to be taken over could be given a new PIN in place of its own.
+    let r = readiness.clone();
+    tasks.push(tokio::spawn(watch::run(
+        "Secret (PIN to adopt)",
+        watchers::<PartialObjectMeta<Secret>>(
+            &clients.watch,
+            &namespaces,
+            &plain.clone().labels(&adopt_pin_selector()),
+        ),
+        AdoptableSink { index: index.clone(), wake: wakers.clone() },
+        move || r.mark(Cache::AdoptablePins),
     )));
 
     let (stop_wait, stop_users, stop_tenants) = shutdown_triple(shutdown);

@@ -15,11 +15,13 @@ pub enum Cache {
     Secrets,
     /// Conference-ID claims (metadata).
     Claims,
+    /// Secrets holding PINs to adopt (metadata).
+    AdoptablePins,
 }
 
 /// One flag per cache.
 pub struct Readiness {
-    flags: [watch::Sender<bool>; 4],
+    flags: [watch::Sender<bool>; 5],
 }
 
 impl Default for Readiness {
@@ -68,7 +70,7 @@ mod tests {
             })
             .collect();
         tokio::task::yield_now().await;
-        for c in [Cache::Users, Cache::Tenants, Cache::Secrets, Cache::Claims] {
+        for c in [Cache::Users, Cache::Tenants, Cache::Secrets, Cache::Claims, Cache::AdoptablePins] {
             assert!(!r.all_ready());
             r.mark(c);
         }

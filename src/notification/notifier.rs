@@ -1,15 +1,17 @@
 //! Turns an e-mail owed to a user into a message: picks the sender and the locale, builds
 //! the template context, renders and composes. Everything that decides who receives what is
-//! taken from the user's spec, the tenant and the user's status as the operator wrote it
-//! ([`prepare`](Notifier::prepare)); the pending entry contributes only its kind and
-//! Message-ID, which the planner checked against the user's history.
+//! taken from the user's spec, the tenant and the operator's record of the user
+//! ([`prepare`](Notifier::prepare)): the pending entry comes from that record (never from the
+//! status), and contributes its kind, its Message-ID, the dial-in details a user who lost them
+//! had, and, for a request's e-mail sent to `requests.sendEmailToAddress`, that address.
 
 use lettre::message::{Mailbox, Message};
 
 use super::mail::{Transport, compose};
 use super::templates::{MessageContext, NumberView, Templates};
 use crate::api::record::UserMemory;
-use crate::api::{ConferenceIdMode, Locale, NotificationKind, PendingNotification};
+use crate::api::{ConferenceIdMode, DialInDetails, Locale, NotificationKind, PendingNotification};
+use crate::domain::EmailAddress;
 use crate::planning::outbox::Attempt;
 use crate::provisioning::pin::Pin;
 use crate::validation::{DesiredService, DisabledReason, ValidatedTenant, ValidatedUser};
@@ -37,7 +39,7 @@ pub struct PreparedEmail {
     pub context: MessageContext,
     /// Sender.
     pub from: Mailbox,
-    /// Recipient, from the spec.
+    /// Recipient: the spec's, or a request's one-off address ([`recipient`]).
     pub to: Mailbox,
 }
 
@@ -50,22 +52,23 @@ impl Notifier {
         }
     }
 
-    /// The e-mail for a pending entry, addressed to the recipient the spec names now.
+    /// The e-mail for a pending entry, addressed to the recipient the spec names now (or the
+    /// entry's one-off address); `None` when that one-off address is no longer allowed.
     pub fn prepare(
         &self,
         entry: &PendingNotification,
         user: &ValidatedUser,
         tenant: &ValidatedTenant,
         memory: &UserMemory,
-    ) -> PreparedEmail {
-        PreparedEmail {
+    ) -> Option<PreparedEmail> {
+        Some(PreparedEmail {
             kind: entry.kind,
             message_id: entry.message_id.clone(),
             locale: user.locale,
-            context: context(entry.kind, user, tenant, memory, None),
+            context: context(entry, user, tenant, memory, None),
             from: self.sender(tenant),
-            to: Mailbox::new(None, user.recipient.address().clone()),
-        }
+            to: recipient(entry, user, tenant)?,
+        })
     }
 
     /// Renders and composes the message. Failures are permanent: the same inputs cannot
@@ -86,15 +89,27 @@ impl Notifier {
     }
 }
 
-/// The template context for an e-mail of `kind`, from the user's validated spec, its tenant
-/// and the operator's record of it.
+/// Where `entry` goes: the address the spec names now; for a request's e-mail that was sent
+/// to `requests.sendEmailToAddress`, that address, if the tenant (and the cluster) still allow
+/// its domain (`None` otherwise: it is not sent).
+pub fn recipient(entry: &PendingNotification, user: &ValidatedUser, tenant: &ValidatedTenant) -> Option<Mailbox> {
+    if !entry.one_off {
+        return Some(Mailbox::new(None, user.recipient.address().clone()));
+    }
+    let address = EmailAddress::parse(&entry.recipient).ok().filter(|a| tenant.allows_recipient(a))?;
+    Some(Mailbox::new(None, address.address().clone()))
+}
+
+/// The template context for the e-mail `entry`, from the user's validated spec, its tenant and
+/// the operator's record of it (`memory`).
 pub fn context(
-    kind: NotificationKind,
+    entry: &PendingNotification,
     user: &ValidatedUser,
     tenant: &ValidatedTenant,
-    status: &UserMemory,
+    memory: &UserMemory,
     pin: Option<Pin>,
 ) -> MessageContext {
+    let kind = entry.kind;
     let view = |number: &Option<String>| {
         number.as_ref().map(|n| {
             let known = tenant.numbers.iter().find(|s| &s.number == n);
@@ -102,6 +117,7 @@ pub fn context(
                 number: n.clone(),
                 city: known.and_then(|s| s.city.as_ref().map(ToString::to_string)),
                 country: known.and_then(|s| s.country.clone()),
+                language: known.and_then(|s| s.language.clone()),
             }
         })
     };
@@ -111,14 +127,33 @@ pub fn context(
         }
         _ => None,
     };
+    // The e-mails about losing the service show what the user had (recorded when it was
+    // owed); the others what the user holds now.
+    let details = match &entry.previous {
+        Some(p) => DialInDetails {
+            conference_id: p.conference_id.clone(),
+            service_number: p.service_number.clone(),
+            toll_free_service_number: p.toll_free_service_number.clone(),
+        },
+        None => DialInDetails {
+            conference_id: memory.conference_id.clone(),
+            service_number: memory.service_number.clone(),
+            toll_free_service_number: memory.toll_free_service_number.clone(),
+        },
+    };
+    let allow_pstn_only_meetings = match &user.service {
+        DesiredService::Native(svc) => svc.allow_pstn_only_meetings,
+        DesiredService::Disabled(_) => false,
+    };
     MessageContext {
         display_name: user.display_name.to_string(),
-        conference_id: status.conference_id.clone(),
+        conference_id: details.conference_id,
         conference_id_dynamic: tenant.id_mode == ConferenceIdMode::Dynamic,
-        toll_number: view(&status.service_number),
-        toll_free_number: view(&status.toll_free_service_number),
+        toll_number: view(&details.service_number),
+        toll_free_number: view(&details.toll_free_service_number),
         provider_name,
-        tenant_name: tenant.name.clone(),
+        tenant_name: tenant.organization_name.clone(),
+        allow_pstn_only_meetings,
         pin: if kind.carries_pin() { pin } else { None },
     }
 }

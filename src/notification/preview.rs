@@ -7,7 +7,7 @@ use lettre::message::Mailbox;
 use super::notifier::context;
 use super::templates::Templates;
 use crate::api::record::UserMemory;
-use crate::api::{ConferencingTenant, ConferencingUser, Locale, NotificationKind};
+use crate::api::{ConferencingTenant, ConferencingUser, Locale, NotificationKind, PendingNotification};
 use crate::provisioning::pin::Pin;
 use crate::validation::{ClusterPolicy, DesiredService, validate_tenant, validate_user};
 
@@ -111,7 +111,19 @@ impl Preview {
             st
         });
         let pin = kind.carries_pin().then(|| Pin::from_secret("X".repeat(vt.pin_length.get())));
-        let ctx = context(kind, &vu, &vt, &status, pin);
+        let entry = PendingNotification {
+            kind,
+            message_id: String::new(),
+            recipient: vu.recipient.to_string(),
+            provider_name: None,
+            previous: None,
+            one_off: false,
+            attempts: 0,
+            last_error: None,
+            next_attempt_time: None,
+            permanently_failed: false,
+        };
+        let ctx = context(&entry, &vu, &vt, &status, pin);
         let rendered = templates
             .render(kind, vu.locale, &ctx)
             .map_err(|source| PreviewError::Render { slug: kind.slug(), source })?;

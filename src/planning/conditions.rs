@@ -118,6 +118,8 @@ mod tests {
             message_id: "<m>".into(),
             recipient: "a@b.example".into(),
             provider_name: None,
+            previous: None,
+            one_off: false,
             attempts: u32::from(error.is_some()),
             last_error: error.map(Into::into),
             next_attempt_time: None,

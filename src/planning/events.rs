@@ -28,6 +28,12 @@ pub fn describe(outcome: &Outcome, memory: &UserMemory) -> PlannedEvent {
             format!("dial-in number changed to {}", memory.service_number.as_deref().unwrap_or("(none)"))
         }
         NotificationKind::ConferencingInfoRequested => "conferencing information e-mail requested".to_string(),
+        NotificationKind::TakeoverWelcome => {
+            format!("taken over with conference ID {id} and the PIN it brought: the welcome e-mail (without the PIN)")
+        }
+        NotificationKind::TakeoverWelcomeNewPin => {
+            format!("taken over with conference ID {id} and a new PIN: the welcome e-mail with it")
+        }
     };
     let message = match &outcome.asked_by {
         Some(by) => format!("{message}; {}", asked_by_phrase(by)),

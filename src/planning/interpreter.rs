@@ -134,6 +134,7 @@ pub(crate) fn mirror_of(plan: &Plan, memory: &UserMemory) -> ConferencingUserSta
     // The status reports the generation it was computed from, also when the plan could not
     // act on it (a blocked user), as kstatus expects.
     status.observed_generation = plan.generation;
+    status.allow_pstn_only_meetings = plan.allow_pstn_only_meetings;
     conditions::settle_held(&mut status, &plan.ready, plan.held_by.as_deref(), plan.generation, plan.now);
     status
 }

@@ -51,6 +51,50 @@ pub const MAX_PENDING: usize = 32;
 /// deleted by hand.
 pub const RESTORE_PREFIX: &str = "restore.";
 
+/// Whether `user` is about to be taken over from another system: its spec brings something
+/// (`spec.adopt`), it holds nothing from this operator yet, and was never taken over before
+/// (`spec.adopt` is read once).
+pub fn takes_over(user: &crate::validation::ValidatedUser, memory: &crate::api::record::UserMemory) -> bool {
+    user.adoption.is_some()
+        && matches!(user.service, crate::validation::DesiredService::Native(_))
+        && !memory.provisioned()
+        && !memory.taken_over
+}
+
+/// How the PIN of a user taken over from another system came to be, as the prefix of its
+/// generation (the user's `metadata.generation` follows): the PIN it brought, kept; a new
+/// one, because it brought none; a new one, because what it brought was not a PIN. Kept in the
+/// PIN Secret's annotation, so that a takeover interrupted before its record write is
+/// finished the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TakeoverPin {
+    /// The PIN brought along was adopted.
+    Kept,
+    /// None was brought: a new PIN.
+    New,
+    /// What was brought is not a PIN: a new PIN, e-mailed whatever the tenant says.
+    Replaced,
+}
+
+impl TakeoverPin {
+    const ALL: [TakeoverPin; 3] = [TakeoverPin::Kept, TakeoverPin::New, TakeoverPin::Replaced];
+
+    /// The generation of this PIN for a user at `generation`.
+    pub fn generation(self, generation: i64) -> String {
+        let prefix = match self {
+            TakeoverPin::Kept => "takeover-kept.g",
+            TakeoverPin::New => "takeover-new.g",
+            TakeoverPin::Replaced => "takeover-replaced.g",
+        };
+        format!("{prefix}{generation}")
+    }
+
+    /// Which takeover PIN `pin_generation` names, for a user at `generation`.
+    pub fn of(pin_generation: &str, generation: i64) -> Option<TakeoverPin> {
+        TakeoverPin::ALL.into_iter().find(|t| t.generation(generation) == pin_generation)
+    }
+}
+
 /// How many earlier tokens of each request are remembered (see `HandledRequests::previous`).
 pub const TOKEN_HISTORY: usize = 8;
 /// The most handled tokens `handledRequests.previous` holds: the CRD's `maxItems`.

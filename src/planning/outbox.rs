@@ -54,12 +54,12 @@ pub fn backoff(attempts: u32) -> SignedDuration {
     BACKOFF_BASE.checked_mul(factor).map_or(BACKOFF_CAP, |d| d.min(BACKOFF_CAP))
 }
 
-/// Points every pending e-mail at `recipient`, the address the spec names now. An e-mail the
-/// mail server refused for good is tried again, once, when the recipient changed since: the
-/// refusal was about the old address, and the user is still owed the e-mail (the licence
-/// e-mail with its PIN, say).
+/// Points every pending e-mail at `recipient`, the address the spec names now, but those sent
+/// to a request's one-off address. An e-mail the mail server refused for good is tried again,
+/// once, when the recipient changed since: the refusal was about the old address, and the user
+/// is still owed the e-mail (the licence e-mail with its PIN, say).
 pub fn retarget(notifications: &mut NotificationRecord, recipient: &str) {
-    for n in &mut notifications.pending {
+    for n in notifications.pending.iter_mut().filter(|n| !n.one_off) {
         if n.recipient != recipient {
             n.recipient = recipient.to_string();
             if n.permanently_failed {
@@ -177,6 +177,8 @@ mod tests {
                 message_id: (*id).into(),
                 recipient: "a@b.example".into(),
                 provider_name: None,
+                previous: None,
+                one_off: false,
                 attempts: 0,
                 last_error: None,
                 next_attempt_time: None,

@@ -6,7 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::Reason;
 use crate::api::condition::DesiredCondition;
 use crate::api::record::UserMemory;
-use crate::api::{Condition, ConferencingUserStatus, NotificationKind};
+use crate::api::{Condition, ConferencingUserStatus, NotificationKind, PinSourceRef};
 use crate::domain::{ConferenceId, IdLength, PinLength};
 use crate::provisioning::claim::Holder;
 
@@ -36,6 +36,12 @@ pub struct Observed<'a> {
     /// the ID is unclaimed, by that user's memory (a claim deleted by hand does not free an
     /// ID someone still holds).
     pub static_id_holder: Option<&'a Holder>,
+    /// Who holds `spec.adopt.conferenceId`, when it is another live user (as for the static
+    /// ID).
+    pub adopt_id_holder: Option<&'a Holder>,
+    /// The PIN `spec.adopt` brings, as read (by the controller; the planner never sees a PIN)
+    /// when the user is about to be taken over; `None` when there is none to read.
+    pub adoptable_pin: Option<&'a AdoptablePin>,
     /// Who holds the claim of the ID the memory records, when it is another live user: the
     /// user lost its ID (its claim was deleted by hand and someone else claimed it).
     pub current_id_holder: Option<&'a Holder>,
@@ -67,13 +73,58 @@ pub enum IdStep {
     },
 }
 
-/// A PIN to generate and store in the PIN Secret.
+/// A PIN to store in the PIN Secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PinStep {
     /// What caused it; stored in the Secret's annotation and in the memory.
     pub generation: String,
-    /// Digits.
-    pub length: PinLength,
+    /// Where the PIN comes from.
+    pub pin: NewPin,
+}
+
+/// Where a PIN comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewPin {
+    /// Generated, of this many digits.
+    Generate(PinLength),
+    /// The one a user taken over brought along, from this Secret.
+    Adopt(PinSource),
+}
+
+/// A Secret holding a PIN to adopt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PinSource {
+    /// A Secret under the PIN Secret's own name, labelled for adoption: it becomes the user's
+    /// PIN Secret.
+    InPlace,
+    /// `spec.adopt.pinSecretRef`: its PIN is copied into the user's PIN Secret.
+    Secret(PinSourceRef),
+}
+
+impl std::fmt::Display for PinSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PinSource::InPlace => f.write_str("the Secret under the PIN Secret's name, labelled for adoption"),
+            PinSource::Secret(r) => write!(f, "Secret {} (key {})", r.name, r.key),
+        }
+    }
+}
+
+/// The PIN a user to be taken over brings, as the controller found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdoptablePin {
+    /// The source holds a PIN: adopt it.
+    Valid(PinSource),
+    /// The source holds something that is not a PIN: `rule` says which rule it breaks (never
+    /// the value).
+    Invalid {
+        /// Where.
+        source: PinSource,
+        /// The rule broken.
+        rule: String,
+    },
+    /// `spec.adopt.pinSecretRef` names a Secret that cannot be read yet: the user waits.
+    Waiting(String),
 }
 
 /// What to create or update before the record is written, in this order: the PIN Secret's
@@ -190,6 +241,9 @@ pub struct Plan {
     pub(crate) record: bool,
     /// The tenant holding the user's e-mails (`notifications.hold`), if it does.
     pub(crate) held_by: Option<String>,
+    /// Whether callers may start the user's meetings without them, for the status (an
+    /// enabled user's spec and tenant say; not part of the memory).
+    pub(crate) allow_pstn_only_meetings: Option<bool>,
     pub(crate) user: String,
     pub(crate) generation: Option<i64>,
     pub(crate) now: Timestamp,

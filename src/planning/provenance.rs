@@ -68,7 +68,9 @@ pub(crate) fn derivable(
         NotificationKind::ConferencingInfoRequested => native && by_token(&requests.send_conferencing_info),
         NotificationKind::LicenseAssigned
         | NotificationKind::ProviderChangedToNative
-        | NotificationKind::ServiceNumberChanged => native && by_generation(),
+        | NotificationKind::ServiceNumberChanged
+        | NotificationKind::TakeoverWelcome
+        | NotificationKind::TakeoverWelcomeNewPin => native && by_generation(),
         NotificationKind::LicenseRemoved => {
             matches!(user.service, DesiredService::Disabled(DisabledReason::Unlicensed)) && by_generation()
         }
@@ -92,6 +94,8 @@ mod tests {
             message_id: message_id(uid, kind, cause),
             recipient: "attacker@evil.example".into(),
             provider_name: None,
+            previous: None,
+            one_off: false,
             attempts: 0,
             last_error: None,
             next_attempt_time: None,

@@ -12,7 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::interpreter::{self, CleanedUp, Effects, FreshPin, SendResult, Sent};
 use super::memory::{self, Recalled};
 use super::outbox::Attempt;
-use super::{Observed, PinStep, Plan, PlannedEvent};
+use super::{AdoptablePin, NewPin, Observed, PinStep, Plan, PlannedEvent};
 use crate::api::record::UserMemory;
 use crate::api::{ConferencingUserStatus, PendingNotification};
 use crate::domain::{ConferenceId, IdLength};
@@ -86,6 +86,12 @@ pub(crate) struct World {
     pub current_holder: Option<Holder>,
     /// Who holds the spec's static ID, when someone else does.
     pub static_holder: Option<Holder>,
+    /// Who holds `spec.adopt.conferenceId`, when someone else does.
+    pub adopt_holder: Option<Holder>,
+    /// The PIN the user brings, as the controller would find it.
+    pub adoptable: Option<AdoptablePin>,
+    /// PINs adopted.
+    pub pins_adopted: u32,
     /// Where allocated IDs come from.
     pub ids: Ids,
     /// PINs generated.
@@ -118,6 +124,9 @@ impl World {
             replaces: Vec::new(),
             current_holder: None,
             static_holder: None,
+            adopt_holder: None,
+            adoptable: None,
+            pins_adopted: 0,
             ids: Ids::default(),
             pins_generated: 0,
             events: Vec::new(),
@@ -158,6 +167,8 @@ impl World {
             pin_secret_recorded: self.secret_recorded,
             own_claims: &self.claims,
             static_id_holder: self.static_holder.as_ref(),
+            adopt_id_holder: self.adopt_holder.as_ref(),
+            adoptable_pin: self.adoptable.as_ref(),
             current_id_holder: self.current_holder.as_ref(),
             replacements: &self.replaces,
         };
@@ -226,11 +237,22 @@ impl Effects for World {
 
     async fn write_pin(&mut self, step: &PinStep, _conference_id: Option<&str>) -> Result<Pin, Crashed> {
         self.spend()?;
-        self.pins_generated += 1;
+        let digits = match &step.pin {
+            NewPin::Generate(length) => {
+                self.pins_generated += 1;
+                length.get()
+            }
+            NewPin::Adopt(_) => {
+                self.pins_adopted += 1;
+                // The Secret it came from is the user's PIN Secret now (or was copied).
+                self.adoptable = None;
+                5
+            }
+        };
         self.secret = Some(step.generation.clone());
         self.secret_recorded = true;
         // Digits no one would choose, never compared: the world only counts PINs.
-        Ok(Pin::from_secret("0".repeat(step.length.get())))
+        Ok(Pin::from_secret("0".repeat(digits)))
     }
 
     async fn write_record(&mut self, memory: &UserMemory, _recorded: &[String]) -> Result<(), Crashed> {

@@ -69,6 +69,41 @@ pub fn is_weak(pin: &str, conference_id: Option<&str>) -> bool {
     all_same || ascending || descending || conference_id == Some(pin)
 }
 
+/// The rule a PIN brought from another system breaks, never naming the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdoptionRule {
+    /// Not 4 to 12 ASCII digits (surrounding white space aside).
+    Digits,
+    /// Guessable: one digit repeated, a run, or the conference ID.
+    Weak,
+}
+
+impl fmt::Display for AdoptionRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AdoptionRule::Digits => "it is not 4 to 12 digits",
+            AdoptionRule::Weak => {
+                "it is guessable (one digit repeated, a run such as 12345, or the user's conference ID), which the operator never issues"
+            }
+        })
+    }
+}
+
+/// A PIN brought from another system (a Secret's value), if it meets the rules the operator's
+/// own PINs meet: digits, 4 to 12 of them (the tenant's length applies to new PINs only, as
+/// for PINs kept across a length change), not weak. White space around it (a file's final
+/// line break) is dropped.
+pub fn adopt(value: &[u8], conference_id: Option<&str>) -> Result<Pin, AdoptionRule> {
+    let text = std::str::from_utf8(value).map_err(|_| AdoptionRule::Digits)?.trim();
+    if !(4..=12).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AdoptionRule::Digits);
+    }
+    if is_weak(text, conference_id) {
+        return Err(AdoptionRule::Weak);
+    }
+    Ok(Pin(text.to_string()))
+}
+
 /// Generates a PIN of `length` digits that is not weak, from `rng`.
 pub fn generate_with(rng: &mut impl RngCore, length: PinLength, conference_id: Option<&str>) -> Pin {
     loop {

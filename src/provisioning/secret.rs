@@ -43,6 +43,21 @@ pub fn operator_secret_selector() -> String {
     )
 }
 
+/// The label that marks a Secret as holding a PIN to adopt (`"true"`): for a user taken over
+/// from another system, under its PIN Secret's name or named by `spec.adopt.pinSecretRef`.
+/// Without it the operator reads no Secret it did not write.
+pub const ADOPT_PIN_LABEL: &str = "conferencing.io/adopt-pin";
+
+/// The label selector of the Secrets holding PINs to adopt.
+pub fn adopt_pin_selector() -> String {
+    format!("{ADOPT_PIN_LABEL}=true")
+}
+
+/// Whether a Secret is labelled as holding a PIN to adopt.
+pub fn is_adoptable(meta: &ObjectMeta) -> bool {
+    meta.labels.as_ref().and_then(|l| l.get(ADOPT_PIN_LABEL)).is_some_and(|v| v == "true")
+}
+
 /// Whether a Secret carries the PIN Secret labels (the ones the operator's watch selects).
 pub fn is_pin_secret(meta: &ObjectMeta) -> bool {
     let labels = meta.labels.as_ref();

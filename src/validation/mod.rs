@@ -15,7 +15,8 @@ mod user;
 pub use policy::{BadDomain, ClusterPolicy};
 pub use tenant::{DialInNumber, SenderOverride, ValidatedTenant, validate_tenant};
 pub use user::{
-    DesiredService, DisabledReason, MAX_USER_NAME, NativeService, ValidatedUser, validate_tenant_ref, validate_user,
+    Adoption, DesiredService, DisabledReason, MAX_USER_NAME, NativeService, ValidatedUser, validate_tenant_ref,
+    validate_user,
 };
 
 use crate::domain::{DisplayText, EmailAddress};

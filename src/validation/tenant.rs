@@ -3,7 +3,7 @@
 use super::{
     ClusterPolicy, InvalidSpec, email_address, is_domain, is_e164, is_language_tag, optional_display_text, within,
 };
-use crate::api::{ConferenceIdMode, ConferencingTenant, Locale, NumberType};
+use crate::api::{ConferenceIdMode, ConferencingTenant, Locale, NumberType, TakeoverEmail};
 use crate::domain::{DisplayText, EmailAddress, IdLength, PinLength};
 
 /// A tenant-configured sender that replaces the operator's default.
@@ -26,6 +26,8 @@ pub struct DialInNumber {
     pub city: Option<DisplayText>,
     /// ISO 3166-1 alpha-2 country code.
     pub country: Option<String>,
+    /// Language of the number's prompts, a BCP 47 tag.
+    pub language: Option<String>,
 }
 
 /// A tenant whose spec holds every rule.
@@ -33,6 +35,9 @@ pub struct DialInNumber {
 pub struct ValidatedTenant {
     /// Tenant name.
     pub name: String,
+    /// The organisation's name that signs e-mails: `spec.organizationName`, else the tenant's
+    /// name.
+    pub organization_name: String,
     /// `metadata.generation`, part of Message-IDs of e-mails a tenant change causes.
     pub generation: i64,
     /// All numbers.
@@ -64,6 +69,8 @@ pub struct ValidatedTenant {
     pub hold: bool,
     /// `requests.discardHeldEmails`: a new value drops what is held.
     pub discard_held: Option<String>,
+    /// What a takeover e-mails.
+    pub takeover_email: TakeoverEmail,
 }
 
 impl ValidatedTenant {
@@ -118,6 +125,7 @@ pub fn validate_tenant(tenant: &ConferencingTenant, policy: &ClusterPolicy) -> R
             type_: n.type_,
             city: optional_display_text(format!("spec.serviceNumbers[{i}].city"), n.city.as_deref())?,
             country: n.country.clone(),
+            language: n.language.clone(),
         });
     }
     let default_of = |type_: NumberType, label: &str| -> Result<Option<DialInNumber>, InvalidSpec> {
@@ -203,8 +211,12 @@ pub fn validate_tenant(tenant: &ConferencingTenant, policy: &ClusterPolicy) -> R
         allowed_recipient_domains.push(d);
     }
 
+    let name = tenant.metadata.name.clone().unwrap_or_default();
+    let organization_name = optional_display_text("spec.organizationName", spec.organization_name.as_deref())?
+        .map_or_else(|| name.clone(), |n| n.to_string());
     Ok(ValidatedTenant {
-        name: tenant.metadata.name.clone().unwrap_or_default(),
+        name,
+        organization_name,
         generation: tenant.metadata.generation.unwrap_or_default(),
         numbers,
         default_toll,
@@ -220,5 +232,6 @@ pub fn validate_tenant(tenant: &ConferencingTenant, policy: &ClusterPolicy) -> R
         cluster_recipient_domains: policy.recipient_domains.clone(),
         hold: n.hold,
         discard_held: tenant.spec.requests.discard_held_emails.clone(),
+        takeover_email: n.takeover_email,
     })
 }

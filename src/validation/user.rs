@@ -1,7 +1,7 @@
 //! A user's spec, under its validated tenant, to a [`ValidatedUser`].
 
 use super::{DialInNumber, InvalidSpec, ValidatedTenant, display_text, email_address, optional_display_text, within};
-use crate::api::{ConferencingUser, Locale, NumberType, ProviderType, Requests};
+use crate::api::{ConferencingUser, Locale, NumberType, PinSourceRef, ProviderType, Requests};
 use crate::domain::{ConferenceId, DisplayText, EmailAddress, escape_for_terminal};
 
 /// What the user should have, as the spec asks for it.
@@ -24,6 +24,15 @@ pub struct NativeService {
     pub static_id: Option<ConferenceId>,
     /// Whether PSTN-only callers may start the user's meetings.
     pub allow_pstn_only_meetings: bool,
+}
+
+/// What a user brings from the system it is taken over from (`spec.adopt`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adoption {
+    /// The conference ID to keep.
+    pub conference_id: Option<ConferenceId>,
+    /// Where the PIN to keep is.
+    pub pin_source: Option<PinSourceRef>,
 }
 
 /// Why nothing is provisioned.
@@ -62,6 +71,10 @@ pub struct ValidatedUser {
     pub provider: crate::api::ProviderSpec,
     /// Request tokens.
     pub requests: Requests,
+    /// `requests.sendEmailToAddress`: where the e-mails of the requests handled with it go.
+    pub request_recipient: Option<EmailAddress>,
+    /// `spec.adopt`, if it asks for anything.
+    pub adoption: Option<Adoption>,
     /// Who wrote each request token, by `managedFields` ([`crate::api::actor`]), in the order
     /// of [`RequestKind::ALL`]; none where the object carries no such record (files in a
     /// config repository).
@@ -122,25 +135,16 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
         Some(raw) => (email_address("spec.sendEmailToAddress", raw)?, "spec.sendEmailToAddress"),
         None => (email, "spec.email"),
     };
-    if !within(recipient.domain(), &tenant.cluster_recipient_domains) {
-        return Err(InvalidSpec::new(
-            recipient_field,
-            format!(
-                "e-mails may not go to {recipient}: its domain is outside the recipient domains this cluster allows ({}); use an address in one of them",
-                tenant.cluster_recipient_domains.join(", ")
-            ),
-        ));
-    }
-    if !tenant.allows_recipient(&recipient) {
-        return Err(InvalidSpec::new(
-            recipient_field,
-            format!(
-                "e-mails may not go to {recipient}: its domain is not in tenant {}'s notifications.allowedRecipientDomains ({}); use an address in one of them, or ask the tenant's owner to allow the domain",
-                tenant.name,
-                tenant.allowed_recipient_domains.join(", ")
-            ),
-        ));
-    }
+    check_recipient(&recipient, recipient_field, tenant)?;
+    let request_recipient = match &spec.requests.send_email_to_address {
+        Some(raw) => {
+            let field = "spec.requests.sendEmailToAddress";
+            let address = email_address(field, raw)?;
+            check_recipient(&address, field, tenant)?;
+            Some(address)
+        }
+        None => None,
+    };
     for (field, token) in [
         ("spec.requests.resetPin", &spec.requests.reset_pin),
         ("spec.requests.resetConferenceId", &spec.requests.reset_conference_id),
@@ -192,6 +196,27 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
         Some(raw) => Some(static_conference_id(raw, tenant)?),
         None => None,
     };
+    let adoption = match &spec.adopt {
+        None => None,
+        Some(a) => {
+            let conference_id = match &a.conference_id {
+                Some(raw) => Some(canonical_id("spec.adopt.conferenceId", raw)?),
+                None => None,
+            };
+            if let (Some(adopted), Some(chosen)) = (&conference_id, &static_id)
+                && adopted != chosen
+            {
+                return Err(InvalidSpec::new(
+                    "spec.adopt.conferenceId",
+                    format!(
+                        "{adopted} differs from spec.conferenceId {chosen}: keep the ID with spec.adopt.conferenceId, or make it static with spec.conferenceId, not both"
+                    ),
+                ));
+            }
+            (conference_id.is_some() || a.pin_secret_ref.is_some())
+                .then(|| Adoption { conference_id, pin_source: a.pin_secret_ref.clone() })
+        }
+    };
 
     let service = if !spec.audio_conferencing_license {
         DesiredService::Disabled(DisabledReason::Unlicensed)
@@ -224,15 +249,39 @@ pub fn validate_user(user: &ConferencingUser, tenant: &ValidatedTenant) -> Resul
         licensed: spec.audio_conferencing_license,
         provider: spec.provider.clone(),
         requests: spec.requests.clone(),
+        request_recipient,
+        adoption,
         asked_by: crate::api::RequestKind::ALL.map(|r| crate::api::actor::asked_by(&user.metadata, r)),
     })
 }
 
-/// A static conference ID as the tenant can dial it: the canonical spelling (no leading zero)
-/// and the tenant's length. The controller enforces both, not only `validate`, so that an
-/// object that never went through a pull request cannot hold a second spelling of a dialled ID.
-fn static_conference_id(raw: &str, tenant: &ValidatedTenant) -> Result<ConferenceId, InvalidSpec> {
-    let field = "spec.conferenceId";
+/// Whether e-mails may go to `address` (given in `field`): the cluster's recipient domains,
+/// then the tenant's.
+fn check_recipient(address: &EmailAddress, field: &str, tenant: &ValidatedTenant) -> Result<(), InvalidSpec> {
+    if !within(address.domain(), &tenant.cluster_recipient_domains) {
+        return Err(InvalidSpec::new(
+            field,
+            format!(
+                "e-mails may not go to {address}: its domain is outside the recipient domains this cluster allows ({}); use an address in one of them",
+                tenant.cluster_recipient_domains.join(", ")
+            ),
+        ));
+    }
+    if !tenant.allows_recipient(address) {
+        return Err(InvalidSpec::new(
+            field,
+            format!(
+                "e-mails may not go to {address}: its domain is not in tenant {}'s notifications.allowedRecipientDomains ({}); use an address in one of them, or ask the tenant's owner to allow the domain",
+                tenant.name,
+                tenant.allowed_recipient_domains.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A conference ID in its one canonical spelling (no leading zero, which phone systems strip).
+fn canonical_id(field: &str, raw: &str) -> Result<ConferenceId, InvalidSpec> {
     let shown = crate::domain::escape_for_terminal(raw);
     if raw.starts_with('0') && raw.len() > 1 && raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(InvalidSpec::new(
@@ -243,8 +292,17 @@ fn static_conference_id(raw: &str, tenant: &ValidatedTenant) -> Result<Conferenc
             ),
         ));
     }
-    let id = ConferenceId::parse(raw)
-        .ok_or_else(|| InvalidSpec::new(field, format!("{shown:?} must be 4 to 12 digits, the first not 0")))?;
+    ConferenceId::parse(raw)
+        .ok_or_else(|| InvalidSpec::new(field, format!("{shown:?} must be 4 to 12 digits, the first not 0")))
+}
+
+/// A static conference ID as the tenant can dial it: the canonical spelling (no leading zero)
+/// and the tenant's length. The controller enforces both, not only `validate`, so that an
+/// object that never went through a pull request cannot hold a second spelling of a dialled ID.
+/// (An adopted ID keeps whatever length the system it comes from gave it.)
+fn static_conference_id(raw: &str, tenant: &ValidatedTenant) -> Result<ConferenceId, InvalidSpec> {
+    let field = "spec.conferenceId";
+    let id = canonical_id(field, raw)?;
     let wanted = tenant.id_length.get();
     if raw.len() != wanted {
         return Err(InvalidSpec::new(

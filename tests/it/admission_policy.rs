@@ -85,3 +85,23 @@ fn the_operator_writes_its_pin_secrets_and_records_and_nothing_else() {
     assert!(!admits("UPDATE", Some(record()), Some(other())));
     assert!(!admits("DELETE", Some(other()), None));
 }
+
+/// Adoption in place: a Secret someone labelled `conferencing.io/adopt-pin: "true"` under a
+/// user's PIN Secret name (a previous bridge's PIN, put there by External Secrets, say) may
+/// become the operator's PIN Secret; no other Secret may, and none may be deleted.
+#[test]
+fn the_operator_takes_over_only_a_pin_labelled_for_adoption_under_a_pin_secret_name() {
+    let brought = |name: &str| json!({"metadata": {"name": name, "labels": {"conferencing.io/adopt-pin": "true"}}});
+    let pin = secret("alice-conferencing-pin", Some("leader-pin"));
+    assert!(admits("UPDATE", Some(brought("alice-conferencing-pin")), Some(pin.clone())));
+    assert!(!admits("UPDATE", Some(brought("legacy-pins")), Some(pin.clone())), "another name");
+    assert!(!admits(
+        "UPDATE",
+        Some(brought("alice-conferencing-record")),
+        Some(secret("alice-conferencing-record", Some("user-record")))
+    ));
+    assert!(!admits("DELETE", Some(brought("alice-conferencing-pin")), None), "never deleted");
+    let unlabelled =
+        json!({"metadata": {"name": "alice-conferencing-pin", "labels": {"conferencing.io/adopt-pin": "false"}}});
+    assert!(!admits("UPDATE", Some(unlabelled), Some(pin)));
+}

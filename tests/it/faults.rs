@@ -403,6 +403,8 @@ async fn a_forged_pending_email_is_dropped_with_one_warning_and_never_sent() {
         message_id: "<pin-reset.r6576696c.x@conferencing-operator.invalid>".into(),
         recipient: "attacker@evil.example".into(),
         provider_name: None,
+        previous: None,
+        one_off: false,
         attempts: 0,
         last_error: None,
         next_attempt_time: None,

@@ -26,5 +26,6 @@ mod rbac_rules;
 mod scripts_lint;
 mod secure_defaults;
 mod slow_relays;
+mod takeover;
 mod upgrades;
 mod validate_and_plan;

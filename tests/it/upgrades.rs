@@ -167,6 +167,8 @@ async fn upgrading_from_status_held_memory_sends_only_what_was_owed_and_forgets_
         message_id: owed.clone(),
         recipient: alice.spec.email.clone(),
         provider_name: None,
+        previous: None,
+        one_off: false,
         attempts: 1,
         last_error: Some("451 try again later".into()),
         next_attempt_time: Some(t(30)),

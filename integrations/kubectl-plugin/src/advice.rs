@@ -70,9 +70,18 @@ pub(crate) fn for_reason(type_: &str, reason: &str, s: &Subject<'_>) -> Advice {
             format!("Fix {tenant}: `kubectl conferencing status -n {}` shows its message.", s.namespace),
         ),
         (_, Some(Reason::ConferenceIdConflict)) => advice(
-            format!("spec.conferenceId {id} is already held by another user of the tenant."),
+            format!(
+                "The conference ID {id} the spec asks for (spec.conferenceId, or spec.adopt.conferenceId for a user being taken over) is already held by another user of the tenant."
+            ),
             format!(
                 "Set another spec.conferenceId on {object}, or remove it to get an allocated ID, or take {id} away from its holder first (`kubectl conferencing who-has {id} -n {}`).",
+                s.namespace
+            ),
+        ),
+        (_, Some(Reason::AdoptedPinMissing)) => advice(
+            "The user is being taken over from another system and waits for the PIN it brings; nothing is provisioned or sent until then.",
+            format!(
+                "Create the Secret the message names, labelled conferencing.io/adopt-pin: \"true\", with the key it names (`kubectl get secret -n {}`); or remove spec.adopt.pinSecretRef from {object} to give it a new PIN.",
                 s.namespace
             ),
         ),
@@ -150,6 +159,7 @@ mod tests {
             ("Ready", "ConferenceIdConflict"),
             ("Ready", "IdSpaceExhausted"),
             ("Ready", "SecretNameTaken"),
+            ("Ready", "AdoptedPinMissing"),
             ("Ready", "InternalError"),
             ("Reconciling", "NotificationsPending"),
             ("Reconciling", "RetryingNotifications"),
@@ -181,6 +191,7 @@ mod tests {
                     | Reason::ConferenceIdConflict
                     | Reason::IdSpaceExhausted
                     | Reason::SecretNameTaken
+                    | Reason::AdoptedPinMissing
                     | Reason::InternalError
                     | Reason::ReconciliationPaused
                     | Reason::Delivered

@@ -14,7 +14,7 @@ use super::simulate::{Prior, PriorUser, synthetic_uid};
 use super::validate::Report;
 use crate::api::record::UserMemory;
 use crate::api::{NotificationKind, ProviderSpec, ProviderType};
-use crate::planning::{IdStep, Provisioning, plan};
+use crate::planning::{IdStep, NewPin, Provisioning, plan};
 use crate::validation::{ValidatedTenant, validate_user};
 
 mod report;
@@ -69,10 +69,17 @@ pub(crate) fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanRepor
             Some(p) => p.generation + 1,
             None => 1,
         };
-        let empty = PriorUser::default();
+        // A user the cluster does not have yet may still have a PIN waiting for it.
+        let empty = PriorUser {
+            adoptable_in_place: prior
+                .adoptable
+                .contains(&(u.id.namespace.clone(), crate::provisioning::secret::pin_secret_name(&u.id.name))),
+            ..PriorUser::default()
+        };
         let p = before.unwrap_or(&empty);
         let recalled = p.recall();
-        let observed = p.observed(&recalled);
+        let adoptable = p.adoptable(&v);
+        let observed = p.observed(&recalled, adoptable.as_ref());
         let planned = plan(&v, &t, &observed, now);
         let prev = &recalled.memory;
         up.actions = actions(prev, planned.memory(), planned.provisioning(), &t);
@@ -220,15 +227,21 @@ fn actions(prev: &UserMemory, next: &UserMemory, steps: &Provisioning, t: &Valid
     };
     // A user moving back to this operator's provider keeps its licence: that is a provider
     // change, reported below, not a licence assignment.
-    if !was_enabled && enabled && prev.licensed != Some(true) {
+    let numbers = || {
+        format!(
+            "dial-in {}{}",
+            next.service_number.as_deref().unwrap_or("(none)"),
+            next.toll_free_service_number.as_deref().map(|n| format!(", toll-free {n}")).unwrap_or_default()
+        )
+    };
+    let taken_over = next.taken_over && !prev.taken_over;
+    if taken_over {
         out.push(act(
-            ActionKind::LicenseAssigned,
-            format!(
-                "audio conferencing enabled: dial-in {}{}",
-                next.service_number.as_deref().unwrap_or("(none)"),
-                next.toll_free_service_number.as_deref().map(|n| format!(", toll-free {n}")).unwrap_or_default()
-            ),
+            ActionKind::TakenOver,
+            format!("taken over from the previous system (spec.adopt): {}", numbers()),
         ));
+    } else if !was_enabled && enabled && prev.licensed != Some(true) {
+        out.push(act(ActionKind::LicenseAssigned, format!("audio conferencing enabled: {}", numbers())));
     }
     if prev.licensed == Some(true) && next.licensed == Some(false) {
         out.push(act(ActionKind::LicenseRemoved, "audio-conferencing licence removed".into()));
@@ -254,13 +267,19 @@ fn actions(prev: &UserMemory, next: &UserMemory, steps: &Provisioning, t: &Valid
             Some(old) if was_enabled => {
                 out.push(act(ActionKind::ConferenceIdChanged, format!("conference ID changes from {old} to {id}")))
             }
+            _ if taken_over => out.push(act(ActionKind::ConferenceIdKept, format!("conference ID {id} is kept"))),
             _ => out.push(act(ActionKind::ConferenceIdAllocated, format!("conference ID {id} is claimed"))),
         },
         _ => {}
     }
     if let Some(step) = &steps.pin {
         let generation = &step.generation;
-        if generation.starts_with("reset-pin.") {
+        if let NewPin::Adopt(source) = &step.pin {
+            out.push(act(
+                ActionKind::PinKept,
+                format!("the PIN in {source} is kept (if it is not a PIN, a new one replaces it and is e-mailed)"),
+            ));
+        } else if generation.starts_with("reset-pin.") {
             out.push(act(ActionKind::PinReset, "a new PIN replaces the current one (on request)".into()));
         } else if generation.starts_with("restore.") {
             out.push(act(ActionKind::PinGenerated, "a new PIN is generated: the PIN Secret is missing".into()));

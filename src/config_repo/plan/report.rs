@@ -148,6 +148,13 @@ pub(crate) enum ActionKind {
     ConferenceIdModeChanged,
     /// The user is no longer in the tree.
     Removed,
+    /// The user is taken over from another system (`spec.adopt`), instead of a licence
+    /// assignment.
+    TakenOver,
+    /// A user taken over keeps the conference ID it brought.
+    ConferenceIdKept,
+    /// A user taken over keeps the PIN it brought.
+    PinKept,
 }
 
 /// One e-mail.

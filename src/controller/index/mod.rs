@@ -37,7 +37,10 @@ struct UserEntry {
     /// The ID the user holds as far as the operator knows: its record's, or, for a user with
     /// no record (provisioned by a version before records), its status's.
     held: Option<ConferenceId>,
+    /// The ID the spec asks for: `spec.conferenceId`, else `spec.adopt.conferenceId`.
     spec_id: Option<ConferenceId>,
+    /// The Secret `spec.adopt.pinSecretRef` names.
+    pin_source: Option<String>,
     created: Option<Timestamp>,
     /// Licensed, with this operator as provider: the only users that hold a conference ID.
     native: bool,
@@ -66,6 +69,10 @@ struct Maps {
     /// Users by the ID they hold (see `UserEntry::held`).
     held_ids: HashMap<(Ns, ConferenceId), BTreeSet<String>>,
     wanted: HashMap<(Ns, ConferenceId), BTreeSet<String>>,
+    /// Users by the Secret their `spec.adopt.pinSecretRef` names.
+    pin_sources: HashMap<(Ns, String), BTreeSet<String>>,
+    /// Secrets labelled `conferencing.io/adopt-pin: "true"` (PINs to adopt).
+    adoptable: std::collections::HashSet<(Ns, String)>,
 }
 
 /// Users and tenants to wake after an update: `(namespace, name)` each.
@@ -99,6 +106,9 @@ impl Maps {
         if let Some(id) = &e.spec_id {
             Self::remove_from(&mut self.wanted, &(ns.to_string(), id.clone()), name);
         }
+        if let Some(s) = &e.pin_source {
+            Self::remove_from(&mut self.pin_sources, &(ns.to_string(), s.clone()), name);
+        }
     }
 
     fn index_user(&mut self, ns: &str, name: &str, e: &UserEntry) {
@@ -108,6 +118,9 @@ impl Maps {
         }
         if let Some(id) = &e.spec_id {
             Self::add_to(&mut self.wanted, (ns.to_string(), id.clone()), name);
+        }
+        if let Some(s) = &e.pin_source {
+            Self::add_to(&mut self.pin_sources, (ns.to_string(), s.clone()), name);
         }
     }
 
@@ -227,7 +240,13 @@ impl Index {
             uid,
             tenant: u.spec.tenant_ref.name.clone(),
             status_id,
-            spec_id: u.spec.conference_id.as_deref().and_then(ConferenceId::parse),
+            spec_id: u
+                .spec
+                .conference_id
+                .as_deref()
+                .or_else(|| u.spec.adopt.as_ref().and_then(|a| a.conference_id.as_deref()))
+                .and_then(ConferenceId::parse),
+            pin_source: u.spec.adopt.as_ref().and_then(|a| a.pin_secret_ref.as_ref()).map(|r| r.name.clone()),
             created: u.metadata.creation_timestamp.as_ref().map(|t| t.0),
             native: u.spec.audio_conferencing_license && u.spec.provider.type_ == ProviderType::Native,
         };

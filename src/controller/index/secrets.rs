@@ -146,4 +146,43 @@ impl Index {
     pub(crate) fn record_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
         self.read().records.keys().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
     }
+
+    /// A Secret labelled `conferencing.io/adopt-pin: "true"` appeared or changed: wakes the
+    /// user whose PIN Secret name it has and the users whose `spec.adopt.pinSecretRef` names
+    /// it (each may be waiting to be taken over).
+    pub(crate) fn apply_adoptable(&self, ns: &str, name: &str) -> Wake {
+        let mut m = self.write();
+        m.adoptable.insert((ns.to_string(), name.to_string()));
+        adoptable_wake(&m, ns, name)
+    }
+
+    /// A Secret labelled for adoption was deleted (or lost its label).
+    pub(crate) fn delete_adoptable(&self, ns: &str, name: &str) -> Wake {
+        let mut m = self.write();
+        m.adoptable.remove(&(ns.to_string(), name.to_string()));
+        adoptable_wake(&m, ns, name)
+    }
+
+    /// Whether Secret `name` in `namespace` is labelled for adoption.
+    pub(crate) fn is_adoptable(&self, namespace: &str, name: &str) -> bool {
+        self.read().adoptable.contains(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// The Secrets labelled for adoption the index knows, in `namespace` (`None`: all).
+    pub(crate) fn adoptable_names(&self, namespace: Option<&str>) -> Vec<(String, String)> {
+        self.read().adoptable.iter().filter(|(ns, _)| namespace.is_none_or(|w| w == ns)).cloned().collect()
+    }
+}
+
+fn adoptable_wake(m: &Maps, ns: &str, name: &str) -> Wake {
+    let mut wake = Wake::default();
+    if let Some(user) = name.strip_suffix(crate::provisioning::secret::PIN_SECRET_SUFFIX)
+        && m.users.contains_key(&(ns.to_string(), user.to_string()))
+    {
+        wake.users.insert((ns.to_string(), user.to_string()));
+    }
+    for user in m.pin_sources.get(&(ns.to_string(), name.to_string())).into_iter().flatten() {
+        wake.users.insert((ns.to_string(), user.clone()));
+    }
+    wake
 }

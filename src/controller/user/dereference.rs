@@ -35,6 +35,8 @@ pub(crate) struct Dereferenced {
     pub own_claims: Vec<ConferenceId>,
     /// The owner of the spec's static ID, when it is another live user.
     pub static_id_holder: Option<Holder>,
+    /// The owner of `spec.adopt.conferenceId`, when it is another live user.
+    pub adopt_id_holder: Option<Holder>,
     /// The owner of the ID the status records, when it is another live user.
     pub current_id_holder: Option<Holder>,
     /// This user's claims allocated to replace an ID it lost: (new, lost).
@@ -62,6 +64,7 @@ impl Dereferenced {
             foreign_secret: None,
             own_claims: Vec::new(),
             static_id_holder: None,
+            adopt_id_holder: None,
             current_id_holder: None,
             replacements: Vec::new(),
             record: ctx.index.record(&ns, &record_secret_name(&user.name_any())).filter(|r| r.owned_by(&uid)),
@@ -170,6 +173,8 @@ pub(crate) async fn dereference(user: &ConferencingUser, ctx: &Context) -> Resul
     let own_claims = ctx.index.claims_of(&ns, &uid);
     let static_id = user.spec.conference_id.as_deref().and_then(ConferenceId::parse);
     let static_id_holder = static_id.as_ref().and_then(|id| ctx.index.owner(&ns, id, &uid));
+    let adopt_id = user.spec.adopt.as_ref().and_then(|a| a.conference_id.as_deref()).and_then(ConferenceId::parse);
+    let adopt_id_holder = adopt_id.as_ref().and_then(|id| ctx.index.owner(&ns, id, &uid));
     // The ID the operator remembers giving the user (or, for a user an older version
     // provisioned, the one its status names; see `Index::held_id`).
     let current = ctx.index.held_id(&ns, &user.name_any());
@@ -182,6 +187,7 @@ pub(crate) async fn dereference(user: &ConferencingUser, ctx: &Context) -> Resul
         foreign_secret,
         own_claims,
         static_id_holder,
+        adopt_id_holder,
         current_id_holder,
         replacements,
         record,

@@ -13,8 +13,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
-use super::apply;
 use super::dereference::Dereferenced;
+use super::{adopt, apply};
 use crate::api::record::UserMemory;
 use crate::api::{ConferencingUser, ConferencingUserStatus, PendingNotification};
 use crate::controller::context::Context;
@@ -22,7 +22,7 @@ use crate::domain::{ConferenceId, IdLength};
 use crate::error::{ObjectKey, ReconcileError, Result, Step, api_error, is_already_exists, is_not_found};
 use crate::notification::queue::{GRACE, Job, PinSource, Progress, Submitted, UserKey};
 use crate::planning::interpreter::{Effects, FreshPin, SendResult, Sent};
-use crate::planning::{PinStep, PlannedEvent};
+use crate::planning::{NewPin, PinStep, PlannedEvent};
 use crate::provisioning::pin::Pin;
 use crate::provisioning::record::{RecordMeta, is_record_secret, record_secret, record_secret_name};
 use crate::provisioning::secret::{SecretMeta, pin_secret_name};
@@ -40,6 +40,8 @@ pub(crate) struct KubeEffects<'a> {
     record: Option<RecordMeta>,
     /// The validated user and tenant, to prepare e-mails (none for a blocked user).
     admitted: Option<(&'a ValidatedUser, &'a ValidatedTenant)>,
+    /// The PIN a user about to be taken over brings, as read before planning.
+    adopted: Option<adopt::Found>,
 }
 
 impl<'a> KubeEffects<'a> {
@@ -58,7 +60,14 @@ impl<'a> KubeEffects<'a> {
             own_secret: deref.pin_secret.clone(),
             record: deref.record.clone(),
             admitted,
+            adopted: None,
         }
+    }
+
+    /// With the PIN a user about to be taken over brings.
+    pub(crate) fn adopting(mut self, found: Option<adopt::Found>) -> Self {
+        self.adopted = found;
+        self
     }
 
     /// The error of a write of the user's record.
@@ -127,11 +136,23 @@ impl Effects for KubeEffects<'_> {
     }
 
     async fn write_pin(&mut self, step: &PinStep, conference_id: Option<&str>) -> Result<Pin> {
-        let pin = crate::provisioning::pin::generate(step.length, conference_id);
-        let written =
-            apply::write_pin(self.ctx, self.user, self.deref, self.own_secret.as_ref(), &pin, &step.generation).await?;
+        let pin = match &step.pin {
+            NewPin::Generate(length) => crate::provisioning::pin::generate(*length, conference_id),
+            NewPin::Adopt(_) => {
+                self.adopted.as_ref().and_then(|f| f.pin.clone()).ok_or_else(|| ReconcileError::Internal {
+                    object: ObjectKey::of(self.user),
+                    what: "the plan adopts a PIN this reconcile did not read",
+                })?
+            }
+        };
+        // A Secret labelled for adoption under the PIN Secret's name is replaced by the user's
+        // own, with the PIN it held or, if that was not one, a new PIN.
+        let own = self.own_secret.clone().or_else(|| self.adopted.as_ref().and_then(|f| f.in_place.clone()));
+        let written = apply::write_pin(self.ctx, self.user, self.deref, own.as_ref(), &pin, &step.generation).await?;
         self.own_secret = Some(written);
-        self.ctx.metrics.pins_issued.inc();
+        if matches!(step.pin, NewPin::Generate(_)) {
+            self.ctx.metrics.pins_issued.inc();
+        }
         Ok(pin)
     }
 
@@ -199,7 +220,9 @@ impl Effects for KubeEffects<'_> {
                 (true, Some(f)) => PinSource::Known { pin: f.pin.clone(), generation: f.generation.clone() },
                 (true, None) => PinSource::Secret { name: pin_secret_name(&vu.name) },
             };
-            let job = Job { user: self.who.clone(), email: notifier.prepare(entry, vu, vt, memory), pin };
+            // Not prepared: its one-off address is no longer allowed; the next plan drops it.
+            let Some(email) = notifier.prepare(entry, vu, vt, memory) else { continue };
+            let job = Job { user: self.who.clone(), email, pin };
             match queue.submit(job) {
                 Submitted::Queued(done) => waiting.push(done),
                 Submitted::Full => queue_full = true,

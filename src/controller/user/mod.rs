@@ -4,6 +4,7 @@
 //! `planning::memory`) -> plan (`crate::planning`, pure) -> the one interpreter
 //! (`planning::interpreter`) carrying the plan out through [`effects`].
 
+pub(crate) mod adopt;
 pub(crate) mod apply;
 pub(crate) mod dereference;
 pub(crate) mod effects;
@@ -43,8 +44,14 @@ pub(crate) fn key(user: &ConferencingUser) -> UserKey {
     }
 }
 
-/// What the planner observes of `user`, given what it refers to and what is remembered.
-fn observed<'a>(user: &'a ConferencingUser, deref: &'a Dereferenced, recalled: &'a Recalled) -> Observed<'a> {
+/// What the planner observes of `user`, given what it refers to, what is remembered, and the
+/// PIN it brings if it is about to be taken over.
+fn observed<'a>(
+    user: &'a ConferencingUser,
+    deref: &'a Dereferenced,
+    recalled: &'a Recalled,
+    adoptable_pin: Option<&'a planning::AdoptablePin>,
+) -> Observed<'a> {
     Observed {
         memory: recalled,
         status: user.status.as_ref(),
@@ -53,6 +60,8 @@ fn observed<'a>(user: &'a ConferencingUser, deref: &'a Dereferenced, recalled: &
         pin_secret_recorded: deref.pin_secret.as_ref().is_some_and(|s| s.recorded),
         own_claims: &deref.own_claims,
         static_id_holder: deref.static_id_holder.as_ref(),
+        adopt_id_holder: deref.adopt_id_holder.as_ref(),
+        adoptable_pin,
         current_id_holder: deref.current_id_holder.as_ref(),
         replacements: &deref.replacements,
     }
@@ -99,8 +108,10 @@ pub(crate) async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) ->
             return Ok(Action::await_change());
         }
     };
-    let plan = planning::plan(&vu, &vt, &observed(&user, &deref, &recalled), now);
-    let mut fx = KubeEffects::new(&ctx, &user, &deref, Some((&vu, &vt)));
+    let found =
+        if planning::takes_over(&vu, &recalled.memory) { adopt::inspect(&ctx, &user, &vu).await? } else { None };
+    let plan = planning::plan(&vu, &vt, &observed(&user, &deref, &recalled, found.as_ref().map(|f| &f.verdict)), now);
+    let mut fx = KubeEffects::new(&ctx, &user, &deref, Some((&vu, &vt))).adopting(found);
     let done = match execute(plan, &mut fx).await {
         Ok(done) => done,
         // Another user took the ID between the cache read and the claim; the index now knows
@@ -140,7 +151,7 @@ async fn block(
 ) -> Result<()> {
     let recalled = recall(user, deref);
     let plan = planning::blocked(
-        &observed(user, deref, &recalled),
+        &observed(user, deref, &recalled, None),
         &user.name_any(),
         user.metadata.generation,
         reason,

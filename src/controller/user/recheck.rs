@@ -8,9 +8,8 @@
 use std::sync::Arc;
 
 use kube::runtime::reflector::{ObjectRef, Store};
-use lettre::message::Mailbox;
 
-use crate::api::{ConferencingTenant, ConferencingUser, PendingNotification};
+use crate::api::{ConferencingTenant, ConferencingUser};
 use crate::controller::index::Index;
 use crate::notification::notifier::Notifier;
 use crate::notification::queue::{Job, PinSource, Recheck, Rechecker};
@@ -63,26 +62,19 @@ fn recheck(
         .record(&who.namespace, &record_secret_name(&who.name))
         .filter(|r| r.owned_by(&who.uid))
         .and_then(|r| r.memory)
-        .is_some_and(|m| m.notifications.pending.iter().any(|n| n.message_id == job.email.message_id));
-    if !owed {
+        .and_then(|m| m.notifications.pending.iter().find(|n| n.message_id == job.email.message_id).cloned());
+    let Some(entry) = owed else {
         return Recheck::Stale("the user's record no longer owes it");
-    }
+    };
+    let Some(to) = crate::notification::notifier::recipient(&entry, &vu, &vt) else {
+        return Recheck::Stale("its one-off recipient (requests.sendEmailToAddress) is no longer allowed");
+    };
 
     let secret = index.secret(&who.namespace, &pin_secret_name(&who.name)).filter(|s| s.owned_by(&who.uid));
     let replacements = index.replacements_of(&who.namespace, &who.uid);
     let evidence = Evidence {
         secret_generation: secret.as_ref().and_then(|s| s.generation.as_deref()),
         replacements: &replacements,
-    };
-    let entry = PendingNotification {
-        kind: job.email.kind,
-        message_id: job.email.message_id.clone(),
-        recipient: String::new(),
-        provider_name: None,
-        attempts: 0,
-        last_error: None,
-        next_attempt_time: None,
-        permanently_failed: false,
     };
     if !provenance::derivable(&entry, &vu, &vt, evidence) {
         return Recheck::Stale("it no longer follows from the user's spec");
@@ -93,7 +85,7 @@ fn recheck(
         return Recheck::Stale("a newer PIN replaced the one it carries");
     }
     let mut email = job.email.clone();
-    email.to = Mailbox::new(None, vu.recipient.address().clone());
+    email.to = to;
     email.from = notifier.sender(&vt);
     email.locale = vu.locale;
     Recheck::Send(Box::new(email))

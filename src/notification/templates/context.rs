@@ -18,6 +18,8 @@ pub struct NumberView {
     pub city: Option<String>,
     /// Country the number is in, when known.
     pub country: Option<String>,
+    /// Language of the number's prompts (a BCP 47 tag such as `en-US`), when known.
+    pub language: Option<String>,
 }
 
 /// Everything a template may refer to.
@@ -40,8 +42,12 @@ pub struct MessageContext {
     pub toll_free_number: Option<NumberView>,
     /// The provider the user moved to (ProviderChangedAway); absent for provider type None.
     pub provider_name: Option<String>,
-    /// The organisation's name, used to sign the e-mail.
+    /// The organisation's name, used to sign the e-mail: the tenant's `organizationName`,
+    /// else the tenant's name.
     pub tenant_name: String,
+    /// Whether callers who dial in can start the user's meetings without them, which changes
+    /// what the user should do with their PIN.
+    pub allow_pstn_only_meetings: bool,
     /// The PIN, only for kinds whose [`NotificationKind::carries_pin`] is true. The one place
     /// a PIN is serialized, for the templates that must show it ([`expose_pin`]).
     ///

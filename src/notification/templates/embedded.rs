@@ -86,12 +86,14 @@ macro_rules! embedded_locale {
             embedded_kind!($locale, "provider-changed-to-native"),
             embedded_kind!($locale, "service-number-changed"),
             embedded_kind!($locale, "conferencing-info"),
+            embedded_kind!($locale, "takeover-welcome"),
+            embedded_kind!($locale, "takeover-welcome-new-pin"),
         ]
     };
 }
 
 /// Every template, compiled in so that the binary needs no files at run time.
-static EMBEDDED: [[Embedded; 8]; 3] = [embedded_locale!("en"), embedded_locale!("fr"), embedded_locale!("zh-CN")];
+static EMBEDDED: [[Embedded; 10]; 3] = [embedded_locale!("en"), embedded_locale!("fr"), embedded_locale!("zh-CN")];
 
 /// A template's text and where it came from, for error messages.
 pub(super) struct Source {

@@ -16,14 +16,17 @@ pub(super) fn sample_full(kind: NotificationKind) -> MessageContext {
             number: "+12065550100".to_owned(),
             city: Some("Seattle".to_owned()),
             country: Some("United States".to_owned()),
+            language: Some("en-US".to_owned()),
         }),
         toll_free_number: Some(NumberView {
             number: "+18005550100".to_owned(),
             city: Some("Seattle".to_owned()),
             country: Some("United States".to_owned()),
+            language: Some("en-US".to_owned()),
         }),
         provider_name: Some("Sample Provider".to_owned()),
         tenant_name: "Sample Organisation".to_owned(),
+        allow_pstn_only_meetings: true,
         pin: kind.carries_pin().then(|| Pin::from_secret("00000".to_owned())),
     }
 }

@@ -13,14 +13,17 @@ fn context(kind: NotificationKind) -> MessageContext {
             number: "+33155501234".to_owned(),
             city: Some("Paris".to_owned()),
             country: Some("France".to_owned()),
+            language: Some("en-US".to_owned()),
         }),
         toll_free_number: Some(NumberView {
             number: "+33805550123".to_owned(),
             city: None,
             country: Some("France".to_owned()),
+            language: Some("en-US".to_owned()),
         }),
         provider_name: (kind == NotificationKind::ProviderChangedAway).then(|| "Acme Audio".to_owned()),
         tenant_name: "Contoso".to_owned(),
+        allow_pstn_only_meetings: false,
         pin: kind.carries_pin().then(|| Pin::from_secret(PIN.to_owned())),
     }
 }
@@ -88,7 +91,7 @@ fn numbers_and_conference_id_are_shown_where_the_user_has_them() {
 }
 
 #[test]
-fn pin_appears_only_in_the_three_carrying_kinds() {
+fn pin_appears_only_in_the_kinds_that_carry_it() {
     let templates = embedded();
     for (kind, locale) in all() {
         let m = templates.render(kind, locale, &context(kind)).unwrap();
@@ -104,7 +107,12 @@ fn pin_appears_only_in_the_three_carrying_kinds() {
     let carrying: Vec<_> = NotificationKind::ALL.into_iter().filter(|k| k.carries_pin()).collect();
     assert_eq!(
         carrying,
-        [NotificationKind::LicenseAssigned, NotificationKind::PinReset, NotificationKind::ProviderChangedToNative]
+        [
+            NotificationKind::LicenseAssigned,
+            NotificationKind::PinReset,
+            NotificationKind::ProviderChangedToNative,
+            NotificationKind::TakeoverWelcomeNewPin
+        ]
     );
 }
 

@@ -6,7 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::Reason;
 use crate::api::condition::DesiredCondition;
 use crate::api::record::UserMemory;
-use crate::api::{ConditionType, NotificationKind, PendingNotification, RequestKind};
+use crate::api::{ConditionType, DialInDetails, NotificationKind, PendingNotification, RequestKind};
 use crate::validation::{DesiredService, ValidatedTenant, ValidatedUser};
 
 use super::*;
@@ -37,8 +37,12 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
     p.discard_held();
     match &user.service {
         DesiredService::Native(svc) => {
-            if let Some(holder) = p.static_conflict(svc) {
-                p.conflict(svc, holder);
+            if let Some((field, id, holder)) = p.wanted_id_conflict(svc) {
+                p.conflict(field, &id, holder);
+                return p.finish(true);
+            }
+            if let (Some(_), Some(AdoptablePin::Waiting(why))) = (p.takeover(), observed.adoptable_pin) {
+                p.wait_for_pin(why);
                 return p.finish(true);
             }
             p.native(svc);
@@ -76,6 +80,7 @@ pub fn blocked(
         deliver: false,
         record: false,
         held_by: None,
+        allow_pstn_only_meetings: None,
         user: user.to_string(),
         generation,
         now,
@@ -140,12 +145,12 @@ impl<'a> Planner<'a> {
             && self.provision.pin.is_none();
         let mut outcomes = Vec::new();
         for (kind, cause, provider, by_tenant) in std::mem::take(&mut self.outcomes) {
-            let asked_by = message_id::token_of(&cause).and_then(|token| {
-                RequestKind::ALL
-                    .into_iter()
-                    .find(|r| self.user.requests.token(*r) == Some(&token))
-                    .and_then(|r| self.next.handled_requests.by(r).cloned())
-            });
+            let request = message_id::token_of(&cause)
+                .and_then(|token| RequestKind::ALL.into_iter().find(|r| self.user.requests.token(*r) == Some(&token)));
+            let asked_by = request.and_then(|r| self.next.handled_requests.by(r).cloned());
+            // A request's e-mail goes where `requests.sendEmailToAddress` said when the request
+            // was handled, once; every other e-mail to the user's address.
+            let one_off = request.and_then(|r| self.next.handled_requests.to(r).cloned());
             outcomes.push(Outcome { kind, provider_name: provider.clone(), by_tenant, asked_by });
             if kind.is_automatic() && !self.tenant.automatic_emails {
                 self.events.push(PlannedEvent::normal(
@@ -162,10 +167,20 @@ impl<'a> Planner<'a> {
             }
             // Owed under the tenant's current discard token: only a later one drops it.
             self.next.discard_token.clone_from(&self.tenant.discard_held);
+            // What the user had, for the e-mails that tell them it is gone.
+            let previous = matches!(kind, NotificationKind::LicenseRemoved | NotificationKind::ProviderChangedAway)
+                .then(|| DialInDetails {
+                    conference_id: self.prev.conference_id.clone(),
+                    service_number: self.prev.service_number.clone(),
+                    toll_free_service_number: self.prev.toll_free_service_number.clone(),
+                })
+                .filter(|d| d != &DialInDetails::default());
             self.next.notifications.pending.push(PendingNotification {
                 kind,
                 message_id,
-                recipient: self.user.recipient.to_string(),
+                recipient: one_off.clone().unwrap_or_else(|| self.user.recipient.to_string()),
+                one_off: one_off.is_some(),
+                previous,
                 provider_name: provider,
                 attempts: 0,
                 last_error: None,
@@ -193,6 +208,10 @@ impl<'a> Planner<'a> {
             deliver: deliver && !self.tenant.hold,
             record: true,
             held_by: self.tenant.hold.then(|| self.tenant.name.clone()),
+            allow_pstn_only_meetings: match &self.user.service {
+                DesiredService::Native(svc) => Some(svc.allow_pstn_only_meetings),
+                DesiredService::Disabled(_) => None,
+            },
             user: self.user.name.clone(),
             generation: Some(self.user.generation),
             now: self.now,

@@ -34,20 +34,28 @@ impl Planner<'_> {
         for request in RequestKind::ALL {
             let requested = self.user.requests.token(request).cloned();
             let before = self.prev.handled_requests.current(request).cloned();
-            // Who asked is recorded when the token is first handled, and kept while it stays.
-            let by = match &requested {
-                Some(t) if before.as_ref() == Some(t) => self.prev.handled_requests.by(request).cloned(),
-                Some(_) => self.user.asked_by(request).cloned(),
-                None => None,
+            // Who asked, and where its e-mails went when that was a one-off address, are
+            // recorded when the token is first handled, and kept while it stays.
+            let (by, to) = match &requested {
+                Some(t) if before.as_ref() == Some(t) => {
+                    (self.prev.handled_requests.by(request).cloned(), self.prev.handled_requests.to(request).cloned())
+                }
+                Some(_) => (
+                    self.user.asked_by(request).cloned(),
+                    self.user.request_recipient.as_ref().map(ToString::to_string),
+                ),
+                None => (None, None),
             };
             let h = &mut self.next.handled_requests;
             match request {
-                RequestKind::ResetPin => (h.reset_pin, h.reset_pin_by) = (requested.clone(), by),
+                RequestKind::ResetPin => (h.reset_pin, h.reset_pin_by, h.reset_pin_to) = (requested.clone(), by, to),
                 RequestKind::ResetConferenceId => {
-                    (h.reset_conference_id, h.reset_conference_id_by) = (requested.clone(), by)
+                    (h.reset_conference_id, h.reset_conference_id_by, h.reset_conference_id_to) =
+                        (requested.clone(), by, to)
                 }
                 RequestKind::SendConferencingInfo => {
-                    (h.send_conferencing_info, h.send_conferencing_info_by) = (requested.clone(), by)
+                    (h.send_conferencing_info, h.send_conferencing_info_by, h.send_conferencing_info_to) =
+                        (requested.clone(), by, to)
                 }
             }
             if let Some(old) = before.filter(|old| Some(old) != requested.as_ref()) {
@@ -79,9 +87,13 @@ impl Planner<'_> {
             replacements: self.observed.replacements,
         };
         let (kept, mut dropped): (Vec<PendingNotification>, Vec<PendingNotification>) =
-            std::mem::take(&mut self.next.notifications.pending)
-                .into_iter()
-                .partition(|n| provenance::derivable(n, self.user, self.tenant, evidence));
+            std::mem::take(&mut self.next.notifications.pending).into_iter().partition(|n| {
+                provenance::derivable(n, self.user, self.tenant, evidence)
+                        // A one-off address the tenant no longer allows is never sent to.
+                        && (!n.one_off
+                            || crate::domain::EmailAddress::parse(&n.recipient)
+                                .is_ok_and(|a| self.tenant.allows_recipient(&a)))
+            });
         let known = |id: &str| {
             let n = &self.prev.notifications;
             n.pending.iter().any(|p| p.message_id == id) || n.delivered.iter().any(|d| d.message_id == id)

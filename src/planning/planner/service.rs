@@ -5,38 +5,47 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::Reason;
 use crate::api::condition::DesiredCondition;
-use crate::api::{ConditionType, ConferenceIdMode, NotificationKind, ProviderType, RequestKind};
+use crate::api::{ConditionType, ConferenceIdMode, NotificationKind, ProviderType, RequestKind, TakeoverEmail};
 use crate::domain::ConferenceId;
 use crate::provisioning::claim::Holder;
 use crate::provisioning::secret::{PIN_KEY, pin_secret_name};
-use crate::validation::{DisabledReason, NativeService};
+use crate::validation::{Adoption, DisabledReason, NativeService};
 
 use super::Planner;
 use crate::planning::*;
 
 impl<'a> Planner<'a> {
-    /// The holder of the spec's static ID when it is another live user (the observation
-    /// already applies the rule of who owns a contested ID).
-    pub(super) fn static_conflict(&self, svc: &NativeService) -> Option<&'a Holder> {
-        svc.static_id.as_ref()?;
-        self.observed.static_id_holder
+    /// The ID the spec asks for that another live user holds, with the field that asks: the
+    /// static ID, or the ID a user about to be taken over brings (the observation already
+    /// applies the rule of who owns a contested ID).
+    pub(super) fn wanted_id_conflict(&self, svc: &NativeService) -> Option<(&'static str, ConferenceId, &'a Holder)> {
+        if let (Some(id), Some(holder)) = (&svc.static_id, self.observed.static_id_holder) {
+            return Some(("spec.conferenceId", id.clone(), holder));
+        }
+        let id = self.takeover()?.conference_id.clone()?;
+        Some(("spec.adopt.conferenceId", id, self.observed.adopt_id_holder?))
     }
 
-    /// When the spec's static ID is held by another user: `Ready` names the holder. The user
-    /// keeps its PIN and any other ID; if its memory or a claim of its own names the contested
-    /// ID (two users held it, which an earlier version allowed, or a claim deleted by hand
-    /// was re-taken), it lets go of it so that the rightful holder can re-claim it.
-    pub(super) fn conflict(&mut self, svc: &NativeService, holder: &Holder) {
-        let id = svc.static_id.clone().map(|i| i.to_string()).unwrap_or_default();
+    /// What `spec.adopt` brings when the user is about to be taken over: not yet provisioned,
+    /// and never taken over before (`spec.adopt` is read once).
+    pub(super) fn takeover(&self) -> Option<&'a Adoption> {
+        self.user.adoption.as_ref().filter(|_| takes_over(self.user, self.prev))
+    }
+
+    /// When the ID the spec asks for (in `field`) is held by another user: `Ready` names the
+    /// holder. The user keeps its PIN and any other ID; if its memory or a claim of its own
+    /// names the contested ID (two users held it, which an earlier version allowed, or a claim
+    /// deleted by hand was re-taken), it lets go of it so that the rightful holder can
+    /// re-claim it.
+    pub(super) fn conflict(&mut self, field: &str, id: &ConferenceId, holder: &Holder) {
         let message = format!(
-            "spec.conferenceId {id} is already held by user {}; choose another ID or remove it from that user",
+            "{field} {id} is already held by user {}; choose another ID or remove it from that user",
             holder.name
         );
         if self.next.conference_id.as_deref() == Some(id.as_str()) {
             self.next.conference_id = None;
         }
-        let contested: Vec<ConferenceId> =
-            self.observed.own_claims.iter().filter(|c| c.as_str() == id).cloned().collect();
+        let contested: Vec<ConferenceId> = self.observed.own_claims.iter().filter(|c| *c == id).cloned().collect();
         self.cleanup.release = contested;
         self.ready = DesiredCondition::false_(ConditionType::Ready, Reason::ConferenceIdConflict, message.clone());
         let was = crate::api::condition::find(self.observed.conditions(), ConditionType::Ready);
@@ -48,12 +57,95 @@ impl<'a> Planner<'a> {
         self.outcomes.clear();
     }
 
+    /// A user to be taken over whose `spec.adopt.pinSecretRef` cannot be read yet waits, with
+    /// nothing provisioned: a PIN generated now would replace the one on its way.
+    pub(super) fn wait_for_pin(&mut self, why: &str) {
+        let message = format!("waiting for the PIN to adopt: {why}");
+        let was = crate::api::condition::find(self.observed.conditions(), ConditionType::Ready);
+        if was.is_none_or(|c| Reason::AdoptedPinMissing != c.reason.as_str() || c.message != message) {
+            self.events.push(PlannedEvent::warning(Reason::AdoptedPinMissing, message.clone()));
+        }
+        self.ready = DesiredCondition::false_(ConditionType::Ready, Reason::AdoptedPinMissing, message);
+        self.outcomes.clear();
+    }
+
+    /// The first provisioning of a user taken over from another system: the conference ID it
+    /// brings (unless the spec makes one static), the PIN it brings, and instead of the
+    /// licence e-mail the one the tenant's `takeoverEmail` names (none by default; always one
+    /// when what was brought as a PIN was not one).
+    pub(super) fn take_over(&mut self, svc: &NativeService, adoption: &Adoption) {
+        let id = svc
+            .static_id
+            .clone()
+            .or_else(|| adoption.conference_id.clone())
+            .or_else(|| self.observed.own_claims.first().cloned());
+        self.set_id(id);
+        self.set_numbers(svc);
+        let generation = self.user.generation;
+        // A takeover interrupted before its record write left its PIN Secret: finish it.
+        let done = self.observed.pin_secret.flatten().and_then(|g| TakeoverPin::of(g, generation));
+        let pin = match (done, self.observed.adoptable_pin) {
+            (Some(done), _) => {
+                self.next.pin_generation = Some(done.generation(generation));
+                self.next.pin_last_reset_time = Some(Time(self.now));
+                done
+            }
+            (None, Some(AdoptablePin::Valid(source))) => {
+                self.put_pin(TakeoverPin::Kept.generation(generation), NewPin::Adopt(source.clone()));
+                TakeoverPin::Kept
+            }
+            (None, Some(AdoptablePin::Invalid { source, rule })) => {
+                self.events.push(PlannedEvent::warning(
+                    Reason::AdoptedPinReplaced,
+                    format!(
+                        "the PIN in {source} was not adopted: {rule}; a new PIN was generated, and the user is e-mailed it"
+                    ),
+                ));
+                self.set_new_pin(TakeoverPin::Replaced.generation(generation));
+                TakeoverPin::Replaced
+            }
+            (None, Some(AdoptablePin::Waiting(_)) | None) => {
+                self.set_new_pin(TakeoverPin::New.generation(generation));
+                TakeoverPin::New
+            }
+        };
+        let welcome = self.tenant.takeover_email == TakeoverEmail::Welcome;
+        let kind = match pin {
+            TakeoverPin::Kept => welcome.then_some(NotificationKind::TakeoverWelcome),
+            TakeoverPin::New => welcome.then_some(NotificationKind::TakeoverWelcomeNewPin),
+            TakeoverPin::Replaced => Some(NotificationKind::TakeoverWelcomeNewPin),
+        };
+        if let Some(kind) = kind {
+            self.outcome(kind, self.generation_cause(), None, false);
+        }
+        self.next.taken_over = true;
+        let kept_id = match (&svc.static_id, &adoption.conference_id) {
+            (Some(s), _) => format!("static conference ID {s}"),
+            (None, Some(a)) => format!("conference ID {a} kept (spec.adopt.conferenceId)"),
+            (None, None) => "a new conference ID".to_string(),
+        };
+        let kept_pin = match (pin, self.observed.adoptable_pin) {
+            (TakeoverPin::Kept, Some(AdoptablePin::Valid(source))) => format!("the PIN kept from {source}"),
+            (TakeoverPin::Kept, _) => "the PIN kept".to_string(),
+            (TakeoverPin::New, _) => "a new PIN (none was brought)".to_string(),
+            (TakeoverPin::Replaced, _) => "a new PIN (what was brought is not a PIN)".to_string(),
+        };
+        let mailed = match kind {
+            Some(k) => format!("{k} is owed"),
+            None => "nobody is e-mailed (notifications.takeoverEmail: None)".to_string(),
+        };
+        self.events
+            .push(PlannedEvent::normal(Reason::TakenOver, format!("taken over: {kept_id}, {kept_pin}; {mailed}")));
+    }
+
     pub(super) fn native(&mut self, svc: &NativeService) {
         let reset_pin = self.new_token(RequestKind::ResetPin);
         let reset_id = self.new_token(RequestKind::ResetConferenceId);
         self.next.conference_id_mode = Some(self.tenant.id_mode);
 
-        if !self.provisioned() {
+        if let Some(adoption) = self.takeover() {
+            self.take_over(svc, adoption);
+        } else if !self.provisioned() {
             let was_elsewhere = self.prev.licensed == Some(true)
                 && self.prev.provider.as_ref().is_some_and(|p| p.type_ != ProviderType::Native);
             let kind = if was_elsewhere {
@@ -287,9 +379,15 @@ impl<'a> Planner<'a> {
     /// Plans a new PIN under `generation`, adopting the one in the Secret if a previous
     /// attempt already generated it.
     pub(super) fn set_new_pin(&mut self, generation: String) {
+        self.put_pin(generation, NewPin::Generate(self.tenant.pin_length));
+    }
+
+    /// Plans `pin` into the PIN Secret under `generation`, unless a previous attempt already
+    /// put it there.
+    fn put_pin(&mut self, generation: String, pin: NewPin) {
         let already = self.observed.pin_secret.flatten() == Some(generation.as_str());
         if !already {
-            self.provision.pin = Some(PinStep { generation: generation.clone(), length: self.tenant.pin_length });
+            self.provision.pin = Some(PinStep { generation: generation.clone(), pin });
         }
         self.next.pin_generation = Some(generation);
         self.next.pin_last_reset_time = Some(Time(self.now));

@@ -24,6 +24,7 @@ mod licences_and_providers;
 mod provisioning;
 mod requests;
 mod status_mirror;
+mod takeover;
 
 fn now() -> Timestamp {
     Timestamp::from_second(1_800_000_000).expect("valid")
@@ -121,7 +122,7 @@ fn mirror(p: &Plan) -> ConferencingUserStatus {
 }
 
 fn pin_step(generation: &str, length: u8) -> Option<PinStep> {
-    Some(PinStep { generation: generation.into(), length: PinLength::new(length).expect("length") })
+    Some(PinStep { generation: generation.into(), pin: NewPin::Generate(PinLength::new(length).expect("length")) })
 }
 
 fn kinds(p: &Plan) -> Vec<NotificationKind> {

@@ -195,6 +195,8 @@ fn each_restored_pin_has_its_own_message_id_and_a_crash_after_the_secret_write_i
         pin_secret_recorded: true,
         own_claims: &w.claims,
         static_id_holder: None,
+        adopt_id_holder: None,
+        adoptable_pin: None,
         current_id_holder: None,
         replacements: &[],
     };

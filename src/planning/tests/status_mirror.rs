@@ -26,6 +26,8 @@ fn blocked_status_keeps_what_the_user_holds() {
         pin_secret_recorded: true,
         own_claims: &[],
         static_id_holder: None,
+        adopt_id_holder: None,
+        adoptable_pin: None,
         current_id_holder: None,
         replacements: &[],
     };
@@ -64,6 +66,8 @@ fn a_blocked_user_writes_no_record() {
         pin_secret_recorded: false,
         own_claims: &[],
         static_id_holder: None,
+        adopt_id_holder: None,
+        adoptable_pin: None,
         current_id_holder: None,
         replacements: &[],
     };
