@@ -128,27 +128,74 @@ pub fn user_name(i: usize) -> String {
     format!("user-{i:06}")
 }
 
-fn user(i: usize) -> Result<ConferencingUser, BenchError> {
-    let spec: ConferencingUserSpec = serde_json::from_value(json!({
+/// The conference ID user `i` brings when it is taken over: distinct, of the tenant's length.
+pub fn brought_id(i: usize) -> String {
+    format!("{}", 2 * 10u64.pow(u32::from(ID_LENGTH) - 1) + i as u64)
+}
+
+/// The PIN user `i` brings when it is taken over: six digits, never a run or a repeat.
+fn brought_pin(i: usize) -> String {
+    format!("{:06}", 314_159 + (i as u64 * 7_919) % 600_000)
+}
+
+fn user(i: usize, takeover: bool) -> Result<ConferencingUser, BenchError> {
+    let mut spec = json!({
         "tenantRef": TenantRef { name: TENANT.into() },
         "displayName": format!("Bench User {i}"),
         "email": format!("{}@bench.example", user_name(i)),
         "audioConferencingLicense": true,
         "provider": { "type": "Native" },
-    }))
-    .map_err(|e| BenchError::Setup(format!("user spec: {e}")))?;
+    });
+    if takeover {
+        spec["adopt"] = json!({ "conferenceId": brought_id(i) });
+    }
+    let spec: ConferencingUserSpec =
+        serde_json::from_value(spec).map_err(|e| BenchError::Setup(format!("user spec: {e}")))?;
     Ok(ConferencingUser::new(&user_name(i), spec))
 }
 
-/// Creates `n` licensed Native users, `concurrency` at a time; returns them as created.
+/// The Secret a previous bridge's PIN for user `i` arrives in: under its PIN Secret's name,
+/// labelled for adoption (docs/operations.md, "Taking over an existing organisation").
+fn brought_secret(i: usize) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(secret::pin_secret_name(&user_name(i))),
+            labels: Some([(secret::ADOPT_PIN_LABEL.to_string(), "true".to_string())].into()),
+            ..Default::default()
+        },
+        data: Some([(secret::PIN_KEY.to_string(), k8s_openapi::ByteString(brought_pin(i).into_bytes()))].into()),
+        ..Secret::default()
+    }
+}
+
+/// Creates `n` licensed Native users, `concurrency` at a time; returns them as created. With
+/// `takeover`, each brings a conference ID (`spec.adopt`) and a PIN (a Secret labelled for
+/// adoption, created first).
 pub async fn create_users(
     client: &Client,
     ns: &str,
     n: usize,
     concurrency: usize,
+    takeover: bool,
 ) -> Result<Vec<ConferencingUser>, BenchError> {
+    if takeover {
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+        stream::iter(0..n)
+            .map(|i| {
+                let secrets = secrets.clone();
+                async move {
+                    secrets
+                        .create(&PostParams::default(), &brought_secret(i))
+                        .await
+                        .map_err(kerr(format!("creating the PIN user {i} brings")))
+                }
+            })
+            .buffer_unordered(concurrency)
+            .try_collect::<Vec<_>>()
+            .await?;
+    }
     let api: Api<ConferencingUser> = Api::namespaced(client.clone(), ns);
-    let users: Vec<ConferencingUser> = (0..n).map(user).collect::<Result<_, _>>()?;
+    let users: Vec<ConferencingUser> = (0..n).map(|i| user(i, takeover)).collect::<Result<_, _>>()?;
     let mut created: Vec<ConferencingUser> = stream::iter(users)
         .map(|u| {
             let api = api.clone();
@@ -195,6 +242,11 @@ impl UserView {
             && self.conference_id
             && self.pending == 0
             && self.delivered.contains(&NotificationKind::LicenseAssigned)
+    }
+
+    /// Taken over with nobody e-mailed: Ready with the ID it brought, nothing owed or sent.
+    pub fn taken_over(&self) -> bool {
+        self.ready && self.conference_id && self.pending == 0 && self.delivered.is_empty()
     }
 
     /// Shows `number` and has been e-mailed about it.
@@ -331,6 +383,8 @@ fn owed(status: &ConferencingUserStatus) -> ConferencingUserStatus {
         message_id: d.message_id,
         recipient: d.recipient,
         provider_name: None,
+        previous: None,
+        one_off: false,
         attempts: 0,
         last_error: None,
         next_attempt_time: None,
@@ -400,6 +454,7 @@ impl Floor {
         ns: &str,
         users: &[ConferencingUser],
         template: &ConferencingUser,
+        takeover: bool,
     ) -> Result<Floor, BenchError> {
         let length = PinLength::new(PIN_LENGTH).ok_or_else(|| BenchError::Setup("PIN length".into()))?;
         let generation =
@@ -407,7 +462,8 @@ impl Floor {
         let mut out = Vec::with_capacity(users.len());
         for (i, u) in users.iter().enumerate() {
             // Distinct IDs of the tenant's length, none starting with 0.
-            let id = format!("{}", 10u64.pow(u32::from(ID_LENGTH) - 1) + i as u64);
+            let id =
+                if takeover { brought_id(i) } else { format!("{}", 10u64.pow(u32::from(ID_LENGTH) - 1) + i as u64) };
             let cid = ConferenceId::parse(&id).ok_or_else(|| BenchError::Setup(format!("conference ID {id}")))?;
             let mut f = FloorUser {
                 object: u.clone(),
@@ -423,6 +479,42 @@ impl Floor {
             out.push(f);
         }
         Ok(Floor { client: client.clone(), ns: ns.into(), users: out })
+    }
+
+    /// Times the convergence floor of a takeover: per user, the writes the operator makes to
+    /// take over a user who brings its ID and PIN, with nobody e-mailed: create the claim,
+    /// read the PIN Secret brought and replace it (conditioned on its version) with the
+    /// user's own, create the record (nothing owed), replace the status.
+    pub async fn take_over(&mut self, concurrency: usize) -> Result<Duration, BenchError> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
+        let claims: Api<ConferenceIdClaim> = Api::namespaced(self.client.clone(), &self.ns);
+        let users: Api<ConferencingUser> = Api::namespaced(self.client.clone(), &self.ns);
+        let start = Instant::now();
+        let written: Vec<(usize, Written)> = stream::iter(self.users.iter().enumerate())
+            .map(|(i, u)| {
+                let (secrets, claims, users) = (secrets.clone(), claims.clone(), users.clone());
+                async move {
+                    let pp = PostParams::default();
+                    claims.create(&pp, &u.claim).await.map_err(kerr(format!("floor: claim of {}", u.name)))?;
+                    let name = secret::pin_secret_name(&u.name);
+                    let brought = secrets.get(&name).await.map_err(kerr(format!("floor: reading {name}")))?;
+                    let mut own = u.secret.clone();
+                    own.metadata.resource_version = brought.resource_version();
+                    secrets.replace(&name, &pp, &own).await.map_err(kerr(format!("floor: Secret of {}", u.name)))?;
+                    let record_version = write_record(&secrets, &u.object, None, &u.status).await?;
+                    let user_version = write_status(&users, &u.object, u.resource_version.clone(), &u.status).await?;
+                    Ok::<_, BenchError>((i, Written { record_version, user_version }))
+                }
+            })
+            .buffer_unordered(concurrency)
+            .try_collect()
+            .await?;
+        let elapsed = start.elapsed();
+        for (i, w) in written {
+            self.users[i].record_version = w.record_version;
+            self.users[i].resource_version = w.user_version;
+        }
+        Ok(elapsed)
     }
 
     /// Times the convergence floor.

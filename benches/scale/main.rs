@@ -101,6 +101,12 @@ struct Args {
     /// Print the results only; leave docs/performance.md and docs/performance.png alone.
     #[arg(long, env = "BENCH_NO_DOC")]
     no_doc: bool,
+    /// Take the users over instead of creating them: each brings its conference ID
+    /// (`spec.adopt`) and PIN (a Secret labelled for adoption), the tenant e-mails nobody, and
+    /// convergence is every user Ready with its ID and no e-mail sent; the floor makes a
+    /// takeover's writes. Prints only (docs/performance.md's table is for creation).
+    #[arg(long)]
+    takeover: bool,
     /// Reconciles at once (`run --concurrency`), and the floor's writers at once.
     #[arg(long, default_value_t = 16)]
     concurrency: u16,
@@ -268,6 +274,7 @@ impl Bench {
         let conc = usize::from(self.args.concurrency.max(1));
         let quiet = Duration::from_secs(self.args.quiet_seconds);
         let client = self.client.clone();
+        let takeover = self.args.takeover;
         let ns = format!("bench-{n}-{}", self.stamp);
         let floor_ns = format!("{ns}-floor");
 
@@ -279,8 +286,8 @@ impl Bench {
         }
         cluster::create_tenant(&client, &ns).await?;
         let setup = async {
-            cluster::create_users(&client, &ns, n, self.args.setup_concurrency).await?;
-            cluster::create_users(&client, &floor_ns, n, self.args.setup_concurrency).await
+            cluster::create_users(&client, &ns, n, self.args.setup_concurrency, takeover).await?;
+            cluster::create_users(&client, &floor_ns, n, self.args.setup_concurrency, takeover).await
         };
         let limit = timeout(&self.args, 60, 40, n);
         let floor_users = tokio::time::timeout(limit, setup).await.map_err(|_| BenchError::Timeout {
@@ -322,20 +329,24 @@ impl Bench {
         let mut op = self.spawn(&config, work.join("operator-1.log"))?;
         op.wait_addr(Duration::from_secs(60)).await?;
         let (mut all_ready, mut all_mail) = (None, None);
+        // Created users converge once told (the licence e-mail); taken-over ones once Ready
+        // with nothing sent.
+        let (converged_when, mails_due): (fn(&cluster::UserView) -> bool, usize) =
+            if takeover { (cluster::UserView::taken_over, 0) } else { (cluster::UserView::converged, n) };
         let done = wait_until("convergence", timeout(&self.args, 120, 60, n), &mut op, || {
-            let (converged, err) = tracker.count(cluster::UserView::converged);
+            let (converged, err) = tracker.count(converged_when);
             let (ready, _) = tracker.count(|v| v.ready && v.conference_id);
             let mails = smtp.count();
             if ready >= n && all_ready.is_none() {
                 all_ready = Some(Instant::now());
             }
-            if mails >= n && all_mail.is_none() {
+            if mails >= mails_due && all_mail.is_none() {
                 all_mail = Some(Instant::now());
             }
             let err = err.map(|e| format!("; watch error: {e}")).unwrap_or_default();
             (
-                converged >= n && mails >= n,
-                format!("{converged}/{n} users converged ({ready} Ready with an ID), {mails}/{n} e-mails{err}"),
+                converged >= n && mails >= mails_due,
+                format!("{converged}/{n} users converged ({ready} Ready with an ID), {mails}/{mails_due} e-mails{err}"),
             )
         })
         .await?;
@@ -354,6 +365,12 @@ impl Bench {
             ),
         );
         let (_, settled) = wait_idle("convergence (settling)", timeout(&self.args, 60, 10, n), quiet, &mut op).await?;
+        if takeover && smtp.count() > 0 {
+            return Err(BenchError::Setup(format!(
+                "the takeover e-mailed {} users; the tenant says none",
+                smtp.count()
+            )));
+        }
         let writes = settled.writes.clone();
         say(
             n,
@@ -442,14 +459,14 @@ impl Bench {
         drop(smtp);
 
         // 6. The floors, with no operator running.
-        let mut floor = Floor::prepare(&client, &floor_ns, &floor_users, &converged_template)?;
+        let mut floor = Floor::prepare(&client, &floor_ns, &floor_users, &converged_template, takeover)?;
         let limit = timeout(&self.args, 60, 30, n);
-        let floor_time =
-            tokio::time::timeout(limit, floor.converge(conc)).await.map_err(|_| BenchError::Timeout {
-                phase: "floor (convergence)".into(),
-                after: limit,
-                progress: "the writes did not finish".into(),
-            })??;
+        let floor_writes = async { if takeover { floor.take_over(conc).await } else { floor.converge(conc).await } };
+        let floor_time = tokio::time::timeout(limit, floor_writes).await.map_err(|_| BenchError::Timeout {
+            phase: "floor (convergence)".into(),
+            after: limit,
+            progress: "the writes did not finish".into(),
+        })??;
         let fan_out_floor =
             tokio::time::timeout(limit, floor.fan_out(conc, &fanned_template)).await.map_err(|_| {
                 BenchError::Timeout {
@@ -470,6 +487,7 @@ impl Bench {
 
         Ok(Row {
             users: n,
+            takeover,
             convergence,
             floor: floor_time,
             peak_rss_kib: memory_1.peak_kib.max(memory_2.peak_kib),
@@ -656,7 +674,7 @@ async fn main() -> ExitCode {
         eprintln!("bench-scale: a run failed; {} left unchanged", bench.args.doc.display());
         return ExitCode::FAILURE;
     }
-    if !bench.args.no_doc {
+    if !bench.args.no_doc && !bench.args.takeover {
         match write_doc(&repo, &bench.args, &machine, &rows) {
             Ok(doc) => eprintln!("bench-scale: wrote {} and its plot", doc.display()),
             Err(e) => {

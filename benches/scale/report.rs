@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct Row {
     /// Users in the tenant.
     pub users: usize,
+    /// Whether the users were taken over (`--takeover`) rather than created.
+    pub takeover: bool,
     /// Operator start to every user Ready with an ID and every licence e-mail delivered.
     pub convergence: Duration,
     /// The bare client's Secret, claim and status write per user, at the same concurrency.
@@ -119,6 +121,11 @@ fn cpu(map: &BTreeMap<String, Duration>) -> String {
 
 /// The results as Markdown: convergence, then steady state, restart and fan-out, then where
 /// the CPU went, then the memory fit.
+/// The users column: how many, and "taken over" for a takeover run.
+fn users(r: &Row) -> String {
+    if r.takeover { format!("{} taken over", thousands(r.users)) } else { thousands(r.users) }
+}
+
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::new();
     s.push_str(
@@ -129,7 +136,7 @@ pub fn markdown(rows: &[Row]) -> String {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {} |",
-            thousands(r.users),
+            users(r),
             secs(r.convergence),
             secs(r.floor),
             r.ratio(),
@@ -148,7 +155,7 @@ pub fn markdown(rows: &[Row]) -> String {
         let _ = writeln!(
             s,
             "| {} | {} in {} s | {} | {} | {} | {} | {:.2} | {:.2} | {} |",
-            thousands(r.users),
+            users(r),
             r.steady_writes,
             r.steady_window.as_secs(),
             secs(r.restart_to_idle),

@@ -10,6 +10,7 @@ use super::report::*;
 fn row(users: usize, rss_mib: u64) -> Row {
     Row {
         users,
+        takeover: false,
         convergence: Duration::from_millis(12_500),
         floor: Duration::from_secs(10),
         peak_rss_kib: rss_mib * 1024,
@@ -151,6 +152,7 @@ fn a_png_is_drawn_from_the_rows() {
     let path = dir.path().join("p.png");
     let row = |users: usize, secs: u64, mib: u64| Row {
         users,
+        takeover: false,
         convergence: Duration::from_secs(secs),
         floor: Duration::from_secs(secs / 2),
         fan_out: Duration::from_secs(secs / 3),
