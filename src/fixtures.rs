@@ -178,6 +178,19 @@ pub trait TenantBuilder: Sized {
     fn recipient_domains(self, domains: &[&str]) -> Self {
         self.edit(|t| t.spec.notifications.allowed_recipient_domains = domains.iter().map(|d| d.to_string()).collect())
     }
+    /// `spec.pin.lifetime`.
+    fn pin_lifetime(self, lifetime: &str) -> Self {
+        self.edit(|t| t.spec.pin.lifetime = Some(lifetime.into()))
+    }
+    /// `spec.pin.historyCount`.
+    fn pin_history(self, count: u8) -> Self {
+        self.edit(|t| t.spec.pin.history_count = count)
+    }
+    /// `spec.notifications.sendWindow`.
+    fn send_window(self, start: &str, end: &str, zone: &str) -> Self {
+        let w = crate::api::SendWindow { start: start.into(), end: end.into(), time_zone: zone.into() };
+        self.edit(|t| t.spec.notifications.send_window = Some(w))
+    }
     /// The default Toll number: the `i`th of the fixture's numbers (0 or 1).
     fn default_toll(self, i: usize) -> Self {
         self.edit(|t| {

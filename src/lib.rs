@@ -16,6 +16,7 @@ pub mod leader;
 pub mod notification;
 pub mod planning;
 pub mod provisioning;
+pub mod schedule;
 pub mod startup;
 pub mod telemetry;
 pub mod validation;

@@ -469,7 +469,7 @@ impl Floor {
                 object: u.clone(),
                 name: u.name_any(),
                 uid: u.uid().unwrap_or_default(),
-                secret: secret::pin_secret(u, &pin::generate(length, Some(&id)), &generation),
+                secret: secret::pin_secret(u, &pin::generate(length, Some(&id), &pin::PinRules::default(), None), &generation),
                 claim: claim::claim(u, &cid, None),
                 status: ConferencingUserStatus::default(),
                 resource_version: u.resource_version(),

@@ -79,6 +79,8 @@ pub enum Reason {
     TakenOver,
     /// What a user taken over brought as its PIN is not one; a new PIN replaced it.
     AdoptedPinReplaced,
+    /// A PIN expired (`pin.lifetime`) and was rotated.
+    PinRotated,
 }
 
 impl Reason {
@@ -117,6 +119,7 @@ impl Reason {
             DefaultNumberChanged,
             TakenOver,
             AdoptedPinReplaced,
+            PinRotated,
         ]
         .into_iter()
         .chain(NotificationKind::ALL.into_iter().map(Outcome))
@@ -158,6 +161,7 @@ impl Reason {
             DefaultNumberChanged => "DefaultNumberChanged",
             TakenOver => "TakenOver",
             AdoptedPinReplaced => "AdoptedPinReplaced",
+            PinRotated => "PinRotated",
         }
     }
 

@@ -103,6 +103,7 @@ impl UserMemory {
             pin_secret_ref: secret_ref,
             pin_generation: self.pin_generation.clone(),
             pin_last_reset_time: self.pin_last_reset_time.clone(),
+            pin_expires_at: None,
             handled_requests: self.handled_requests.clone(),
             notifications: self.notifications.clone(),
         }

@@ -141,7 +141,8 @@ pub enum NumberType {
     TollFree,
 }
 
-/// Leader PIN policy.
+/// Leader PIN policy. Every rule applies to PINs issued afterwards (generated, reset,
+/// rotated, adopted), as the length does: adding a rule never replaces a PIN early.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PinPolicy {
@@ -150,12 +151,36 @@ pub struct PinPolicy {
     #[serde(default = "default_pin_length")]
     #[schemars(range(min = 4, max = 12))]
     pub length: u8,
+    /// A new PIN never repeats one of the user's last this many PINs (0 to 20). What is
+    /// remembered of an old PIN is a salted, deliberately slow hash (PBKDF2-HMAC-SHA256), kept
+    /// with the PIN in its Secret; never the PIN itself.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    #[schemars(range(max = 20))]
+    pub history_count: u8,
+    /// Allow the common patterns Skype for Business refuses: a digit repeated four or more
+    /// times in a row, four or more consecutive ascending or descending digits, the user's
+    /// conference ID, the last four digits of one of the tenant's dial-in numbers. False (the
+    /// default): PINs are drawn until they have none. A PIN of one repeated digit, one full run
+    /// or equal to the conference ID is never issued.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_common_patterns: bool,
+    /// How long a PIN lives before it is rotated, with the PIN-reset e-mail saying it expired:
+    /// `90d`, `12h`, `30s` (at least 10 s). Each user's rotation falls at a point of the last
+    /// tenth of the lifetime derived from its UID, so that users given PINs together are not
+    /// rotated together. Unset: PINs do not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 32), regex(pattern = r"^([0-9]+(d|h|m|s))+$"))]
+    pub lifetime: Option<String>,
 }
 
 impl Default for PinPolicy {
     fn default() -> Self {
-        Self { length: default_pin_length() }
+        Self { length: default_pin_length(), history_count: 0, allow_common_patterns: false, lifetime: None }
     }
+}
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
 }
 
 fn default_pin_length() -> u8 {
@@ -260,6 +285,31 @@ pub struct NotificationPolicy {
     /// and e-mailed whatever this says. Subject to `automaticallySendEmailsToUsers`.
     #[serde(default, skip_serializing_if = "TakeoverEmail::is_none")]
     pub takeover_email: TakeoverEmail,
+    /// At most this many automatic e-mails a minute for the tenant's users (PIN rotations
+    /// included, which wait for room); e-mails beyond wait, owed and recorded. On-request
+    /// e-mails are not counted and not held back. Unset: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_emails_per_minute: Option<u32>,
+    /// The hours of the day automatic e-mails (and PIN rotations) go out; outside them they
+    /// wait, owed and recorded. On-request e-mails go at once. Unset: any time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_window: Option<SendWindow>,
+}
+
+/// A daily window, in a time zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendWindow {
+    /// Opening time, `HH:MM` (24-hour).
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub start: String,
+    /// Closing time, `HH:MM`; before `start` for a window across midnight.
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub end: String,
+    /// An IANA time zone, e.g. `Europe/Paris`; daylight saving time is followed.
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: String,
 }
 
 /// What a takeover e-mails.
@@ -289,6 +339,8 @@ impl Default for NotificationPolicy {
             allowed_recipient_domains: Vec::new(),
             hold: false,
             takeover_email: TakeoverEmail::None,
+            max_emails_per_minute: None,
+            send_window: None,
         }
     }
 }

@@ -55,7 +55,14 @@ pub const PIN_MASK: &str = "*****";
         description = "Whether the user's settings are in effect",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Expires",
+        type_ = "date",
+        description = "When the PIN will be rotated (pin.lifetime)",
+        json_path = ".status.pinExpiresAt",
+        priority = 1
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ConferencingUserSpec {
@@ -294,6 +301,10 @@ pub struct ConferencingUserStatus {
     /// When the current PIN was generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_last_reset_time: Option<Time>,
+    /// When the current PIN will be rotated, under the tenant's `pin.lifetime` (its rotation
+    /// waits, after that, for the tenant's send window and e-mail cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_expires_at: Option<Time>,
     /// The last token handled for each request.
     #[serde(default, skip_serializing_if = "HandledRequests::is_empty")]
     pub handled_requests: HandledRequests,

@@ -99,6 +99,17 @@ pub struct PlanArgs {
     /// Namespace of objects that do not set metadata.namespace.
     #[arg(long, default_value = "default")]
     pub namespace: String,
+    /// With --live: also list, per day, the PIN rotations (pin.lifetime, under the `--to`
+    /// tree's policy) and e-mails due within this long: `30d`, `12h`.
+    // (It conflicts with --from rather than requiring --live, which clap counts as given by its
+    // default; --to needs one of the two.)
+    #[arg(long, value_name = "DURATION", conflicts_with = "from", value_parser = parse_horizon)]
+    pub horizon: Option<crate::schedule::Lifetime>,
+}
+
+fn parse_horizon(text: &str) -> Result<crate::schedule::Lifetime, String> {
+    crate::schedule::Lifetime::parse(text)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30d or 12h (at least 10 s)"))
 }
 
 fn print(s: &str) {
@@ -223,7 +234,10 @@ async fn run_plan(args: PlanArgs) -> Result<Exit, Exit> {
         });
         (prior?, to?)
     };
-    let report = plan_tree(&to, &prior, now);
+    let mut report = plan_tree(&to, &prior, now);
+    if let Some(h) = args.horizon {
+        report.horizon = super::plan::horizon(&to, &prior, now, h.get());
+    }
     match args.output {
         PlanOutput::Text => print(&render::text(&report)),
         PlanOutput::Markdown => print(&render::markdown(&report)),

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::findings::{self, Severity};
-use super::plan::{PlanReport, UserPlan, thousands};
+use super::plan::{DayDue, PlanReport, UserPlan, thousands};
 
 /// Above this many listed users, each user's details are collapsed in Markdown.
 const COLLAPSE_ABOVE: usize = 10;
@@ -69,6 +69,16 @@ pub(crate) fn text(p: &PlanReport) -> String {
     }
     for f in &p.summary.fan_out {
         let _ = writeln!(out, "{}", term(&f.sentence));
+    }
+    let due: Vec<&DayDue> = p.horizon.iter().filter(|d| d.rotations > 0 || d.emails > 0).collect();
+    if !p.horizon.is_empty() {
+        let _ = writeln!(out, "PIN rotations and e-mails due per day (UTC), over {} day(s):", p.horizon.len());
+        if due.is_empty() {
+            let _ = writeln!(out, "  none");
+        }
+        for d in due {
+            let _ = writeln!(out, "  {}: {} rotation(s), {} e-mail(s)", d.date, d.rotations, d.emails);
+        }
     }
     let _ = writeln!(out, "Plan ({}): {}", p.mode, term(&headline(p)));
     out

@@ -80,6 +80,7 @@ impl PriorUser {
             static_id_holder: None,
             adopt_id_holder: None,
             adoptable_pin: adoptable,
+            rotation_deferred: None,
             current_id_holder: None,
             replacements: &[],
         }

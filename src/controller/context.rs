@@ -42,6 +42,8 @@ pub(crate) struct Context {
     /// Wakes users and tenants an effect concerns (a user letting go of an ID wakes those
     /// waiting for it).
     pub wake: super::caches::Wakers,
+    /// Each tenant's room under `notifications.maxEmailsPerMinute`.
+    pub email_caps: Arc<super::email_cap::EmailCaps>,
 }
 
 impl Context {

@@ -103,5 +103,6 @@ pub(crate) fn context(client: kube::Client) -> Context {
             users: Waker::new(users_tx, metrics.queue.clone(), "ConferencingUser"),
             tenants: Waker::new(tenants_tx, metrics.queue.clone(), "ConferencingTenant"),
         },
+        email_caps: Arc::default(),
     }
 }

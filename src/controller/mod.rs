@@ -14,6 +14,7 @@ pub(crate) mod apply_status;
 pub(crate) mod backoff;
 pub(crate) mod caches;
 pub(crate) mod context;
+pub(crate) mod email_cap;
 pub(crate) mod events;
 pub(crate) mod expectations;
 #[cfg(test)]
@@ -304,6 +305,7 @@ pub async fn run(
         metrics,
         policy: config.policy.clone(),
         wake: wakers.clone(),
+        email_caps: Default::default(),
     });
 
     let queue = ctx.metrics.queue.clone();

@@ -235,7 +235,7 @@ pub(crate) fn spec(
     Ok(ConferencingTenantSpec {
         organization_name: choices.organization_name.clone().or_else(|| settings.sender_name.clone()),
         service_numbers: numbers,
-        pin: PinPolicy { length: settings.pin_length.unwrap_or(PinPolicy::default().length) },
+        pin: PinPolicy { length: settings.pin_length.unwrap_or(PinPolicy::default().length), ..PinPolicy::default() },
         conference_ids: ConferenceIdPolicy {
             mode: if settings.dynamic_ids == Some(true) { ConferenceIdMode::Dynamic } else { ConferenceIdMode::Static },
             length: id_length,

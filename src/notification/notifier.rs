@@ -154,6 +154,9 @@ pub fn context(
         provider_name,
         tenant_name: tenant.organization_name.clone(),
         allow_pstn_only_meetings,
+        pin_expired: kind == NotificationKind::PinReset
+            && crate::planning::message_id::cause_of(&entry.message_id, kind, &user.uid)
+                .is_some_and(|c| c.starts_with(crate::planning::EXPIRED_PREFIX)),
         pin: if kind.carries_pin() { pin } else { None },
     }
 }

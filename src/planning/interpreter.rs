@@ -40,6 +40,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::outbox::{self, Attempt};
@@ -79,6 +80,8 @@ pub struct Sent {
     pub in_flight: bool,
     /// The queue was full; come back later.
     pub queue_full: bool,
+    /// Automatic e-mails were held back by the tenant's e-mail cap until then.
+    pub deferred_until: Option<Timestamp>,
 }
 
 /// Everything a plan does to the world.
@@ -135,6 +138,7 @@ pub(crate) fn mirror_of(plan: &Plan, memory: &UserMemory) -> ConferencingUserSta
     // act on it (a blocked user), as kstatus expects.
     status.observed_generation = plan.generation;
     status.allow_pstn_only_meetings = plan.allow_pstn_only_meetings;
+    status.pin_expires_at = plan.pin_expires_at.map(Time);
     conditions::settle_held(&mut status, &plan.ready, plan.held_by.as_deref(), plan.generation, plan.now);
     status
 }
@@ -197,6 +201,8 @@ pub(crate) struct Delivery {
     pub in_flight: bool,
     /// The queue was full.
     pub queue_full: bool,
+    /// Automatic e-mails wait for room in the tenant's cap until then.
+    pub deferred_until: Option<Timestamp>,
     /// Warnings for e-mails refused for good.
     pub events: Vec<PlannedEvent>,
 }
@@ -208,13 +214,14 @@ impl Committed {
         let Committed { mut plan, fresh } = self;
         let mut delivery = Delivery::default();
         if plan.deliver {
-            let due = outbox::due(&plan.memory.notifications, plan.now);
+            let due = plan.due_now();
             let sent = fx.send(&due, &plan.memory, fresh.as_ref()).await;
             drop(fresh);
             let before = plan.memory.clone();
             let recorded = merge(&mut plan.memory, &sent.results, &mut delivery);
             delivery.in_flight = sent.in_flight;
             delivery.queue_full = sent.queue_full;
+            delivery.deferred_until = sent.deferred_until;
             if plan.memory != before {
                 fx.write_record(&plan.memory, &recorded).await?;
                 fx.audit(&before, &plan.memory, &delivery.delivered, plan.now);
@@ -312,7 +319,7 @@ impl Mirrored {
         for id in &plan.cleanup.release {
             fx.release_id(id).await?;
         }
-        let requeue_after = requeue_after(&plan.memory, &delivery, plan.now);
+        let requeue_after = requeue_after(&plan, &delivery);
         Ok(CleanedUp { memory: plan.memory, requeue_after })
     }
 }
@@ -327,15 +334,38 @@ pub struct CleanedUp {
     pub requeue_after: Option<Duration>,
 }
 
-/// When to come back: the earliest retry due, or soon when the queue was full.
-fn requeue_after(memory: &UserMemory, d: &Delivery, now: Timestamp) -> Option<Duration> {
-    let retry = outbox::next_due(&memory.notifications).map(|t| {
+/// When to come back: the earliest retry due (or the send window's opening, for automatic
+/// e-mails owed while it is closed), the plan's own time (a PIN's rotation), when the
+/// tenant's e-mail cap has room again, or soon when the queue was full.
+fn requeue_after(plan: &Plan, d: &Delivery) -> Option<Duration> {
+    let (memory, now) = (&plan.memory, plan.now);
+    let after = |t: Timestamp| {
         let wait = t.duration_since(now).as_millis().max(0);
         Duration::from_millis(u64::try_from(wait).unwrap_or(0)) + Duration::from_millis(100)
-    });
+    };
+    let window = plan.send_window.as_ref().filter(|w| !w.contains(now));
+    let owed = |automatic: bool| {
+        memory
+            .notifications
+            .pending
+            .iter()
+            .filter(|n| !n.permanently_failed)
+            .any(|n| n.kind.is_automatic() == automatic)
+    };
+    let retry = match window {
+        // Automatic e-mails wait for the window; on-request ones are retried as due.
+        Some(w) if owed(true) => Some(w.next_open(now)),
+        _ => None,
+    }
+    .into_iter()
+    .chain(outbox::next_due(&memory.notifications).filter(|_| window.is_none() || owed(false)))
+    .map(after)
+    .min();
+    let planned = plan.wake_at.map(after);
+    let capped = d.deferred_until.map(after);
     let full = d.queue_full.then_some(Duration::from_secs(10));
     // An e-mail in flight wakes the user when it is done; the timer only guards against a
     // lost wake-up.
     let in_flight = d.in_flight.then_some(Duration::from_secs(60));
-    [retry, full, in_flight].into_iter().flatten().min()
+    [retry, planned, capped, full, in_flight].into_iter().flatten().min()
 }

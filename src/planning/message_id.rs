@@ -72,7 +72,8 @@ fn is_canonical(cause: &str) -> bool {
     if let Some(rest) = cause.strip_prefix("reassigned.") {
         return ConferenceId::parse(rest).is_some_and(|id| reassigned_cause(&id) == cause);
     }
-    if let Some(ms) = cause.strip_prefix("restore.") {
+    // A restored PIN's cause and a rotated PIN's cause name the old PIN's issue time in ms.
+    if let Some(ms) = cause.strip_prefix("restore.").or_else(|| cause.strip_prefix("expired.")) {
         return ms.parse::<u64>().is_ok_and(|n| n.to_string() == ms);
     }
     if cause.starts_with('g') {
@@ -141,5 +142,8 @@ mod tests {
         let restore = message_id(uid, kind, "restore.1800000000123");
         assert!(cause_of(&restore, kind, uid).is_some());
         assert_eq!(cause_of(&restore.replace("restore.1", "restore.01"), kind, uid), None);
+        let expired = message_id(uid, kind, "expired.1800000000123");
+        assert_eq!(cause_of(&expired, kind, uid).as_deref(), Some("expired.1800000000123"));
+        assert_eq!(cause_of(&expired.replace("expired.1", "expired.01"), kind, uid), None);
     }
 }

@@ -37,6 +37,8 @@ mod planner;
 pub(crate) mod provenance;
 pub(crate) mod world;
 
+use k8s_openapi::jiff::Timestamp;
+
 use crate::api::RequestKind;
 
 pub use events::{asked_by_phrase, describe, unreadable_message};
@@ -61,6 +63,36 @@ pub fn takes_over(user: &crate::validation::ValidatedUser, memory: &crate::api::
         && !memory.taken_over
 }
 
+/// When the PIN the memory records is to be rotated under the tenant's `pin.lifetime`: its
+/// issue time plus the lifetime, less the user's share of the spread (see
+/// [`crate::schedule::Lifetime::rotation_at`]). `None` without a lifetime or a PIN.
+pub fn rotation_at(
+    user: &crate::validation::ValidatedUser,
+    tenant: &crate::validation::ValidatedTenant,
+    memory: &crate::api::record::UserMemory,
+) -> Option<Timestamp> {
+    let lifetime = tenant.pin_lifetime?;
+    if !memory.provisioned() || !matches!(user.service, crate::validation::DesiredService::Native(_)) {
+        return None;
+    }
+    let issued = memory.pin_last_reset_time.as_ref()?.0;
+    Some(lifetime.rotation_at(issued, &user.uid))
+}
+
+/// Whether the user's PIN is to be rotated at `now`: it is past its rotation point, the
+/// tenant does not hold its e-mails, and its send window (if any) is open. The controller then takes room in the tenant's
+/// e-mail cap for it (a rotation is an e-mail) before planning.
+pub fn rotation_due(
+    user: &crate::validation::ValidatedUser,
+    tenant: &crate::validation::ValidatedTenant,
+    memory: &crate::api::record::UserMemory,
+    now: Timestamp,
+) -> bool {
+    rotation_at(user, tenant, memory).is_some_and(|at| now >= at)
+        && !tenant.hold
+        && tenant.send_window.as_ref().is_none_or(|w| w.contains(now))
+}
+
 /// How the PIN of a user taken over from another system came to be, as the prefix of its
 /// generation (the user's `metadata.generation` follows): the PIN it brought, kept; a new
 /// one, because it brought none; a new one, because what it brought was not a PIN. Kept in the
@@ -79,14 +111,18 @@ pub enum TakeoverPin {
 impl TakeoverPin {
     const ALL: [TakeoverPin; 3] = [TakeoverPin::Kept, TakeoverPin::New, TakeoverPin::Replaced];
 
-    /// The generation of this PIN for a user at `generation`.
-    pub fn generation(self, generation: i64) -> String {
-        let prefix = match self {
+    /// The prefix of this PIN's generation.
+    pub fn prefix(self) -> &'static str {
+        match self {
             TakeoverPin::Kept => "takeover-kept.g",
             TakeoverPin::New => "takeover-new.g",
             TakeoverPin::Replaced => "takeover-replaced.g",
-        };
-        format!("{prefix}{generation}")
+        }
+    }
+
+    /// The generation of this PIN for a user at `generation`.
+    pub fn generation(self, generation: i64) -> String {
+        format!("{}{generation}", self.prefix())
     }
 
     /// Which takeover PIN `pin_generation` names, for a user at `generation`.
@@ -94,6 +130,10 @@ impl TakeoverPin {
         TakeoverPin::ALL.into_iter().find(|t| t.generation(generation) == pin_generation)
     }
 }
+
+/// Prefix of the PIN generation (and e-mail cause) of a PIN rotated because it expired
+/// (`pin.lifetime`); the old PIN's issue time, in milliseconds, follows.
+pub const EXPIRED_PREFIX: &str = "expired.";
 
 /// How many earlier tokens of each request are remembered (see `HandledRequests::previous`).
 pub const TOKEN_HISTORY: usize = 8;

@@ -6,9 +6,10 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::Reason;
 use crate::api::condition::DesiredCondition;
 use crate::api::record::UserMemory;
-use crate::api::{Condition, ConferencingUserStatus, NotificationKind, PinSourceRef};
+use crate::api::{Condition, ConferencingUserStatus, NotificationKind, PendingNotification, PinSourceRef};
 use crate::domain::{ConferenceId, IdLength, PinLength};
 use crate::provisioning::claim::Holder;
+use crate::provisioning::pin::PinRules;
 
 use super::*;
 
@@ -42,6 +43,9 @@ pub struct Observed<'a> {
     /// The PIN `spec.adopt` brings, as read (by the controller; the planner never sees a PIN)
     /// when the user is about to be taken over; `None` when there is none to read.
     pub adoptable_pin: Option<&'a AdoptablePin>,
+    /// For a PIN due to be rotated now ([`rotation_due`]): `None` when the tenant's e-mail
+    /// cap has room (the controller took it), else when it will have.
+    pub rotation_deferred: Option<Timestamp>,
     /// Who holds the claim of the ID the memory records, when it is another live user: the
     /// user lost its ID (its claim was deleted by hand and someone else claimed it).
     pub current_id_holder: Option<&'a Holder>,
@@ -85,10 +89,28 @@ pub struct PinStep {
 /// Where a PIN comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NewPin {
-    /// Generated, of this many digits.
-    Generate(PinLength),
+    /// Generated.
+    Generate(Generation),
     /// The one a user taken over brought along, from this Secret.
     Adopt(PinSource),
+}
+
+/// How a PIN is generated: the tenant's policy as it stands when it is issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    /// Digits.
+    pub length: PinLength,
+    /// The rules it meets.
+    pub rules: PinRules,
+    /// How many of the user's earlier PINs it may not repeat (and are remembered).
+    pub history: u8,
+}
+
+impl Generation {
+    /// Of `length` digits, under the default rules, with no history (for tests and `plan`).
+    pub fn of_length(length: PinLength) -> Generation {
+        Generation { length, rules: PinRules::default(), history: 0 }
+    }
 }
 
 /// A Secret holding a PIN to adopt.
@@ -244,6 +266,13 @@ pub struct Plan {
     /// Whether callers may start the user's meetings without them, for the status (an
     /// enabled user's spec and tenant say; not part of the memory).
     pub(crate) allow_pstn_only_meetings: Option<bool>,
+    /// When the user's PIN will be rotated (`pin.lifetime`), for the status.
+    pub(crate) pin_expires_at: Option<Timestamp>,
+    /// When to look at the user again for a reason of time: its PIN's rotation, the tenant's
+    /// send window opening on what it owes.
+    pub(crate) wake_at: Option<Timestamp>,
+    /// The tenant's send window: automatic e-mails owed wait for it.
+    pub(crate) send_window: Option<crate::schedule::SendWindow>,
     pub(crate) user: String,
     pub(crate) generation: Option<i64>,
     pub(crate) now: Timestamp,
@@ -283,6 +312,16 @@ impl Plan {
         } else {
             self.memory != UserMemory::empty()
         }
+    }
+
+    /// The e-mails the memory owes that may go now: outside the tenant's send window only
+    /// on-request ones.
+    pub fn due_now(&self) -> Vec<PendingNotification> {
+        let closed = self.send_window.as_ref().is_some_and(|w| !w.contains(self.now));
+        outbox::due(&self.memory.notifications, self.now)
+            .into_iter()
+            .filter(|n| !(closed && n.kind.is_automatic()))
+            .collect()
     }
 
     /// Whether carrying the plan out changes nothing: no step, the record as stored, the

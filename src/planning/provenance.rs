@@ -12,8 +12,8 @@
 //! a status writer cannot forge), a reassignment of an ID that one of the user's own claims
 //! was allocated to replace (ditto), and a kind that fits what the spec asks for now.
 
-use super::RESTORE_PREFIX;
 use super::message_id::{cause_of, generations_of, token_of};
+use super::{EXPIRED_PREFIX, RESTORE_PREFIX};
 use crate::api::{NotificationKind, PendingNotification};
 use crate::domain::ConferenceId;
 use crate::validation::{DesiredService, DisabledReason, ValidatedTenant, ValidatedUser};
@@ -44,13 +44,16 @@ pub(crate) fn derivable(
             .is_some_and(|(u, t)| (1..=user.generation).contains(&u) && (0..=tenant.generation).contains(&t))
     };
     let by_token = |current: &Option<String>| {
-        !cause.starts_with(RESTORE_PREFIX) && token_of(&cause).is_some_and(|t| current.as_deref() == Some(t.as_str()))
+        !cause.starts_with(RESTORE_PREFIX)
+            && !cause.starts_with(EXPIRED_PREFIX)
+            && token_of(&cause).is_some_and(|t| current.as_deref() == Some(t.as_str()))
     };
     let requests = &user.requests;
     match entry.kind {
         NotificationKind::PinReset => {
             native
-                && if cause.starts_with(RESTORE_PREFIX) {
+                && if cause.starts_with(RESTORE_PREFIX) || cause.starts_with(EXPIRED_PREFIX) {
+                    // A restored or rotated PIN: the user's own PIN Secret carries its cause.
                     secret_generation == Some(cause.as_str())
                 } else {
                     by_token(&requests.reset_pin)
@@ -117,6 +120,9 @@ mod tests {
         assert!(ok(&entry(NotificationKind::PinReset, &token_cause("T1"), "uid-alice"), None));
         assert!(ok(&entry(NotificationKind::LicenseAssigned, &generation_cause(3, 1), "uid-alice"), None));
         assert!(ok(&entry(NotificationKind::PinReset, "restore.5", "uid-alice"), Some("restore.5")));
+        // A PIN rotated on expiry: its Secret names the cause.
+        assert!(ok(&entry(NotificationKind::PinReset, "expired.5", "uid-alice"), Some("expired.5")));
+        assert!(!ok(&entry(NotificationKind::PinReset, "expired.5", "uid-alice"), Some("expired.4")));
 
         // The forged entry of the security report: an invented PinReset.
         let mut forged = entry(NotificationKind::PinReset, &token_cause("T1"), "uid-alice");

@@ -92,6 +92,8 @@ pub(crate) struct World {
     pub adoptable: Option<AdoptablePin>,
     /// PINs adopted.
     pub pins_adopted: u32,
+    /// When the tenant's e-mail cap has room again for a rotation due; `None`: room now.
+    pub cap_full_until: Option<Timestamp>,
     /// Where allocated IDs come from.
     pub ids: Ids,
     /// PINs generated.
@@ -127,6 +129,7 @@ impl World {
             adopt_holder: None,
             adoptable: None,
             pins_adopted: 0,
+            cap_full_until: None,
             ids: Ids::default(),
             pins_generated: 0,
             events: Vec::new(),
@@ -169,6 +172,7 @@ impl World {
             static_id_holder: self.static_holder.as_ref(),
             adopt_id_holder: self.adopt_holder.as_ref(),
             adoptable_pin: self.adoptable.as_ref(),
+            rotation_deferred: self.cap_full_until,
             current_id_holder: self.current_holder.as_ref(),
             replacements: &self.replaces,
         };
@@ -238,9 +242,9 @@ impl Effects for World {
     async fn write_pin(&mut self, step: &PinStep, _conference_id: Option<&str>) -> Result<Pin, Crashed> {
         self.spend()?;
         let digits = match &step.pin {
-            NewPin::Generate(length) => {
+            NewPin::Generate(how) => {
                 self.pins_generated += 1;
-                length.get()
+                how.length.get()
             }
             NewPin::Adopt(_) => {
                 self.pins_adopted += 1;

@@ -5,5 +5,6 @@
 pub mod claim;
 pub(crate) mod conference_id;
 pub mod pin;
+pub mod pin_history;
 pub mod record;
 pub mod secret;

@@ -69,54 +69,121 @@ pub fn is_weak(pin: &str, conference_id: Option<&str>) -> bool {
     all_same || ascending || descending || conference_id == Some(pin)
 }
 
-/// The rule a PIN brought from another system breaks, never naming the value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AdoptionRule {
-    /// Not 4 to 12 ASCII digits (surrounding white space aside).
-    Digits,
-    /// Guessable: one digit repeated, a run, or the conference ID.
-    Weak,
+/// The rules a PIN the operator issues (generates, or adopts from another system) meets,
+/// from the tenant's `pin` policy. It is never weak ([`is_weak`]); unless common patterns are
+/// allowed, it has none of the patterns Skype for Business refuses either.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PinRules {
+    /// `allowCommonPatterns`.
+    pub allow_common_patterns: bool,
+    /// The last four digits of each of the tenant's dial-in numbers.
+    pub number_endings: Vec<String>,
 }
 
-impl fmt::Display for AdoptionRule {
+/// A rule a PIN breaks, named without the PIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinRule {
+    /// Not 4 to 12 ASCII digits (surrounding white space aside).
+    Digits,
+    /// One digit repeated, a full run such as 12345, or the conference ID.
+    Weak,
+    /// A digit repeated four or more times in a row.
+    Repeated,
+    /// Four or more consecutive ascending or descending digits.
+    Sequence,
+    /// Contains the user's conference ID, or is part of it.
+    ConferenceId,
+    /// Contains the last four digits of one of the tenant's dial-in numbers.
+    NumberEnding,
+    /// One of the user's last PINs (`historyCount`).
+    History,
+}
+
+impl fmt::Display for PinRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            AdoptionRule::Digits => "it is not 4 to 12 digits",
-            AdoptionRule::Weak => {
+            PinRule::Digits => "it is not 4 to 12 digits",
+            PinRule::Weak => {
                 "it is guessable (one digit repeated, a run such as 12345, or the user's conference ID), which the operator never issues"
             }
+            PinRule::Repeated => "it repeats a digit four or more times in a row (pin.allowCommonPatterns is false)",
+            PinRule::Sequence => {
+                "it has four or more consecutive ascending or descending digits (pin.allowCommonPatterns is false)"
+            }
+            PinRule::ConferenceId => "it contains the user's conference ID, or is part of it (pin.allowCommonPatterns is false)",
+            PinRule::NumberEnding => {
+                "it contains the last four digits of one of the tenant's dial-in numbers (pin.allowCommonPatterns is false)"
+            }
+            PinRule::History => "it is one of the user's last PINs (pin.historyCount)",
         })
     }
 }
 
-/// A PIN brought from another system (a Secret's value), if it meets the rules the operator's
-/// own PINs meet: digits, 4 to 12 of them (the tenant's length applies to new PINs only, as
-/// for PINs kept across a length change), not weak. White space around it (a file's final
-/// line break) is dropped.
-pub fn adopt(value: &[u8], conference_id: Option<&str>) -> Result<Pin, AdoptionRule> {
-    let text = std::str::from_utf8(value).map_err(|_| AdoptionRule::Digits)?.trim();
+impl PinRules {
+    /// Whether `pin` (digits) meets the rules for a user holding `conference_id`.
+    pub fn check(&self, pin: &str, conference_id: Option<&str>) -> Result<(), PinRule> {
+        if is_weak(pin, conference_id) {
+            return Err(PinRule::Weak);
+        }
+        if self.allow_common_patterns {
+            return Ok(());
+        }
+        let b = pin.as_bytes();
+        if b.windows(4).any(|w| w.iter().all(|d| *d == w[0])) {
+            return Err(PinRule::Repeated);
+        }
+        let step = |w: &[u8], up: bool| w.windows(2).all(|p| if up { p[1] == p[0] + 1 } else { p[0] == p[1] + 1 });
+        if b.windows(4).any(|w| step(w, true) || step(w, false)) {
+            return Err(PinRule::Sequence);
+        }
+        if let Some(id) = conference_id.filter(|id| !id.is_empty())
+            && (pin.contains(id) || id.contains(pin))
+        {
+            return Err(PinRule::ConferenceId);
+        }
+        if self.number_endings.iter().any(|e| !e.is_empty() && pin.contains(e.as_str())) {
+            return Err(PinRule::NumberEnding);
+        }
+        Ok(())
+    }
+}
+
+/// A PIN brought from another system (a Secret's value), if it meets the rules: digits, 4 to
+/// 12 of them (the tenant's length applies to new PINs only, as for PINs kept across a length
+/// change), and `rules`. White space around it (a file's final line break) is dropped.
+pub fn adopt(value: &[u8], conference_id: Option<&str>, rules: &PinRules) -> Result<Pin, PinRule> {
+    let text = std::str::from_utf8(value).map_err(|_| PinRule::Digits)?.trim();
     if !(4..=12).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AdoptionRule::Digits);
+        return Err(PinRule::Digits);
     }
-    if is_weak(text, conference_id) {
-        return Err(AdoptionRule::Weak);
-    }
+    rules.check(text, conference_id)?;
     Ok(Pin(text.to_string()))
 }
 
-/// Generates a PIN of `length` digits that is not weak, from `rng`.
-pub fn generate_with(rng: &mut impl RngCore, length: PinLength, conference_id: Option<&str>) -> Pin {
+/// Generates a PIN of `length` digits meeting `rules`, and not one of `history`, from `rng`.
+pub fn generate_with(
+    rng: &mut impl RngCore,
+    length: PinLength,
+    conference_id: Option<&str>,
+    rules: &PinRules,
+    history: Option<&super::pin_history::PinHistory>,
+) -> Pin {
     loop {
         let candidate = random_digits(rng, length.get());
-        if !is_weak(&candidate, conference_id) {
+        if rules.check(&candidate, conference_id).is_ok() && !history.is_some_and(|h| h.contains(&candidate)) {
             return Pin(candidate);
         }
     }
 }
 
 /// Generates a PIN from the OS's cryptographic RNG.
-pub fn generate(length: PinLength, conference_id: Option<&str>) -> Pin {
-    generate_with(&mut OsRng.unwrap_err(), length, conference_id)
+pub fn generate(
+    length: PinLength,
+    conference_id: Option<&str>,
+    rules: &PinRules,
+    history: Option<&super::pin_history::PinHistory>,
+) -> Pin {
+    generate_with(&mut OsRng.unwrap_err(), length, conference_id, rules, history)
 }
 
 #[cfg(test)]
@@ -207,8 +274,37 @@ mod tests {
         // The RNG first yields 12345 (a run), then 00000 (one digit), then the conference ID,
         // then 90817: the generator must reject the first three and return the fourth.
         let digits = [1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 7, 3, 9, 1, 0, 9, 0, 8, 1, 7];
-        let pin = generate_with(&mut Scripted(digits.to_vec()), PinLength::new(5).expect("5"), Some("73910"));
+        let pin = generate_with(
+            &mut Scripted(digits.to_vec()),
+            PinLength::new(5).expect("5"),
+            Some("73910"),
+            &PinRules::default(),
+            None,
+        );
         assert_eq!(pin.expose(), "90817");
+    }
+
+    #[test]
+    fn the_common_patterns_are_refused_unless_allowed_and_named() {
+        let rules = PinRules { allow_common_patterns: false, number_endings: vec!["0100".into()] };
+        for (pin, rule) in [
+            ("11112", PinRule::Repeated),
+            ("91234", PinRule::Sequence),
+            ("987651", PinRule::Sequence),
+            ("5739104", PinRule::ConferenceId),
+            ("39104", PinRule::ConferenceId),
+            ("90100", PinRule::NumberEnding),
+            ("12345", PinRule::Weak),
+        ] {
+            assert_eq!(rules.check(pin, Some("739104")), Err(rule), "{pin}");
+        }
+        assert_eq!(rules.check("90817", Some("739104")), Ok(()));
+        let lax = PinRules { allow_common_patterns: true, ..rules };
+        assert_eq!(lax.check("11112", Some("739104")), Ok(()));
+        assert_eq!(lax.check("12345", None), Err(PinRule::Weak), "never issued, allowed or not");
+        for rule in [PinRule::Repeated, PinRule::Sequence, PinRule::NumberEnding, PinRule::History] {
+            assert!(rule.to_string().contains("pin."), "names the policy field: {rule}");
+        }
     }
 
     proptest! {
@@ -216,7 +312,7 @@ mod tests {
         fn generated_pins_have_the_length_and_are_none_of_the_known_weak_ones(seed: u64, len in 4u8..=12, id in "[0-9]{4,12}") {
             let mut rng = StdRng::seed_from_u64(seed);
             let length = PinLength::new(len).expect("in range");
-            let pin = generate_with(&mut rng, length, Some(&id));
+            let pin = generate_with(&mut rng, length, Some(&id), &PinRules::default(), None);
             prop_assert_eq!(pin.expose().len(), usize::from(len));
             prop_assert!(pin.expose().bytes().all(|b| b.is_ascii_digit()));
             let weak = if usize::from(len) <= 10 { known_weak(usize::from(len)) } else {
@@ -224,6 +320,48 @@ mod tests {
             };
             prop_assert!(!weak.iter().any(|w| w == pin.expose()), "a known-weak PIN: {}", pin.expose());
             prop_assert_ne!(pin.expose(), id.as_str());
+        }
+    }
+
+    /// The Skype rules, written out from their definition rather than by calling
+    /// `PinRules::check`, which is what is under test.
+    fn breaks_a_rule(pin: &str, id: &str, endings: &[String]) -> bool {
+        let b = pin.as_bytes();
+        let repeated = b.windows(4).any(|w| w.iter().all(|d| *d == w[0]));
+        let up = b.windows(4).any(|w| (1..4).all(|i| w[i] == w[0] + i as u8));
+        let down = b.windows(4).any(|w| (1..4).all(|i| w[0] == w[i] + i as u8));
+        repeated
+            || up
+            || down
+            || pin.contains(id)
+            || id.contains(pin)
+            || endings.iter().any(|e| pin.contains(e.as_str()))
+    }
+
+    proptest! {
+        #[test]
+        fn no_generated_pin_breaks_the_policy_or_repeats_the_history(
+            seed: u64,
+            len in 4u8..=12,
+            id in "[1-9][0-9]{5,11}",
+            allow: bool,
+            endings in proptest::collection::vec("[0-9]{4}", 0..4),
+            old in proptest::collection::vec("[0-9]{4,12}", 0..6),
+        ) {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let rules = PinRules { allow_common_patterns: allow, number_endings: endings.clone() };
+            let mut history = crate::provisioning::pin_history::PinHistory::cheap(2);
+            for o in &old {
+                history.push(o, 20);
+            }
+            let pin = generate_with(&mut rng, PinLength::new(len).expect("in range"), Some(&id), &rules, Some(&history));
+            let p = pin.expose();
+            prop_assert_eq!(p.len(), usize::from(len));
+            prop_assert!(!old.iter().any(|o| o == p), "repeats an old PIN");
+            prop_assert!(!is_weak(p, Some(&id)));
+            if !allow {
+                prop_assert!(!breaks_a_rule(p, &id, &endings), "{} breaks a rule", p);
+            }
         }
     }
 }

@@ -133,6 +133,62 @@ pub struct NotificationLabels {
     pub result: &'static str,
 }
 
+/// Why a PIN was issued: the `cause` label of `conferencing_pin_rotations_total` (first PINs
+/// and adopted ones are no rotation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinCause {
+    /// A user's first PIN (provisioning, or a takeover that brought none).
+    First,
+    /// Adopted from the system taken over.
+    Adopted,
+    /// `requests.resetPin`.
+    Request,
+    /// The PIN Secret was deleted.
+    Restore,
+    /// The PIN expired (`pin.lifetime`).
+    Expired,
+    /// What a user taken over brought was not a PIN.
+    Replaced,
+}
+
+impl PinCause {
+    /// Every rotation cause, exported from the start at zero.
+    pub const ROTATIONS: [PinCause; 4] = [PinCause::Request, PinCause::Restore, PinCause::Expired, PinCause::Replaced];
+
+    /// The cause of a PIN issued under `generation` from `pin`.
+    pub fn of(generation: &str, pin: &crate::planning::NewPin) -> PinCause {
+        if matches!(pin, crate::planning::NewPin::Adopt(_)) {
+            return PinCause::Adopted;
+        }
+        let replaced = crate::planning::TakeoverPin::Replaced.prefix();
+        match generation {
+            g if g.starts_with("reset-pin.") => PinCause::Request,
+            g if g.starts_with(crate::planning::RESTORE_PREFIX) => PinCause::Restore,
+            g if g.starts_with(crate::planning::EXPIRED_PREFIX) => PinCause::Expired,
+            g if g.starts_with(replaced) => PinCause::Replaced,
+            _ => PinCause::First,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            PinCause::First => "first",
+            PinCause::Adopted => "adopted",
+            PinCause::Request => "request",
+            PinCause::Restore => "restore",
+            PinCause::Expired => "expired",
+            PinCause::Replaced => "replaced",
+        }
+    }
+}
+
+/// Labels of PIN rotations.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RotationLabels {
+    /// `request`, `restore`, `expired` or `replaced`.
+    pub cause: &'static str,
+}
+
 /// The operator's Prometheus metrics.
 pub struct Metrics {
     registry: Registry,
@@ -162,6 +218,8 @@ pub struct Metrics {
     pub users: Arc<users::UserStates>,
     /// PINs generated.
     pub pins_issued: Counter,
+    /// PINs replaced, by cause.
+    pub pin_rotations: Family<RotationLabels, Counter>,
     /// Conference IDs claimed.
     pub ids_issued: Counter,
     /// 1 while this process holds the leader lease.
@@ -184,6 +242,16 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts a PIN issued for `cause`.
+    pub fn pin_issued(&self, cause: PinCause) {
+        if cause != PinCause::Adopted {
+            self.pins_issued.inc();
+        }
+        if PinCause::ROTATIONS.contains(&cause) {
+            self.pin_rotations.get_or_create(&RotationLabels { cause: cause.label() }).inc();
+        }
+    }
+
     /// Fresh metrics, registered under the `conferencing_` prefix.
     pub fn new() -> Self {
         // The process metrics are unprefixed (`process_*`), as every client library exports
@@ -205,6 +273,7 @@ impl Metrics {
             notifications_pending: Gauge::default(),
             delivery_queue: Gauge::default(),
             pins_issued: Counter::default(),
+            pin_rotations: Family::default(),
             ids_issued: Counter::default(),
             leader: Gauge::default(),
             events_summarised: Counter::default(),
@@ -254,6 +323,14 @@ impl Metrics {
             m.delivery_queue_capacity.clone(),
         );
         sub.register("pins_issued", "Leader PINs generated", m.pins_issued.clone());
+        for cause in PinCause::ROTATIONS {
+            let _ = m.pin_rotations.get_or_create(&RotationLabels { cause: cause.label() });
+        }
+        sub.register(
+            "pin_rotations",
+            "PINs replaced by a new one, by cause: request (resetPin), restore (PIN Secret deleted), expired (pin.lifetime), replaced (a PIN brought along broke the policy)",
+            m.pin_rotations.clone(),
+        );
         sub.register("conference_ids_issued", "Conference IDs claimed", m.ids_issued.clone());
         sub.register("leader", "1 while this process holds the leader lease", m.leader.clone());
         sub.register(

@@ -21,6 +21,8 @@ struct UserState {
     stalled: bool,
     /// When the current PIN was generated, Unix seconds.
     pin_reset: Option<i64>,
+    /// When the current PIN is to be rotated (`status.pinExpiresAt`), Unix seconds.
+    pin_expires: Option<i64>,
 }
 
 /// Per served user, keyed by `namespace/name`.
@@ -47,6 +49,7 @@ impl UserStates {
                 .and_then(|s| crate::api::condition::find(&s.conditions, ConditionType::Stalled))
                 .is_some_and(|c| c.status == ConditionStatus::True),
             pin_reset: status.and_then(|s| s.pin_last_reset_time.as_ref()).map(|t| t.0.as_second()),
+            pin_expires: status.and_then(|s| s.pin_expires_at.as_ref()).map(|t| t.0.as_second()),
         };
         let mut m = self.lock();
         // A user with nothing to report takes no room.
@@ -67,6 +70,14 @@ impl UserStates {
         let m = self.lock();
         (m.values().filter(|s| s.stalled).count(), m.values().filter_map(|s| s.pin_reset).min())
     }
+
+    /// At `now` (Unix seconds): (PINs to be rotated within 7 days, PINs past their rotation
+    /// point and not rotated yet).
+    pub fn expiry(&self, now: i64) -> (usize, usize) {
+        let m = self.lock();
+        let expires = || m.values().filter_map(|s| s.pin_expires);
+        (expires().filter(|t| *t >= now && *t < now + 7 * 86_400).count(), expires().filter(|t| *t < now).count())
+    }
 }
 
 /// Exports [`UserStates::summary`] at scrape time.
@@ -80,6 +91,22 @@ impl Collector for UserCollector {
         g.encode(encoder.encode_descriptor(
             "users_stalled",
             "Users whose Stalled condition is True: they cannot progress until their spec, tenant or environment changes",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let (soon, overdue) = self.0.expiry(now);
+        ConstGauge::new(i64::try_from(soon).unwrap_or(i64::MAX)).encode(encoder.encode_descriptor(
+            "pins_expiring_soon",
+            "PINs whose rotation (pin.lifetime) falls within the next 7 days",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        ConstGauge::new(i64::try_from(overdue).unwrap_or(i64::MAX)).encode(encoder.encode_descriptor(
+            "pins_overdue",
+            "PINs past their rotation point and not rotated yet (waiting for the send window or the e-mail cap, or failing)",
             None,
             MetricType::Gauge,
         )?)?;

@@ -5,6 +5,8 @@ use super::{
 };
 use crate::api::{ConferenceIdMode, ConferencingTenant, Locale, NumberType, TakeoverEmail};
 use crate::domain::{DisplayText, EmailAddress, IdLength, PinLength};
+use crate::provisioning::pin::PinRules;
+use crate::schedule::{Lifetime, SendWindow};
 
 /// A tenant-configured sender that replaces the operator's default.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +73,16 @@ pub struct ValidatedTenant {
     pub discard_held: Option<String>,
     /// What a takeover e-mails.
     pub takeover_email: TakeoverEmail,
+    /// The rules every PIN issued meets (`pin.allowCommonPatterns`, the numbers' endings).
+    pub pin_rules: PinRules,
+    /// How many earlier PINs a new one may not repeat (`pin.historyCount`).
+    pub pin_history: u8,
+    /// How long a PIN lives (`pin.lifetime`); `None`: for ever.
+    pub pin_lifetime: Option<Lifetime>,
+    /// At most this many automatic e-mails (and rotations) a minute (`notifications.maxEmailsPerMinute`).
+    pub email_cap: Option<u32>,
+    /// When automatic e-mails (and rotations) go out (`notifications.sendWindow`).
+    pub send_window: Option<SendWindow>,
 }
 
 impl ValidatedTenant {
@@ -147,6 +159,28 @@ pub fn validate_tenant(tenant: &ConferencingTenant, policy: &ClusterPolicy) -> R
     let pin_length = PinLength::new(spec.pin.length).ok_or_else(|| {
         InvalidSpec::new("spec.pin.length", format!("must be 4 to 12 digits, not {}", spec.pin.length))
     })?;
+    if spec.pin.history_count > 20 {
+        return Err(InvalidSpec::new(
+            "spec.pin.historyCount",
+            format!("must be 0 to 20, not {}", spec.pin.history_count),
+        ));
+    }
+    let pin_lifetime = match &spec.pin.lifetime {
+        None => None,
+        Some(raw) => Some(Lifetime::parse(raw).ok_or_else(|| {
+            InvalidSpec::new(
+                "spec.pin.lifetime",
+                format!(
+                    "{:?} is not a lifetime of at least 10 s: digits and a unit, d, h, m or s, e.g. 90d or 1d12h",
+                    crate::domain::escape_for_terminal(raw)
+                ),
+            )
+        })?),
+    };
+    let pin_rules = PinRules {
+        allow_common_patterns: spec.pin.allow_common_patterns,
+        number_endings: numbers.iter().map(|n| n.number[n.number.len().saturating_sub(4)..].to_string()).collect(),
+    };
     let id_length = IdLength::new(spec.conference_ids.length).ok_or_else(|| {
         InvalidSpec::new(
             "spec.conferenceIds.length",
@@ -211,6 +245,13 @@ pub fn validate_tenant(tenant: &ConferencingTenant, policy: &ClusterPolicy) -> R
         allowed_recipient_domains.push(d);
     }
 
+    let send_window = match &n.send_window {
+        None => None,
+        Some(w) => Some(
+            SendWindow::new(&w.start, &w.end, &w.time_zone)
+                .map_err(|e| InvalidSpec::new("spec.notifications.sendWindow", e.to_string()))?,
+        ),
+    };
     let name = tenant.metadata.name.clone().unwrap_or_default();
     let organization_name = optional_display_text("spec.organizationName", spec.organization_name.as_deref())?
         .map_or_else(|| name.clone(), |n| n.to_string());
@@ -233,5 +274,10 @@ pub fn validate_tenant(tenant: &ConferencingTenant, policy: &ClusterPolicy) -> R
         hold: n.hold,
         discard_held: tenant.spec.requests.discard_held_emails.clone(),
         takeover_email: n.takeover_email,
+        pin_rules,
+        pin_history: spec.pin.history_count,
+        pin_lifetime,
+        email_cap: n.max_emails_per_minute.filter(|c| *c > 0),
+        send_window,
     })
 }

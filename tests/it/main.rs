@@ -20,6 +20,7 @@ mod kubectl_plugin;
 mod leader_election_and_metrics;
 mod monitoring;
 mod pause_hold_and_who_asked;
+mod pin_lifecycle;
 mod pins_ids_licences_providers;
 mod plan_live;
 mod rbac_rules;

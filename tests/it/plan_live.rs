@@ -267,3 +267,53 @@ async fn validate_live_reports_an_id_held_in_the_cluster_and_a_reused_token() {
     let (code, stdout, _) = cli(&["validate", path]);
     assert_eq!(code, 0, "{stdout}");
 }
+
+#[tokio::test]
+#[ignore = "needs a cluster: scripts/test runs it"]
+async fn plan_live_horizon_lists_per_day_the_rotations_a_new_lifetime_brings() {
+    let mut env = TestEnv::new("plan-horizon").await;
+    env.start_operator();
+    let (mut tenant, mut people) = example_objects();
+    tenant.metadata.namespace = Some(env.ns.clone());
+    for u in &mut people {
+        u.metadata.namespace = Some(env.ns.clone());
+    }
+    env.apply(&tenant).await;
+    for u in &people {
+        env.apply(u).await;
+    }
+    settled(&env).await;
+    let with_pins = users(&env).await.iter().filter(|u| u.status.as_ref().is_some_and(|s| s.pin.is_some())).count();
+    assert!(with_pins >= 3, "{with_pins} users hold a PIN");
+
+    // The commit gives PINs a 20-day lifetime: every PIN issued just now rotates on day 18, 19
+    // or 20 (the last tenth of its lifetime, by its UID), none before, none twice.
+    tenant.spec.pin.lifetime = Some("20d".into());
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_yaml(dir.path(), "tenant.yaml", &tenant);
+    for u in &people {
+        write_yaml(dir.path(), &format!("users/{}.yaml", u.name_any()), u);
+    }
+    let to = dir.path().to_str().expect("utf8");
+    let (code, stdout, stderr) = cli(&["plan", "--live", "--to", to, "--horizon", "30d", "--output", "json"]);
+    assert_eq!(code, 0, "plan --live --horizon: {stdout}{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("plan JSON");
+    let days = plan["horizon"].as_array().expect("horizon");
+    assert_eq!(days.len(), 31, "today and the next 30 days");
+    let rotations: Vec<u64> = days.iter().map(|d| d["rotations"].as_u64().expect("rotations")).collect();
+    assert_eq!(rotations.iter().sum::<u64>(), with_pins as u64, "{rotations:?}");
+    assert!(rotations[..18].iter().all(|r| *r == 0) && rotations[21..].iter().all(|r| *r == 0), "{rotations:?}");
+    let emails: u64 = days.iter().map(|d| d["emails"].as_u64().expect("emails")).sum();
+    assert_eq!(emails, with_pins as u64, "one PIN-reset e-mail per rotation, nothing else owed");
+    // Nothing expires now: the commit itself mails no one.
+    assert_eq!(plan["summary"]["emails"], 0, "{}", plan["summary"]);
+
+    // The text rendering says the same, per day.
+    let (code, text, stderr) = cli(&["plan", "--live", "--to", to, "--horizon", "30d"]);
+    assert_eq!(code, 0, "{text}{stderr}");
+    assert!(text.contains("PIN rotations and e-mails due per day (UTC), over 31 day(s):"), "{text}");
+
+    // A horizon needs --live: offline there is no issue time to count from.
+    let (code, _, stderr) = cli(&["plan", "--from", to, "--to", to, "--horizon", "30d"]);
+    assert_eq!(code, 2, "{stderr}");
+}

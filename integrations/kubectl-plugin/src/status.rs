@@ -1,6 +1,6 @@
 //! `kubectl conferencing status [-n NS | -A] [TENANT]`: per tenant, its users, how many are
-//! Ready, the blocked ones and why, and the e-mails pending, held (`notifications.hold`) or
-//! refused for good.
+//! Ready, the blocked ones and why, the e-mails pending, held (`notifications.hold`) or
+//! refused for good, and the PINs to be rotated this week (`pin.lifetime`).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use super::view::{self, State};
 use super::{PluginError, Terminal, Verdict};
 use conferencing_operator::api::{ConditionStatus, ConferencingTenant, ConferencingUser};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
@@ -36,6 +37,8 @@ pub(crate) struct TenantSummary {
     pub pending: Vec<(String, String)>,
     /// E-mails refused for good: (user, description).
     pub failed: Vec<(String, String)>,
+    /// PINs to be rotated within 7 days (or overdue), by `status.pinExpiresAt`.
+    pub rotations_due: usize,
 }
 
 /// Groups users under their tenants (including tenants that users name but that do not
@@ -44,7 +47,9 @@ pub(crate) fn summarize(
     tenants: &[ConferencingTenant],
     users: &[ConferencingUser],
     only_tenant: Option<&str>,
+    now: Timestamp,
 ) -> Vec<TenantSummary> {
+    let week = now.checked_add(SignedDuration::from_hours(7 * 24)).unwrap_or(now);
     let mut by_tenant: BTreeMap<(String, String), TenantSummary> = BTreeMap::new();
     for t in tenants {
         let key = (t.namespace().unwrap_or_default(), t.name_any());
@@ -101,6 +106,9 @@ pub(crate) fn summarize(
         for n in view::failed(u) {
             summary.failed.push((name.clone(), view::describe_pending(n)));
         }
+        if u.status.as_ref().and_then(|s| s.pin_expires_at.as_ref()).is_some_and(|t| t.0 < week) {
+            summary.rotations_due += 1;
+        }
     }
     by_tenant.into_values().filter(|s| only_tenant.is_none_or(|t| s.name == t)).collect()
 }
@@ -121,6 +129,7 @@ pub(crate) fn render(
             "E-MAILS PENDING",
             "E-MAILS HELD",
             "E-MAILS FAILED",
+            "PIN ROTATIONS (7D)",
         ];
         if all_namespaces {
             header.insert(0, "NAMESPACE");
@@ -136,6 +145,7 @@ pub(crate) fn render(
                 if s.holding { 0 } else { s.pending.len() }.to_string(),
                 if s.holding { s.pending.len() } else { 0 }.to_string(),
                 s.failed.len().to_string(),
+                s.rotations_due.to_string(),
             ];
             if all_namespaces {
                 row.insert(0, s.namespace.clone());
@@ -200,7 +210,7 @@ pub(crate) async fn run(
         .list(&ListParams::default())
         .await
         .map_err(PluginError::kube(format!("listing ConferencingUsers in {where_}")))?;
-    let summaries = summarize(&tenants.items, &users.items, tenant);
+    let summaries = summarize(&tenants.items, &users.items, tenant, Timestamp::now());
     if summaries.is_empty() {
         if let Some(t) = tenant {
             return Err(PluginError::TenantNotFound {
@@ -262,7 +272,7 @@ mod tests {
             ),
             with("eve", "gone", &format!("status: {{observedGeneration: 1, conditions: [{READY}]}}")),
         ];
-        let s = summarize(&[tenant("acme")], &users, None);
+        let s = summarize(&[tenant("acme")], &users, None, Timestamp::UNIX_EPOCH);
         assert_eq!(s.len(), 2);
         let acme = &s[0];
         assert_eq!((acme.name.as_str(), acme.users, acme.ready), ("acme", 4, 2));
@@ -279,13 +289,13 @@ mod tests {
         assert_eq!((gone.name.as_str(), gone.tenant_ready.as_str(), gone.ready), ("gone", "NotFound", 0));
         assert!(gone.waiting[0].1.contains("generation 2 not observed yet"));
 
-        let only = summarize(&[tenant("acme")], &users, Some("gone"));
+        let only = summarize(&[tenant("acme")], &users, Some("gone"), Timestamp::UNIX_EPOCH);
         assert_eq!(only.len(), 1);
 
         // A tenant that holds its e-mails shows them as held, not pending.
         let mut holding = tenant("acme");
         holding.spec.notifications.hold = true;
-        let held = summarize(&[holding], &users, Some("acme"));
+        let held = summarize(&[holding], &users, Some("acme"), Timestamp::UNIX_EPOCH);
         let mut out = Terminal::new(Vec::new());
         render(&held, false, &mut out).expect("render");
         let text = String::from_utf8(out.into_inner()).expect("utf8");
@@ -334,7 +344,7 @@ mod tests {
         }
         let mut stray = with("eve", "acme", "");
         stray.spec.tenant_ref.name = evil.clone();
-        let summaries = summarize(&[t], &[blocked, mail, stray], None);
+        let summaries = summarize(&[t], &[blocked, mail, stray], None, Timestamp::UNIX_EPOCH);
         for all_namespaces in [false, true] {
             let mut out = Terminal::new(Vec::new());
             render(&summaries, all_namespaces, &mut out).expect("render");
@@ -343,5 +353,30 @@ mod tests {
             assert!(text.contains("acme\\u{1b}]52;c;"), "{text}");
             assert!(text.contains("Blocked users:") && text.contains("E-mails refused for good"), "{text}");
         }
+    }
+
+    #[test]
+    fn counts_the_pins_rotated_within_seven_days_overdue_ones_included() {
+        let expiring = |name: &str, at: &str| {
+            with(
+                name,
+                "acme",
+                &format!("status: {{observedGeneration: 2, conditions: [{READY}], pinExpiresAt: '{at}'}}"),
+            )
+        };
+        let users = vec![
+            expiring("overdue", "2026-12-01T00:00:00Z"),
+            expiring("tomorrow", "2026-12-08T12:00:00Z"),
+            expiring("in-six-days", "2026-12-13T23:00:00Z"),
+            expiring("in-eight-days", "2026-12-15T12:00:00Z"),
+            with("never", "acme", &format!("status: {{observedGeneration: 2, conditions: [{READY}]}}")),
+        ];
+        let now: Timestamp = "2026-12-07T12:00:00Z".parse().expect("time");
+        let s = summarize(&[tenant("acme")], &users, None, now);
+        assert_eq!(s[0].rotations_due, 3);
+        let mut out = Terminal::new(Vec::new());
+        render(&s, false, &mut out).expect("render");
+        let text = String::from_utf8(out.into_inner()).expect("utf8");
+        assert!(text.contains("PIN ROTATIONS (7D)"), "{text}");
     }
 }

@@ -8,7 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::tz::TimeZone;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use super::simulate::{Prior, PriorUser, synthetic_uid};
 use super::validate::Report;
@@ -195,6 +196,7 @@ pub(crate) fn plan_tree(to: &Report, prior: &Prior, now: Timestamp) -> PlanRepor
         findings: to.findings.clone(),
         summary,
         users,
+        horizon: Vec::new(),
     }
 }
 
@@ -213,6 +215,40 @@ fn tenant_generation(prior: &Prior, key: &(String, String), to: &Report) -> i64 
 
 fn act(kind: ActionKind, description: String) -> PlannedAction {
     PlannedAction { kind, description }
+}
+
+/// Per day from `now` (UTC days, the first being today with everything overdue), the PIN
+/// rotations due within `horizon` under the `to` tree's policy for the users the cluster has
+/// (their PINs' issue times are in their records), and the e-mails they send: one each, and,
+/// on the first day, the automatic e-mails owed now.
+pub(crate) fn horizon(to: &Report, prior: &Prior, now: Timestamp, horizon: SignedDuration) -> Vec<DayDue> {
+    let end = now.checked_add(horizon).unwrap_or(Timestamp::MAX);
+    let today = now.to_zoned(TimeZone::UTC).date();
+    let days = usize::try_from(horizon.as_secs() / 86_400).unwrap_or(0) + 1;
+    let mut out: Vec<DayDue> = (0..days)
+        .map(|i| DayDue {
+            date: today.checked_add(SignedDuration::from_hours(24 * i as i64)).unwrap_or(today).to_string(),
+            rotations: 0,
+            emails: 0,
+        })
+        .collect();
+    for u in &to.tree.users {
+        let (Some(v), Some(t)) = (&u.validated, &u.tenant) else { continue };
+        let Some(p) = prior.users.get(&(u.id.namespace.clone(), u.id.name.clone())) else { continue };
+        let memory = p.recall().memory;
+        let mut v = v.clone();
+        v.uid.clone_from(&p.uid);
+        if let Some(first) = out.first_mut() {
+            first.emails +=
+                memory.notifications.pending.iter().filter(|n| n.kind.is_automatic() && !n.permanently_failed).count();
+        }
+        let Some(at) = crate::planning::rotation_at(&v, t, &memory).filter(|at| *at < end) else { continue };
+        let day = at.to_zoned(TimeZone::UTC).date();
+        let i = usize::try_from(today.until(day).map_or(0, |s| s.get_days()).max(0)).unwrap_or(0).min(days - 1);
+        out[i].rotations += 1;
+        out[i].emails += usize::from(t.automatic_emails);
+    }
+    out
 }
 
 /// The actions, from the planner's steps and the difference between the memories.
@@ -283,6 +319,11 @@ fn actions(prev: &UserMemory, next: &UserMemory, steps: &Provisioning, t: &Valid
             out.push(act(ActionKind::PinReset, "a new PIN replaces the current one (on request)".into()));
         } else if generation.starts_with("restore.") {
             out.push(act(ActionKind::PinGenerated, "a new PIN is generated: the PIN Secret is missing".into()));
+        } else if generation.starts_with(crate::planning::EXPIRED_PREFIX) {
+            out.push(act(
+                ActionKind::PinExpired,
+                "the PIN is past its lifetime (pin.lifetime): a new one replaces it and is e-mailed".into(),
+            ));
         } else {
             out.push(act(ActionKind::PinGenerated, format!("a {}-digit PIN is generated", t.pin_length.get())));
         }

@@ -27,6 +27,21 @@ pub(crate) struct PlanReport {
     pub summary: Summary,
     /// Users that change, are blocked, or are removed, in tree order.
     pub users: Vec<UserPlan>,
+    /// With `--horizon`: per day, the PIN rotations and e-mails due.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub horizon: Vec<DayDue>,
+}
+
+/// What falls due on one day (UTC) within the horizon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DayDue {
+    /// The day, `YYYY-MM-DD` (UTC); the first is today, with what is overdue.
+    pub date: String,
+    /// PINs rotated (pin.lifetime).
+    pub rotations: usize,
+    /// Automatic e-mails sent: the rotations', and those owed now (on the first day).
+    pub emails: usize,
 }
 
 /// The counts of a plan.
@@ -155,6 +170,8 @@ pub(crate) enum ActionKind {
     ConferenceIdKept,
     /// A user taken over keeps the PIN it brought.
     PinKept,
+    /// The PIN is past its lifetime (`pin.lifetime`) and is rotated.
+    PinExpired,
 }
 
 /// One e-mail.

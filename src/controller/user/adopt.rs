@@ -16,7 +16,7 @@ use crate::error::{ObjectKey, Result, Step, api_error};
 use crate::planning::{AdoptablePin, PinSource};
 use crate::provisioning::pin::{self, Pin};
 use crate::provisioning::secret::{ADOPT_PIN_LABEL, PIN_KEY, SecretMeta, is_adoptable, pin_secret_name};
-use crate::validation::ValidatedUser;
+use crate::validation::{ValidatedTenant, ValidatedUser};
 
 /// What was found of the PIN a user brings.
 pub(crate) struct Found {
@@ -38,7 +38,12 @@ impl Found {
 /// The PIN `user` brings: from `spec.adopt.pinSecretRef`, else from a Secret labelled for
 /// adoption under its PIN Secret's name (known from the watch of labelled Secrets, so that
 /// users who bring none cost no read). `None` when it brings none.
-pub(crate) async fn inspect(ctx: &Context, user: &ConferencingUser, vu: &ValidatedUser) -> Result<Option<Found>> {
+pub(crate) async fn inspect(
+    ctx: &Context,
+    user: &ConferencingUser,
+    vu: &ValidatedUser,
+    vt: &ValidatedTenant,
+) -> Result<Option<Found>> {
     let ns = user.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let adoption = vu.adoption.as_ref();
@@ -90,7 +95,7 @@ pub(crate) async fn inspect(ctx: &Context, user: &ConferencingUser, vu: &Validat
         return Ok(Found::waiting(format!("Secret {ns}/{} has no key {key} yet", secret.name_any())));
     };
     let in_place = matches!(source, PinSource::InPlace).then(|| SecretMeta::from_meta(&secret.metadata));
-    Ok(Some(match pin::adopt(&value.0, id.as_ref().map(|i| i.as_str())) {
+    Ok(Some(match pin::adopt(&value.0, id.as_ref().map(|i| i.as_str()), &vt.pin_rules) {
         Ok(pin) => Found { verdict: AdoptablePin::Valid(source), pin: Some(pin), in_place },
         Err(rule) => Found { verdict: AdoptablePin::Invalid { source, rule: rule.to_string() }, pin: None, in_place },
     }))

@@ -5,6 +5,7 @@
 //! planned and carried out again, and a writer with a stale view fails instead of
 //! overwriting.
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::{Resource, ResourceExt};
@@ -17,6 +18,7 @@ use crate::error::{ObjectKey, ReconcileError, Result, Step, api_error, is_alread
 use crate::provisioning::claim::{self, Holder};
 use crate::provisioning::conference_id;
 use crate::provisioning::pin::Pin;
+use crate::provisioning::pin_history::{HISTORY_KEY, PinHistory};
 use crate::provisioning::secret::{
     SecretMeta, label_as_pin_secret, mark_recorded as mark_recorded_meta, pin_secret, pin_secret_name,
 };
@@ -185,6 +187,7 @@ pub(crate) async fn write_pin(
     own: Option<&SecretMeta>,
     pin: &Pin,
     generation: &str,
+    history: Option<&PinHistory>,
 ) -> Result<SecretMeta> {
     let ns = user.namespace().unwrap_or_default();
     let name = pin_secret_name(&user.name_any());
@@ -202,6 +205,9 @@ pub(crate) async fn write_pin(
         ctx.index.forget_secret(&ns, &name);
     }
     let mut secret = pin_secret(user, pin, generation);
+    if let Some(h) = history {
+        secret.data.get_or_insert_default().insert(HISTORY_KEY.to_string(), ByteString(h.to_text().into_bytes()));
+    }
     // The error is built from the action only: a kube error never echoes the request body,
     // so the PIN cannot reach a log through it.
     let written = match own {
@@ -433,7 +439,7 @@ mod tests {
         let alice = user("alice", "acme");
         let deref = crate::controller::user::dereference::Dereferenced::record_only(&alice, &ctx);
         let pin = Pin::from_secret("12345".into());
-        let e = write_pin(&ctx, &alice, &deref, None, &pin, "provision.g1").await.expect_err("someone else's");
+        let e = write_pin(&ctx, &alice, &deref, None, &pin, "provision.g1", None).await.expect_err("someone else's");
         assert!(
             matches!(e, ReconcileError::SecretNameTaken { ref secret, .. } if secret == "ns1/alice-conferencing-pin"),
             "{e}"
@@ -463,7 +469,7 @@ mod tests {
         let alice = user("alice", "acme");
         let deref = crate::controller::user::dereference::Dereferenced::record_only(&alice, &ctx);
         let pin = Pin::from_secret("12345".into());
-        let e = write_pin(&ctx, &alice, &deref, None, &pin, "provision.g1").await.expect_err("retried");
+        let e = write_pin(&ctx, &alice, &deref, None, &pin, "provision.g1", None).await.expect_err("retried");
         assert!(matches!(e, ReconcileError::Api { step: crate::error::Step::Provision, .. }), "{e}");
         assert_eq!(seen.lock().expect("seen").len(), 2, "not replaced");
         let recorded = ctx.index.secret("ns1", "alice-conferencing-pin").expect("in the index");

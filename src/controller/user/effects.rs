@@ -24,8 +24,9 @@ use crate::notification::queue::{GRACE, Job, PinSource, Progress, Submitted, Use
 use crate::planning::interpreter::{Effects, FreshPin, SendResult, Sent};
 use crate::planning::{NewPin, PinStep, PlannedEvent};
 use crate::provisioning::pin::Pin;
+use crate::provisioning::pin_history::{HISTORY_KEY, PinHistory};
 use crate::provisioning::record::{RecordMeta, is_record_secret, record_secret, record_secret_name};
-use crate::provisioning::secret::{SecretMeta, pin_secret_name};
+use crate::provisioning::secret::{PIN_KEY, SecretMeta, pin_secret_name};
 use crate::validation::{ValidatedTenant, ValidatedUser};
 
 /// One user's effects, for one reconcile.
@@ -68,6 +69,30 @@ impl<'a> KubeEffects<'a> {
     pub(crate) fn adopting(mut self, found: Option<adopt::Found>) -> Self {
         self.adopted = found;
         self
+    }
+
+    /// The PIN history of the user's own PIN Secret with the PIN it holds now added, keeping
+    /// `keep`; a new history when it has none (or one this version cannot read).
+    async fn history_with_current(&self, keep: usize) -> Result<PinHistory> {
+        let Some(own) = &self.own_secret else { return Ok(PinHistory::new()) };
+        let ns = &self.who.namespace;
+        let name = pin_secret_name(&self.who.name);
+        let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), ns);
+        let secret = api.get_opt(&name).await.map_err(api_error(
+            &ObjectKey::of(self.user),
+            Step::Provision,
+            format!("reading PIN Secret {ns}/{name} for its history"),
+        ))?;
+        let Some(secret) = secret.filter(|s| s.metadata.uid.as_deref() == Some(own.uid.as_str())) else {
+            return Ok(PinHistory::new());
+        };
+        let data = secret.data.unwrap_or_default();
+        let text = |key: &str| data.get(key).and_then(|v| String::from_utf8(v.0.clone()).ok());
+        let mut history = text(HISTORY_KEY).and_then(|t| PinHistory::parse(&t)).unwrap_or_default();
+        if let Some(current) = text(PIN_KEY) {
+            tokio::task::block_in_place(|| history.push(&current, keep));
+        }
+        Ok(history)
     }
 
     /// The error of a write of the user's record.
@@ -136,23 +161,36 @@ impl Effects for KubeEffects<'_> {
     }
 
     async fn write_pin(&mut self, step: &PinStep, conference_id: Option<&str>) -> Result<Pin> {
-        let pin = match &step.pin {
-            NewPin::Generate(length) => crate::provisioning::pin::generate(*length, conference_id),
+        let (pin, history) = match &step.pin {
+            NewPin::Generate(how) => {
+                // The history of the PIN Secret there is, with the PIN it holds now added.
+                let history = match how.history {
+                    0 => None,
+                    keep => Some(self.history_with_current(usize::from(keep)).await?),
+                };
+                let rules = &how.rules;
+                let pin = tokio::task::block_in_place(|| {
+                    crate::provisioning::pin::generate(how.length, conference_id, rules, history.as_ref())
+                });
+                (pin, history)
+            }
             NewPin::Adopt(_) => {
-                self.adopted.as_ref().and_then(|f| f.pin.clone()).ok_or_else(|| ReconcileError::Internal {
-                    object: ObjectKey::of(self.user),
-                    what: "the plan adopts a PIN this reconcile did not read",
-                })?
+                let pin =
+                    self.adopted.as_ref().and_then(|f| f.pin.clone()).ok_or_else(|| ReconcileError::Internal {
+                        object: ObjectKey::of(self.user),
+                        what: "the plan adopts a PIN this reconcile did not read",
+                    })?;
+                (pin, None)
             }
         };
         // A Secret labelled for adoption under the PIN Secret's name is replaced by the user's
         // own, with the PIN it held or, if that was not one, a new PIN.
         let own = self.own_secret.clone().or_else(|| self.adopted.as_ref().and_then(|f| f.in_place.clone()));
-        let written = apply::write_pin(self.ctx, self.user, self.deref, own.as_ref(), &pin, &step.generation).await?;
+        let written =
+            apply::write_pin(self.ctx, self.user, self.deref, own.as_ref(), &pin, &step.generation, history.as_ref())
+                .await?;
         self.own_secret = Some(written);
-        if matches!(step.pin, NewPin::Generate(_)) {
-            self.ctx.metrics.pins_issued.inc();
-        }
+        self.ctx.metrics.pin_issued(crate::telemetry::PinCause::of(&step.generation, &step.pin));
         Ok(pin)
     }
 
@@ -210,8 +248,20 @@ impl Effects for KubeEffects<'_> {
         queue.observe(&self.who, Some(&memory.notifications));
         let mut waiting = Vec::new();
         let mut queue_full = false;
+        let mut deferred_until: Option<Timestamp> = None;
+        let now = Timestamp::now();
         for entry in due {
             if queue.progress(&self.who, &entry.message_id).is_some() {
+                continue;
+            }
+            // Under the tenant's cap, an automatic e-mail waits for room; a rotation's took
+            // its room when it was planned.
+            let prepaid = crate::planning::message_id::cause_of(&entry.message_id, entry.kind, &self.who.uid)
+                .is_some_and(|c| c.starts_with(crate::planning::EXPIRED_PREFIX));
+            if let Some(cap) = vt.email_cap.filter(|_| entry.kind.is_automatic() && !prepaid)
+                && let Err(room) = self.ctx.email_caps.take(&self.who.namespace, &vt.name, cap, now)
+            {
+                deferred_until = Some(deferred_until.map_or(room, |d| d.min(room)));
                 continue;
             }
             let pin = match (entry.kind.carries_pin(), fresh) {
@@ -232,7 +282,7 @@ impl Effects for KubeEffects<'_> {
             let _ = tokio::time::timeout(GRACE, join_all(waiting)).await;
         }
         let owed: HashSet<&str> = memory.notifications.pending.iter().map(|n| n.message_id.as_str()).collect();
-        let mut sent = Sent { queue_full, ..Sent::default() };
+        let mut sent = Sent { queue_full, deferred_until, ..Sent::default() };
         for id in owed {
             match queue.progress(&self.who, id) {
                 Some(Progress::Done { attempt, at }) => {

@@ -62,6 +62,7 @@ fn observed<'a>(
         static_id_holder: deref.static_id_holder.as_ref(),
         adopt_id_holder: deref.adopt_id_holder.as_ref(),
         adoptable_pin,
+        rotation_deferred: None,
         current_id_holder: deref.current_id_holder.as_ref(),
         replacements: &deref.replacements,
     }
@@ -109,8 +110,17 @@ pub(crate) async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) ->
         }
     };
     let found =
-        if planning::takes_over(&vu, &recalled.memory) { adopt::inspect(&ctx, &user, &vu).await? } else { None };
-    let plan = planning::plan(&vu, &vt, &observed(&user, &deref, &recalled, found.as_ref().map(|f| &f.verdict)), now);
+        if planning::takes_over(&vu, &recalled.memory) { adopt::inspect(&ctx, &user, &vu, &vt).await? } else { None };
+    // A PIN due for rotation is an e-mail: it takes room under the tenant's cap first.
+    let rotation_deferred = match vt.email_cap {
+        Some(cap) if planning::rotation_due(&vu, &vt, &recalled.memory, now) => {
+            ctx.email_caps.take(&who.namespace, &vt.name, cap, now).err()
+        }
+        _ => None,
+    };
+    let mut seen = observed(&user, &deref, &recalled, found.as_ref().map(|f| &f.verdict));
+    seen.rotation_deferred = rotation_deferred;
+    let plan = planning::plan(&vu, &vt, &seen, now);
     let mut fx = KubeEffects::new(&ctx, &user, &deref, Some((&vu, &vt))).adopting(found);
     let done = match execute(plan, &mut fx).await {
         Ok(done) => done,

@@ -48,6 +48,8 @@ pub struct MessageContext {
     /// Whether callers who dial in can start the user's meetings without them, which changes
     /// what the user should do with their PIN.
     pub allow_pstn_only_meetings: bool,
+    /// Whether a PIN-reset e-mail is about a PIN that expired (`pin.lifetime`), not a reset.
+    pub pin_expired: bool,
     /// The PIN, only for kinds whose [`NotificationKind::carries_pin`] is true. The one place
     /// a PIN is serialized, for the templates that must show it ([`expose_pin`]).
     ///

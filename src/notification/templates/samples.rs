@@ -26,6 +26,7 @@ pub(super) fn sample_full(kind: NotificationKind) -> MessageContext {
         }),
         provider_name: Some("Sample Provider".to_owned()),
         tenant_name: "Sample Organisation".to_owned(),
+        pin_expired: true,
         allow_pstn_only_meetings: true,
         pin: kind.carries_pin().then(|| Pin::from_secret("00000".to_owned())),
     }

@@ -23,6 +23,7 @@ fn context(kind: NotificationKind) -> MessageContext {
         }),
         provider_name: (kind == NotificationKind::ProviderChangedAway).then(|| "Acme Audio".to_owned()),
         tenant_name: "Contoso".to_owned(),
+        pin_expired: false,
         allow_pstn_only_meetings: false,
         pin: kind.carries_pin().then(|| Pin::from_secret(PIN.to_owned())),
     }

@@ -29,6 +29,7 @@ pub fn plan(user: &ValidatedUser, tenant: &ValidatedTenant, observed: &Observed<
         outcomes: Vec::new(),
         ready: DesiredCondition::true_(ConditionType::Ready, Reason::Reconciled, ""),
         now,
+        wake: None,
     };
     if let Some(unreadable) = observed.status.map(|s| &s.unreadable).filter(|u| !u.is_empty()) {
         p.events.push(PlannedEvent::warning(Reason::StatusUnreadable, unreadable_message(unreadable)));
@@ -81,6 +82,9 @@ pub fn blocked(
         record: false,
         held_by: None,
         allow_pstn_only_meetings: None,
+        pin_expires_at: None,
+        wake_at: None,
+        send_window: None,
         user: user.to_string(),
         generation,
         now,
@@ -107,6 +111,7 @@ struct Planner<'a> {
     outcomes: Vec<(NotificationKind, String, Option<String>, bool)>,
     ready: DesiredCondition,
     now: Timestamp,
+    wake: Option<Timestamp>,
 }
 
 impl<'a> Planner<'a> {
@@ -126,6 +131,11 @@ impl<'a> Planner<'a> {
     /// operator tell a user that a licence they never had was removed.
     fn provably_provisioned(&self) -> bool {
         self.provisioned() && (self.observed.pin_secret.is_some() || !self.observed.own_claims.is_empty())
+    }
+
+    /// Asks to be planned again at `at` (the earliest asked for wins).
+    fn wake_at(&mut self, at: Timestamp) {
+        self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
     }
 
     fn outcome(&mut self, kind: NotificationKind, cause: String, provider: Option<String>, by_tenant: bool) {
@@ -197,6 +207,7 @@ impl<'a> Planner<'a> {
                 format!("{dropped} undelivered e-mail(s) were dropped: the outbox keeps at most {MAX_PENDING}"),
             ));
         }
+        let pin_expires_at = rotation_at(self.user, self.tenant, &self.next);
         Plan {
             provision: self.provision,
             baseline: baseline(self.observed),
@@ -212,6 +223,9 @@ impl<'a> Planner<'a> {
                 DesiredService::Native(svc) => Some(svc.allow_pstn_only_meetings),
                 DesiredService::Disabled(_) => None,
             },
+            pin_expires_at,
+            wake_at: self.wake,
+            send_window: self.tenant.send_window.clone(),
             user: self.user.name.clone(),
             generation: Some(self.user.generation),
             now: self.now,

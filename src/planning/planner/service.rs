@@ -262,12 +262,15 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The PIN of a provisioned user: a reset, a restore when the Secret is gone, or the
-    /// current one.
+    /// The PIN of a provisioned user: a reset, a restore when the Secret is gone, a rotation
+    /// when it expired, or the current one.
     pub(super) fn keep_or_change_pin(&mut self, reset_pin: Option<&str>) {
         if let Some(token) = reset_pin {
             self.set_new_pin(format!("reset-pin.{token}"));
             self.outcome(NotificationKind::PinReset, message_id::token_cause(token), None, false);
+            return;
+        }
+        if self.observed.pin_secret.is_some() && self.rotate_if_expired() {
             return;
         }
         match self.observed.pin_secret {
@@ -294,6 +297,50 @@ impl<'a> Planner<'a> {
             }
             Some(_) => {}
         }
+    }
+
+    /// Under a `pin.lifetime`: rotates the PIN once it is past its rotation point, the send
+    /// window is open and the e-mail cap has room, with the PIN-reset e-mail saying it expired;
+    /// otherwise says when to look again. A PIN whose issue time is unknown (a record rebuilt
+    /// from an old version's status) starts its lifetime now. Whether it rotated.
+    fn rotate_if_expired(&mut self) -> bool {
+        if self.tenant.pin_lifetime.is_none() {
+            return false;
+        }
+        if self.prev.pin_last_reset_time.is_none() {
+            self.next.pin_last_reset_time = Some(Time(self.now));
+            return false;
+        }
+        let Some(at) = rotation_at(self.user, self.tenant, self.prev) else { return false };
+        if self.now < at {
+            self.wake_at(at);
+            return false;
+        }
+        // Never a new PIN whose e-mail cannot go: the tenant's hold (lifting it wakes every
+        // user of the tenant) and its send window hold rotations back too.
+        if self.tenant.hold {
+            return false;
+        }
+        if let Some(window) = self.tenant.send_window.as_ref().filter(|w| !w.contains(self.now)) {
+            self.wake_at(window.next_open(self.now));
+            return false;
+        }
+        if let Some(room) = self.observed.rotation_deferred {
+            self.wake_at(room);
+            return false;
+        }
+        let issued = self.prev.pin_last_reset_time.as_ref().map(|t| t.0.as_millisecond()).unwrap_or_default();
+        let generation = format!("{EXPIRED_PREFIX}{issued}");
+        self.set_new_pin(generation.clone());
+        self.events.push(PlannedEvent::normal(
+            Reason::PinRotated,
+            format!(
+                "the PIN expired (pin.lifetime {}): a new PIN was generated, and the user is e-mailed it",
+                self.tenant.pin_lifetime.map(|l| l.to_string()).unwrap_or_default()
+            ),
+        ));
+        self.outcome(NotificationKind::PinReset, generation, None, false);
+        true
     }
 
     pub(super) fn disabled(&mut self, reason: &DisabledReason) {
@@ -379,7 +426,12 @@ impl<'a> Planner<'a> {
     /// Plans a new PIN under `generation`, adopting the one in the Secret if a previous
     /// attempt already generated it.
     pub(super) fn set_new_pin(&mut self, generation: String) {
-        self.put_pin(generation, NewPin::Generate(self.tenant.pin_length));
+        let how = Generation {
+            length: self.tenant.pin_length,
+            rules: self.tenant.pin_rules.clone(),
+            history: self.tenant.pin_history,
+        };
+        self.put_pin(generation, NewPin::Generate(how));
     }
 
     /// Plans `pin` into the PIN Secret under `generation`, unless a previous attempt already

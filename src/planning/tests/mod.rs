@@ -21,6 +21,7 @@ mod crashes;
 mod forged_status;
 mod held_emails;
 mod licences_and_providers;
+mod lifecycle;
 mod provisioning;
 mod requests;
 mod status_mirror;
@@ -121,8 +122,11 @@ fn mirror(p: &Plan) -> ConferencingUserStatus {
     interpreter::mirror_of(p, p.memory())
 }
 
+/// A PIN step of the fixture tenant: its rules (its numbers' endings), no history.
 fn pin_step(generation: &str, length: u8) -> Option<PinStep> {
-    Some(PinStep { generation: generation.into(), pin: NewPin::Generate(PinLength::new(length).expect("length")) })
+    let rules = validate_tenant(&tenant("acme"), &ClusterPolicy::unrestricted()).expect("valid tenant").pin_rules;
+    let how = Generation { length: PinLength::new(length).expect("length"), rules, history: 0 };
+    Some(PinStep { generation: generation.into(), pin: NewPin::Generate(how) })
 }
 
 fn kinds(p: &Plan) -> Vec<NotificationKind> {

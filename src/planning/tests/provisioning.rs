@@ -198,6 +198,7 @@ fn each_restored_pin_has_its_own_message_id_and_a_crash_after_the_secret_write_i
         adopt_id_holder: None,
         adoptable_pin: None,
         current_id_holder: None,
+        rotation_deferred: None,
         replacements: &[],
     };
     let second = plan(&uv, &tv, &observed, later);

@@ -29,6 +29,7 @@ fn blocked_status_keeps_what_the_user_holds() {
         adopt_id_holder: None,
         adoptable_pin: None,
         current_id_holder: None,
+        rotation_deferred: None,
         replacements: &[],
     };
     let p = blocked(&observed, "alice", Some(4), Reason::TenantNotFound, "tenant acme not found", now());
@@ -69,6 +70,7 @@ fn a_blocked_user_writes_no_record() {
         adopt_id_holder: None,
         adoptable_pin: None,
         current_id_holder: None,
+        rotation_deferred: None,
         replacements: &[],
     };
     let p = blocked(&observed, "alice", Some(2), Reason::InvalidSpec, "metadata.name: too long", now());

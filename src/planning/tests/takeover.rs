@@ -53,7 +53,7 @@ fn a_welcome_carries_the_pin_only_when_a_new_one_was_made() {
     let none = W::default();
     let p = none.plan(&user("bob", "acme").adopt_id("5528413"), &t);
     assert_eq!(kinds(&p), [NotificationKind::TakeoverWelcomeNewPin]);
-    assert_eq!(p.provisioning().pin.clone().map(|s| s.pin), Some(NewPin::Generate(PinLength::new(5).expect("5"))));
+    assert_eq!(p.provisioning().pin.clone().map(|s| s.pin), pin_step("", 5).map(|s| s.pin));
     assert!(NotificationKind::TakeoverWelcomeNewPin.carries_pin() && !NotificationKind::TakeoverWelcome.carries_pin());
 }
 

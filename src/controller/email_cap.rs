@@ -1,0 +1,75 @@
+//! Each tenant's `notifications.maxEmailsPerMinute`: room for at most N automatic e-mails
+//! (PIN rotations included) in any 60 seconds, counted when they are handed to the delivery
+//! queue. A sliding log rather than a token bucket, because a bucket lets a burst of N follow
+//! a minute of N, and the promise is "never more than N a minute". The time is passed in.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+const MINUTE: SignedDuration = SignedDuration::from_secs(60);
+
+/// The e-mails handed over in the last minute, per tenant.
+#[derive(Default)]
+pub(crate) struct EmailCaps {
+    sent: Mutex<HashMap<(String, String), VecDeque<Timestamp>>>,
+}
+
+impl EmailCaps {
+    /// Takes room for one automatic e-mail of tenant `tenant` in `namespace` under a cap of
+    /// `cap` a minute: `Ok` (counted), or `Err(when)` there will be room.
+    pub(crate) fn take(&self, namespace: &str, tenant: &str, cap: u32, now: Timestamp) -> Result<(), Timestamp> {
+        let mut all = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let log = all.entry((namespace.to_string(), tenant.to_string())).or_default();
+        while log.front().is_some_and(|t| t.checked_add(MINUTE).unwrap_or(Timestamp::MAX) <= now) {
+            log.pop_front();
+        }
+        if log.len() < cap as usize {
+            log.push_back(now);
+            return Ok(());
+        }
+        // Full: room when the oldest of the last minute's falls out of it.
+        Err(log.front().and_then(|t| t.checked_add(MINUTE).ok()).unwrap_or(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).expect("valid")
+    }
+
+    #[test]
+    fn never_more_than_the_cap_in_any_minute() {
+        let caps = EmailCaps::default();
+        let mut taken = Vec::new();
+        // Ask every second for five minutes, three at a time, under a cap of 10 a minute.
+        for s in 0..300 {
+            for _ in 0..3 {
+                if caps.take("ns", "acme", 10, t(s)).is_ok() {
+                    taken.push(s);
+                }
+            }
+        }
+        for start in 0..300 {
+            let in_minute = taken.iter().filter(|s| (start..start + 60).contains(*s)).count();
+            assert!(in_minute <= 10, "{in_minute} in the minute from {start}");
+        }
+        assert_eq!(taken.len(), 50, "and the cap is used: 10 a minute for five minutes");
+    }
+
+    #[test]
+    fn a_full_minute_says_when_there_is_room_and_tenants_are_apart() {
+        let caps = EmailCaps::default();
+        for _ in 0..2 {
+            caps.take("ns", "acme", 2, t(5)).expect("room");
+        }
+        assert_eq!(caps.take("ns", "acme", 2, t(30)), Err(t(65)));
+        caps.take("ns", "globex", 2, t(30)).expect("another tenant has its own room");
+        caps.take("other", "acme", 2, t(30)).expect("and another namespace");
+        caps.take("ns", "acme", 2, t(65)).expect("room again");
+    }
+}
