@@ -113,6 +113,29 @@ pub async fn create_tenant(client: &Client, ns: &str) -> Result<(), BenchError> 
     Ok(())
 }
 
+/// Gives the tenant's PINs a lifetime (PINs already issued expire by their issue time), caps
+/// its automatic e-mails per minute and sets a sending window.
+pub async fn set_pin_policy(
+    client: &Client,
+    ns: &str,
+    lifetime: &str,
+    cap: u32,
+    window: (&str, &str),
+) -> Result<(), BenchError> {
+    let patch = json!({ "spec": {
+        "pin": { "lifetime": lifetime },
+        "notifications": {
+            "maxEmailsPerMinute": cap,
+            "sendWindow": { "start": window.0, "end": window.1, "timeZone": "UTC" },
+        },
+    } });
+    Api::<ConferencingTenant>::namespaced(client.clone(), ns)
+        .patch(TENANT, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kerr(format!("setting the PIN policy of {ns}/{TENANT}")))?;
+    Ok(())
+}
+
 /// Moves the tenant's default Toll number to [`TOLL_B`]: every user without a number of
 /// their own gets a new one and a ServiceNumberChanged e-mail.
 pub async fn change_default_number(client: &Client, ns: &str) -> Result<(), BenchError> {
@@ -220,6 +243,8 @@ pub struct UserView {
     pub pending: usize,
     pub delivered: Vec<NotificationKind>,
     pub service_number: Option<String>,
+    pub pin_generation: Option<String>,
+    pub pin_expires_at: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 impl UserView {
@@ -233,6 +258,8 @@ impl UserView {
             pending: st.notifications.pending.len(),
             delivered: st.notifications.delivered.iter().map(|d| d.kind).collect(),
             service_number: st.service_number.clone(),
+            pin_generation: st.pin_generation.clone(),
+            pin_expires_at: st.pin_expires_at.as_ref().map(|t| t.0),
         }
     }
 
@@ -247,6 +274,14 @@ impl UserView {
     /// Taken over with nobody e-mailed: Ready with the ID it brought, nothing owed or sent.
     pub fn taken_over(&self) -> bool {
         self.ready && self.conference_id && self.pending == 0 && self.delivered.is_empty()
+    }
+
+    /// Its PIN rotated on expiry (`pin.lifetime`) and the user told: nothing owed.
+    pub fn rotated(&self) -> bool {
+        self.ready
+            && self.pending == 0
+            && self.pin_generation.as_deref().is_some_and(|g| g.starts_with("expired."))
+            && self.delivered.contains(&NotificationKind::PinReset)
     }
 
     /// Shows `number` and has been e-mailed about it.
@@ -310,6 +345,13 @@ impl Tracker {
     }
 
     /// Users that satisfy `f`, and the watch's last error.
+    /// The earliest and latest of a field over the users that have it.
+    pub fn range<T: Ord + Copy>(&self, f: impl Fn(&UserView) -> Option<T>) -> Option<(T, T)> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let values = seen.users.values().filter_map(f);
+        values.fold(None, |acc, v| Some(acc.map_or((v, v), |(lo, hi): (T, T)| (lo.min(v), hi.max(v)))))
+    }
+
     pub fn count(&self, f: impl Fn(&UserView) -> bool) -> (usize, Option<String>) {
         let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         (seen.users.values().filter(|v| f(v)).count(), seen.last_error.clone())
@@ -469,7 +511,11 @@ impl Floor {
                 object: u.clone(),
                 name: u.name_any(),
                 uid: u.uid().unwrap_or_default(),
-                secret: secret::pin_secret(u, &pin::generate(length, Some(&id), &pin::PinRules::default(), None), &generation),
+                secret: secret::pin_secret(
+                    u,
+                    &pin::generate(length, Some(&id), &pin::PinRules::default(), None),
+                    &generation,
+                ),
                 claim: claim::claim(u, &cid, None),
                 status: ConferencingUserStatus::default(),
                 resource_version: u.resource_version(),

@@ -31,6 +31,7 @@ mod cluster;
 mod plot;
 mod process;
 mod report;
+mod rotation;
 #[cfg(test)]
 mod tests;
 
@@ -105,8 +106,21 @@ struct Args {
     /// (`spec.adopt`) and PIN (a Secret labelled for adoption), the tenant e-mails nobody, and
     /// convergence is every user Ready with its ID and no e-mail sent; the floor makes a
     /// takeover's writes. Prints only (docs/performance.md's table is for creation).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rotation")]
     takeover: bool,
+    /// After creating the users, give their tenant a PIN lifetime (`--rotation-lifetime`), a
+    /// cap of automatic e-mails a minute (`--rotation-cap`) and a sending window open now, and
+    /// time the rotations of PINs all expiring together: the writes before, during and after
+    /// them, the busiest minute the SMTP server saw, the operator's memory. Prints only.
+    #[arg(long)]
+    rotation: bool,
+    /// The PIN lifetime of `--rotation`: long enough that the users converge before the
+    /// first PINs expire (at nine tenths of it), short enough to wait for.
+    #[arg(long, default_value = "10m")]
+    rotation_lifetime: String,
+    /// The tenant's `maxEmailsPerMinute` under `--rotation`.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(1..))]
+    rotation_cap: u32,
     /// Reconciles at once (`run --concurrency`), and the floor's writers at once.
     #[arg(long, default_value_t = 16)]
     concurrency: u16,
@@ -270,7 +284,8 @@ impl Bench {
     }
 
     /// One N, from set-up to the floors; the namespaces are cleaned up by the caller.
-    async fn run(&mut self, n: usize, work: &Path, namespaces: &mut Vec<String>) -> Result<Row, BenchError> {
+    /// `None` for `--rotation`, which prints what it measures.
+    async fn run(&mut self, n: usize, work: &Path, namespaces: &mut Vec<String>) -> Result<Option<Row>, BenchError> {
         let conc = usize::from(self.args.concurrency.max(1));
         let quiet = Duration::from_secs(self.args.quiet_seconds);
         let client = self.client.clone();
@@ -381,6 +396,12 @@ impl Bench {
                 settled.reconciles
             ),
         );
+        if self.args.rotation {
+            self.rotation(n, &ns, &tracker, &smtp, &mut op).await?;
+            let memory = op.stop().await?;
+            say(n, format_args!("stopped the operator after the rotations: {memory}"));
+            return Ok(None);
+        }
         let converged_template = get_user(&client, &ns, &cluster::user_name(0)).await?;
 
         // 3. Steady state.
@@ -485,7 +506,7 @@ impl Bench {
             ),
         );
 
-        Ok(Row {
+        Ok(Some(Row {
             users: n,
             takeover,
             convergence,
@@ -501,7 +522,7 @@ impl Bench {
             fan_out_writes,
             convergence_cpu,
             fan_out_cpu,
-        })
+        }))
     }
 
     /// The etcd database size the API server reports, if it does.
@@ -629,10 +650,11 @@ async fn main() -> ExitCode {
         let result = bench.run(n, work.path(), &mut namespaces).await;
         let keep = bench.args.keep || result.is_err();
         match &result {
-            Ok(row) => {
+            Ok(Some(row)) => {
                 rows.push(row.clone());
                 println!("\n{}", report::markdown(std::slice::from_ref(row)));
             }
+            Ok(None) => {}
             Err(e) => {
                 eprintln!("\nbench-scale: N={n} failed: {e}");
                 if let Some(log) = &bench.last_log {
@@ -674,7 +696,7 @@ async fn main() -> ExitCode {
         eprintln!("bench-scale: a run failed; {} left unchanged", bench.args.doc.display());
         return ExitCode::FAILURE;
     }
-    if !bench.args.no_doc && !bench.args.takeover {
+    if !bench.args.no_doc && !bench.args.takeover && !bench.args.rotation {
         match write_doc(&repo, &bench.args, &machine, &rows) {
             Ok(doc) => eprintln!("bench-scale: wrote {} and its plot", doc.display()),
             Err(e) => {

@@ -282,6 +282,16 @@ impl SmtpServer {
 
     /// Messages accepted so far (a Maildir keeps one file per message in `new/`, or `cur/`
     /// once a client has seen it).
+    /// When each message arrived (its Maildir file's modification time), in no order.
+    pub fn arrivals(&self) -> Vec<std::time::SystemTime> {
+        ["new", "cur"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(self.maildir.join(d)).ok())
+            .flatten()
+            .filter_map(|e| e.ok()?.metadata().ok()?.modified().ok())
+            .collect()
+    }
+
     pub fn count(&self) -> usize {
         ["new", "cur"].iter().map(|d| std::fs::read_dir(self.maildir.join(d)).map(|r| r.count()).unwrap_or(0)).sum()
     }
