@@ -109,7 +109,8 @@ pub struct PlanArgs {
 
 fn parse_horizon(text: &str) -> Result<crate::schedule::Lifetime, String> {
     crate::schedule::Lifetime::parse(text)
-        .ok_or_else(|| format!("{text:?} is not a duration such as 30d or 12h (at least 10 s)"))
+        .filter(|h| h.get().as_secs() <= 366 * 86_400)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30d or 12h (at least 10 s, at most 366d)"))
 }
 
 fn print(s: &str) {

@@ -21,6 +21,9 @@ impl EmailCaps {
     /// `cap` a minute: `Ok` (counted), or `Err(when)` there will be room.
     pub(crate) fn take(&self, namespace: &str, tenant: &str, cap: u32, now: Timestamp) -> Result<(), Timestamp> {
         let mut all = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Tenants with nothing in the last minute are forgotten (a deleted tenant, a tenant
+        // gone quiet): the map holds only the tenants mailing now.
+        all.retain(|_, log| log.back().is_some_and(|t| t.checked_add(MINUTE).unwrap_or(Timestamp::MAX) > now));
         let log = all.entry((namespace.to_string(), tenant.to_string())).or_default();
         while log.front().is_some_and(|t| t.checked_add(MINUTE).unwrap_or(Timestamp::MAX) <= now) {
             log.pop_front();
@@ -71,5 +74,16 @@ mod tests {
         caps.take("ns", "globex", 2, t(30)).expect("another tenant has its own room");
         caps.take("other", "acme", 2, t(30)).expect("and another namespace");
         caps.take("ns", "acme", 2, t(65)).expect("room again");
+    }
+
+    #[test]
+    fn tenants_quiet_for_a_minute_are_forgotten() {
+        let caps = EmailCaps::default();
+        for i in 0..100 {
+            caps.take("ns", &format!("t{i}"), 5, t(0)).expect("room");
+        }
+        caps.take("ns", "acme", 5, t(61)).expect("room");
+        let all = caps.sent.lock().expect("lock");
+        assert_eq!(all.len(), 1);
     }
 }

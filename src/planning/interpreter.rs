@@ -344,28 +344,23 @@ fn requeue_after(plan: &Plan, d: &Delivery) -> Option<Duration> {
         Duration::from_millis(u64::try_from(wait).unwrap_or(0)) + Duration::from_millis(100)
     };
     let window = plan.send_window.as_ref().filter(|w| !w.contains(now));
-    let owed = |automatic: bool| {
-        memory
-            .notifications
-            .pending
-            .iter()
-            .filter(|n| !n.permanently_failed)
-            .any(|n| n.kind.is_automatic() == automatic)
-    };
-    let retry = match window {
-        // Automatic e-mails wait for the window; on-request ones are retried as due.
-        Some(w) if owed(true) => Some(w.next_open(now)),
-        _ => None,
-    }
-    .into_iter()
-    .chain(outbox::next_due(&memory.notifications).filter(|_| window.is_none() || owed(false)))
-    .map(after)
-    .min();
+    let owed = memory.notifications.pending.iter().filter(|n| !n.permanently_failed);
+    // Scheduled e-mails wait for the window's opening, or for room under the cap, whatever
+    // their retry time says: counting a retry time already past (a failed attempt) would wake
+    // the user every 100 ms for an e-mail that cannot go.
+    let waiting = window.is_some() || d.deferred_until.is_some();
+    let retry = owed
+        .clone()
+        .filter(|n| !(waiting && outbox::scheduled(n)))
+        .filter_map(|n| n.next_attempt_time.as_ref().map(|t| t.0))
+        .min()
+        .map(after);
+    let opening = window.filter(|_| owed.clone().any(outbox::scheduled)).map(|w| after(w.next_open(now)));
     let planned = plan.wake_at.map(after);
     let capped = d.deferred_until.map(after);
     let full = d.queue_full.then_some(Duration::from_secs(10));
     // An e-mail in flight wakes the user when it is done; the timer only guards against a
     // lost wake-up.
     let in_flight = d.in_flight.then_some(Duration::from_secs(60));
-    [retry, planned, capped, full, in_flight].into_iter().flatten().min()
+    [retry, opening, planned, capped, full, in_flight].into_iter().flatten().min()
 }

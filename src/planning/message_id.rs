@@ -28,6 +28,17 @@ pub fn token_of(cause: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// Whether `message_id` is one of a request's e-mails (its cause a request token), read
+/// without the UID: the segment after the kind is a token cause, which has no dot.
+pub fn requested(message_id: &str, kind: NotificationKind) -> bool {
+    message_id
+        .strip_prefix('<')
+        .and_then(|m| m.strip_prefix(kind.slug()))
+        .and_then(|m| m.strip_prefix('.'))
+        .and_then(|m| m.split('.').next())
+        .is_some_and(|cause| token_of(cause).is_some())
+}
+
 /// The cause of an outcome that a spec change (of the user at `user`, of its tenant at
 /// `tenant`) brought about.
 pub fn generation_cause(user: i64, tenant: i64) -> String {
@@ -142,7 +153,10 @@ mod tests {
         let restore = message_id(uid, kind, "restore.1800000000123");
         assert!(cause_of(&restore, kind, uid).is_some());
         assert_eq!(cause_of(&restore.replace("restore.1", "restore.01"), kind, uid), None);
+        assert!(!requested(&restore, kind) && !requested(&re, kind) && !requested(&id, kind));
+        assert!(requested(&token, kind));
         let expired = message_id(uid, kind, "expired.1800000000123");
+        assert!(!requested(&expired, kind));
         assert_eq!(cause_of(&expired, kind, uid).as_deref(), Some("expired.1800000000123"));
         assert_eq!(cause_of(&expired.replace("expired.1", "expired.01"), kind, uid), None);
     }

@@ -79,18 +79,19 @@ pub fn rotation_at(
     Some(lifetime.rotation_at(issued, &user.uid))
 }
 
-/// Whether the user's PIN is to be rotated at `now`: it is past its rotation point, the
-/// tenant does not hold its e-mails, and its send window (if any) is open. The controller then takes room in the tenant's
-/// e-mail cap for it (a rotation is an e-mail) before planning.
-pub fn rotation_due(
-    user: &crate::validation::ValidatedUser,
-    tenant: &crate::validation::ValidatedTenant,
-    memory: &crate::api::record::UserMemory,
-    now: Timestamp,
-) -> bool {
-    rotation_at(user, tenant, memory).is_some_and(|at| now >= at)
-        && !tenant.hold
-        && tenant.send_window.as_ref().is_none_or(|w| w.contains(now))
+/// Why a PIN past its rotation point is not rotated now, whatever the time: its new PIN's
+/// e-mail could not go. The tenant holds its e-mails, or sends none automatically (a PIN is
+/// never replaced silently: it stays, overdue, and `conferencing_pins_overdue` shows it); or
+/// the user still owes a PIN-reset e-mail (a rotation while the mail server is down would
+/// pile up PINs, and their e-mails, until it is back).
+pub fn rotation_held(tenant: &crate::validation::ValidatedTenant, memory: &crate::api::record::UserMemory) -> bool {
+    tenant.hold
+        || !tenant.automatic_emails
+        || memory
+            .notifications
+            .pending
+            .iter()
+            .any(|n| n.kind == crate::api::NotificationKind::PinReset && !n.permanently_failed)
 }
 
 /// How the PIN of a user taken over from another system came to be, as the prefix of its

@@ -38,6 +38,13 @@ pub fn due(notifications: &NotificationRecord, now: Timestamp) -> Vec<PendingNot
         .collect()
 }
 
+/// Whether the tenant's send window and e-mail cap apply to `n`: an automatic e-mail that no
+/// request asked for. A request's e-mail (the conferencing information, a PIN reset asked for
+/// by a commit) goes at once: someone is waiting for it.
+pub fn scheduled(n: &PendingNotification) -> bool {
+    n.kind.is_automatic() && !super::message_id::requested(&n.message_id, n.kind)
+}
+
 /// When the next pending entry becomes due, if any is waiting for a retry.
 pub fn next_due(notifications: &NotificationRecord) -> Option<Timestamp> {
     notifications

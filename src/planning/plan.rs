@@ -43,8 +43,9 @@ pub struct Observed<'a> {
     /// The PIN `spec.adopt` brings, as read (by the controller; the planner never sees a PIN)
     /// when the user is about to be taken over; `None` when there is none to read.
     pub adoptable_pin: Option<&'a AdoptablePin>,
-    /// For a PIN due to be rotated now ([`rotation_due`]): `None` when the tenant's e-mail
-    /// cap has room (the controller took it), else when it will have.
+    /// For a PIN due to be rotated now: `None` when the tenant's e-mail cap has room (the
+    /// controller plans with `None`, and takes the room when the plan [`Plan::rotates`]),
+    /// else when it will have.
     pub rotation_deferred: Option<Timestamp>,
     /// Who holds the claim of the ID the memory records, when it is another live user: the
     /// user lost its ID (its claim was deleted by hand and someone else claimed it).
@@ -314,13 +315,19 @@ impl Plan {
         }
     }
 
+    /// Whether the plan rotates the PIN on expiry (`pin.lifetime`): an automatic e-mail, which
+    /// takes room under the tenant's cap before the plan is carried out.
+    pub fn rotates(&self) -> bool {
+        self.provision.pin.as_ref().is_some_and(|p| p.generation.starts_with(EXPIRED_PREFIX))
+    }
+
     /// The e-mails the memory owes that may go now: outside the tenant's send window only
-    /// on-request ones.
+    /// those a request asked for ([`outbox::scheduled`]).
     pub fn due_now(&self) -> Vec<PendingNotification> {
         let closed = self.send_window.as_ref().is_some_and(|w| !w.contains(self.now));
         outbox::due(&self.memory.notifications, self.now)
             .into_iter()
-            .filter(|n| !(closed && n.kind.is_automatic()))
+            .filter(|n| !(closed && outbox::scheduled(n)))
             .collect()
     }
 

@@ -161,6 +161,9 @@ pub fn adopt(value: &[u8], conference_id: Option<&str>, rules: &PinRules) -> Res
 }
 
 /// Generates a PIN of `length` digits meeting `rules`, and not one of `history`, from `rng`.
+/// It ends: the rules refuse a small share of the PINs of any length (at most 200 number
+/// endings, one conference ID, the patterns), and a history holds at most
+/// [`super::pin_history::MAX_HASHES`].
 pub fn generate_with(
     rng: &mut impl RngCore,
     length: PinLength,

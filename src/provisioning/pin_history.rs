@@ -16,8 +16,19 @@ use ring::pbkdf2;
 /// The PIN Secret's key holding the history.
 pub const HISTORY_KEY: &str = "pin-history";
 
-/// PBKDF2 iterations of a new history (an old one keeps its own count).
+/// PBKDF2 iterations of a new history (an old one keeps its own count, within
+/// [`STORED_ITERATIONS`]).
 pub const ITERATIONS: u32 = 100_000;
+
+/// The iteration counts a stored history may have; anything else was not written by the
+/// operator (a hand-edited `4294967295` would make each check take a quarter of an hour) and
+/// is read as no history.
+const STORED_ITERATIONS: std::ops::RangeInclusive<u32> = 10_000..=1_000_000;
+
+/// The most hashes a stored history may hold: `pin.historyCount` is at most 20, and one more
+/// is the current PIN's. A longer list was not written by the operator (the hashes of every
+/// 4-digit PIN would leave nothing to draw) and is read as no history.
+pub const MAX_HASHES: usize = 21;
 
 const SALT_LEN: usize = 16;
 const HASH_LEN: usize = 32;
@@ -61,13 +72,14 @@ impl PinHistory {
         if parts.next()? != SCHEME {
             return None;
         }
-        let iterations = NonZeroU32::new(parts.next()?.parse().ok()?)?;
+        let iterations = parts.next()?.parse().ok().filter(|i| STORED_ITERATIONS.contains(i))?;
+        let iterations = NonZeroU32::new(iterations)?;
         let salt: [u8; SALT_LEN] = unhex(parts.next()?)?.try_into().ok()?;
         let hashes = match parts.next()? {
             "" => Vec::new(),
             list => list.split(',').map(|h| unhex(h)?.try_into().ok()).collect::<Option<Vec<_>>>()?,
         };
-        parts.next().is_none().then_some(PinHistory { iterations, salt, hashes })
+        (parts.next().is_none() && hashes.len() <= MAX_HASHES).then_some(PinHistory { iterations, salt, hashes })
     }
 
     /// The stored form.
@@ -138,7 +150,8 @@ mod tests {
 
     #[test]
     fn it_remembers_the_last_n_and_round_trips() {
-        let mut h = cheap();
+        // The fewest iterations a stored history may have, so that it reads back.
+        let mut h = PinHistory::cheap(10_000);
         for pin in ["11223", "44556", "77889", "90817"] {
             h.push(pin, 3);
         }
@@ -171,7 +184,20 @@ mod tests {
         ] {
             assert_eq!(PinHistory::parse(bad), None, "{bad}");
         }
-        assert!(PinHistory::parse("pbkdf2-sha256:10:00112233445566778899aabbccddeeff:").is_some_and(|h| h.is_empty()));
+        let salt = "00112233445566778899aabbccddeeff";
+        assert!(PinHistory::parse(&format!("pbkdf2-sha256:100000:{salt}:")).is_some_and(|h| h.is_empty()));
+        // Hand-edited to stall or starve the operator: a cost it did not choose, more hashes
+        // than a history holds.
+        let hash = "00".repeat(32);
+        for hostile in [
+            format!("pbkdf2-sha256:4294967295:{salt}:{hash}"),
+            format!("pbkdf2-sha256:10:{salt}:{hash}"),
+            format!("pbkdf2-sha256:100000:{salt}:{}", vec![hash.as_str(); MAX_HASHES + 1].join(",")),
+        ] {
+            assert_eq!(PinHistory::parse(&hostile), None, "{}", &hostile[..40]);
+        }
+        let full = format!("pbkdf2-sha256:100000:{salt}:{}", vec![hash.as_str(); MAX_HASHES].join(","));
+        assert_eq!(PinHistory::parse(&full).map(|h| h.len()), Some(MAX_HASHES));
         assert_eq!(format!("{:?}", cheap()), "PinHistory(0 hashes)");
     }
 }

@@ -308,6 +308,19 @@ async fn plan_live_horizon_lists_per_day_the_rotations_a_new_lifetime_brings() {
     // Nothing expires now: the commit itself mails no one.
     assert_eq!(plan["summary"]["emails"], 0, "{}", plan["summary"]);
 
+    // A lifetime shorter than the horizon rotates each PIN again and again: with 7 days, at
+    // 6.3 to 7 days and every such interval after, four times within 30 days.
+    tenant.spec.pin.lifetime = Some("7d".into());
+    write_yaml(dir.path(), "tenant.yaml", &tenant);
+    let (code, stdout, stderr) = cli(&["plan", "--live", "--to", to, "--horizon", "30d", "--output", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).expect("plan JSON");
+    let rotations: u64 =
+        plan["horizon"].as_array().expect("horizon").iter().map(|d| d["rotations"].as_u64().expect("n")).sum();
+    assert_eq!(rotations, 4 * with_pins as u64);
+    tenant.spec.pin.lifetime = Some("20d".into());
+    write_yaml(dir.path(), "tenant.yaml", &tenant);
+
     // The text rendering says the same, per day.
     let (code, text, stderr) = cli(&["plan", "--live", "--to", to, "--horizon", "30d"]);
     assert_eq!(code, 0, "{text}{stderr}");

@@ -219,8 +219,11 @@ fn act(kind: ActionKind, description: String) -> PlannedAction {
 
 /// Per day from `now` (UTC days, the first being today with everything overdue), the PIN
 /// rotations due within `horizon` under the `to` tree's policy for the users the cluster has
-/// (their PINs' issue times are in their records), and the e-mails they send: one each, and,
-/// on the first day, the automatic e-mails owed now.
+/// (their PINs' issue times are in their records; a lifetime shorter than the horizon rotates
+/// a PIN again and again), and the e-mails they send: one each, and, on the first day, the
+/// automatic e-mails owed now. A tenant that holds its e-mails or sends none automatically
+/// rotates nothing. Users new to the cluster are not counted (their PINs are not issued
+/// yet), nor are the delays of a send window or a cap.
 pub(crate) fn horizon(to: &Report, prior: &Prior, now: Timestamp, horizon: SignedDuration) -> Vec<DayDue> {
     let end = now.checked_add(horizon).unwrap_or(Timestamp::MAX);
     let today = now.to_zoned(TimeZone::UTC).date();
@@ -242,13 +245,40 @@ pub(crate) fn horizon(to: &Report, prior: &Prior, now: Timestamp, horizon: Signe
             first.emails +=
                 memory.notifications.pending.iter().filter(|n| n.kind.is_automatic() && !n.permanently_failed).count();
         }
-        let Some(at) = crate::planning::rotation_at(&v, t, &memory).filter(|at| *at < end) else { continue };
-        let day = at.to_zoned(TimeZone::UTC).date();
-        let i = usize::try_from(today.until(day).map_or(0, |s| s.get_days()).max(0)).unwrap_or(0).min(days - 1);
-        out[i].rotations += 1;
-        out[i].emails += usize::from(t.automatic_emails);
+        let (Some(lifetime), Some(at)) = (t.pin_lifetime, crate::planning::rotation_at(&v, t, &memory)) else {
+            continue;
+        };
+        if t.hold || !t.automatic_emails {
+            continue;
+        }
+        // Rotated at `first` (now, if overdue), then every `every` (the user's point in each
+        // later lifetime): counted per day arithmetically, however short the lifetime.
+        let first = at.max(now);
+        let every = lifetime.rotation_at(Timestamp::UNIX_EPOCH, &v.uid).duration_since(Timestamp::UNIX_EPOCH);
+        let rotations_before = |t: Timestamp| -> i64 {
+            let since = t.duration_since(first).as_millis();
+            if since <= 0 { 0 } else { i64::try_from(ceil_div(since, every.as_millis().max(1))).unwrap_or(i64::MAX) }
+        };
+        for (i, day) in out.iter_mut().enumerate() {
+            let start = if i == 0 { first.min(now) } else { day_start(today, i) };
+            let stop = day_start(today, i + 1).min(end);
+            let n = rotations_before(stop).saturating_sub(rotations_before(start)).max(0);
+            let n = usize::try_from(n).unwrap_or(0);
+            day.rotations += n;
+            day.emails += n;
+        }
     }
     out
+}
+
+/// The first instant (UTC) of the `i`-th day after `today`.
+fn day_start(today: k8s_openapi::jiff::civil::Date, i: usize) -> Timestamp {
+    let day = today.checked_add(SignedDuration::from_hours(24 * i as i64)).unwrap_or(today);
+    day.to_zoned(TimeZone::UTC).map_or(Timestamp::MAX, |z| z.timestamp())
+}
+
+fn ceil_div(a: i128, b: i128) -> i128 {
+    (a + b - 1) / b
 }
 
 /// The actions, from the planner's steps and the difference between the memories.

@@ -254,11 +254,13 @@ impl Effects for KubeEffects<'_> {
             if queue.progress(&self.who, &entry.message_id).is_some() {
                 continue;
             }
-            // Under the tenant's cap, an automatic e-mail waits for room; a rotation's took
-            // its room when it was planned.
-            let prepaid = crate::planning::message_id::cause_of(&entry.message_id, entry.kind, &self.who.uid)
-                .is_some_and(|c| c.starts_with(crate::planning::EXPIRED_PREFIX));
-            if let Some(cap) = vt.email_cap.filter(|_| entry.kind.is_automatic() && !prepaid)
+            // Under the tenant's cap, a scheduled e-mail waits for room. A rotation's took its
+            // room when it was planned, for this first attempt only: a retry takes room again.
+            let prepaid = fresh.is_some_and(|f| {
+                crate::planning::message_id::cause_of(&entry.message_id, entry.kind, &self.who.uid)
+                    .is_some_and(|c| c.starts_with(crate::planning::EXPIRED_PREFIX) && c == f.generation)
+            });
+            if let Some(cap) = vt.email_cap.filter(|_| crate::planning::outbox::scheduled(entry) && !prepaid)
                 && let Err(room) = self.ctx.email_caps.take(&self.who.namespace, &vt.name, cap, now)
             {
                 deferred_until = Some(deferred_until.map_or(room, |d| d.min(room)));

@@ -111,16 +111,19 @@ pub(crate) async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) ->
     };
     let found =
         if planning::takes_over(&vu, &recalled.memory) { adopt::inspect(&ctx, &user, &vu, &vt).await? } else { None };
-    // A PIN due for rotation is an e-mail: it takes room under the tenant's cap first.
-    let rotation_deferred = match vt.email_cap {
-        Some(cap) if planning::rotation_due(&vu, &vt, &recalled.memory, now) => {
-            ctx.email_caps.take(&who.namespace, &vt.name, cap, now).err()
-        }
-        _ => None,
-    };
     let mut seen = observed(&user, &deref, &recalled, found.as_ref().map(|f| &f.verdict));
-    seen.rotation_deferred = rotation_deferred;
-    let plan = planning::plan(&vu, &vt, &seen, now);
+    let mut plan = planning::plan(&vu, &vt, &seen, now);
+    // A rotation is an e-mail: it takes room under the tenant's cap before the new PIN is
+    // made, or waits for room (planned again, which is cheap and pure). Users waiting for the
+    // same room are spread over the seconds after it by their UID, so that they do not all
+    // wake together to find only some of it.
+    if let Some(cap) = vt.email_cap
+        && plan.rotates()
+        && let Err(room) = ctx.email_caps.take(&who.namespace, &vt.name, cap, now)
+    {
+        seen.rotation_deferred = Some(room.checked_add(spread(&who.uid)).unwrap_or(room));
+        plan = planning::plan(&vu, &vt, &seen, now);
+    }
     let mut fx = KubeEffects::new(&ctx, &user, &deref, Some((&vu, &vt))).adopting(found);
     let done = match execute(plan, &mut fx).await {
         Ok(done) => done,
@@ -147,6 +150,13 @@ pub(crate) async fn reconcile(user: Arc<ConferencingUser>, ctx: Arc<Context>) ->
     Ok(done
         .requeue_after
         .map_or_else(Action::await_change, |after| ctx.metrics.queue.requeue(KIND, &who.namespace, &who.name, after)))
+}
+
+/// Up to 10 s, from the UID: where in the seconds after the cap has room a waiting user looks
+/// again.
+fn spread(uid: &str) -> k8s_openapi::jiff::SignedDuration {
+    let h = uid.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    k8s_openapi::jiff::SignedDuration::from_millis(i64::from(h % 10_000))
 }
 
 /// Carries out the plan of a blocked user: the status says why (with a Warning when that is

@@ -66,6 +66,11 @@ fn recheck(
     let Some(entry) = owed else {
         return Recheck::Stale("the user's record no longer owes it");
     };
+    if vt.send_window.as_ref().is_some_and(|w| !w.contains(k8s_openapi::jiff::Timestamp::now()))
+        && crate::planning::outbox::scheduled(&entry)
+    {
+        return Recheck::Stale("the tenant's send window closed while it waited (it goes when it opens)");
+    }
     let Some(to) = crate::notification::notifier::recipient(&entry, &vu, &vt) else {
         return Recheck::Stale("its one-off recipient (requests.sendEmailToAddress) is no longer allowed");
     };

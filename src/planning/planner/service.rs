@@ -316,9 +316,10 @@ impl<'a> Planner<'a> {
             self.wake_at(at);
             return false;
         }
-        // Never a new PIN whose e-mail cannot go: the tenant's hold (lifting it wakes every
-        // user of the tenant) and its send window hold rotations back too.
-        if self.tenant.hold {
+        // Never a new PIN whose e-mail cannot go (lifting a hold, turning automatic e-mails on
+        // or delivering the owed e-mail wakes the user); the send window and the cap hold
+        // rotations back too, until a known time.
+        if rotation_held(self.tenant, self.prev) {
             return false;
         }
         if let Some(window) = self.tenant.send_window.as_ref().filter(|w| !w.contains(self.now)) {

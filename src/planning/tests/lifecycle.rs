@@ -150,3 +150,67 @@ fn a_pin_whose_issue_time_is_unknown_starts_its_lifetime_now() {
     assert!(p.provisioning().pin.is_none(), "no rotation for a PIN of unknown age");
     assert_eq!(w.record.as_ref().and_then(|r| r.pin_last_reset_time.clone()).map(|t| t.0), Some(w.now));
 }
+
+#[test]
+fn no_rotation_while_its_email_cannot_go_automatic_emails_off_or_the_last_one_still_owed() {
+    let u = user("alice", "acme");
+    // Automatic e-mails off: the PIN is never replaced silently; it stays, overdue.
+    let off = tenant("acme").pin_lifetime("30s").automatic_emails(false);
+    let mut w = converged(&u, &off);
+    later(&mut w, SignedDuration::from_secs(3_600));
+    let p = w.run(&u, &off);
+    assert!(p.provisioning().pin.is_none(), "{:?}", p.provisioning());
+    assert!(p.pin_expires_at.is_some_and(|at| at < w.now), "shown as overdue");
+
+    // The mail server down: one rotation, and no second while its e-mail is owed.
+    let t = tenant("acme").pin_lifetime("30s");
+    let mut w = converged(&u, &t);
+    w.mail = world::Mail::Refuse(crate::planning::outbox::Attempt::Transient("451 try later".into()));
+    later(&mut w, SignedDuration::from_secs(31));
+    assert!(w.run(&u, &t).provisioning().pin.is_some(), "rotated");
+    assert_eq!(w.pending_kinds(), [NotificationKind::PinReset]);
+    for _ in 0..5 {
+        later(&mut w, SignedDuration::from_secs(31));
+        assert!(w.run(&u, &t).provisioning().pin.is_none(), "not rotated again while its e-mail is owed");
+    }
+    w.mail = world::Mail::Accept;
+    later(&mut w, SignedDuration::from_secs(600));
+    let p = w.run(&u, &t);
+    assert!(w.sent.iter().any(|n| n.kind == NotificationKind::PinReset), "the owed e-mail went");
+    drop(p);
+}
+
+#[test]
+fn a_failed_automatic_email_outside_the_window_wakes_the_user_at_the_opening_not_every_100_ms() {
+    // 1_800_000_000 is 08:00 UTC; the window opens at 10:00.
+    let t = tenant("acme").send_window("10:00", "18:00", "UTC");
+    let u = user("alice", "acme").send_info("i1");
+    let mut w = W::default();
+    w.mail = world::Mail::Refuse(crate::planning::outbox::Attempt::Transient("451 try later".into()));
+    // Inside a window first (a day earlier, 10:30), so that the licence e-mail fails once and
+    // keeps a retry time; then the window closes with both e-mails still owed.
+    w.now = Timestamp::from_second(1_800_000_000 - 86_400 + 9_000).expect("t");
+    let p = w.plan(&u, &t);
+    w.execute(p).expect("carried out");
+    w.now = Timestamp::from_second(1_800_000_000).expect("t");
+    let p = w.plan(&u, &t);
+    let done = w.execute(p).expect("carried out");
+    let wait = done.requeue_after.expect("a wake-up");
+    // The on-request e-mail's retry (5 s to 5 min) may come first; never the licence e-mail's
+    // past retry time, which would be 100 ms.
+    assert!(wait.as_secs() >= 4, "{wait:?}");
+}
+
+#[test]
+fn a_requested_pin_reset_goes_outside_the_window_and_a_rotation_does_not() {
+    let t = tenant("acme").pin_lifetime("1h").send_window("10:00", "18:00", "UTC");
+    let u = user("alice", "acme");
+    let mut w = converged(&u, &t);
+    w.now = Timestamp::from_second(1_800_000_000 + 86_400).expect("t");
+    let asked = user("alice", "acme").reset_pin("CHG-1").generation(2);
+    let p = w.run(&asked, &t);
+    assert_eq!(kinds(&p), [NotificationKind::PinReset]);
+    let generation = p.provisioning().pin.as_ref().map(|s| s.generation.clone()).unwrap_or_default();
+    assert!(generation.starts_with("reset-pin."), "the request's PIN, not a rotation: {generation}");
+    assert!(w.sent.iter().any(|n| n.kind == NotificationKind::PinReset), "sent at 08:00, outside the window");
+}
