@@ -27,7 +27,7 @@ use super::BenchError;
 /// the second) and a TollFree one.
 pub const TOLL_A: &str = "+14255550100";
 pub const TOLL_B: &str = "+442075550123";
-const TOLL_FREE: &str = "+18005550199";
+pub const TOLL_FREE: &str = "+18005550199";
 /// PIN and conference-ID lengths: 8-digit IDs leave 30,000 users a sparse ID space (0.03 %),
 /// so allocation collisions stay as rare as in a real tenant.
 pub const PIN_LENGTH: u8 = 6;
@@ -156,9 +156,19 @@ pub fn brought_id(i: usize) -> String {
     format!("{}", 2 * 10u64.pow(u32::from(ID_LENGTH) - 1) + i as u64)
 }
 
-/// The PIN user `i` brings when it is taken over: six digits, never a run or a repeat.
-fn brought_pin(i: usize) -> String {
-    format!("{:06}", 314_159 + (i as u64 * 7_919) % 600_000)
+/// The PIN user `i` brings when it is taken over: six digits that pass the tenant's rules
+/// (no common pattern, not containing its conference ID or a number's last four digits), so
+/// that every PIN is kept and nobody is e-mailed.
+pub(crate) fn brought_pin(i: usize) -> String {
+    let rules = pin::PinRules {
+        allow_common_patterns: false,
+        number_endings: [TOLL_A, TOLL_B, TOLL_FREE].iter().map(|n| n[n.len() - 4..].to_string()).collect(),
+    };
+    let id = brought_id(i);
+    (0u64..)
+        .map(|k| format!("{:06}", 314_159 + (i as u64 * 7_919 + k * 104_729) % 600_000))
+        .find(|p| pin::adopt(p.as_bytes(), Some(&id), &rules).is_ok())
+        .unwrap_or_default()
 }
 
 fn user(i: usize, takeover: bool) -> Result<ConferencingUser, BenchError> {

@@ -166,3 +166,24 @@ fn a_png_is_drawn_from_the_rows() {
     assert!(bytes.len() > 5_000, "suspiciously small PNG: {} bytes", bytes.len());
     assert!(matches!(render(&[], &path), Err(PlotError::Empty)));
 }
+
+#[test]
+fn every_brought_pin_is_one_the_operator_keeps() {
+    // A PIN breaking the tenant's rules is replaced and mailed: the takeover would not be the
+    // "nobody e-mailed" case it measures.
+    let rules = conferencing_operator::provisioning::pin::PinRules {
+        allow_common_patterns: false,
+        number_endings: [super::cluster::TOLL_A, super::cluster::TOLL_B, super::cluster::TOLL_FREE]
+            .iter()
+            .map(|n| n[n.len() - 4..].to_string())
+            .collect(),
+    };
+    for i in 0..20_000 {
+        let pin = super::cluster::brought_pin(i);
+        let id = super::cluster::brought_id(i);
+        assert!(
+            conferencing_operator::provisioning::pin::adopt(pin.as_bytes(), Some(&id), &rules).is_ok(),
+            "user {i}: {pin}"
+        );
+    }
+}
