@@ -76,7 +76,12 @@ pub fn rotation_at(
         return None;
     }
     let issued = memory.pin_last_reset_time.as_ref()?.0;
-    Some(lifetime.rotation_at(issued, &user.uid))
+    let at = lifetime.rotation_at(issued, &user.uid);
+    // In whole seconds, rounded up: the API server stores `status.pinExpiresAt` to the second,
+    // and a mirror that kept milliseconds would differ from the stored status after every
+    // write, and be written twice.
+    let up = i64::from(at.subsec_nanosecond() > 0);
+    Some(Timestamp::from_second(at.as_second().saturating_add(up)).unwrap_or(at))
 }
 
 /// Why a PIN past its rotation point is not rotated now, whatever the time: its new PIN's

@@ -209,6 +209,12 @@ impl World {
     }
 }
 
+/// `value` as the API server keeps it: through JSON, so that times are kept to the second
+/// (`metav1.Time`), as a record annotation or a status is.
+fn stored<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(value: &T) -> T {
+    serde_json::to_value(value).and_then(serde_json::from_value).unwrap_or_else(|_| value.clone())
+}
+
 impl Effects for World {
     type Error = Crashed;
 
@@ -261,7 +267,7 @@ impl Effects for World {
 
     async fn write_record(&mut self, memory: &UserMemory, _recorded: &[String]) -> Result<(), Crashed> {
         self.spend()?;
-        self.record = Some(memory.clone());
+        self.record = Some(stored(memory));
         self.record_writes += 1;
         Ok(())
     }
@@ -297,7 +303,7 @@ impl Effects for World {
 
     async fn write_status(&mut self, status: &ConferencingUserStatus) -> Result<(), Crashed> {
         self.spend()?;
-        self.status = Some(status.clone());
+        self.status = Some(stored(status));
         self.status_writes += 1;
         Ok(())
     }
