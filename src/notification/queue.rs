@@ -76,7 +76,13 @@ pub(crate) enum Recheck {
     /// No longer owed as queued, for this reason: not sent, and forgotten, so that the
     /// user's next reconcile decides again.
     Stale(&'static str),
+    /// Still owed, but the tenant's cap has no room until then: looked at again then.
+    Later(k8s_openapi::jiff::Timestamp),
 }
+
+/// How long a worker waits for room under a tenant's cap before it leaves the e-mail to the
+/// user's next reconcile.
+const MAX_CAP_WAIT: Duration = Duration::from_secs(10);
 
 /// Looks at a job again just before it is sent (see `controller::user::recheck`).
 pub(crate) type Rechecker = Arc<dyn Fn(&Job) -> Recheck + Send + Sync>;
@@ -217,14 +223,33 @@ async fn work(queue: &DeliveryQueue, deps: &Workers, job: Job) {
     queue.metrics.delivery_queue.dec();
     // Checked first, and again by the fence on every API write: a paused leader that
     // resumes after its lease expired sends nothing.
-    let recheck = if deps.fence.allows() {
-        std::panic::catch_unwind(AssertUnwindSafe(|| (deps.recheck)(&job)))
-    } else {
-        Ok(Recheck::Stale("this replica is no longer sure to be the leader"))
+    let recheck_now = || {
+        if deps.fence.allows() {
+            std::panic::catch_unwind(AssertUnwindSafe(|| (deps.recheck)(&job)))
+        } else {
+            Ok(Recheck::Stale("this replica is no longer sure to be the leader"))
+        }
     };
+    // Over the tenant's cap, a worker waits a little for room (the reconciles already pace
+    // e-mails to the cap, so the wait is short); longer, and it leaves the e-mail to the
+    // user's next reconcile rather than hold a worker other tenants share.
+    let patience = Instant::now() + MAX_CAP_WAIT;
+    let mut recheck = recheck_now();
+    while let Ok(Recheck::Later(room)) = &recheck {
+        let wait = room.duration_since(k8s_openapi::jiff::Timestamp::now()).unsigned_abs();
+        if Instant::now() + wait > patience {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        recheck = recheck_now();
+    }
     let email = match recheck {
         Ok(Recheck::Send(email)) => *email,
-        Ok(Recheck::Stale(reason)) => {
+        Ok(stale @ (Recheck::Stale(_) | Recheck::Later(_))) => {
+            let reason = match stale {
+                Recheck::Stale(reason) => reason,
+                _ => "the tenant's e-mail cap has no room yet (sent when it has)",
+            };
             tracing::info!(user = %user.name, namespace = %user.namespace, %kind, reason, "queued e-mail not sent: no longer owed as queued");
             queue.metrics.notifications.get_or_create(&NotificationLabels { result: "superseded" }).inc();
             queue.lock().drop_message(&key(&user), &message_id);
