@@ -66,18 +66,11 @@ async fn main() {
             service_number: Some("+14255550100".into()),
             ..conferencing_operator::api::record::UserMemory::empty()
         };
-        let entry = PendingNotification {
-            kind: NotificationKind::LicenseAssigned,
-            message_id: format!("<license-assigned.g1.t1.uid-{i}@conferencing-operator.invalid>"),
-            recipient: format!("user{i}@acme.example"),
-            provider_name: None,
-            previous: None,
-            one_off: false,
-            attempts: 0,
-            last_error: None,
-            next_attempt_time: None,
-            permanently_failed: false,
-        };
+        let entry = PendingNotification::owed(
+            NotificationKind::LicenseAssigned,
+            format!("<license-assigned.g1.t1.uid-{i}@conferencing-operator.invalid>"),
+            format!("user{i}@acme.example"),
+        );
         users.push((vu, st, entry));
     }
     let templates = Templates::embedded().expect("templates");

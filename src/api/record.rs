@@ -168,18 +168,7 @@ mod tests {
     use crate::api::{HandledToken, NotificationKind, PendingNotification, RequestKind};
 
     fn pending(i: usize) -> PendingNotification {
-        PendingNotification {
-            kind: NotificationKind::PinReset,
-            message_id: format!("<m{i}>"),
-            recipient: "a@b.example".into(),
-            provider_name: None,
-            previous: None,
-            one_off: false,
-            attempts: 0,
-            last_error: None,
-            next_attempt_time: None,
-            permanently_failed: false,
-        }
+        PendingNotification::owed(NotificationKind::PinReset, format!("<m{i}>"), "a@b.example")
     }
 
     #[test]

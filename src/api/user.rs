@@ -635,6 +635,25 @@ pub struct PendingNotification {
     pub permanently_failed: bool,
 }
 
+impl PendingNotification {
+    /// An e-mail owed to `recipient` and not attempted yet, with no provider, previous
+    /// details or one-off address.
+    pub fn owed(kind: NotificationKind, message_id: impl Into<String>, recipient: impl Into<String>) -> Self {
+        PendingNotification {
+            kind,
+            message_id: message_id.into(),
+            recipient: recipient.into(),
+            provider_name: None,
+            previous: None,
+            one_off: false,
+            attempts: 0,
+            last_error: None,
+            next_attempt_time: None,
+            permanently_failed: false,
+        }
+    }
+}
+
 /// A user's dial-in details, as an e-mail about them shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -111,18 +111,7 @@ impl Preview {
             st
         });
         let pin = kind.carries_pin().then(|| Pin::from_secret("X".repeat(vt.pin_length.get())));
-        let entry = PendingNotification {
-            kind,
-            message_id: String::new(),
-            recipient: vu.recipient.to_string(),
-            provider_name: None,
-            previous: None,
-            one_off: false,
-            attempts: 0,
-            last_error: None,
-            next_attempt_time: None,
-            permanently_failed: false,
-        };
+        let entry = PendingNotification::owed(kind, String::new(), vu.recipient.to_string());
         let ctx = context(&entry, &vu, &vt, &status, pin);
         let rendered = templates
             .render(kind, vu.locale, &ctx)

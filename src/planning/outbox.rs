@@ -179,18 +179,7 @@ mod tests {
     fn status_with(ids: &[&str]) -> ConferencingUserStatus {
         let mut st = ConferencingUserStatus::default();
         for id in ids {
-            st.notifications.pending.push(PendingNotification {
-                kind: NotificationKind::PinReset,
-                message_id: (*id).into(),
-                recipient: "a@b.example".into(),
-                provider_name: None,
-                previous: None,
-                one_off: false,
-                attempts: 0,
-                last_error: None,
-                next_attempt_time: None,
-                permanently_failed: false,
-            });
+            st.notifications.pending.push(PendingNotification::owed(NotificationKind::PinReset, *id, "a@b.example"));
         }
         st
     }

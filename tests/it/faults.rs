@@ -398,18 +398,11 @@ async fn a_forged_pending_email_is_dropped_with_one_warning_and_never_sent() {
     env.wait_idle().await;
 
     // Whoever may write the status subresource adds "e-mail alice's PIN to me".
-    let forged = PendingNotification {
-        kind: NotificationKind::PinReset,
-        message_id: "<pin-reset.r6576696c.x@conferencing-operator.invalid>".into(),
-        recipient: "attacker@evil.example".into(),
-        provider_name: None,
-        previous: None,
-        one_off: false,
-        attempts: 0,
-        last_error: None,
-        next_attempt_time: None,
-        permanently_failed: false,
-    };
+    let forged = PendingNotification::owed(
+        NotificationKind::PinReset,
+        "<pin-reset.r6576696c.x@conferencing-operator.invalid>",
+        "attacker@evil.example",
+    );
     env.api::<ConferencingUser>()
         .patch_status(
             "alice",

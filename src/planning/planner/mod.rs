@@ -185,17 +185,12 @@ impl<'a> Planner<'a> {
                     toll_free_service_number: self.prev.toll_free_service_number.clone(),
                 })
                 .filter(|d| d != &DialInDetails::default());
+            let recipient = one_off.clone().unwrap_or_else(|| self.user.recipient.to_string());
             self.next.notifications.pending.push(PendingNotification {
-                kind,
-                message_id,
-                recipient: one_off.clone().unwrap_or_else(|| self.user.recipient.to_string()),
                 one_off: one_off.is_some(),
                 previous,
                 provider_name: provider,
-                attempts: 0,
-                last_error: None,
-                next_attempt_time: None,
-                permanently_failed: false,
+                ..PendingNotification::owed(kind, message_id, recipient)
             });
         }
         let pending = &mut self.next.notifications.pending;

@@ -35,18 +35,11 @@ fn a_forged_pending_email_is_dropped_with_a_warning_and_never_sent() {
     let legit = w.status().notifications.pending.clone();
     // Someone with rights on the status subresource adds a PIN e-mail to their own address.
     let mut st = w.status().clone();
-    st.notifications.pending.push(PendingNotification {
-        kind: NotificationKind::PinReset,
-        message_id: "<pin-reset.rdeadbeef.uid-alice@conferencing-operator.invalid>".into(),
-        recipient: "attacker@evil.example".into(),
-        provider_name: None,
-        previous: None,
-        one_off: false,
-        attempts: 0,
-        last_error: None,
-        next_attempt_time: None,
-        permanently_failed: false,
-    });
+    st.notifications.pending.push(PendingNotification::owed(
+        NotificationKind::PinReset,
+        "<pin-reset.rdeadbeef.uid-alice@conferencing-operator.invalid>",
+        "attacker@evil.example",
+    ));
     w.status = Some(st);
     let p = w.run(&u, &t);
     assert_eq!(w.status().notifications.pending, legit, "only the operator's own entries remain");
@@ -79,18 +72,11 @@ fn a_thousand_forged_pending_emails_cost_one_warning_and_send_nothing() {
     let legit = w.status().notifications.pending.clone();
     let mut st = w.status().clone();
     for i in 0..1000 {
-        st.notifications.pending.push(PendingNotification {
-            kind: NotificationKind::PinReset,
-            message_id: format!("<pin-reset.r{i:04x}.uid-alice@conferencing-operator.invalid>"),
-            recipient: "attacker@evil.example".into(),
-            provider_name: None,
-            previous: None,
-            one_off: false,
-            attempts: 0,
-            last_error: None,
-            next_attempt_time: None,
-            permanently_failed: false,
-        });
+        st.notifications.pending.push(PendingNotification::owed(
+            NotificationKind::PinReset,
+            format!("<pin-reset.r{i:04x}.uid-alice@conferencing-operator.invalid>"),
+            "attacker@evil.example",
+        ));
     }
     w.status = Some(st);
     let p = w.run(&u, &t);
@@ -152,18 +138,11 @@ fn a_delivered_message_id_put_back_into_the_status_is_not_sent_again_under_any_s
         forged.push(delivered.replace("g1.t1", &spelling));
     }
     for id in &forged {
-        st.notifications.pending.push(PendingNotification {
-            kind: NotificationKind::LicenseAssigned,
-            message_id: id.clone(),
-            recipient: "alice@acme.example".into(),
-            provider_name: None,
-            previous: None,
-            one_off: false,
-            attempts: 0,
-            last_error: None,
-            next_attempt_time: None,
-            permanently_failed: false,
-        });
+        st.notifications.pending.push(PendingNotification::owed(
+            NotificationKind::LicenseAssigned,
+            id.clone(),
+            "alice@acme.example",
+        ));
     }
     w.status = Some(st);
     let p = w.run(&u, &t);
